@@ -1,0 +1,1 @@
+"""Discovered at startup; see server.registry."""

@@ -1,0 +1,216 @@
+"""The one typed settings object: `ogmux.toml` plus `OGMUX_*` environment overrides."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "AuditSettings",
+    "ConfigError",
+    "JwtSettings",
+    "RateLimit",
+    "RoleSettings",
+    "ServerSettings",
+    "Settings",
+    "StaticToken",
+    "load_settings",
+]
+
+DEMO_CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RateLimit(_Section):
+    """Token bucket: `rate` calls per second refilled, up to `burst` at once."""
+
+    rate: float = Field(20.0, gt=0, description="calls per second refilled into the bucket")
+    burst: int = Field(40, ge=1, description="largest number of calls allowed at once")
+
+
+class RoleSettings(_Section):
+    """What a role may do: the tools it may call and the document scopes it may see."""
+
+    tools: list[str] = Field(default_factory=lambda: ["*"], description='tool names, or "*" for all')
+    scopes: list[str] = Field(default_factory=lambda: ["*"], description='document scopes, or "*" for all')
+    rate_limit: RateLimit | None = Field(None, description="overrides [rate_limit] for this role")
+    description: str = ""
+
+
+class StaticToken(_Section):
+    """A bearer token known by its salted hash (`ogmux token new` prints one)."""
+
+    principal: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    hash: str = Field(pattern=r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
+
+
+class JwtSettings(_Section):
+    """OAuth resource-server verification of JWT access tokens."""
+
+    enabled: bool = False
+    issuer: str = ""
+    audience: str = Field("", description="expected `aud` (RFC 8707 resource); empty = server.public_url")
+    algorithms: list[Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"]] = Field(
+        default_factory=lambda: ["RS256", "ES256"]
+    )
+    secret_env: str = Field("", description="environment variable holding the HS* shared secret")
+    public_key_file: Path | None = None
+    jwks_file: Path | None = None
+    role_claim: str = "ogmux_role"
+    principal_claim: str = "sub"
+    leeway_s: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _key_source(self) -> JwtSettings:
+        if not self.enabled:
+            return self
+        if not self.issuer:
+            raise ValueError("jwt.issuer is required when jwt.enabled = true")
+        has_hs = any(a.startswith("HS") for a in self.algorithms)
+        has_pk = any(not a.startswith("HS") for a in self.algorithms)
+        if has_hs and not self.secret_env:
+            raise ValueError("HS* algorithms need jwt.secret_env (the name of the variable holding the secret)")
+        if has_pk and not (self.public_key_file or self.jwks_file):
+            raise ValueError("RS*/ES* algorithms need jwt.public_key_file or jwt.jwks_file")
+        return self
+
+
+class AuditSettings(_Section):
+    """Where the one-JSON-line-per-tool-call audit log goes."""
+
+    sink: Literal["stderr", "file", "off"] = "stderr"
+    path: Path = Path("ogmux-audit.jsonl")
+    max_bytes: int = Field(10_000_000, ge=1024)
+    backups: int = Field(5, ge=0)
+
+
+class ServerSettings(_Section):
+    """Transport and identity of the server."""
+
+    name: str = "ogmux"
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    path: str = "/mcp"
+    public_url: str = Field("", description="URL clients use (token audience); empty = http://host:port/path")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description='Host header allowlist; empty = loopback names with any port'
+    )
+    stdio_principal: str = "local"
+    stdio_role: str = "admin"
+    anonymous_role: str = Field(
+        "", description="role of HTTP requests without a token when no auth is configured (loopback only)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    def resource_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}{self.path}"
+
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def _default_roles() -> dict[str, RoleSettings]:
+    return {"admin": RoleSettings(description="everything: every tool, every document scope")}
+
+
+class Settings(BaseSettings):
+    """Everything ogmux reads at startup."""
+
+    model_config = SettingsConfigDict(env_prefix="OGMUX_", env_nested_delimiter="__", extra="forbid")
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    roles: dict[str, RoleSettings] = Field(default_factory=_default_roles)
+    tokens: list[StaticToken] = Field(default_factory=list)
+    jwt: JwtSettings = Field(default_factory=JwtSettings)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_nonempty(cls, roles: dict[str, RoleSettings]) -> dict[str, RoleSettings]:
+        if not roles:
+            raise ValueError("at least one role is required")
+        return roles
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        known = set(self.roles)
+        for i, tok in enumerate(self.tokens):
+            if tok.role not in known:
+                raise ValueError(f"tokens[{i}].role {tok.role!r} is not a defined role (defined: {sorted(known)})")
+        for key, role in (("server.stdio_role", self.server.stdio_role), ("server.anonymous_role", self.server.anonymous_role)):
+            if role and role not in known:
+                raise ValueError(f"{key} {role!r} is not a defined role (defined: {sorted(known)})")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file, which arrives as init kwargs.
+        return (env_settings, init_settings)
+
+    def auth_enabled(self) -> bool:
+        return bool(self.tokens) or self.jwt.enabled
+
+
+class ConfigError(ValueError):
+    """An invalid settings file, with the file, the key and the reason."""
+
+    def __init__(self, path: Path | None, problems: list[tuple[str, str]]):
+        self.path = path
+        self.problems = problems
+        where = str(path) if path else "environment/defaults"
+        lines = [f"invalid configuration in {where}:"]
+        lines += [f"  {key}: {reason}" for key, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+def _validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        out.append((key, msg))
+    return out
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read `path` (TOML), apply `OGMUX_*` environment overrides and `overrides`; raise ConfigError."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(path, [("(file)", "file not found")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(path, [("(syntax)", str(exc))]) from None
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(path, _validation_problems(exc)) from None
