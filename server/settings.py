@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from tools.objectgraph.config import ObjectGraphConfig
+
 __all__ = [
     "AuditSettings",
     "ConfigError",
@@ -138,6 +140,7 @@ class Settings(BaseSettings):
     jwt: JwtSettings = Field(default_factory=JwtSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    objectgraph: ObjectGraphConfig = Field(default_factory=ObjectGraphConfig)
 
     @field_validator("roles")
     @classmethod

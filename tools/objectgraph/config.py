@@ -1,0 +1,51 @@
+"""Configuration of the ObjectGraph capability (the `[objectgraph]` section of ogmux.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BUNDLED_CORPUS", "ObjectGraphConfig", "SearchWeights"]
+
+BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+
+
+class SearchWeights(BaseModel):
+    """Weight of each indexed field in the lexical (BM25) score of a node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: float = Field(2.0, ge=0, description="node title and its heading path")
+    keywords: float = Field(1.0, ge=0, description="index keywords")
+    dense: float = Field(0.5, ge=0, description="dense summary")
+    content: float = Field(1.0, ge=0, description="full Markdown source of the node")
+
+
+class ObjectGraphConfig(BaseModel):
+    """Where the corpus lives and how it is split, searched, reloaded and bounded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    corpus: Path | None = Field(None, description="directory of .og/.md files; empty = the bundled examples/corpus")
+    max_node_tokens: int = Field(
+        400, ge=32, le=100_000, description="plain .md sections longer than this are split into smaller nodes"
+    )
+    reload: bool = Field(True, description="re-read changed files before serving a call")
+    reload_interval_s: float = Field(1.0, ge=0, description="least time between two scans for changed files")
+    search_weights: SearchWeights = Field(default_factory=SearchWeights)
+    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation")
+    default_k: int = Field(8, ge=1, le=100, description="results per search page when k is not given")
+    max_k: int = Field(50, ge=1, le=500, description="largest page a search may ask for")
+    rerank: Literal["off", "llm"] = Field("off", description='"llm" re-ranks the top candidates with a model')
+    rerank_candidates: int = Field(20, ge=2, le=200, description="how many lexical candidates the re-ranker sees")
+    max_depth: int = Field(8, ge=0, le=64, description="deepest edge traversal resolve_context allows")
+    max_result_tokens: int = Field(
+        20_000, ge=256, description="token budget applied when a resolve call gives none (clients cap tool output)"
+    )
+
+    def corpus_dir(self) -> Path:
+        """The configured corpus directory, or the bundled demo corpus."""
+        return Path(self.corpus).expanduser().resolve() if self.corpus else BUNDLED_CORPUS
