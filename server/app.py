@@ -1,0 +1,301 @@
+"""The composition root: an MCPServer whose tools, resources and access checks come from ogmux.
+
+Access control lives here and only here: `OgmuxServer.current_principal` says who is
+calling, `list_tools` shows a role only its tools, and `call_tool` checks the grant and
+the rate limit, validates the arguments, runs the handler and writes the audit line.
+Document scopes travel on the principal into `tools.objectgraph`, which filters inside
+its query layer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import anyio.to_thread
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
+from pydantic import BaseModel, ValidationError
+
+from server.audit import AuditLog, Outcome
+from server.auth import ROLE_CLAIM, OgmuxTokenVerifier
+from server.context import AppState, ToolContext
+from server.errors import USER_ERRORS, describe_validation_error
+from server.instructions import build_instructions
+from server.principal import Principal, principal_for
+from server.ratelimit import RateLimitExceeded, RateLimiter
+from server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
+from server.settings import Settings
+from server.version import __version__
+
+__all__ = ["OgmuxServer", "build_server", "transport_security"]
+
+log = logging.getLogger("ogmux.server")
+
+
+class ToolCallError(Exception):
+    """A refused or failed call, with the audit outcome it stands for."""
+
+    def __init__(self, outcome: Outcome, message: str):
+        self.outcome = outcome
+        super().__init__(message)
+
+
+class OgmuxServer(MCPServer):
+    """MCPServer with per-principal tool listing, access checks, rate limits and audit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        default_principal: Principal | None,
+        tools: Iterable[ToolSpec] | None = None,
+        resources: Iterable[ResourceSpec] | None = None,
+        token_verifier: OgmuxTokenVerifier | None = None,
+    ):
+        specs = list(discover_tools() if tools is None else tools)
+        res = list(discover_resources() if resources is None else resources)
+        auth = None
+        if token_verifier is not None:
+            auth = AuthSettings(
+                issuer_url=settings.jwt.issuer or settings.server.resource_url(),
+                resource_server_url=settings.server.resource_url(),
+                validate_token_resource=False,
+            )
+        super().__init__(
+            settings.server.name,
+            version=__version__,
+            instructions=build_instructions({s.capability for s in specs}),
+            token_verifier=token_verifier,
+            auth=auth,
+            log_level=settings.server.log_level,
+        )
+        self.ogmux_settings = settings
+        self.state = AppState(settings)
+        self.default_principal = default_principal
+        self.specs: dict[str, ToolSpec] = {s.name: s for s in specs}
+        self.resource_specs = res
+        self._limiter = RateLimiter()
+        self.audit = AuditLog(settings.audit)
+        self.state.add_closer(self.audit.close)
+        for spec in res:
+            self._register_resource(spec)
+
+    # --- who is calling -------------------------------------------------------------
+    def current_principal(self) -> Principal | None:
+        """The principal of the current request: its verified token, else the transport's default."""
+        token = get_access_token()
+        if token is not None:
+            role = (token.claims or {}).get(ROLE_CLAIM)
+            if isinstance(role, str) and role in self.ogmux_settings.roles:
+                return principal_for(self.ogmux_settings, token.client_id, role)
+            return None
+        return self.default_principal
+
+    def visible_specs(self, principal: Principal | None) -> list[ToolSpec]:
+        """The tools `principal` may call, in registration order."""
+        if principal is None:
+            return []
+        return [s for s in self.specs.values() if principal.may_call(s.name)]
+
+    # --- tools ----------------------------------------------------------------------
+    async def list_tools(self) -> list[Tool]:
+        return [tool_definition(s) for s in self.visible_specs(self.current_principal())]
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        spec = self.specs.get(name)
+        return None if spec is None else spec.input_model.model_json_schema()
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult:
+        principal = self.current_principal()
+        started = time.perf_counter()
+        outcome: Outcome = "ok"
+        text = ""
+        try:
+            result = await self.run_tool(name, arguments, principal, context)
+            spec = self.specs[name]
+            text = spec.render(result)
+            structured = result.model_dump(mode="json")
+            return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+        except ToolCallError as exc:
+            outcome, text = exc.outcome, str(exc)
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        finally:
+            self.audit.record(
+                principal=principal.id if principal else "anonymous",
+                role=principal.role if principal else "",
+                tool=name,
+                arguments=arguments,
+                outcome=outcome,
+                result_bytes=len(text.encode()),
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+
+    async def run_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        principal: Principal | None,
+        context: Context[Any, Any] | None = None,
+    ) -> BaseModel:
+        """Check, validate and run one tool for `principal`; raise ToolCallError on any refusal or failure."""
+        spec = self.specs.get(name)
+        if principal is None:
+            raise ToolCallError("denied", "permission denied: the request carries no recognised principal")
+        if spec is None or not principal.may_call(name):
+            if spec is None:
+                granted = ", ".join(s.name for s in self.visible_specs(principal)) or "none"
+                raise ToolCallError("invalid", f"unknown tool {name!r}; tools available to you: {granted}")
+            raise ToolCallError(
+                "denied",
+                f"permission denied (403): role {principal.role!r} is not granted tool {name!r}; "
+                f"an administrator can add {name!r} to roles.{principal.role}.tools in the configuration",
+            )
+        try:
+            self._limiter.acquire(principal.id, principal.rate_limit or self.ogmux_settings.rate_limit)
+        except RateLimitExceeded as exc:
+            raise ToolCallError("rate_limited", str(exc)) from None
+        try:
+            args = spec.input_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise ToolCallError("invalid", describe_validation_error(name, spec.input_model, exc)) from None
+        ctx = ToolContext(principal=principal, state=self.state, progress=_progress_fn(context))
+        try:
+            if inspect.iscoroutinefunction(spec.handler):
+                result = await spec.handler(args, ctx)
+            else:
+                result = await anyio.to_thread.run_sync(spec.handler, args, ctx)
+        except USER_ERRORS as exc:
+            raise ToolCallError("error", f"{name}: {exc}") from None
+        except Exception:
+            log.exception("tool %s failed", name)
+            raise ToolCallError(
+                "internal_error", f"{name}: internal error; the server log has the details (tool {name!r})"
+            ) from None
+        if not isinstance(result, spec.output_model):
+            raise ToolCallError("internal_error", f"{name}: internal error (unexpected result type)")
+        return result
+
+    # --- resources ------------------------------------------------------------------
+    def _may_read(self, principal: Principal | None, spec: ResourceSpec) -> bool:
+        return principal is not None and any(
+            principal.may_call(s.name) for s in self.specs.values() if s.capability == spec.capability
+        )
+
+    def _register_resource(self, spec: ResourceSpec) -> None:
+        server = self
+        params = [
+            inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+            for p in _template_params(spec.uri)
+        ]
+
+        async def read(**kwargs: str) -> str:
+            principal = server.current_principal()
+            if not server._may_read(principal, spec):
+                raise ResourceError(f"resource not found: {spec.uri}")
+            ctx = ToolContext(principal=principal, state=server.state)  # type: ignore[arg-type]
+            try:
+                out = spec.handler(ctx, **kwargs)
+                return await out if inspect.isawaitable(out) else out
+            except USER_ERRORS as exc:
+                raise ResourceError(str(exc)) from None
+
+        read.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
+        read.__name__ = spec.name
+        self.resource(spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)(read)
+
+    async def list_resources(self):  # type: ignore[override]
+        principal = self.current_principal()
+        allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
+        return [r for r in await super().list_resources() if str(r.uri) in allowed]
+
+    async def list_resource_templates(self):  # type: ignore[override]
+        principal = self.current_principal()
+        allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
+        return [t for t in await super().list_resource_templates() if t.uri_template in allowed]
+
+
+def _template_params(uri: str) -> list[str]:
+    from mcp.shared.uri_template import UriTemplate
+
+    return list(UriTemplate.parse(uri).variable_names)
+
+
+def _progress_fn(context: Context[Any, Any] | None):
+    async def progress(done: float, total: float | None = None, message: str | None = None) -> None:
+        if context is not None:
+            try:
+                await context.report_progress(done, total, message)
+            except Exception:  # progress is best-effort; a client without a token just ignores it
+                log.debug("progress notification not sent", exc_info=True)
+
+    return progress
+
+
+def tool_definition(spec: ToolSpec) -> Tool:
+    """The MCP `Tool` definition of a spec (JSON Schemas from its pydantic models)."""
+    return Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=spec.input_model.model_json_schema(),
+        output_schema=spec.output_model.model_json_schema(),
+        annotations=ToolAnnotations(
+            title=spec.title,
+            read_only_hint=spec.read_only,
+            idempotent_hint=spec.idempotent,
+            open_world_hint=spec.open_world,
+            destructive_hint=spec.destructive,
+        ),
+    )
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host (and Origin) allowlist for streamable HTTP: configured hosts, else loopback names."""
+    hosts = settings.server.allowed_hosts or ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def build_server(
+    settings: Settings,
+    *,
+    transport: str = "stdio",
+    tools: Iterable[ToolSpec] | None = None,
+    resources: Iterable[ResourceSpec] | None = None,
+) -> OgmuxServer:
+    """Build the ogmux MCP server for `transport` ("stdio", "http" or "memory").
+
+    Over stdio and in memory the caller is the configured local principal. Over HTTP the
+    caller is the verified bearer token's principal; without any configured auth, HTTP
+    is allowed on loopback only, as `server.anonymous_role`.
+    """
+    if transport not in {"stdio", "http", "memory"}:
+        raise ValueError(f"unknown transport {transport!r}; use 'stdio', 'http' or 'memory'")
+    verifier = None
+    default: Principal | None
+    if transport == "http":
+        if settings.auth_enabled():
+            verifier = OgmuxTokenVerifier(settings)
+            default = None
+        else:
+            if not settings.server.is_loopback():
+                raise ValueError(
+                    f"refusing to serve HTTP on {settings.server.host!r} without authentication: configure "
+                    "[[tokens]] or [jwt], or bind to 127.0.0.1"
+                )
+            role = settings.server.anonymous_role or settings.server.stdio_role
+            default = principal_for(settings, "anonymous", role)
+    else:
+        default = principal_for(settings, settings.server.stdio_principal, settings.server.stdio_role)
+    return OgmuxServer(settings, default_principal=default, tools=tools, resources=resources, token_verifier=verifier)
+

@@ -1,0 +1,119 @@
+"""Bearer-token verification for HTTP: static tokens (salted hashes) and JWT access tokens.
+
+Both paths end in an `AccessToken` whose `client_id` is the principal id and whose
+`claims["ogmux_role"]` is the role; `server.app` turns that into a Principal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from mcp.server.auth.provider import AccessToken
+
+from server.settings import JwtSettings, Settings, StaticToken
+
+__all__ = ["ROLE_CLAIM", "OgmuxTokenVerifier", "hash_token", "new_token"]
+
+ROLE_CLAIM = "ogmux_role"
+TOKEN_PREFIX = "ogm_"
+
+
+def hash_token(token: str, salt: str | None = None) -> str:
+    """The stored form of a static token: `sha256$<salt>$<hex>` (tokens are random, so one salted hash suffices)."""
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.sha256(f"{salt}:{token}".encode()).hexdigest()
+    return f"sha256${salt}${digest}"
+
+
+def new_token() -> str:
+    """A fresh random bearer token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _matches(token: str, stored: str) -> bool:
+    _, salt, _ = stored.split("$")
+    return hmac.compare_digest(hash_token(token, salt), stored)
+
+
+def _load_jwt_keys(cfg: JwtSettings, env: Mapping[str, str]) -> tuple[Any, jwt.PyJWKSet | None]:
+    """Return (static key material, JWKS set); raise ValueError naming what is missing."""
+    key: Any = None
+    if any(a.startswith("HS") for a in cfg.algorithms):
+        secret = env.get(cfg.secret_env, "")
+        if not secret:
+            raise ValueError(f"jwt.secret_env names {cfg.secret_env!r}, but that environment variable is empty or unset")
+        key = secret
+    if cfg.public_key_file is not None:
+        key = cfg.public_key_file.read_text(encoding="utf-8")
+    jwks = None
+    if cfg.jwks_file is not None:
+        jwks = jwt.PyJWKSet.from_dict(json.loads(cfg.jwks_file.read_text(encoding="utf-8")))
+    return key, jwks
+
+
+class OgmuxTokenVerifier:
+    """The SDK's `TokenVerifier`: static tokens first, then JWTs (issuer, audience, expiry)."""
+
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None):
+        self._tokens: list[StaticToken] = list(settings.tokens)
+        self._jwt = settings.jwt
+        self._audience = settings.jwt.audience or settings.server.resource_url()
+        self._roles = set(settings.roles)
+        self._key: Any = None
+        self._jwks: jwt.PyJWKSet | None = None
+        if self._jwt.enabled:
+            self._key, self._jwks = _load_jwt_keys(self._jwt, os.environ if env is None else env)
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if token.startswith(TOKEN_PREFIX):
+            return self._verify_static(token)
+        if self._jwt.enabled:
+            return self._verify_jwt(token)
+        return None
+
+    def _verify_static(self, token: str) -> AccessToken | None:
+        for entry in self._tokens:
+            if _matches(token, entry.hash):
+                return AccessToken(
+                    token=token, client_id=entry.principal, scopes=[], resource=self._audience,
+                    claims={ROLE_CLAIM: entry.role},
+                )
+        return None
+
+    def _key_for(self, token: str) -> Any:
+        if self._jwks is not None:
+            kid = jwt.get_unverified_header(token).get("kid")
+            for k in self._jwks.keys:
+                if kid is None or k.key_id == kid:
+                    return k.key
+            return None
+        return self._key
+
+    def _verify_jwt(self, token: str) -> AccessToken | None:
+        cfg = self._jwt
+        try:
+            key = self._key_for(token)
+            if key is None:
+                return None
+            claims = jwt.decode(
+                token, key, algorithms=list(cfg.algorithms), audience=self._audience, issuer=cfg.issuer,
+                leeway=cfg.leeway_s, options={"require": ["exp", "iss", "aud", cfg.principal_claim]},
+            )
+        except (jwt.PyJWTError, ValueError):
+            return None
+        role = claims.get(cfg.role_claim)
+        if not isinstance(role, str) or role not in self._roles:
+            return None
+        scope = claims.get("scope", "")
+        return AccessToken(
+            token=token, client_id=str(claims[cfg.principal_claim]), scopes=scope.split() if isinstance(scope, str) else [],
+            expires_at=int(claims["exp"]), resource=self._audience, subject=str(claims.get("sub", "")),
+            claims={ROLE_CLAIM: role, "iss": claims.get("iss")},
+        )
