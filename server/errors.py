@@ -26,7 +26,8 @@ def describe_validation_error(tool: str, model: type[BaseModel], exc: Validation
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(arguments)"
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown argument; accepted: {', '.join(model.model_fields) or "none"}")
+            accepted = ", ".join(model.model_fields) or "none"
+            lines.append(f"  {where}: unknown argument; accepted: {accepted}")
         elif err["type"] == "missing":
             lines.append(f"  {where}: required argument is missing{_field_hint(model, loc)}")
         else:
