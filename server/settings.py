@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from router.config import RouterConfig
 from tools.objectgraph.config import ObjectGraphConfig
 
 __all__ = [
@@ -140,6 +141,7 @@ class Settings(BaseSettings):
     jwt: JwtSettings = Field(default_factory=JwtSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    router: RouterConfig = Field(default_factory=RouterConfig)
     objectgraph: ObjectGraphConfig = Field(default_factory=ObjectGraphConfig)
 
     @field_validator("roles")
