@@ -1,0 +1,29 @@
+"""Pieces shared by the command modules: the --config option and settings loading."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from server.settings import Settings, load_settings
+
+__all__ = ["DEFAULT_CONFIG", "add_config_argument", "settings_from_args"]
+
+DEFAULT_CONFIG = Path("ogmux.toml")
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """Add `--config FILE` to a command."""
+    parser.add_argument(
+        "--config", type=Path, default=None,
+        help="settings file (TOML); default: ./ogmux.toml if present; OGMUX_* variables override it",
+    )
+
+
+def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """Load settings from --config (or ./ogmux.toml when present) plus dotted-key overrides that are not None."""
+    path = getattr(args, "config", None)
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    return load_settings(path, **{k: v for k, v in overrides.items() if v is not None})
