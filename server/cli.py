@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into a command that stopped reading
+        return 0
 
 
 if __name__ == "__main__":
