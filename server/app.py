@@ -21,7 +21,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
+from mcp.types import CallToolResult, Completion, ResourceTemplateReference, TextContent, Tool, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
 from server.audit import AuditLog, Outcome
@@ -87,6 +87,7 @@ class OgmuxServer(MCPServer):
         self.state.add_closer(self.audit.close)
         for spec in res:
             self._register_resource(spec)
+        self.completion()(self._complete)
 
     # --- who is calling -------------------------------------------------------------
     def current_principal(self) -> Principal | None:
@@ -212,6 +213,18 @@ class OgmuxServer(MCPServer):
         read.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
         read.__name__ = spec.name
         self.resource(spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)(read)
+
+    async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
+        """Completions for resource-template parameters, limited to what the caller may see."""
+        if not isinstance(ref, ResourceTemplateReference):
+            return None
+        principal = self.current_principal()
+        for spec in self.resource_specs:
+            if spec.uri == ref.uri and spec.complete is not None and self._may_read(principal, spec):
+                ctx = ToolContext(principal=principal, state=self.state)  # type: ignore[arg-type]
+                values = await anyio.to_thread.run_sync(spec.complete, ctx, argument.name, argument.value)
+                return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+        return None
 
     async def list_resources(self):  # type: ignore[override]
         principal = self.current_principal()

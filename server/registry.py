@@ -55,7 +55,9 @@ class ResourceSpec:
     """One MCP resource or RFC 6570 resource template.
 
     `handler(ctx, **params)` returns the text of the resource; raise LookupError for an
-    unknown (or hidden) name so both answer alike.
+    unknown (or hidden) name so both answer alike. `complete(ctx, param, prefix)`, when
+    given, returns the values of a template parameter the caller may see that start with
+    `prefix` (served as MCP completions).
     """
 
     uri: str
@@ -64,6 +66,7 @@ class ResourceSpec:
     handler: Callable[..., str | Awaitable[str]]
     capability: Capability
     mime_type: str = "text/markdown"
+    complete: Callable[[ToolContext, str, str], list[str]] | None = None
 
 
 def _modules(package: str) -> list[Any]:
