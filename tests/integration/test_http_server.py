@@ -1,0 +1,39 @@
+"""A real `ogmux serve --http` process driven by the SDK's streamable HTTP client."""
+
+from __future__ import annotations
+
+import httpx
+import mcp
+import pytest
+
+from tests.integration.procs import http_server
+
+
+@pytest.fixture(scope="module")
+def url():
+    with http_server() as u:
+        yield u
+
+
+async def test_lists_and_calls_over_http(url: str) -> None:
+    async with mcp.Client(url) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "server_info" in names
+        result = await client.call_tool("server_info", {})
+        assert not result.is_error
+        assert result.structured_content["principal"] == "anonymous"
+        assert client.instructions and "server_info" in client.instructions
+
+
+async def test_invalid_arguments_are_a_tool_error_over_http(url: str) -> None:
+    async with mcp.Client(url) as client:
+        result = await client.call_tool("server_info", {"bogus": 1})
+        assert result.is_error
+        assert "bogus: unknown argument" in result.content[0].text
+
+
+def test_host_allowlist_rejects_foreign_host(url: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Host": "evil.example:80", "Accept": "application/json, text/event-stream"}
+    r = httpx.post(url, json=body, headers=headers)
+    assert r.status_code in (403, 421)
