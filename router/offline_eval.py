@@ -1,0 +1,229 @@
+"""Offline evaluation of routers on per-query outcome data, computed as RouteLLM's evaluation code does.
+
+RouteLLM (lm-sys/RouteLLM, routellm/evals/benchmarks.py and evaluate.py) sweeps thresholds at the
+11 edges of `pd.qcut(scores, 10)`: edge i routes to the strong model when score >= edge (the last
+edge uses score > edge, giving 0% strong calls). Each point is (strong-call share, benchmark score).
+CPT(x) = np.interp(weak + x (strong - weak), scores sorted by strong share, strong shares);
+APGR = (trapz(score) - trapz(weak)) / (trapz(strong) - trapz(weak)) over the strong share in [0, 1].
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BENCHMARKS",
+    "STRONG_MODEL",
+    "WEAK_MODEL",
+    "BenchmarkData",
+    "EvalDataError",
+    "RouterMetrics",
+    "RoutingPoint",
+    "apgr",
+    "cpt",
+    "load_benchmark",
+    "route_metrics",
+    "routing_curve",
+]
+
+BENCHMARKS = ("mmlu", "gsm8k", "mt_bench")
+STRONG_MODEL = "gpt-4-1106-preview"
+WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+class EvalDataError(ValueError):
+    """The evaluation data or arguments are not usable; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    """Per-query outcomes: the routed prompt and each model's score on it (1/0 correctness, or judge score)."""
+
+    name: str
+    prompts: list[str]
+    weak: np.ndarray
+    strong: np.ndarray
+
+    @property
+    def weak_failed(self) -> np.ndarray:
+        """1 where the weak model did worse than the strong one would have (correctness: weak wrong)."""
+        if self.name == "mt_bench":
+            return (self.weak < self.strong).astype(int)
+        return (self.weak < 1).astype(int)
+
+    def subset(self, idx: np.ndarray) -> BenchmarkData:
+        """The queries at positions `idx`."""
+        return BenchmarkData(self.name, [self.prompts[i] for i in idx], self.weak[idx], self.strong[idx])
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise EvalDataError(f"missing file {path}: point --data at the routellm_gpt4_mixtral folder")
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _contaminated(path: Path) -> set[str]:
+    return {row["eval_prompt"] for row in _read_jsonl(path)}
+
+
+def _bool_column(rows: list[dict], column: str, path: Path) -> np.ndarray:
+    values = []
+    for row in rows:
+        v = row.get(column)
+        if v not in ("True", "False"):
+            raise EvalDataError(f"{path}: column {column!r} must hold True/False, found {v!r}")
+        values.append(v == "True")
+    return np.array(values, dtype=float)
+
+
+def _read_correctness_csv(paths: Sequence[Path], contaminated: set[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    csv.field_size_limit(sys.maxsize)
+    prompts: list[str] = []
+    weak: list[np.ndarray] = []
+    strong: list[np.ndarray] = []
+    for path in paths:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"prompt", WEAK_MODEL, STRONG_MODEL} - set(reader.fieldnames or ())
+            if missing:
+                raise EvalDataError(f"{path} lacks column(s) {sorted(missing)}")
+            rows = [r for r in reader if r["prompt"] not in contaminated]
+        prompts += [r["prompt"] for r in rows]
+        weak.append(_bool_column(rows, WEAK_MODEL, path))
+        strong.append(_bool_column(rows, STRONG_MODEL, path))
+    return prompts, np.concatenate(weak), np.concatenate(strong)
+
+
+def _load_mt_bench(root: Path) -> BenchmarkData:
+    contaminated = _contaminated(root / "contaminated_prompts.jsonl")
+    questions = [
+        q for q in _read_jsonl(root / "question.jsonl") if q["turns"][0] not in contaminated and q["turns"][1] not in contaminated
+    ]
+    scores: dict[tuple[int, str], list[float]] = {}
+    for j in _read_jsonl(root / "judgements.jsonl"):
+        scores.setdefault((j["question_id"], j["model"]), []).append(float(j["score"]))
+    weak, strong = [], []
+    for q in questions:
+        for model, out in ((WEAK_MODEL, weak), (STRONG_MODEL, strong)):
+            turns = scores.get((q["question_id"], model), [])
+            if len(turns) != 2:
+                raise EvalDataError(f"MT-Bench question {q['question_id']} has {len(turns)} judgements of {model}, expected 2")
+            out.append(float(np.mean(turns)))
+    # RouteLLM routes MT-Bench on the first turn only.
+    return BenchmarkData("mt_bench", [q["turns"][0] for q in questions], np.array(weak), np.array(strong))
+
+
+def load_benchmark(data_dir: str | Path, name: str) -> BenchmarkData:
+    """Load one benchmark of the RouteLLM GPT-4/Mixtral data, dropping RouteLLM's contaminated prompts."""
+    if name not in BENCHMARKS:
+        raise EvalDataError(f"unknown benchmark {name!r}: choose one of {', '.join(BENCHMARKS)}")
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise EvalDataError(f"no data folder {root}: point --data at the routellm_gpt4_mixtral folder")
+    if name == "mt_bench":
+        data = _load_mt_bench(root / "mt_bench")
+    elif name == "gsm8k":
+        path = root / "gsm8k" / "gsm8k_responses.csv"
+        if not path.is_file():
+            raise EvalDataError(f"missing file {path}: point --data at the routellm_gpt4_mixtral folder")
+        data = BenchmarkData(name, *_read_correctness_csv([path], _contaminated(root / "gsm8k" / "contaminated_prompts.jsonl")))
+    else:
+        paths = sorted((root / "mmlu" / "responses").glob("mmlu_*.csv"))
+        if not paths:
+            raise EvalDataError(f"no mmlu_*.csv files under {root / 'mmlu' / 'responses'}")
+        data = BenchmarkData(name, *_read_correctness_csv(paths, _contaminated(root / "mmlu" / "contaminated_prompts.jsonl")))
+    if len(data) == 0:
+        raise EvalDataError(f"benchmark {name} has no queries in {root}")
+    return data
+
+
+class RoutingPoint(BaseModel):
+    """One point of a routing curve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float
+    strong_share: float = Field(ge=0, le=1)
+    score: float
+    pgr: float
+
+
+class RouterMetrics(BaseModel):
+    """RouteLLM's summary of a routing curve (shares are fractions in [0, 1])."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    apgr: float
+    cpt50: float = Field(ge=0, le=1)
+    cpt80: float = Field(ge=0, le=1)
+    curve: list[RoutingPoint]
+
+
+def _check_outcomes(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> None:
+    if len(scores) == 0:
+        raise EvalDataError("no queries to evaluate")
+    if not (scores.shape == weak.shape == strong.shape) or scores.ndim != 1:
+        raise EvalDataError(f"scores {scores.shape}, weak {weak.shape} and strong {strong.shape} must be 1-D of one length")
+    if not np.isfinite(scores).all():
+        raise EvalDataError("router scores must be finite numbers")
+
+
+def routing_curve(scores: Sequence[float], weak: Sequence[float], strong: Sequence[float], num_results: int = 10) -> list[tuple[float, float, float]]:
+    """(threshold, strong-call share, mean score) at RouteLLM's `num_results + 1` quantile thresholds."""
+    s = np.asarray(scores, dtype=float)
+    w = np.asarray(weak, dtype=float)
+    g = np.asarray(strong, dtype=float)
+    _check_outcomes(s, w, g)
+    thresholds = np.quantile(s, np.linspace(0, 1, num_results + 1))
+    points = []
+    for i, t in enumerate(thresholds):
+        chosen = s >= t if i != len(thresholds) - 1 else s > t
+        points.append((float(t), float(chosen.mean()), float(np.where(chosen, g, w).mean())))
+    return points
+
+
+def cpt(points: Sequence[tuple[float, float, float]], weak_score: float, strong_score: float, fraction: float) -> float:
+    """Strong-call share needed to reach `fraction` of the weak-to-strong gap (RouteLLM's np.interp)."""
+    ordered = sorted(points, key=lambda p: p[1])
+    target = weak_score + fraction * (strong_score - weak_score)
+    return float(np.interp(target, [p[2] for p in ordered], [p[1] for p in ordered]))
+
+
+def apgr(points: Sequence[tuple[float, float, float]], weak_score: float, strong_score: float) -> float:
+    """Average performance gap recovered: trapezoid area of the curve between the weak and strong lines."""
+    ordered = sorted(points, key=lambda p: p[1])
+    x = np.array([p[1] for p in ordered])
+    area = float(np.trapezoid([p[2] for p in ordered], x))
+    weak_area = float(np.trapezoid(np.full(len(x), weak_score), x))
+    strong_area = float(np.trapezoid(np.full(len(x), strong_score), x))
+    if strong_area == weak_area:
+        raise EvalDataError("the strong and weak models score the same here, so PGR is undefined")
+    return (area - weak_area) / (strong_area - weak_area)
+
+
+def route_metrics(scores: Sequence[float], data: BenchmarkData, num_results: int = 10) -> RouterMetrics:
+    """APGR, CPT(50%), CPT(80%) and the PGR curve of router `scores` (higher = strong) on `data`."""
+    points = routing_curve(scores, data.weak, data.strong, num_results)
+    weak_score, strong_score = float(data.weak.mean()), float(data.strong.mean())
+    gap = strong_score - weak_score
+    return RouterMetrics(
+        apgr=apgr(points, weak_score, strong_score),
+        cpt50=cpt(points, weak_score, strong_score, 0.5),
+        cpt80=cpt(points, weak_score, strong_score, 0.8),
+        curve=[
+            RoutingPoint(threshold=t, strong_share=share, score=score, pgr=(score - weak_score) / gap if gap else 0.0)
+            for t, share, score in points
+        ],
+    )
