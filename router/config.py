@@ -104,7 +104,7 @@ class RouterConfig(_Section):
     willing_to_pay_usd: float = Field(
         0.05, gt=0, description="USD per unit of expected quality: converts request cost into the score"
     )
-    latency_weight: float = Field(0.2, ge=0, description="score lost per second of predicted latency (load policy)")
+    latency_weight: float = Field(0.05, ge=0, description="score lost per second of predicted latency (load policy)")
     affinity_load_gate: float = Field(
         0.5, ge=0, le=1, description="prefix affinity applies only to replicas with KV use and queue share below this"
     )

@@ -1,0 +1,239 @@
+"""Calling models: OpenAI-compatible servers (vLLM, OpenAI) with the `openai` SDK, Anthropic with `anthropic`.
+
+Both clients run with SDK retries off: the router owns retries, fallback and the deadline.
+Every failure is mapped to `BackendError` (retryable elsewhere) or `UpstreamRejectedError`
+(the request itself is wrong; retrying would not help).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+import numpy as np
+import openai
+
+from router.config import BackendConfig
+from router.errors import BackendError, UpstreamRejectedError
+from router.types import ChatMessage, ChatRequest
+
+__all__ = ["Backend", "Completion", "Delta", "make_backend"]
+
+_REJECT = {400, 404, 413, 422}
+
+
+@dataclass
+class Delta:
+    """A piece of a streamed answer: text for choice `index`, and at the end finish reason / usage."""
+
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class Completion:
+    texts: list[str]
+    finish_reasons: list[str | None]
+    prompt_tokens: int
+    completion_tokens: int
+    routed_experts: list[dict[str, int]] | None = field(default=None)
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        value = headers.get("retry-after") if headers is not None else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _map_error(exc: Exception, where: str) -> Exception:
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError)):
+        return BackendError(f"{where}: timed out", None)
+    if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
+        return BackendError(f"{where}: connection failed ({exc.__cause__ or exc})", None)
+    if status is not None:
+        body = getattr(exc, "message", str(exc))
+        if status in _REJECT:
+            return UpstreamRejectedError(f"{where} rejected the request (HTTP {status}): {body}", status)
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        return BackendError(f"{where}: HTTP {status}: {body}", status, _retry_after(headers))
+    return BackendError(f"{where}: {exc!r}", None)
+
+
+def _expert_counts(b64: str) -> dict[str, int]:
+    arr = np.load(io.BytesIO(base64.b64decode(b64)), allow_pickle=False)
+    ids, counts = np.unique(arr, return_counts=True)
+    return {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}
+
+
+class Backend:
+    """One replica of one backend, callable streaming or not."""
+
+    def __init__(self, config: BackendConfig, url: str):
+        self.config = config
+        self.url = url
+
+    async def complete(self, req: ChatRequest, timeout: float) -> Completion:
+        raise NotImplementedError
+
+    def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class OpenAIBackend(Backend):
+    """vLLM (base URL = root + /v1) or OpenAI, through `openai.AsyncOpenAI`."""
+
+    def __init__(self, config: BackendConfig, url: str, api_key: str):
+        super().__init__(config, url)
+        base = f"{url}/v1" if config.kind == "vllm" else url
+        self.client = openai.AsyncOpenAI(base_url=base, api_key=api_key or "EMPTY", max_retries=0)
+
+    def _args(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": [m.model_dump() for m in req.messages],
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "n": req.n,
+            "timeout": timeout,
+        }
+        if req.json_output:
+            args["response_format"] = {"type": "json_object"}
+        if req.tools:
+            args["tools"] = req.tools
+        return args
+
+    async def complete(self, req: ChatRequest, timeout: float) -> Completion:
+        try:
+            resp = await self.client.chat.completions.create(**self._args(req, timeout))
+        except openai.OpenAIError as exc:
+            raise _map_error(exc, f"{self.config.name}@{self.url}") from exc
+        choices = sorted(resp.choices, key=lambda c: c.index)
+        experts = [(c.model_extra or {}).get("routed_experts") for c in choices]
+        usage = resp.usage
+        return Completion(
+            texts=[c.message.content or "" for c in choices],
+            finish_reasons=[c.finish_reason for c in choices],
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            routed_experts=[_expert_counts(e) for e in experts] if all(experts) and experts else None,
+        )
+
+    async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
+        where = f"{self.config.name}@{self.url}"
+        try:
+            stream = await self.client.chat.completions.create(
+                **self._args(req, timeout), stream=True, stream_options={"include_usage": True}
+            )
+            async for chunk in stream:
+                for c in chunk.choices:
+                    yield Delta(index=c.index, text=c.delta.content or "", finish_reason=c.finish_reason)
+                if chunk.usage is not None:
+                    yield Delta(prompt_tokens=chunk.usage.prompt_tokens, completion_tokens=chunk.usage.completion_tokens)
+        except openai.OpenAIError as exc:
+            raise _map_error(exc, where) from exc
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _anthropic_content(m: ChatMessage) -> str | list[dict[str, Any]]:
+    if isinstance(m.content, str):
+        return m.content
+    parts: list[dict[str, Any]] = []
+    for p in m.content:
+        if p["type"] == "text":
+            parts.append({"type": "text", "text": p.get("text", "")})
+            continue
+        url = (p.get("image_url") or {}).get("url", "")
+        if url.startswith("data:"):
+            head, _, data = url.partition(",")
+            parts.append({"type": "image", "source": {"type": "base64", "media_type": head[5:].split(";")[0], "data": data}})
+        else:
+            parts.append({"type": "image", "source": {"type": "url", "url": url}})
+    return parts
+
+
+class AnthropicBackend(Backend):
+    """Anthropic Messages API through `anthropic.AsyncAnthropic` (n > 1 is filtered out before routing)."""
+
+    def __init__(self, config: BackendConfig, url: str, api_key: str):
+        super().__init__(config, url)
+        self.client = anthropic.AsyncAnthropic(base_url=url, api_key=api_key or "EMPTY", max_retries=0)
+
+    def _args(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
+        system = "\n\n".join(m.text() for m in req.messages if m.role == "system")
+        if req.json_output:
+            system = (system + "\n\n" if system else "") + "Answer with one JSON object and nothing else."
+        args: dict[str, Any] = {
+            "model": self.config.model,
+            "max_tokens": req.max_tokens,
+            "temperature": min(req.temperature, 1.0),
+            "messages": [
+                {"role": "assistant" if m.role == "assistant" else "user", "content": _anthropic_content(m)}
+                for m in req.messages
+                if m.role != "system"
+            ],
+            "timeout": timeout,
+        }
+        if system:
+            args["system"] = system
+        if req.tools:
+            args["tools"] = [
+                {
+                    "name": t["function"]["name"],
+                    "description": t["function"].get("description", ""),
+                    "input_schema": t["function"].get("parameters", {"type": "object"}),
+                }
+                for t in req.tools
+            ]
+        return args
+
+    async def complete(self, req: ChatRequest, timeout: float) -> Completion:
+        try:
+            msg = await self.client.messages.create(**self._args(req, timeout))
+        except anthropic.AnthropicError as exc:
+            raise _map_error(exc, f"{self.config.name}@{self.url}") from exc
+        text = "".join(b.text for b in msg.content if b.type == "text")
+        return Completion([text], [msg.stop_reason], msg.usage.input_tokens, msg.usage.output_tokens)
+
+    async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
+        prompt_tokens = 0
+        try:
+            stream = await self.client.messages.create(**self._args(req, timeout), stream=True)
+            async for ev in stream:
+                if ev.type == "message_start":
+                    prompt_tokens = ev.message.usage.input_tokens
+                elif ev.type == "content_block_delta" and ev.delta.type == "text_delta":
+                    yield Delta(text=ev.delta.text)
+                elif ev.type == "message_delta":
+                    yield Delta(
+                        finish_reason=ev.delta.stop_reason,
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=ev.usage.output_tokens,
+                    )
+        except anthropic.AnthropicError as exc:
+            raise _map_error(exc, f"{self.config.name}@{self.url}") from exc
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def make_backend(config: BackendConfig, url: str, api_key: str) -> Backend:
+    """The client for one replica of `config`."""
+    if config.kind == "anthropic":
+        return AnthropicBackend(config, url, api_key)
+    return OpenAIBackend(config, url, api_key)

@@ -1,0 +1,245 @@
+"""The Router: decide (filters + policy over live pool state), then call with one deadline, retries and fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from router.accounting import Ledger, cost_usd
+from router.backends import Backend, Completion, Delta, make_backend
+from router.config import RouterConfig
+from router.errors import BackendError, BackendUnavailableError, StreamInterruptedError, UnknownPolicyError
+from router.policies import CalibrationLike, Predictor, RouteInput, apply_filters, replica_order, select
+from router.pool import Pool, Replica
+from router.tokens import count_message_tokens
+from router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
+
+__all__ = ["OnDelta", "Router"]
+
+OnDelta = Callable[[Delta], Awaitable[None]]
+_POLICIES = ("static", "cost_quality", "cascade", "load")
+
+
+class Router:
+    """Chooses model and replica together and runs the call chain.
+
+    `api_keys` maps backend name → key (resolved by the caller from `api_key_env`). The
+    async methods must run on one event loop: the one `start()` ran on.
+    """
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        api_keys: dict[str, str] | None = None,
+        predictor: Predictor | None = None,
+        calibration: CalibrationLike | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.config = config
+        self.pool = Pool(config, transport)
+        self.ledger = Ledger(config.role_budgets_usd)
+        self.predictor = predictor
+        self.calibration = calibration
+        self._keys = api_keys or {}
+        self._clients: dict[tuple[str, str], Backend] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._starting: asyncio.Future[None] | None = None
+
+    @classmethod
+    def from_config(cls, config: RouterConfig, api_keys: dict[str, str] | None = None) -> Router:
+        """Build a router, loading the predictor and calibration files named in the config."""
+        predictor = calibration = None
+        if config.predictor_path is not None:
+            from router.quality import QualityPredictor
+
+            predictor = QualityPredictor.load(config.predictor_path)
+        if config.calibration_path is not None:
+            from router.calibration import Calibration
+
+            calibration = Calibration.load(config.calibration_path)
+        return cls(config, api_keys, predictor, calibration)
+
+    # lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Discover vLLM replicas, poll once, and start background polling on the running loop."""
+        if self._starting is None:
+            self.loop = asyncio.get_running_loop()
+            self._starting = asyncio.ensure_future(self.pool.start())
+        await asyncio.shield(self._starting)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            await c.aclose()
+
+    def run_in_background(self) -> asyncio.AbstractEventLoop:
+        """Start the router on its own daemon thread and loop (for synchronous callers); return that loop."""
+        if self._thread is not None:
+            assert self.loop is not None
+            return self.loop
+        loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=loop.run_forever, name="ogmux-router", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.start(), loop).result()
+        return loop
+
+    def stop_background(self) -> None:
+        if self._thread is None or self.loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self.aclose(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self._thread = None
+
+    # decisions -----------------------------------------------------------------------------------
+    def models(self) -> list[ModelStatus]:
+        return self.pool.status()
+
+    def decide(self, request: ChatRequest, role: str = "") -> Decision:
+        """Pick model and replica for `request` from the current pool state, with the full explanation."""
+        t0 = time.perf_counter()
+        policy = request.policy or self.config.default_policy
+        if policy not in _POLICIES:
+            raise UnknownPolicyError(f"unknown policy {policy!r}; choose one of {list(_POLICIES)}")
+        inp = RouteInput(request, role, count_message_tokens(request.messages), self.ledger.remaining_usd(role))
+        backends, filters = apply_filters(self.config, self.pool, inp)
+        cal = self.calibration
+        meta = (str(getattr(cal, "source", "")), str(getattr(cal, "version", "")))
+        sel = select(policy, self.config, self.pool, inp, backends, self.predictor, cal, meta)
+        return Decision(
+            policy=policy,
+            prompt_tokens=inp.prompt_tokens,
+            filters=filters,
+            candidates=sel.candidates,
+            model=sel.model,
+            replica=sel.replica,
+            reason=sel.reason,
+            guarantee=sel.guarantee,
+            predictor_score=sel.predictor_score,
+            decision_time_us=round((time.perf_counter() - t0) * 1e6, 1),
+        )
+
+    def _plan(self, decision: Decision, request: ChatRequest) -> list[Replica]:
+        """Chosen replica, then the model's other replicas, then other eligible models (fallback)."""
+        by_url = {r.url: r for r in self.pool.replicas[decision.model]}
+        first = by_url[decision.replica]
+        plan = [first] + [r for r in replica_order(self.pool, decision.model, request.max_tokens) if r is not first]
+        seen = {decision.model}
+        for c in decision.candidates:
+            if c.model not in seen:
+                seen.add(c.model)
+                plan += replica_order(self.pool, c.model, request.max_tokens)
+        return plan
+
+    def _client(self, r: Replica) -> Backend:
+        key = (r.backend.name, r.url)
+        if key not in self._clients:
+            self._clients[key] = make_backend(r.backend, r.url, self._keys.get(r.backend.name, ""))
+        return self._clients[key]
+
+    # calls ---------------------------------------------------------------------------------------
+    async def chat(
+        self,
+        request: ChatRequest,
+        principal: str = "",
+        role: str = "",
+        on_delta: OnDelta | None = None,
+    ) -> ChatResult:
+        """Run `request`: decide, then try the plan under one deadline.
+
+        With `on_delta` the answer is streamed and each text delta is passed on as it arrives;
+        a fallback happens only before the first delta was passed on. The request is charged
+        once, on success, with the backend's reported usage.
+        """
+        budget = min(request.timeout_s or self.config.request_timeout_s, self.config.request_timeout_s)
+        deadline = time.monotonic() + budget
+        decision = self.decide(request, role)
+        plan = self._plan(decision, request)
+        retry = self.config.retry
+        attempts: list[Attempt] = []
+        errors: list[str] = []
+        for i, r in enumerate(plan[: retry.max_attempts]):
+            if i:
+                pause = min(retry.backoff_base_s * 2 ** (i - 1), retry.backoff_max_s)
+                if time.monotonic() + pause >= deadline:
+                    break
+                await asyncio.sleep(pause)
+            if not r.available() and i:
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            t0 = time.monotonic()
+            sent = [False]
+            r.breaker.acquire()
+            r.in_flight += 1
+            try:
+                comp = await asyncio.wait_for(self._call(r, request, left, on_delta, sent), timeout=left)
+            except (BackendError, TimeoutError) as exc:
+                status = getattr(exc, "status", None)
+                msg = str(exc) or f"{r.backend.name}@{r.url}: no answer within {left:.1f}s"
+                r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=status is None or status == 429)
+                attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=msg, elapsed_s=time.monotonic() - t0))
+                errors.append(msg)
+                if sent[0]:
+                    raise StreamInterruptedError(f"stream broke after the answer started, so no fallback: {msg}") from exc
+                continue
+            finally:
+                r.in_flight -= 1
+            r.breaker.success()
+            attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome="ok", elapsed_s=time.monotonic() - t0))
+            return self._finish(request, decision, r, comp, attempts, principal, role)
+        raise BackendUnavailableError(
+            f"no backend answered within the {budget:.1f}s deadline after {len(attempts)} attempt(s): "
+            + ("; ".join(errors) or "no replica was available")
+        )
+
+    async def _call(self, r: Replica, req: ChatRequest, timeout: float, on_delta: OnDelta | None, sent: list[bool]) -> Completion:
+        client = self._client(r)
+        if on_delta is None:
+            return await client.complete(req, timeout)
+        texts = [""] * req.n
+        finish: list[str | None] = [None] * req.n
+        pt = ct = 0
+        async for d in client.stream(req, timeout):
+            if d.prompt_tokens is not None:
+                pt, ct = d.prompt_tokens, d.completion_tokens or 0
+            if d.index < req.n:
+                texts[d.index] += d.text
+                finish[d.index] = d.finish_reason or finish[d.index]
+            if d.text:
+                sent[0] = True
+                await on_delta(d)
+        return Completion(texts, finish, pt, ct)
+
+    def _finish(
+        self, req: ChatRequest, decision: Decision, r: Replica, comp: Completion, attempts: list[Attempt], principal: str, role: str
+    ) -> ChatResult:
+        cost = cost_usd(r.backend, comp.prompt_tokens, comp.completion_tokens)
+        self.ledger.charge(uuid.uuid4().hex, principal, role, comp.prompt_tokens, comp.completion_tokens, cost)
+        self.pool.remember(r.backend.name, req.session, r.url)
+        if comp.routed_experts:
+            for counts in comp.routed_experts:
+                self.pool.record_experts(r.backend.name, counts)
+        return ChatResult(
+            choices=comp.texts,
+            finish_reasons=comp.finish_reasons,
+            model=r.backend.name,
+            replica=r.url,
+            usage=Usage(prompt_tokens=comp.prompt_tokens, completion_tokens=comp.completion_tokens, cost_usd=cost),
+            decision=decision,
+            attempts=attempts,
+            routed_experts=comp.routed_experts,
+        )
+
+    async def complete(self, messages: list[dict[str, str]], principal: str = "", role: str = "", **options: object) -> str:
+        """Text of the first choice for plain `messages` ({role, content} dicts); options are ChatRequest fields."""
+        req = ChatRequest.model_validate({"messages": messages, **options})
+        return (await self.chat(req, principal, role)).choices[0]

@@ -1,0 +1,213 @@
+"""Live state of the backend pool: discovery, concurrent /health + /metrics polling, breakers, in-flight counts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, OrderedDict
+
+import httpx
+
+from router.breaker import CircuitBreaker
+from router.config import BackendConfig, RouterConfig
+from router.metrics import ReplicaMetrics, parse_metrics
+from router.types import ModelStatus, ReplicaStatus
+
+__all__ = ["Pool", "Replica"]
+
+_DEFAULT_TTFT_S = {"vllm": 0.05, "openai": 0.5, "anthropic": 0.6}
+_DEFAULT_TPOT_S = {"vllm": 0.01, "openai": 0.02, "anthropic": 0.02}
+_AFFINITY_SLOTS = 4096
+
+
+class Replica:
+    """One replica URL of one backend, with its breaker, last metrics and ogmux's own in-flight count."""
+
+    def __init__(self, backend: BackendConfig, url: str, config: RouterConfig):
+        self.backend = backend
+        self.url = url
+        self.breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_s)
+        self.metrics: ReplicaMetrics | None = None
+        self.healthy = True
+        self.health_error = ""
+        self.polled_at: float | None = None
+        self.in_flight = 0
+        self.served_len: int | None = None
+        self.discovered = False
+
+    @property
+    def polled(self) -> bool:
+        return self.backend.kind == "vllm"
+
+    def available(self) -> bool:
+        return self.healthy and self.breaker.available()
+
+    def queue(self) -> tuple[float, float]:
+        """(running, waiting), never below the requests ogmux itself has in flight here."""
+        m = self.metrics
+        running = max(m.running if m else 0.0, float(self.in_flight))
+        return running, (m.waiting if m else 0.0)
+
+    def load_share(self) -> float:
+        """0..1 pressure: the larger of KV-cache use and a saturating queue measure."""
+        running, waiting = self.queue()
+        q = (running + 4 * waiting) / (running + 4 * waiting + 4)
+        return max(q, self.metrics.kv_cache_usage if self.metrics else 0.0)
+
+    def predicted_latency_s(self, max_tokens: int) -> float:
+        """Predicted seconds to finish: one service time stretched by batch size, queue and KV pressure.
+
+        service = TTFT + TPOT × expected output tokens (live means from /metrics when known);
+        × (1 + running/4 + waiting): decode slows with batch size, queued requests wait a turn;
+        ÷ (1 − KV use): a nearly full KV cache means preemption and recomputation.
+        """
+        kind = self.backend.kind
+        m = self.metrics
+        ttft = (m.ttft_mean_s if m and m.ttft_mean_s is not None else None) or _DEFAULT_TTFT_S[kind]
+        tpot = (m.itl_mean_s if m and m.itl_mean_s is not None else None) or _DEFAULT_TPOT_S[kind]
+        running, waiting = self.queue()
+        kv = m.kv_cache_usage if m else 0.0
+        service = ttft + tpot * min(max_tokens, 256)
+        return service * (1 + running / 4 + waiting) / max(0.1, 1 - kv)
+
+    def status(self, now: float) -> ReplicaStatus:
+        m = self.metrics or ReplicaMetrics()
+        return ReplicaStatus(
+            url=self.url,
+            healthy=self.healthy,
+            breaker=self.breaker.state,
+            retry_in_s=round(self.breaker.retry_in_s(), 3),
+            last_error=self.breaker.last_error or self.health_error,
+            in_flight=self.in_flight,
+            running=m.running,
+            waiting=m.waiting,
+            kv_cache_usage=m.kv_cache_usage,
+            prefix_cache_hit_rate=m.prefix_cache_hit_rate,
+            ttft_mean_s=m.ttft_mean_s,
+            polled_age_s=round(now - self.polled_at, 3) if self.polled_at is not None else None,
+        )
+
+
+class Pool:
+    """All replicas of all backends; `start()` discovers and polls once, then polls in the background."""
+
+    def __init__(self, config: RouterConfig, transport: httpx.AsyncBaseTransport | None = None):
+        self.config = config
+        self.replicas: dict[str, list[Replica]] = {
+            b.name: [Replica(b, u, config) for u in b.replicas] for b in config.backends
+        }
+        self.expert_usage: dict[str, Counter[str]] = {}
+        self._affinity: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def context_length(self, backend: BackendConfig) -> int | None:
+        """Configured context length, tightened by what vLLM replicas report as max_model_len."""
+        lens = [r.served_len for r in self.replicas[backend.name] if r.served_len]
+        known = [x for x in [backend.context_length, min(lens) if lens else None] if x]
+        return min(known) if known else None
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        self._client = httpx.AsyncClient(timeout=self.config.probe_timeout_s, transport=self._transport)
+        await asyncio.gather(*(self._discover(r) for r in self._polled()))
+        await self.poll_once()
+        self._task = asyncio.create_task(self._loop(), name="ogmux-router-poller")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _polled(self) -> list[Replica]:
+        return [r for reps in self.replicas.values() for r in reps if r.polled]
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.poll_interval_s)
+            await self.poll_once()
+
+    async def poll_once(self) -> None:
+        """Poll /health and /metrics of every vLLM replica concurrently (each bounded by the probe timeout)."""
+        await asyncio.gather(*(self._poll(r) for r in self._polled()))
+
+    async def _discover(self, r: Replica) -> None:
+        assert self._client is not None
+        try:
+            resp = await self._client.get(f"{r.url}/v1/models")
+            resp.raise_for_status()
+            data = resp.json().get("data", [])
+        except (httpx.HTTPError, ValueError) as exc:
+            r.healthy, r.health_error = False, f"discovery failed: {exc!r}"
+            return
+        served = {d.get("id"): d for d in data}
+        entry = served.get(r.backend.model)
+        if entry is None:
+            r.healthy = False
+            r.health_error = f"model {r.backend.model!r} not served here (serves {sorted(served)})"
+            return
+        r.served_len = entry.get("max_model_len")
+        r.discovered = True
+
+    async def _poll(self, r: Replica) -> None:
+        assert self._client is not None
+        health, metrics = await asyncio.gather(
+            self._client.get(f"{r.url}/health"), self._client.get(f"{r.url}/metrics"), return_exceptions=True
+        )
+        r.polled_at = time.monotonic()
+        if isinstance(health, BaseException) or health.status_code != 200:
+            r.healthy = False
+            r.health_error = f"/health: {health!r}" if isinstance(health, BaseException) else f"/health: HTTP {health.status_code}"
+            return
+        if not r.discovered:
+            await self._discover(r)
+            if not r.discovered:
+                return
+        r.healthy, r.health_error = True, ""
+        if not isinstance(metrics, BaseException) and metrics.status_code == 200:
+            r.metrics = parse_metrics(metrics.text, r.backend.model)
+
+    def affinity(self, backend: str, session: str) -> str | None:
+        return self._affinity.get((backend, session)) if session else None
+
+    def remember(self, backend: str, session: str, url: str) -> None:
+        if not session:
+            return
+        key = (backend, session)
+        self._affinity[key] = url
+        self._affinity.move_to_end(key)
+        while len(self._affinity) > _AFFINITY_SLOTS:
+            self._affinity.popitem(last=False)
+
+    def record_experts(self, backend: str, counts: dict[str, int]) -> None:
+        self.expert_usage.setdefault(backend, Counter()).update(counts)
+
+    def status(self) -> list[ModelStatus]:
+        now = time.monotonic()
+        out = []
+        for b in self.config.backends:
+            usage = self.expert_usage.get(b.name)
+            out.append(
+                ModelStatus(
+                    name=b.name,
+                    kind=b.kind,
+                    model=b.model,
+                    privacy=b.privacy or "hosted",
+                    capabilities=list(b.capabilities),
+                    context_length=self.context_length(b),
+                    price_in_per_mtok=b.price_in_per_mtok,
+                    price_out_per_mtok=b.price_out_per_mtok,
+                    quality=b.quality,
+                    replicas=[r.status(now) for r in self.replicas[b.name]],
+                    expert_usage=dict(usage) if usage else None,
+                )
+            )
+        return out
