@@ -42,20 +42,18 @@ def _matches(token: str, stored: str) -> bool:
     return hmac.compare_digest(hash_token(token, salt), stored)
 
 
-def _load_jwt_keys(cfg: JwtSettings, env: Mapping[str, str]) -> tuple[Any, jwt.PyJWKSet | None]:
-    """Return (static key material, JWKS set); raise ValueError naming what is missing."""
-    key: Any = None
+def _load_jwt_keys(cfg: JwtSettings, env: Mapping[str, str]) -> tuple[str | None, str | None, jwt.PyJWKSet | None]:
+    """Return (HMAC secret, public key PEM, JWKS set); raise ValueError naming what is missing."""
+    secret = None
     if any(a.startswith("HS") for a in cfg.algorithms):
         secret = env.get(cfg.secret_env, "")
         if not secret:
             raise ValueError(f"jwt.secret_env names {cfg.secret_env!r}, but that environment variable is empty or unset")
-        key = secret
-    if cfg.public_key_file is not None:
-        key = cfg.public_key_file.read_text(encoding="utf-8")
+    public = cfg.public_key_file.read_text(encoding="utf-8") if cfg.public_key_file is not None else None
     jwks = None
     if cfg.jwks_file is not None:
         jwks = jwt.PyJWKSet.from_dict(json.loads(cfg.jwks_file.read_text(encoding="utf-8")))
-    return key, jwks
+    return secret, public, jwks
 
 
 class OgmuxTokenVerifier:
@@ -66,10 +64,11 @@ class OgmuxTokenVerifier:
         self._jwt = settings.jwt
         self._audience = settings.jwt.audience or settings.server.resource_url()
         self._roles = set(settings.roles)
-        self._key: Any = None
+        self._secret: str | None = None
+        self._public: str | None = None
         self._jwks: jwt.PyJWKSet | None = None
         if self._jwt.enabled:
-            self._key, self._jwks = _load_jwt_keys(self._jwt, os.environ if env is None else env)
+            self._secret, self._public, self._jwks = _load_jwt_keys(self._jwt, os.environ if env is None else env)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         if token.startswith(TOKEN_PREFIX):
@@ -87,23 +86,29 @@ class OgmuxTokenVerifier:
                 )
         return None
 
-    def _key_for(self, token: str) -> Any:
+    def _key_for(self, header: dict[str, Any]) -> Any:
+        # The key follows the algorithm, so a public key can never be used as an HMAC secret.
+        alg = header.get("alg", "")
+        if alg not in self._jwt.algorithms:
+            return None
+        if alg.startswith("HS"):
+            return self._secret
         if self._jwks is not None:
-            kid = jwt.get_unverified_header(token).get("kid")
+            kid = header.get("kid")
             for k in self._jwks.keys:
                 if kid is None or k.key_id == kid:
                     return k.key
-            return None
-        return self._key
+        return self._public
 
     def _verify_jwt(self, token: str) -> AccessToken | None:
         cfg = self._jwt
         try:
-            key = self._key_for(token)
+            header = jwt.get_unverified_header(token)
+            key = self._key_for(header)
             if key is None:
                 return None
             claims = jwt.decode(
-                token, key, algorithms=list(cfg.algorithms), audience=self._audience, issuer=cfg.issuer,
+                token, key, algorithms=[header["alg"]], audience=self._audience, issuer=cfg.issuer,
                 leeway=cfg.leeway_s, options={"require": ["exp", "iss", "aud", cfg.principal_claim]},
             )
         except (jwt.PyJWTError, ValueError):

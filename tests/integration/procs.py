@@ -65,3 +65,11 @@ def node_peer(script: str) -> list[str]:
 
 def peers_installed() -> bool:
     return NODE.exists()
+
+
+def authed(url: str, token: str):
+    """A streamable HTTP transport that sends `Authorization: Bearer <token>`."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    return streamable_http_client(url, http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}))

@@ -1,0 +1,140 @@
+"""The access-control matrix over real HTTP with real tokens.
+
+For every role × every tool: is it listed, is it callable, and what does the refusal say.
+Tokens: static (salted-hash config entries), JWT HS256 and RS256; plus the ways a token
+can be wrong (missing, unknown, expired, wrong audience, wrong issuer, wrong key).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import mcp
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from server.auth import hash_token, new_token
+from server.registry import discover_tools
+from tests.integration.procs import authed, free_port, http_server
+
+ALL_TOOLS = sorted(s.name for s in discover_tools())
+ROLES = {
+    "admin": {"tools": ["*"], "scopes": ["*"]},
+    "reader": {"tools": ["server_info", "search_index", "resolve_context"], "scopes": ["public"]},
+    "operator": {"tools": ["server_info", "list_models", "route_model", "solve_milp"], "scopes": ["public", "ops"]},
+    "nobody": {"tools": [], "scopes": []},
+}
+ISSUER = "https://issuer.test"
+SECRET = "matrix-test-hs256-secret-that-is-long-enough"
+
+
+def _allowed(role: str, tool: str) -> bool:
+    tools = ROLES[role]["tools"]
+    return "*" in tools or tool in tools
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("matrix")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = tmp / "jwt.pub.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    static = {role: new_token() for role in ROLES}
+    lines = ['[server]\nlog_level = "ERROR"\n', '[audit]\nsink = "off"\n', "[rate_limit]\nrate = 1000\nburst = 1000\n"]
+    for role, grants in ROLES.items():
+        lines.append(f"[roles.{role}]\ntools = {grants['tools']!r}\nscopes = {grants['scopes']!r}\n".replace("'", '"'))
+    for role, tok in static.items():
+        lines.append(f'[[tokens]]\nprincipal = "{role}-user"\nrole = "{role}"\nhash = "{hash_token(tok)}"\n')
+    lines.append(
+        f'[jwt]\nenabled = true\nissuer = "{ISSUER}"\nalgorithms = ["HS256", "RS256"]\n'
+        f'secret_env = "OGMUX_TEST_JWT_SECRET"\npublic_key_file = "{pub}"\n'
+    )
+    cfg = tmp / "ogmux.toml"
+    cfg.write_text("\n".join(lines))
+    config_text = cfg.read_text()
+    with http_server(cfg, env={"OGMUX_TEST_JWT_SECRET": SECRET}) as url:
+        yield {"url": url, "static": static, "rsa": key, "config_text": config_text}
+
+
+def _jwt(env, role: str, *, alg: str = "RS256", aud: str | None = None, iss: str = ISSUER, exp: float | None = None, key=None) -> str:
+    claims = {"sub": f"{role}-jwt", "iss": iss, "aud": aud or env["url"], "exp": int(exp or time.time() + 300), "ogmux_role": role}
+    signing = key if key is not None else (SECRET if alg == "HS256" else env["rsa"])
+    return jwt.encode(claims, signing, algorithm=alg)
+
+
+async def _matrix_row(url: str, token: str, role: str) -> None:
+    async with mcp.Client(authed(url, token)) as client:
+        listed = {t.name for t in (await client.list_tools()).tools}
+        for tool in ALL_TOOLS:
+            allowed = _allowed(role, tool)
+            assert (tool in listed) == allowed, f"{role}/{tool}: listed={tool in listed}"
+            result = await client.call_tool(tool, {})
+            text = result.content[0].text if result.content else ""
+            if allowed:
+                assert "permission denied" not in text, f"{role}/{tool}: {text}"
+            else:
+                assert result.is_error
+                assert f"role {role!r} is not granted tool {tool!r}" in text
+                assert "403" in text
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+async def test_matrix_static_tokens(env, role: str) -> None:
+    await _matrix_row(env["url"], env["static"][role], role)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("alg", ["HS256", "RS256"])
+async def test_matrix_jwt(env, role: str, alg: str) -> None:
+    await _matrix_row(env["url"], _jwt(env, role, alg=alg), role)
+
+
+async def test_server_info_reports_the_callers_grants(env) -> None:
+    async with mcp.Client(authed(env["url"], env["static"]["reader"])) as client:
+        info = (await client.call_tool("server_info", {})).structured_content
+    assert info["principal"] == "reader-user" and info["role"] == "reader"
+    assert info["document_scopes"] == ["public"]
+    assert set(info["granted_tools"]) == {t for t in ALL_TOOLS if _allowed("reader", t)}
+
+
+def _bad_tokens(env) -> dict[str, str | None]:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {
+        "missing": None,
+        "unknown static": new_token(),
+        "garbage": "not-a-token",
+        "expired": _jwt(env, "admin", exp=time.time() - 60),
+        "wrong audience": _jwt(env, "admin", aud="http://elsewhere.test/mcp"),
+        "wrong issuer": _jwt(env, "admin", iss="https://other-issuer.test"),
+        "wrong key": _jwt(env, "admin", key=other),
+        "wrong hs secret": _jwt(env, "admin", alg="HS256", key="x" * 40),
+        "unknown role": _jwt(env, "superuser"),
+    }
+
+
+def test_bad_tokens_get_401_with_www_authenticate(env) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    for label, token in _bad_tokens(env).items():
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        r = httpx.post(env["url"], json=body, headers=headers)
+        assert r.status_code == 401, label
+        assert r.headers.get("www-authenticate", "").lower().startswith("bearer"), label
+
+
+def test_static_tokens_are_stored_only_as_hashes(env) -> None:
+    for token in env["static"].values():
+        assert token not in env["config_text"]
+
+
+def test_non_loopback_http_without_auth_is_refused() -> None:
+    from server.app import build_server
+    from server.settings import load_settings
+
+    with pytest.raises(ValueError, match="without authentication"):
+        build_server(load_settings(None, **{"server.host": "0.0.0.0", "server.port": free_port()}), transport="http")
