@@ -1,0 +1,257 @@
+"""Global optimization over a ReLU network embedded as a MILP, and the analysis of that embedding."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import highspy
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.solver.bounds import (
+    InputBounds,
+    LayerStability,
+    TighteningStats,
+    check_bounds,
+    interval_bounds,
+    stability,
+    tighten_bounds,
+)
+from tools.solver.config import SolverConfig
+from tools.solver.errors import ModelError
+from tools.solver.formulation import PreBounds, encode, to_highs_lp
+from tools.solver.highs_run import ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
+from tools.solver.network import ReluNetwork
+
+__all__ = [
+    "NetworkAnalysis",
+    "OutputObjective",
+    "SurrogateConstraint",
+    "SurrogateResult",
+    "analyze_network",
+    "compute_bounds",
+    "optimize_surrogate",
+]
+
+VERIFY_RTOL = 1e-6
+Tightening = Literal["lp", "interval"]
+
+
+class OutputObjective(BaseModel):
+    """Minimize or maximize one output, or sum(weights[j] * y_j)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sense: Literal["minimize", "maximize"] = Field("minimize", description="direction")
+    output: int | None = Field(0, ge=0, description="index of the output to optimize (ignored when `weights` is set)")
+    weights: list[float] | None = Field(None, description="coefficients of a linear combination of all outputs")
+
+
+class SurrogateConstraint(BaseModel):
+    """A linear constraint on inputs x0.. and outputs y0..: sum(coef * var) SENSE rhs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    terms: dict[str, float] = Field(description='variable -> coefficient, variables named "x<j>" or "y<j>"')
+    sense: Literal["<=", ">=", "=="]
+    rhs: float
+
+
+class SurrogateResult(BaseModel):
+    """A global optimum (or the best point found at a limit) with its certificate."""
+
+    status: SolveStatus
+    solution_kind: Literal["optimal", "best_found_at_limit", "none"]
+    message: str
+    objective: float | None = Field(None, description="objective of `x` by a forward pass of the original network")
+    milp_objective: float | None = Field(None, description="objective value inside the MILP")
+    bound: float | None = Field(None, description="best proven bound on the objective")
+    gap: float | None = Field(None, description="relative gap between objective and bound")
+    x: list[float] | None = None
+    y: list[float] | None = Field(None, description="network outputs at x by a forward pass")
+    verification_error: float | None = Field(None, description="relative |MILP objective - forward objective|")
+    verification_abs_error: float | None = None
+    verified: bool = Field(False, description=f"verification_error <= {VERIFY_RTOL}")
+    nodes: int = 0
+    binaries: int
+    time_s: float = Field(description="total: bounds + build + solve")
+    bound_time_s: float
+    build_time_s: float
+    solve_time_s: float
+    tightening: TighteningStats
+    layers: list[LayerStability]
+
+
+class NetworkAnalysis(BaseModel):
+    """Bounds, stability and relaxation strength of a network's MILP embedding."""
+
+    inputs: int
+    outputs: int
+    hidden_layers: list[int]
+    parameters: int
+    layers: list[LayerStability] = Field(description="after tightening")
+    interval_layers: list[LayerStability] = Field(description="with interval bounds only")
+    unstable: int
+    binaries: int
+    output_lower: list[float] = Field(description="valid lower bounds of each output (from the bounds)")
+    output_upper: list[float]
+    lp_relaxation: list[float] = Field(description="LP relaxation bound of the objective")
+    sampled_best: list[float] = Field(description="best objective among sampled inputs (a feasible value)")
+    lp_gap_estimate: list[float] = Field(
+        description="relative gap between the LP relaxation bound and the best sampled value (an upper estimate of the root gap)"
+    )
+    objective: OutputObjective
+    tightening: TighteningStats
+
+
+def compute_bounds(
+    net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, method: Tightening, time_budget_s: float,
+) -> tuple[PreBounds, TighteningStats]:
+    """Pre-activation bounds by interval propagation or LP-based tightening."""
+    if method == "interval":
+        start = time.perf_counter()
+        b = interval_bounds(net, lo, hi)
+        return b, TighteningStats(method="interval", time_s=time.perf_counter() - start)
+    return tighten_bounds(net, lo, hi, time_budget_s)
+
+
+def _cost(net: ReluNetwork, objective: OutputObjective) -> np.ndarray:
+    if objective.weights is not None:
+        c = np.asarray(objective.weights, dtype=float)
+        if c.size != net.n_outputs or not np.isfinite(c).all():
+            raise ModelError(f"objective.weights needs {net.n_outputs} finite numbers (one per output), got {c.size}")
+        return c
+    if objective.output is None or objective.output >= net.n_outputs:
+        raise ModelError(f"objective.output must be an output index in 0..{net.n_outputs - 1}")
+    c = np.zeros(net.n_outputs)
+    c[objective.output] = 1.0
+    return c
+
+
+def _add_constraints(h: highspy.Highs, net: ReluNetwork, x_cols: np.ndarray, y_cols: np.ndarray,
+                     constraints: list[SurrogateConstraint]) -> None:
+    for n, con in enumerate(constraints):
+        cols, vals = [], []
+        for name, coef in con.terms.items():
+            kind, idx = name[:1], name[1:]
+            limit = net.n_inputs if kind == "x" else net.n_outputs
+            if kind not in ("x", "y") or not idx.isdigit() or int(idx) >= limit:
+                raise ModelError(f"constraints[{n}]: unknown variable {name!r}; use x0..x{net.n_inputs - 1} or y0..y{net.n_outputs - 1}")
+            if not math.isfinite(coef):
+                raise ModelError(f"constraints[{n}]: coefficient of {name!r} must be finite")
+            cols.append(int((x_cols if kind == "x" else y_cols)[int(idx)]))
+            vals.append(coef)
+        if not math.isfinite(con.rhs):
+            raise ModelError(f"constraints[{n}]: rhs must be finite")
+        lo = con.rhs if con.sense in (">=", "==") else -highspy.kHighsInf
+        hi = con.rhs if con.sense in ("<=", "==") else highspy.kHighsInf
+        h.addRow(lo, hi, len(cols), np.array(cols, dtype=np.int32), np.array(vals, dtype=float))
+
+
+def _message(status: SolveStatus, kind: str, verified: bool) -> str:
+    if kind == "optimal":
+        base = "global optimum within the requested gap"
+    elif kind == "best_found_at_limit":
+        base = f"stopped at {status.replace('_', ' ')}: `x` is the best point found so far, NOT proven optimal; `bound` is the best proven bound"
+    elif status == "infeasible":
+        return "no input in the box satisfies the constraints"
+    else:
+        return f"no solution ({status}); raise the time limit or loosen constraints"
+    return base + ("; verified by a forward pass" if verified else "; WARNING: forward-pass verification error above tolerance")
+
+
+def optimize_surrogate(
+    net: ReluNetwork, bounds: InputBounds, objective: OutputObjective | None = None,
+    constraints: list[SurrogateConstraint] | None = None, limits: SolveLimits | None = None,
+    tightening: Tightening = "lp", tighten_time_s: float | None = None, config: SolverConfig | None = None,
+    on_progress: ProgressFn | None = None,
+) -> SurrogateResult:
+    """Globally optimize an output (or a linear combination) of `net` over the input box with HiGHS."""
+    config = config or SolverConfig()
+    limits = limits or SolveLimits()
+    objective = objective or OutputObjective()
+    net.check_size(config)
+    lo, hi = check_bounds(net, bounds)
+    c = _cost(net, objective)
+    t0 = time.perf_counter()
+    pre, tstats = compute_bounds(net, lo, hi, tightening, config.obbt_time_s if tighten_time_s is None else tighten_time_s)
+    t1 = time.perf_counter()
+    enc = encode(net, lo, hi, pre)
+    cost = np.zeros(enc.n_cols)
+    cost[enc.y_cols] = c
+    h = new_highs()
+    h.passModel(to_highs_lp(enc, cost, maximize=objective.sense == "maximize"))
+    _add_constraints(h, net, enc.x_cols, enc.y_cols, constraints or [])
+    h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    t2 = time.perf_counter()
+    time_limit = min(limits.time_limit_s or config.default_time_s, config.max_time_s)
+    out = run_highs(h, limits, max(time_limit - (t2 - t0), 0.01), on_progress, is_mip=enc.n_binaries > 0)
+    t3 = time.perf_counter()
+    kind = "none"
+    if out.has_solution and out.status == "optimal":
+        kind = "optimal"
+    elif out.has_solution and out.status in ("time_limit", "node_limit", "interrupted"):
+        kind = "best_found_at_limit"
+    result = dict(
+        status=out.status, nodes=out.nodes, binaries=enc.n_binaries, time_s=t3 - t0, bound_time_s=t1 - t0,
+        build_time_s=t2 - t1, solve_time_s=t3 - t2, tightening=tstats, layers=stability(net, pre),
+        bound=out.bound,
+    )
+    if kind == "none":
+        return SurrogateResult(solution_kind=kind, message=_message(out.status, kind, False), **result)
+    x = np.clip(out.col_value[enc.x_cols], lo, hi)
+    y = net.forward(x)
+    f = float(c @ y)
+    milp_obj = float(out.objective)
+    abs_err = abs(milp_obj - f)
+    rel_err = abs_err / max(1.0, abs(f))
+    verified = rel_err <= VERIFY_RTOL
+    gap = abs(f - out.bound) / max(abs(f), 1e-10) if out.bound is not None else None
+    return SurrogateResult(
+        solution_kind=kind, message=_message(out.status, kind, verified), objective=f, milp_objective=milp_obj,
+        gap=gap, x=x.tolist(), y=y.tolist(), verification_error=rel_err, verification_abs_error=abs_err,
+        verified=verified, **result,
+    )
+
+
+def _lp_bound(enc, c: np.ndarray, maximize: bool) -> float:
+    cost = np.zeros(enc.n_cols)
+    cost[enc.y_cols] = c
+    h = new_highs()
+    h.passModel(to_highs_lp(enc, cost, maximize=maximize))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return float("nan")
+    return float(h.getInfo().objective_function_value)
+
+
+def analyze_network(
+    net: ReluNetwork, bounds: InputBounds, objective: OutputObjective | None = None,
+    tightening: Tightening = "lp", tighten_time_s: float | None = None, samples: int = 2048, seed: int = 0,
+    config: SolverConfig | None = None,
+) -> NetworkAnalysis:
+    """Bounds, neuron stability, big-M statistics and the LP relaxation bound of the objective."""
+    config = config or SolverConfig()
+    objective = objective or OutputObjective()
+    net.check_size(config)
+    lo, hi = check_bounds(net, bounds)
+    c = _cost(net, objective)
+    ibp = interval_bounds(net, lo, hi)
+    pre, tstats = compute_bounds(net, lo, hi, tightening, config.obbt_time_s if tighten_time_s is None else tighten_time_s)
+    relaxed = encode(net, lo, hi, pre, relax=True)
+    maximize = objective.sense == "maximize"
+    lp = _lp_bound(relaxed, c, maximize)
+    pts = lo + (hi - lo) * np.random.default_rng(seed).random((samples, net.n_inputs))
+    vals = net.forward(pts) @ c
+    best = float(vals.max() if maximize else vals.min())
+    layers = stability(net, pre)
+    return NetworkAnalysis(
+        inputs=net.n_inputs, outputs=net.n_outputs, hidden_layers=net.hidden_sizes, parameters=net.n_params,
+        layers=layers, interval_layers=stability(net, ibp), unstable=sum(l.unstable for l in layers),
+        binaries=sum(l.unstable for l in layers), output_lower=pre[-1][0].tolist(), output_upper=pre[-1][1].tolist(),
+        lp_relaxation=[lp], sampled_best=[best], lp_gap_estimate=[abs(lp - best) / max(abs(best), 1e-10)],
+        objective=objective, tightening=tstats,
+    )
