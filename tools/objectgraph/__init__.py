@@ -4,6 +4,7 @@ Format layer (model, parser, writer, metadata, transpiler) — see docs/objectgr
 """
 
 from tools.objectgraph.errors import ObjectGraphSyntaxError
+from tools.objectgraph.metadata import Complete, fill_metadata
 from tools.objectgraph.model import (
     Assertion,
     ChangelogEntry,
@@ -15,16 +16,25 @@ from tools.objectgraph.model import (
     parse_ref,
     version_key,
 )
+from tools.objectgraph.parser import ParseOptions, load_path, parse_document
+from tools.objectgraph.writer import render_document, with_og_layout
 
 __all__ = [
     "Assertion",
     "ChangelogEntry",
     "Check",
+    "Complete",
     "Document",
     "Edge",
     "Node",
     "ObjectGraphSyntaxError",
+    "ParseOptions",
     "Segment",
+    "fill_metadata",
+    "load_path",
+    "parse_document",
     "parse_ref",
+    "render_document",
     "version_key",
+    "with_og_layout",
 ]
