@@ -1,0 +1,21 @@
+"""The `[eval]` section of the settings: where runs live and how they are scored by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["EvalConfig"]
+
+
+class EvalConfig(BaseModel):
+    """Safety-scoring settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runs_dir: Path = Field(Path("runs"), description="directory holding one sub-directory (or .jsonl file) per run")
+    preset: Literal["default", "radsafe-original"] = Field("default", description="scoring preset")
+    bootstrap_replicates: int = Field(1000, ge=0, le=100_000, description="bootstrap replicates for intervals")
+    seed: int = Field(42, description="seed of the bootstrap resampling")
