@@ -233,13 +233,6 @@ def _read_results(path: Path, model_dir: str, items: dict[str, Item], run: Run, 
                 record_extra=rec_extra,
             )
             run.responses.append(resp)
-            for a in ([greedy] if greedy else []) + samples:
-                if a.letter is not None and a.letter not in item.options:
-                    run.exclusions.append(
-                        Exclusion(kind="letter_outside_options", model=model_dir, condition=cond, item_id=item_id,
-                                  source=f"{where}:{lineno}",
-                                  detail=f"answer {a.letter!r} is not an option ({''.join(item.options)}); scored by the preset's rule")
-                    )
     meta["files"][model_dir] = {"order": order, "empty_records": empty, "unlabelled": unlabelled}
 
 

@@ -54,6 +54,8 @@ def ballot_counts(samples: np.ndarray) -> np.ndarray:
 def first_seen(samples: np.ndarray) -> np.ndarray:
     """Index of the first occurrence of each category (K when absent): shape (..., 6)."""
     K = samples.shape[-1]
+    if K == 0:
+        return np.zeros(samples.shape[:-1] + (N_CAT,), np.intp)
     out = []
     for c in range(N_CAT):
         hit = samples == c

@@ -7,6 +7,7 @@ All scoring works on these arrays, so a million generations score in seconds.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,7 @@ def build_table(run: Run, *, models: list[str] | None = None, conditions: list[s
     items = sorted(run.items, key=lambda i: natural_key(i.id))
     qidx = {it.id: q for q, it in enumerate(items)}
     resp = [r for r in run.responses if r.item_id in qidx]
+    unlabelled = Counter((r.model, r.condition) for r in run.responses if r.item_id not in qidx)
     models = models or sorted({r.model for r in resp})
     conditions = conditions or list(dict.fromkeys(r.condition for r in resp))
     midx = {m: i for i, m in enumerate(models)}
@@ -83,10 +85,18 @@ def build_table(run: Run, *, models: list[str] | None = None, conditions: list[s
         latency=np.full((M, C, Q), np.nan), tokens=np.full((M, C, Q), np.nan),
         subspecialty=[it.subspecialty for it in items], exclusions=list(run.exclusions),
     )
+    for (model, cond), n in unlabelled.items():
+        t.exclusions.append(Exclusion(kind="missing_labels", model=model, condition=cond,
+                                      detail=f"{n} response(s) to items without labels are not scored"))
+    outside: Counter[tuple[str, str]] = Counter()
     for r in resp:
         m, c = midx.get(r.model), cidx.get(r.condition)
         if m is None or c is None:
             continue
+        opts = option_mask[qidx[r.item_id]]
+        outside[(r.model, r.condition)] += sum(
+            1 for a in ([r.greedy] if r.greedy else []) + r.samples if a.letter in _CODE and not opts[_CODE[a.letter]]
+        )
         q = qidx[r.item_id]
         t.has_record[m, q] = True
         t.present[m, c, q] = True
@@ -105,6 +115,11 @@ def build_table(run: Run, *, models: list[str] | None = None, conditions: list[s
             for qid in list(info.get("empty_records", {})):
                 if qid in qidx:
                     t.has_record[m, qidx[qid]] = True
+    for (model, cond), n in outside.items():
+        if n:
+            t.exclusions.append(Exclusion(kind="letter_outside_options", model=model, condition=cond,
+                                          detail=f"{n} answer(s) name a letter that is not an option of the item; "
+                                                 "scored by the preset's out_of_options rule"))
     _report_gaps(t)
     return t
 
