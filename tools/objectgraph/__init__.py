@@ -16,7 +16,7 @@ from tools.objectgraph.model import (
     parse_ref,
     version_key,
 )
-from tools.objectgraph.parser import ParseOptions, load_path, parse_document
+from tools.objectgraph.parser import load_path, parse_document
 from tools.objectgraph.writer import render_document, with_og_layout
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "Edge",
     "Node",
     "ObjectGraphSyntaxError",
-    "ParseOptions",
     "Segment",
     "fill_metadata",
     "load_path",

@@ -2,10 +2,11 @@
 
 Public API
 ----------
-- `parse_document(text, *, path=None, doc_id=None, options=None) -> Document`
-- `load_path(path, *, doc_id=None, options=None) -> Document`: read a file (UTF-8) and parse it.
-- `ParseOptions`: `max_node_tokens` (split unmarked sections above this many cl100k tokens;
-  None disables splitting), `metadata` (fill missing keywords / dense summaries extractively).
+- `parse_document(text, *, path=None, doc_id=None, max_node_tokens=400, metadata=True) -> Document`
+  `doc_id` is used when the text has no `og:meta id=` (default: slug of the file stem);
+  `max_node_tokens` splits unmarked sections above that many cl100k tokens (None: never);
+  `metadata` fills missing keywords / dense summaries extractively.
+- `load_path(path, **same keywords) -> Document`: read a file (UTF-8, newlines kept) and parse it.
 - `slugify(text) -> str`: the id slug used for headings and file names.
 - `split_lines(text) -> list[str]`: lines with their endings (`\\r\\n`, `\\r`, `\\n`), as Markdown sees them.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.model import (
@@ -44,7 +45,7 @@ from tools.objectgraph.model import (
 from tools.objectgraph.tokens import count_tokens
 from tools.objectgraph.writer import render_changelog, render_index, render_marker, render_meta
 
-__all__ = ["DEFAULT_MAX_NODE_TOKENS", "ParseOptions", "load_path", "parse_document", "slugify", "split_lines"]
+__all__ = ["DEFAULT_MAX_NODE_TOKENS", "load_path", "parse_document", "slugify", "split_lines"]
 
 DEFAULT_MAX_NODE_TOKENS = 400
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -56,15 +57,6 @@ _WARNING_RE = re.compile(r"\b(warning|caution|danger|important|never|do not|don'
 _EXAMPLE_RE = re.compile(r"\bexamples?\b", re.I)
 _STEPS_RE = re.compile(r"\b(steps?|how to|procedure|workflow|install|setup|set up|quick ?start)\b", re.I)
 _MD = MarkdownIt("commonmark").enable("table")
-
-
-class ParseOptions(BaseModel):
-    """How plain Markdown sections become nodes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_node_tokens: int | None = Field(default=DEFAULT_MAX_NODE_TOKENS, ge=16)
-    metadata: bool = True
 
 
 def split_lines(text: str) -> list[str]:
@@ -167,8 +159,10 @@ def _read_block(ctx: _Ctx, start: int, end: int) -> _Block:
     close = last.find("-->")
     if close < 0:
         raise ctx.error(f"og:{kind} comment is not closed", start + 1, 1, "end the block with -->")
-    if last[close + 3 :].strip():
-        raise ctx.error("text after -->", end, close + 4, "put content on the next line")
+    after = last[close + 3 :]
+    if after.strip():
+        column = close + 4 + len(after) - len(after.lstrip())
+        raise ctx.error("text after -->", end, column, "put content on the next line")
     texts = list(raw_lines)
     texts[-1] = last[:close]
     first_text = texts[0][head_match.end() :]
@@ -363,10 +357,16 @@ class _Draft:
 
 
 def parse_document(
-    text: str, *, path: str | None = None, doc_id: str | None = None, options: ParseOptions | None = None
+    text: str,
+    *,
+    path: str | None = None,
+    doc_id: str | None = None,
+    max_node_tokens: int | None = DEFAULT_MAX_NODE_TOKENS,
+    metadata: bool = True,
 ) -> Document:
     """Parse `.og` or plain `.md` text into a Document (see the module docstring)."""
-    opts = options or ParseOptions()
+    if max_node_tokens is not None and max_node_tokens < 16:
+        raise ValueError("max_node_tokens must be at least 16 (or None to never split)")
     lines = split_lines(text)
     ctx = _Ctx(path, lines)
     events = _events(lines)
@@ -398,10 +398,10 @@ def parse_document(
             seen_heading = True
             current = _Draft(ev.start, ev.level, pending, ev)
         elif pending is not None:
-            level = 7 if seen_heading else 0
+            level = 7 if seen_heading or drafts else 0
             current = _Draft(ev.start, level, pending, None, [ev])
         elif current is None:
-            if seen_heading:
+            if drafts:
                 raise ctx.error("text after an og: manifest block must start with a heading or og:node marker",
                                 ev.start + 1, 1, "move og:meta / og:index / og:changelog above the first node")
             current = _Draft(ev.start, 0, None, None, [ev])
@@ -420,8 +420,8 @@ def parse_document(
     for draft in drafts:
         draft.end = next_start[draft.start]
 
-    if opts.max_node_tokens is not None:
-        drafts, layout = _split_oversized(drafts, layout, lines, opts.max_node_tokens)
+    if max_node_tokens is not None:
+        drafts, layout = _split_oversized(drafts, layout, lines, max_node_tokens)
 
     meta = _read_meta(ctx, manifest.get("meta"))
     doc_id = meta.get("id") or doc_id or (slugify(Path(path).stem) if path else "document")
@@ -438,19 +438,25 @@ def parse_document(
                    changelog=_read_changelog(ctx, manifest.get("changelog")))
     if "index" in manifest:
         doc = _apply_index(ctx, doc, manifest["index"])
-    if opts.metadata:
+    if metadata:
         from tools.objectgraph.metadata import fill_metadata
 
         doc = fill_metadata(doc)
     return doc.model_copy(update={"layout": _layout(doc, layout, lines)})
 
 
-def load_path(path: str | Path, *, doc_id: str | None = None, options: ParseOptions | None = None) -> Document:
+def load_path(
+    path: str | Path,
+    *,
+    doc_id: str | None = None,
+    max_node_tokens: int | None = DEFAULT_MAX_NODE_TOKENS,
+    metadata: bool = True,
+) -> Document:
     """Read a `.og`/`.md` file as UTF-8 (newlines kept as written) and parse it."""
     p = Path(path)
     with p.open(encoding="utf-8", newline="") as fh:
         text = fh.read()
-    return parse_document(text, path=str(p), doc_id=doc_id, options=options)
+    return parse_document(text, path=str(p), doc_id=doc_id, max_node_tokens=max_node_tokens, metadata=metadata)
 
 
 def _front_matter_name(lines: list[str]) -> str | None:
@@ -564,7 +570,7 @@ def _link_parents(drafts: list[_Draft]) -> None:
             d.parent = stack[-1][0] if stack else None
             stack.append((idx, d))
         elif d.level == 7:
-            d.parent = stack[-1][0] if stack else None
+            d.parent = stack[-1][0] if stack else (0 if idx and drafts[0].level == 0 else None)
 
 
 def _infer(draft: _Draft, heading_title: str) -> tuple[str, list[str]]:
