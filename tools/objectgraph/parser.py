@@ -301,7 +301,7 @@ def _events(lines: list[str]) -> list[_Event]:
     md_lines = list(lines)
     if front:
         for i in range(*front):
-            md_lines[i] = "\n"
+            md_lines[i] = lines[i][len(lines[i].rstrip("\r\n")) :]  # keep the line break, drop the text
     tokens = _MD.parse("".join(md_lines))
     events: list[_Event] = []
     if front:
