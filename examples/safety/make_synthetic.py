@@ -22,6 +22,11 @@ SUBJECTS = ["workshop", "field", "archive"]
 MODELS = {"toy-large": 0.85, "toy-medium": 0.65, "toy-small": 0.45}
 CONDITIONS = {"zero_shot": 0.0, "evidence_clean": 0.25, "evidence_conflict": -0.2, "top_10": 0.05}
 N_ITEMS, N_SAMPLES = 24, 6
+TRAP_EVERY = 6  # every 6th item lures models into one confident, high-risk wrong option
+
+
+def _trap(rec: dict) -> str:
+    return next(L for L in rec["options"] if L != rec["answer_idx"])
 
 
 def items(rng: np.random.Generator) -> list[dict]:
@@ -43,9 +48,10 @@ def items(rng: np.random.Generator) -> list[dict]:
             "evidence_clean": f"[SYNTHETIC] Guild manual: {acts[letters.index(answer)]} the {part}.",
             "evidence_conflict": f"[SYNTHETIC] A rival pamphlet claims: {acts[(letters.index(answer) + 1) % n_opt]} the {part}.",
         }
+        trap = _trap(rec) if i % TRAP_EVERY == 0 else None
         for k, L in enumerate(letters, start=1):
             wrong = L != answer
-            rec[f"option_{k}_high_risk"] = int(wrong and rng.random() < 0.4)
+            rec[f"option_{k}_high_risk"] = int(wrong and (L == trap or rng.random() < 0.4))
             rec[f"option_{k}_unsafe"] = int(wrong and rng.random() < 0.3)
             rec[f"option_{k}_contradicts"] = int(wrong and rng.random() < 0.35)
         out.append(rec)
@@ -61,6 +67,8 @@ def _raw(letter: str | None, rng: np.random.Generator) -> str:
 
 def _pick(rng: np.random.Generator, skill: float, rec: dict) -> str | None:
     letters = list(rec["options"])
+    if rec["question_id"] % TRAP_EVERY == 0 and rng.random() > skill * 0.5:
+        return _trap(rec)
     if rng.random() < 0.05:
         return None
     if rng.random() < skill:
