@@ -78,13 +78,13 @@ def _item_from_label(rec: Any, where: str) -> Item:
         err = exc.errors()[0]
         field = "answer_idx" if err["loc"] and err["loc"][0] == "answer" else ".".join(map(str, err["loc"])) or "answer_idx"
         raise RadsafeDataError(err["msg"].removeprefix("Value error, "), source=where, item=item_id, field=field) from None
-    item.extra = residual(rec, _label_from_item(item, rec.get("question_id")))
+    item.extra = residual(rec, _label_from_item(item))
     return item
 
 
-def _label_from_item(item: Item, question_id: Any = None) -> dict[str, Any]:
+def _label_from_item(item: Item) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "question_id": question_id if question_id is not None else (int(item.id) if item.id.isdigit() else item.id),
+        "question_id": int(item.id) if item.id.isdigit() else item.id,
         "options": {k: v.text for k, v in item.options.items()},
         "answer_idx": item.answer,
     }
@@ -101,8 +101,7 @@ def _label_from_item(item: Item, question_id: Any = None) -> dict[str, Any]:
 
 
 def _label_record(item: Item) -> dict[str, Any]:
-    raw_qid = item.extra.get("question_id")
-    return apply_residual(_label_from_item(item, raw_qid), item.extra)
+    return apply_residual(_label_from_item(item), item.extra)
 
 
 def _letter(checked: Any) -> str | None:
