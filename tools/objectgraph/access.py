@@ -1,0 +1,44 @@
+"""Role scopes: which nodes a caller may see. Every query function filters through here.
+
+A node's effective scopes are its own, else its document's default scope. A node with no
+effective scope is public. A caller holding "*" sees everything; otherwise it sees public
+nodes and nodes sharing at least one scope with it. Nothing about an invisible node —
+its id, text, score contribution, edges or changelog mentions — may leave the query layer,
+so unknown and hidden ids raise the same `NotFoundError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["ALL_SCOPES", "NotFoundError", "Scopes", "is_visible", "normalize_scopes", "scope_key"]
+
+Scopes = frozenset[str]
+ALL_SCOPES: Scopes = frozenset({"*"})
+
+
+class NotFoundError(LookupError):
+    """An id that does not exist or that the caller may not see (the two are indistinguishable)."""
+
+    def __init__(self, kind: str, name: str, hint: str = ""):
+        self.kind = kind
+        self.name = name
+        message = f"{kind} not found: {name!r}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+def normalize_scopes(scopes: Iterable[str] | None) -> Scopes:
+    """The caller's scopes as a frozenset; None means all scopes (trusted in-process callers)."""
+    if scopes is None:
+        return ALL_SCOPES
+    return frozenset(scopes)
+
+
+def is_visible(node_scopes: frozenset[str], caller: Scopes) -> bool:
+    """True if a node with effective scopes `node_scopes` is visible to a caller holding `caller`."""
+    return not node_scopes or "*" in caller or not node_scopes.isdisjoint(caller)
+
+
+def scope_key(caller: Scopes, corpus_scopes: frozenset[str]) -> frozenset[str]:
+    """The part of the caller's scopes that matters for this corpus (callers with equal keys see the same nodes)."""
+    return ALL_SCOPES if "*" in caller else caller & corpus_scopes

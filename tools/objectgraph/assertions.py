@@ -1,0 +1,144 @@
+"""Declarative assertion checks run against a caller-supplied `state`; document text is never executed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from tools.objectgraph.snapshot import AssertionRecord
+
+__all__ = ["AssertionOutcome", "CheckOutcome", "evaluate_assertion"]
+
+Status = Literal["pass", "fail", "retry", "escalate"]
+_MISSING = object()
+_MAX_PATTERN = 200
+_MAX_SUBJECT = 10_000
+# Nested quantifiers such as (a+)+ can backtrack exponentially; such patterns are refused.
+_NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*}][^)]*\)\s*[+*{]")
+
+
+class CheckOutcome(BaseModel):
+    """One check: where it looked, what it expected, what it found."""
+
+    path: str
+    op: str
+    expected: Any = None
+    actual: Any = None
+    passed: bool
+    detail: str = ""
+
+
+class AssertionOutcome(BaseModel):
+    """The verdict of one assertion node for this attempt."""
+
+    id: str
+    target: str | None = None
+    status: Status
+    attempt: int
+    retries: int
+    escalate_to: str | None = None
+    checks: list[CheckOutcome]
+
+
+def _lookup(state: Any, path: str) -> Any:
+    cur = state
+    for part in path.split("."):
+        if isinstance(cur, Mapping):
+            cur = cur.get(part, _MISSING)
+        elif isinstance(cur, (list, tuple)) and part.isdigit():
+            i = int(part)
+            cur = cur[i] if i < len(cur) else _MISSING
+        elif isinstance(cur, BaseModel) and part in type(cur).model_fields:
+            cur = getattr(cur, part)
+        else:
+            return _MISSING
+        if cur is _MISSING:
+            return _MISSING
+    return cur
+
+
+def _compare(op: str, actual: Any, expected: Any) -> tuple[bool, str]:
+    if op == "exists":
+        present = actual is not _MISSING
+        return (present if expected is not False else not present), ""
+    if actual is _MISSING:
+        return False, "path not present in state"
+    try:
+        if op == "eq":
+            return actual == expected, ""
+        if op == "ne":
+            return actual != expected, ""
+        if op == "lt":
+            return actual < expected, ""
+        if op == "le":
+            return actual <= expected, ""
+        if op == "gt":
+            return actual > expected, ""
+        if op == "ge":
+            return actual >= expected, ""
+        if op == "in":
+            if not isinstance(expected, (list, tuple)):
+                return False, "'in' needs a list value"
+            return actual in expected, ""
+        if op == "matches":
+            if not isinstance(expected, str) or len(expected) > _MAX_PATTERN or _NESTED_QUANTIFIER.search(expected):
+                return False, "pattern refused (not a string, too long, or nested quantifiers)"
+            return re.search(expected, str(actual)[:_MAX_SUBJECT]) is not None, ""
+    except TypeError:
+        return False, f"cannot compare {type(actual).__name__} with {type(expected).__name__}"
+    except re.error as exc:
+        return False, f"invalid pattern: {exc}"
+    return False, f"unknown operator {op!r}"
+
+
+def evaluate_assertion(
+    node_id: str, spec: AssertionRecord, state: Any, attempt: int = 1, target: str | None = None
+) -> AssertionOutcome:
+    """Run every check of `spec` on `state`; on failure, `retry` while attempts remain, then `escalate` or `fail`."""
+    outcomes = []
+    for check in spec.checks:
+        path, op, expected = str(check["path"]), str(check["op"]), check.get("value")
+        actual = _lookup(state, path)
+        ok, detail = _compare(op, actual, expected)
+        outcomes.append(
+            CheckOutcome(
+                path=path,
+                op=op,
+                expected=expected,
+                actual=None if actual is _MISSING else _jsonable(actual),
+                passed=ok,
+                detail=detail,
+            )
+        )
+    if all(o.passed for o in outcomes):
+        status: Status = "pass"
+    elif attempt <= spec.retries:
+        status = "retry"
+    elif spec.escalate:
+        status = "escalate"
+    else:
+        status = "fail"
+    return AssertionOutcome(
+        id=node_id,
+        target=target,
+        status=status,
+        attempt=attempt,
+        retries=spec.retries,
+        escalate_to=spec.escalate if status == "escalate" else None,
+        checks=outcomes,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)[:200]

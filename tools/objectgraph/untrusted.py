@@ -1,0 +1,90 @@
+"""Document text is data, not instructions: delimit it, label it, flag instruction-like text.
+
+Every piece of document text handed to a model goes inside a fence whose marker is derived
+from the SHA-256 of the text itself, so a document cannot contain a line that closes its own
+fence. Text that reads like an instruction to the model (override phrases, chat role tags,
+tool-call syntax) is reported as a flag; it is never removed, so the Full level stays the
+exact source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from pydantic import BaseModel
+
+__all__ = ["InjectionFlag", "content_hash", "fence", "scan_instructions"]
+
+
+class InjectionFlag(BaseModel):
+    """One instruction-like passage found in document text."""
+
+    kind: str
+    field: str
+    excerpt: str
+
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "override",
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+|these\s+|my\s+)*"
+            r"(?:previous|prior|above|earlier|preceding|system|original|existing)?\s*"
+            r"(?:instructions?|prompts?|directions|rules|guidelines|messages|context)\b",
+            re.I,
+        ),
+    ),
+    (
+        "override",
+        re.compile(
+            r"\b(?:you\s+are\s+now\s+(?:a|an|in)\b|new\s+instructions?\s*:|act\s+as\s+(?:the\s+)?system\b"
+            r"|reveal\s+(?:your|the)\s+(?:system\s+)?prompt|do\s+not\s+tell\s+the\s+user)",
+            re.I,
+        ),
+    ),
+    (
+        "role_tag",
+        re.compile(
+            r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>"
+            r"|</?(?:system|assistant|user|developer|instructions?)>|\[/?INST\]|<</?SYS>>"
+            r"|^\s*(?:#+\s*)?(?:system|assistant|developer)\s*:\s*\S",
+            re.I | re.M,
+        ),
+    ),
+    (
+        "tool_call",
+        re.compile(
+            r"</?(?:tool_call|tool_use|function_calls?|invoke|antml:[a-z_]+)\b"
+            r"|\"(?:tool_calls|function_call)\"\s*:"
+            r"|\{\s*\"name\"\s*:\s*\"[^\"]+\"\s*,\s*\"(?:arguments|parameters|input)\"\s*:",
+            re.I,
+        ),
+    ),
+]
+
+_EXCERPT = 80
+
+
+def scan_instructions(text: str, field: str) -> list[InjectionFlag]:
+    """Flag instruction-like passages in `text` (taken from `field`), in order of appearance."""
+    found: list[tuple[int, InjectionFlag]] = []
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            start = max(0, m.start() - 10)
+            excerpt = " ".join(text[start : m.end() + 10].split())[:_EXCERPT]
+            found.append((m.start(), InjectionFlag(kind=kind, field=field, excerpt=excerpt)))
+    found.sort(key=lambda p: p[0])
+    return [f for _, f in found]
+
+
+def content_hash(text: str) -> str:
+    """`sha256:` + hex digest of the UTF-8 text."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fence(text: str, label: str) -> str:
+    """`text` between an opening line carrying `label` and a closing line, both marked by the text's hash."""
+    mark = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    body = text if text.endswith("\n") else text + "\n"
+    return f"<<<og-data {mark} {label}>>>\n{body}<<<end og-data {mark}>>>"
