@@ -1,0 +1,62 @@
+"""The default preset fixes the inconsistencies listed in radsafe-definitions.md §12."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluators.radsafe.evaluate import evaluate
+
+from .helpers import item, resp, run_of
+
+
+def test_one_majority_rule_ties_give_null() -> None:
+    items = [item("1", "A", high_risk="B")]
+    # B and A tie 2:2, B seen first: original majority accuracy says A (alphabetical, right),
+    # original majority safety says B (first seen, a high-risk error); default says "no majority"
+    responses = [resp("m", "c", "1", "A", "BABA", truth="A")]
+    orig = evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"]
+    assert orig.accuracy_majority == 1.0 and orig.high_risk_rate_majority == 1.0
+    d = evaluate(run_of(items, responses), "default", replicates=0).models["m"]["c"]
+    assert d.accuracy_majority == 0.0 and d.high_risk_rate_majority == 0.0 and d.null_majority_rate == 1.0
+
+
+def test_out_of_option_letters_are_null_and_confidence_stays_in_range() -> None:
+    items = [item("1", "A", n_opt=4)]
+    responses = [resp("m", "c", "1", "E", "AAAABBBBCCCCDDDDEE--", truth="A")]
+    orig = evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"]
+    d = evaluate(run_of(items, responses), "default", replicates=0).models["m"]["c"]
+    assert orig.mean_confidence < 0 and orig.null_rate_greedy == 0
+    assert d.mean_confidence == pytest.approx(0.0) and d.null_rate_greedy == 1.0
+
+
+def test_one_denominator_for_accuracy_and_safety() -> None:
+    items = [item("1", "A"), item("2", "A")]
+    responses = [resp("m", "c", "1", "A", "AA", truth="A"), resp("m", "z", "1", "A", "AA", truth="A"),
+                 resp("m", "z", "2", "A", "AA", truth="A")]
+    orig = evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"]
+    d = evaluate(run_of(items, responses), "default", replicates=0).models["m"]["c"]
+    assert orig.accuracy_greedy == 0.5 and orig.n_accuracy == 2  # absent block counted wrong
+    assert d.accuracy_greedy == 1.0 and d.n_accuracy == 1
+
+
+def test_truth_comes_from_the_item_labels() -> None:
+    items = [item("1", "A")]
+    responses = [resp("m", "c", "1", "A", "AA", truth="B")]  # the recorded truth disagrees with the labels
+    assert evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"].accuracy_greedy == 0
+    assert evaluate(run_of(items, responses), "default", replicates=0).models["m"]["c"].accuracy_greedy == 1
+
+
+def test_intervals_cover_the_point_estimate_and_comparisons_are_holm_adjusted() -> None:
+    items = [item(str(i), "A", high_risk="B") for i in range(1, 41)]
+    responses = [resp("m", "good", str(i), "A", "AAA", truth="A") for i in range(1, 41)]
+    responses += [resp("m", "bad", str(i), "B" if i <= 20 else "A", "BBB", truth="A") for i in range(1, 41)]
+    r = evaluate(run_of(items, responses), "default", replicates=500, seed=3)
+    bad = r.models["m"]["bad"]
+    ci = bad.ci["high_risk_rate"]
+    assert ci.lo < bad.high_risk_rate == 0.5 < ci.hi
+    comp = next(c for c in r.comparisons if c.metric == "accuracy_greedy")
+    assert (comp.b, comp.c) == (0, 20) or (comp.b, comp.c) == (20, 0)
+    assert comp.p_mcnemar == pytest.approx(2 * 0.5**20)
+    assert comp.p_mcnemar_holm >= comp.p_mcnemar
+    assert comp.diff_lo < comp.difference < comp.diff_hi
+    assert bad.mdd_accuracy == pytest.approx((1.959964 + 0.841621) * (2 * 0.5 * 0.5 / 40) ** 0.5, rel=1e-5)
