@@ -1,0 +1,317 @@
+"""ObjectGraph benchmarks → benchmarks/results/objectgraph.json.
+
+Token economy (Protocol P1) on ../shared/data/og-dev — real public Markdown documents served
+as-is (plain .md, deterministic metadata): for each question, `search_index(question, k=3)`
+then `resolve_context(ids of those 3, level="full", follow=[])`. Reports context tokens (the
+resolve result's text as the client receives it), tokens including the search result, whole
+source document tokens, reduction and whitespace-normalized evidence recall; the same questions
+through a chunk-RAG baseline (fixed 512-token chunks, BM25 top-3); and a 5-turn workflow.
+
+Scale: generated corpora of 10,000 and 100,000 nodes — load time, RSS, search and resolve
+p50/p99 in-process.
+
+Usage: python benchmarks/bench_objectgraph.py [--data DIR] [--scale 10000,100000] [--skip-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.objectgraph.config import ObjectGraphConfig  # noqa: E402
+from tools.objectgraph.corpus import Corpus  # noqa: E402
+from tools.objectgraph.lexical import FieldIndex, analyze  # noqa: E402
+from tools.objectgraph.render import render_resolve, render_search  # noqa: E402
+from tools.objectgraph.resolve import resolve_context  # noqa: E402
+from tools.objectgraph.search import search_index  # noqa: E402
+from tools.objectgraph.tokens import _encoding, count_tokens  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "og-dev"
+OUT = ROOT / "benchmarks" / "results" / "objectgraph.json"
+CHUNK_TOKENS = 512
+TURNS = 5
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _recall(evidence: list[str], text: str) -> float:
+    t = _norm(text)
+    return sum(_norm(e) in t for e in evidence) / len(evidence)
+
+
+def _questions(data: Path) -> list[dict]:
+    return [json.loads(line) for line in (data / "questions.jsonl").read_text().splitlines() if line.strip()]
+
+
+# --- chunk-RAG baseline ---------------------------------------------------------------
+def _chunks(docs: dict[str, str]) -> list[tuple[str, str]]:
+    """Fixed, non-overlapping 512-token cl100k chunks of every document."""
+    enc = _encoding()
+    out = []
+    for name, text in docs.items():
+        ids = enc.encode(text, disallowed_special=())
+        for i in range(0, len(ids), CHUNK_TOKENS):
+            out.append((name, enc.decode(ids[i : i + CHUNK_TOKENS])))
+    return out
+
+
+def chunk_rag(docs: dict[str, str], questions: list[dict]) -> dict:
+    chunks = _chunks(docs)
+    index = FieldIndex({"text": [analyze(c) for _, c in chunks]}, {"text": 1.0})
+    ctx_tokens, recalls = [], []
+    for q in questions:
+        scores = index.scores(analyze(q["question"]))
+        top = sorted(range(len(chunks)), key=lambda i: (-scores[i], i))[:3]
+        text = "\n\n".join(chunks[i][1] for i in top)
+        ctx_tokens.append(count_tokens(text))
+        recalls.append(_recall(q["evidence"], text))
+    return {
+        "chunks": len(chunks),
+        "chunk_tokens": CHUNK_TOKENS,
+        "top_k": 3,
+        "mean_context_tokens": round(statistics.mean(ctx_tokens), 1),
+        "evidence_recall": round(statistics.mean(recalls), 4),
+    }
+
+
+# --- Protocol P1 -----------------------------------------------------------------------
+def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
+    docs_dir = data / "docs"
+    questions = _questions(data)
+    t0 = time.perf_counter()
+    corpus = Corpus(docs_dir, config)
+    snap = corpus.snapshot()
+    load_s = time.perf_counter() - t0
+    sources = {p.relative_to(docs_dir).as_posix(): p.read_text(encoding="utf-8") for p in sorted(docs_dir.rglob("*.md"))}
+    doc_tokens = {k: count_tokens(v) for k, v in sources.items()}
+    rows = []
+    per_doc: dict[str, list[dict]] = {}
+    for q in questions:
+        page = search_index(snap, q["question"], k=3, config=config)
+        search_text = render_search(page)
+        res = resolve_context(snap, [e.id for e in page.entries], level="full", follow=[], config=config)
+        text = render_resolve(res)
+        row = {
+            "id": q["id"],
+            "task": q["task"],
+            "context_tokens": count_tokens(text),
+            "search_tokens": count_tokens(search_text),
+            "document_tokens": doc_tokens[q["doc"]],
+            "recall": _recall(q["evidence"], text),
+            "right_doc": any(Path(q["doc"]).stem == e.doc for e in page.entries),
+            "resolved": [n.id for n in res.nodes],
+        }
+        rows.append(row)
+        per_doc.setdefault(q["doc"], []).append(row)
+    mean_ctx = statistics.mean(r["context_tokens"] for r in rows)
+    mean_with_search = statistics.mean(r["context_tokens"] + r["search_tokens"] for r in rows)
+    mean_doc = statistics.mean(r["document_tokens"] for r in rows)
+    by_task: dict[str, list[float]] = {}
+    for r in rows:
+        by_task.setdefault(r["task"], []).append(r["recall"])
+    rag = chunk_rag(sources, questions)
+    return {
+        "questions": len(rows),
+        "documents": len(snap.docs),
+        "nodes": len(snap.nodes),
+        "load_s": round(load_s, 3),
+        "max_node_tokens": config.max_node_tokens,
+        "search_weights": config.search_weights.model_dump(),
+        "mean_context_tokens": round(mean_ctx, 1),
+        "mean_tokens_with_search": round(mean_with_search, 1),
+        "mean_document_tokens": round(mean_doc, 1),
+        "reduction": round(1 - mean_ctx / mean_doc, 4),
+        "reduction_with_search": round(1 - mean_with_search / mean_doc, 4),
+        "evidence_recall": round(statistics.mean(r["recall"] for r in rows), 4),
+        "recall_by_task": {k: round(statistics.mean(v), 4) for k, v in sorted(by_task.items())},
+        "right_document_in_top3": round(statistics.mean(r["right_doc"] for r in rows), 4),
+        "chunk_rag": rag,
+        "workflow_5_turn": workflow(per_doc),
+        "misses": [r["id"] for r in rows if r["recall"] < 1],
+    }
+
+
+def workflow(per_doc: dict[str, list[dict]]) -> dict:
+    """5 turns on one document, each asking the next question about it (cycling), context kept across turns.
+
+    Tokens processed at turn t = everything injected so far. Markdown injects the whole document
+    every turn; ObjectGraph injects the search result and the resolved nodes not already in context.
+    """
+    md_total = og_total = 0
+    sessions = 0
+    for rows in per_doc.values():
+        sessions += 1
+        md_ctx = og_ctx = 0
+        seen: set[str] = set()
+        for t in range(TURNS):
+            r = rows[t % len(rows)]
+            md_ctx += r["document_tokens"]
+            new = [n for n in r["resolved"] if n not in seen]
+            seen.update(new)
+            share = len(new) / max(len(r["resolved"]), 1)
+            og_ctx += r["search_tokens"] + round(r["context_tokens"] * share)
+            md_total += md_ctx
+            og_total += og_ctx
+    return {
+        "sessions": sessions,
+        "turns": TURNS,
+        "mean_cumulative_markdown": round(md_total / sessions, 1),
+        "mean_cumulative_objectgraph": round(og_total / sessions, 1),
+        "ratio": round(md_total / og_total, 2),
+    }
+
+
+# --- scale -------------------------------------------------------------------------------
+_WORDS = (
+    "cluster member snapshot restore backup compaction defrag quota alarm leader follower raft wal "
+    "token budget index dense node edge scope role assertion retry escalate changelog version release "
+    "deploy rollout canary proxy header certificate rotate secret policy route replica metrics latency "
+    "queue worker cache shard partition schema migration rollback upgrade kernel volume disk memory cpu"
+).split()
+
+
+def _generate(root: Path, n_nodes: int, per_doc: int = 100, seed: int = 7) -> None:
+    """Write `n_nodes` nodes as .og files of `per_doc` nodes each, with explicit index metadata and edges."""
+    from tools.objectgraph.model import Document, Edge, Node
+    from tools.objectgraph.writer import render_document, with_og_layout
+
+    rng = random.Random(seed)
+    n_docs = max(1, n_nodes // per_doc)
+    for d in range(n_docs):
+        doc_id = f"gen-{d:05d}"
+        nodes = []
+        for i in range(per_doc):
+            words = rng.choices(_WORDS, k=60)
+            title = " ".join(rng.choices(_WORDS, k=3)).capitalize()
+            body = f"## {title}\n\n" + " ".join(words) + ".\n\n"
+            edges = []
+            if i > 0 and rng.random() < 0.5:
+                edges.append(Edge(kind="requires", target=f"n{rng.randrange(i):03d}"))
+            if rng.random() < 0.1:
+                edges.append(Edge(kind="see-also", target=f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(per_doc):03d}"))
+            nodes.append(
+                Node(
+                    id=f"n{i:03d}",
+                    doc=doc_id,
+                    title=title,
+                    heading=title,
+                    level=2,
+                    scopes=[rng.choice(["public", "public", "ops", "dev"])],
+                    keywords=rng.sample(_WORDS, 5),
+                    dense=" ".join(words[:12]) + ".",
+                    derived_metadata=False,
+                    declared=True,
+                    edges=edges,
+                    full=body,
+                )
+            )
+        doc = Document(id=doc_id, title=f"Generated {d}", version="1.0", nodes=nodes)
+        (root / f"{doc_id}.og").write_text(render_document(with_og_layout(doc)), encoding="utf-8")
+
+
+def _pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def scale(n_nodes: int, repeats: int = 300) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        _generate(root, n_nodes)
+        gen_s = time.perf_counter() - t0
+        gc.collect()
+        proc = psutil.Process()
+        rss0 = proc.memory_info().rss
+        config = ObjectGraphConfig(reload=False)
+        t0 = time.perf_counter()
+        corpus = Corpus(root, config)
+        snap = corpus.snapshot()
+        parse_s = time.perf_counter() - t0
+        search_index(snap, "warm up", k=8, config=config)
+        load_s = time.perf_counter() - t0
+        rss1 = proc.memory_info().rss
+        rng = random.Random(3)
+        ids = list(snap.nodes)
+        search_ms, resolve_ms, scoped_ms = [], [], []
+        ops = frozenset({"ops"})
+        search_index(snap, "warm up", k=8, scopes=ops, config=config)
+        for _ in range(repeats):
+            q = " ".join(rng.choices(_WORDS, k=rng.randint(2, 6)))
+            t = time.perf_counter()
+            search_index(snap, q, k=8, config=config)
+            search_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            search_index(snap, q, k=8, scopes=ops, config=config)
+            scoped_ms.append((time.perf_counter() - t) * 1000)
+            pick = rng.sample(ids, 3)
+            t = time.perf_counter()
+            resolve_context(snap, pick, level="dense", follow=[":requires"], depth=2, config=config)
+            resolve_ms.append((time.perf_counter() - t) * 1000)
+        return {
+            "nodes": len(snap.nodes),
+            "documents": len(snap.docs),
+            "generate_s": round(gen_s, 2),
+            "parse_s": round(parse_s, 3),
+            "load_s": round(load_s, 3),
+            "rss_mb": round(rss1 / 2**20, 1),
+            "rss_delta_mb": round((rss1 - rss0) / 2**20, 1),
+            "search_ms": {"p50": round(_pct(search_ms, 50), 3), "p99": round(_pct(search_ms, 99), 3)},
+            "search_scoped_ms": {"p50": round(_pct(scoped_ms, 50), 3), "p99": round(_pct(scoped_ms, 99), 3)},
+            "resolve_ms": {"p50": round(_pct(resolve_ms, 50), 3), "p99": round(_pct(resolve_ms, 99), 3)},
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)")
+    ap.add_argument("--scale", default="10000,100000", help="comma-separated node counts")
+    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    config = ObjectGraphConfig(reload=False)
+    result: dict = {
+        "benchmark": "objectgraph",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "tokenizer": "cl100k_base (tiktoken, offline data)",
+        "goals": {
+            "reduction": ">= 0.92",
+            "evidence_recall": ">= 0.90",
+            "vs_chunk_rag": "higher recall at fewer tokens",
+            "scale_10k": {"search_p50_ms": 5, "resolve_p50_ms": 2, "load_s": 5},
+        },
+    }
+    if (args.data / "questions.jsonl").is_file():
+        result["p1"] = protocol_p1(args.data, config)
+    else:
+        result["p1"] = {"skipped": f"dev data not found at {args.data} (../shared/data/og-dev); pass --data DIR"}
+        print(result["p1"]["skipped"], file=sys.stderr)
+    if not args.skip_scale:
+        result["scale"] = [scale(int(n)) for n in args.scale.split(",") if n]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.get("p1", {}).items() if k != "misses"}, indent=2))
+    for s in result.get("scale", []):
+        print(json.dumps(s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
