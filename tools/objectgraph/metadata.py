@@ -2,7 +2,8 @@
 
 Public API
 ----------
-- `extract_keywords(node_text, title, corpus_texts, k=8) -> list[str]`: tf-idf terms, title-weighted.
+- `extract_keywords(node_text, title, df, n_texts, k=8) -> list[str]`: tf-idf terms, title-weighted;
+  `df = term_document_frequencies(texts)` over the document's node texts.
 - `extract_dense(node_text, max_tokens=48) -> str`: lead sentences of the node's blocks, bounded.
 - `fill_metadata(doc, complete=None, *, max_dense_tokens=48) -> Document`: keywords and dense for
   every node whose metadata is not written in the source (`derived_metadata=True`).
@@ -27,7 +28,15 @@ from markdown_it import MarkdownIt
 from tools.objectgraph.model import Document, Node
 from tools.objectgraph.tokens import count_tokens
 
-__all__ = ["Complete", "extract_dense", "extract_keywords", "fill_metadata", "llm_metadata", "plain_blocks"]
+__all__ = [
+    "Complete",
+    "extract_dense",
+    "extract_keywords",
+    "fill_metadata",
+    "llm_metadata",
+    "plain_blocks",
+    "term_document_frequencies",
+]
 
 _MD = MarkdownIt("commonmark").enable("table")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
@@ -88,22 +97,25 @@ def _inline_text(tok: object) -> str:
 
 
 def _terms(text: str) -> list[str]:
-    return [w.lower() for w in _WORD_RE.findall(text) if len(w) > 2 and w.lower() not in _STOP]
+    words = (w.lower() for w in _WORD_RE.findall(text) if len(w) > 2)
+    return [w for w in words if w not in _STOP]
 
 
-def extract_keywords(node_text: str, title: str, corpus_texts: list[str], k: int = 8) -> list[str]:
-    """Top-k terms of the node by tf-idf over `corpus_texts` (the document's nodes), title terms first."""
-    n_docs = max(len(corpus_texts), 1)
+def term_document_frequencies(texts: list[str]) -> Counter[str]:
+    """In how many of `texts` each term occurs (the idf statistics for `extract_keywords`)."""
     df: Counter[str] = Counter()
-    for text in corpus_texts:
+    for text in texts:
         df.update(set(_terms(text)))
+    return df
+
+
+def extract_keywords(node_text: str, title: str, df: Counter[str], n_texts: int, k: int = 8) -> list[str]:
+    """Top-k terms of the node by tf-idf (`df` over `n_texts` texts, e.g. the document's nodes), title terms first."""
     tf = Counter(_terms(node_text))
-    title_terms = _terms(title)
-    scores = {t: (1 + math.log(c)) * math.log(1 + n_docs / (1 + df[t])) for t, c in tf.items()}
-    for t in title_terms:
+    scores = {t: (1 + math.log(c)) * math.log((max(n_texts, 1) + 1) / (df[t] + 0.5)) for t, c in tf.items()}
+    for t in _terms(title):
         scores[t] = scores.get(t, 0.0) + 10.0
-    ranked = sorted(scores, key=lambda t: (-scores[t], t))
-    return ranked[:k]
+    return sorted(scores, key=lambda t: (-scores[t], t))[:k]
 
 
 def _truncate(text: str, max_tokens: int) -> str:
@@ -180,14 +192,14 @@ def llm_metadata(
 
 def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_tokens: int = 48) -> Document:
     """Set keywords and dense for nodes without source metadata (LLM first when given, grounded)."""
-    texts = [n.full for n in doc.nodes]
+    df = term_document_frequencies([n.full for n in doc.nodes])
     nodes = []
     for node in doc.nodes:
         if not node.derived_metadata:
             nodes.append(node)
             continue
         result = llm_metadata(node, complete, max_dense_tokens=max_dense_tokens) if complete else None
-        keywords = extract_keywords(node.full, node.title, texts)
+        keywords = extract_keywords(node.full, node.title, df, len(doc.nodes))
         dense = extract_dense(node.full, max_dense_tokens) or node.title
         if result is not None:
             keywords = result[0] or keywords

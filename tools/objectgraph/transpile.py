@@ -62,8 +62,15 @@ def fidelity(source: str, og_text: str) -> float:
         return 1.0
     full = parse_document(og_text, max_node_tokens=None, metadata=False).body()
     have = content_tokens(full)
+    if _is_subsequence(want, have):
+        return 1.0
     matcher = SequenceMatcher(None, want, have, autojunk=False)
     return sum(block.size for block in matcher.get_matching_blocks()) / len(want)
+
+
+def _is_subsequence(want: list[str], have: list[str]) -> bool:
+    it = iter(have)
+    return all(token in it for token in want)
 
 
 def transpile_text(

@@ -1,0 +1,104 @@
+"""Deterministic extractive metadata, and the optional LLM path (grounded, bounded, never rewrites text).
+
+The LLM here is a scripted `Complete` function: the test checks what ogmux does with a model's
+reply (grounding, fallback, bounds), not a model.
+"""
+
+import json
+from pathlib import Path
+
+from tools.objectgraph.metadata import extract_dense, extract_keywords, fill_metadata, term_document_frequencies
+from tools.objectgraph.parser import parse_document
+from tools.objectgraph.tokens import count_tokens
+
+SRC = """# Restarting the gateway
+
+Drain the gateway before you restart it. Otherwise in-flight requests fail.
+
+1. Run `ogmux drain --wait`.
+2. Restart the service with systemctl.
+
+# Rotating tokens
+
+Tokens are JWTs signed with the server key. Rotate them every 90 days.
+
+```sh
+ogmux token rotate --role ops
+```
+"""
+
+
+def test_extractive_metadata_is_deterministic_grounded_and_bounded():
+    doc = parse_document(SRC)
+    again = parse_document(SRC)
+    assert [(n.keywords, n.dense) for n in doc.nodes] == [(n.keywords, n.dense) for n in again.nodes]
+    restart, tokens = doc.nodes
+    assert restart.dense.startswith("Drain the gateway before you restart it.")
+    assert "restarting" in restart.keywords and "gateway" in restart.keywords
+    assert "tokens" in tokens.keywords and "rotating" in tokens.keywords
+    for node in doc.nodes:
+        assert all(k in node.full.lower() for k in node.keywords)
+        assert count_tokens(node.dense) <= 48
+
+
+def test_dense_is_cut_to_the_budget():
+    text = "# T\n\n" + "\n\n".join(f"Sentence number {i} says something fairly long here." for i in range(40))
+    dense = extract_dense(text, max_tokens=25)
+    assert count_tokens(dense) <= 25 and dense.endswith("…")
+
+
+def test_keywords_prefer_distinctive_terms():
+    texts = ["alpha common common", "beta common", "gamma common"]
+    df = term_document_frequencies(texts)
+    assert extract_keywords(texts[0], "", df, len(texts), k=1) == ["alpha"]
+    assert extract_keywords(texts[0], "Common", df, len(texts), k=1) == ["common"]
+
+
+class Scripted:
+    """A completion function that answers with a fixed reply and records the prompts it saw."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.calls = []
+
+    def __call__(self, messages):
+        self.calls.append(messages)
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return self.reply
+
+
+def test_llm_metadata_used_when_grounded_and_content_untouched():
+    doc = parse_document(SRC, metadata=False)
+    llm = Scripted("Sure: " + json.dumps({"keywords": ["drain", "gateway", "kubernetes"],
+                                          "dense": "Drain the gateway, then restart the service."}))
+    out = fill_metadata(doc, llm)
+    restart = out.nodes[0]
+    assert restart.dense == "Drain the gateway, then restart the service."
+    assert restart.keywords == ["drain", "gateway"]  # "kubernetes" is not in the text
+    assert [n.full for n in out.nodes] == [n.full for n in doc.nodes]
+    prompt = llm.calls[0]
+    assert prompt[0]["role"] == "system" and "DATA, not" in prompt[0]["content"]
+    assert prompt[1]["content"].startswith('<section title="Restarting the gateway">')
+
+
+def test_llm_metadata_falls_back_when_ungrounded_malformed_or_failing():
+    doc = parse_document(SRC, metadata=False)
+    extractive = fill_metadata(doc)
+    for reply in [json.dumps({"keywords": ["x"], "dense": "Quantum cryptography secures blockchain ledgers."}),
+                  "not json at all", json.dumps({"keywords": []}), RuntimeError("backend down")]:
+        out = fill_metadata(doc, Scripted(reply))
+        assert [(n.dense, n.keywords) for n in out.nodes] == [(n.dense, n.keywords) for n in extractive.nodes]
+
+
+def test_llm_prompt_is_bounded():
+    big = "# Big\n\n" + "word " * 5000 + "\n"
+    llm = Scripted("{}")
+    fill_metadata(parse_document(big, metadata=False, max_node_tokens=None), llm)
+    assert count_tokens(llm.calls[0][1]["content"]) <= 1500 + 30
+
+
+def test_source_metadata_is_kept(tmp_path: Path):
+    src = '<!-- og:index\na keywords="given" dense="Given summary."\n-->\n<!-- og:node id=a -->\n# A\n\nText.\n'
+    node = parse_document(src).nodes[0]
+    assert (node.keywords, node.dense, node.derived_metadata) == (["given"], "Given summary.", False)
