@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from evaluators.radsafe.config import EvalConfig
 from router.config import RouterConfig
 from tools.objectgraph.config import ObjectGraphConfig
 
@@ -143,6 +144,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     router: RouterConfig = Field(default_factory=RouterConfig)
     objectgraph: ObjectGraphConfig = Field(default_factory=ObjectGraphConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     @field_validator("roles")
     @classmethod
