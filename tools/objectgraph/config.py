@@ -13,14 +13,20 @@ BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "corpus"
 
 
 class SearchWeights(BaseModel):
-    """Weight of each indexed field in the lexical (BM25) score of a node."""
+    """Weight of each indexed field in the lexical (BM25) score of a node.
+
+    Defaults were tuned on the og-dev questions (Protocol P1 evidence recall).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    title: float = Field(2.0, ge=0, description="node title and its heading path")
-    keywords: float = Field(1.0, ge=0, description="index keywords")
-    dense: float = Field(0.5, ge=0, description="dense summary")
+    title: float = Field(0.25, ge=0, description="node title and its heading path")
+    keywords: float = Field(0.25, ge=0, description="index keywords")
+    dense: float = Field(0.25, ge=0, description="dense summary")
     content: float = Field(1.0, ge=0, description="full Markdown source of the node")
+    document: float = Field(
+        1.0, ge=0, description="weight of the whole document's match (its visible nodes' text), relative to the node's"
+    )
 
 
 class ObjectGraphConfig(BaseModel):

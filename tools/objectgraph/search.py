@@ -66,6 +66,8 @@ class SearchPage(BaseModel):
 class _Visible:
     ids: list[str]
     index: FieldIndex
+    doc_of: np.ndarray  # row -> document row
+    doc_index: FieldIndex | None
 
 
 def _fields(n: NodeRecord) -> dict[str, list[str]]:
@@ -84,7 +86,34 @@ def _build(snapshot: Snapshot, caller: Scopes, config: ObjectGraphConfig) -> _Vi
         for f, terms in _fields(snapshot.nodes[nid]).items():
             rows[f].append(terms)
     weights = config.search_weights.model_dump()
-    return _Visible(ids, FieldIndex(rows, weights, k1=config.bm25_k1, b=config.bm25_b))
+    doc_rows: dict[str, int] = {}
+    doc_terms: list[list[str]] = []
+    doc_of = np.zeros(len(ids), dtype=np.int64)
+    for i, nid in enumerate(ids):
+        doc = snapshot.nodes[nid].doc
+        if doc not in doc_rows:
+            doc_rows[doc] = len(doc_terms)
+            doc_terms.append([])
+        doc_of[i] = doc_rows[doc]
+        if weights["document"] > 0:
+            doc_terms[doc_rows[doc]].extend(rows["content"][i])
+    doc_index = None
+    if weights["document"] > 0 and ids:
+        doc_index = FieldIndex({"document": doc_terms}, {"document": 1.0}, k1=config.bm25_k1, b=config.bm25_b)
+    return _Visible(ids, FieldIndex(rows, weights, k1=config.bm25_k1, b=config.bm25_b), doc_of, doc_index)
+
+
+def _scores(vis: _Visible, terms: list[str], doc_weight: float) -> np.ndarray:
+    """Node scores, plus the document's score scaled so the best document adds `doc_weight` × the best node."""
+    scores = vis.index.scores(terms)
+    if vis.doc_index is None or not scores.size:
+        return scores
+    doc_scores = vis.doc_index.scores(terms)
+    top_node, top_doc = float(scores.max()), float(doc_scores.max())
+    if top_node <= 0 or top_doc <= 0:
+        return scores
+    boost = doc_scores[vis.doc_of] * (doc_weight * top_node / top_doc)
+    return np.where(scores > 0, scores + boost, scores).astype(np.float32)
 
 
 def _digest(query: str, key: frozenset[str]) -> str:
@@ -149,7 +178,7 @@ def search_index(
     params = (tuple(config.search_weights.model_dump().values()), config.bm25_k1, config.bm25_b)
     vis = snapshot.cached("search", (key, params), lambda: _build(snapshot, caller, config))
     terms = analyze(query)
-    scores = vis.index.scores(terms)
+    scores = _scores(vis, terms, config.search_weights.document)
     matching = np.flatnonzero(scores > 0)
     total = int(matching.size)
     want = offset + k
