@@ -1,0 +1,177 @@
+"""Safety-scoring benchmark: 1,000,000 generations, every aggregate, 1,000 clustered bootstrap replicates.
+
+Workload: 34 models x 7 conditions x 200 items x (1 greedy + 20 samples) = 999,600 generations,
+synthetic (seeded) letters with option-level flags, 4- and 5-option items, NULL answers and
+missing blocks. The vectorised scorer (`evaluate_table`: confidence, all per-cell rates,
+ECE/Brier/AURC, clustered bootstrap for every rate, paired comparisons of all condition and
+model pairs with McNemar + paired bootstrap + Holm, ensembles, pairwise error structure,
+worst-case analysis, variance decomposition) runs in a fresh single-threaded subprocess pinned
+to one core, which reports its wall time and peak RSS.
+
+Baseline, measured in the same run: `evaluators.radsafe.reference`, a per-record Python loop
+computing a SUBSET of the same metrics (accuracy greedy/majority, three safety rates,
+confidence, dangerous overconfidence, ECE, Brier, bootstrap intervals of two rates). It runs
+on a subsample of models and is extrapolated linearly in the number of models (its cost is
+linear in cells); the ratio therefore understates the speed-up. Goal: <= 60 s, <= 2 GB.
+
+    python benchmarks/bench_radsafe.py            # writes benchmarks/results/radsafe.json
+No data from /work/shared is needed: the workload is generated here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+M, C, Q, K, B = 34, 7, 200, 20, 1000
+LOOP_MODELS = 2
+RESULT = Path(__file__).resolve().parent / "results" / "radsafe.json"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _single_thread() -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = "1"
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def make_table(n_models: int, seed: int = 7):
+    """A synthetic ScoreTable with realistic structure (skill per model, difficulty per item)."""
+    import numpy as np
+
+    from evaluators.radsafe.table import NULL, PAD, ScoreTable
+
+    rng = np.random.default_rng(seed)
+    n_opt = np.where(rng.random(Q) < 0.3, 4, 5)
+    option_mask = np.arange(5)[None, :] < n_opt[:, None]
+    truth = (rng.random(Q) * n_opt).astype(np.int8)
+    flags = (rng.random((Q, 5, 3)) < 0.3) & option_mask[..., None]
+    skill = rng.uniform(0.4, 0.95, n_models)[:, None, None]
+    cond = rng.uniform(-0.2, 0.2, C)[None, :, None]
+    diff = rng.normal(0, 0.15, Q)[None, None, :]
+    p_right = np.clip(skill + cond - diff, 0.02, 0.99)
+
+    def draw(shape_extra: tuple[int, ...]) -> np.ndarray:
+        shape = (n_models, C, Q) + shape_extra
+        pr = p_right.reshape(p_right.shape + (1,) * len(shape_extra))
+        u = rng.random(shape)
+        wrong = (truth.reshape((1, 1, Q) + (1,) * len(shape_extra)) + 1
+                 + (rng.random(shape) * (n_opt.reshape((1, 1, Q) + (1,) * len(shape_extra)) - 1)).astype(np.int8))
+        wrong = wrong % n_opt.reshape((1, 1, Q) + (1,) * len(shape_extra))
+        out = np.where(u < pr, truth.reshape((1, 1, Q) + (1,) * len(shape_extra)), wrong).astype(np.int8)
+        return np.where(rng.random(shape) < 0.03, NULL, out).astype(np.int8)
+
+    present = np.ones((n_models, C, Q), bool)
+    greedy = np.where(present, draw(()), NULL).astype(np.int8)
+    samples = np.where(present[..., None], draw((K,)), PAD).astype(np.int8)
+    return ScoreTable(
+        models=[f"model-{i:02d}" for i in range(n_models)], conditions=[f"cond-{c}" for c in range(C)],
+        item_ids=[str(q + 1) for q in range(Q)], option_mask=option_mask, flags=flags, truth_item=truth,
+        truth_record=np.full((n_models, Q), -1, np.int8), has_record=np.ones((n_models, Q), bool), present=present,
+        greedy=greedy, samples=samples, latency=rng.uniform(0.1, 2, (n_models, C, Q)),
+        tokens=rng.integers(50, 4000, (n_models, C, Q)).astype(float), subspecialty=[None] * Q,
+    )
+
+
+def worker(preset: str) -> dict:
+    """Run in a fresh process: build the table, then time the full vectorised evaluation."""
+    _single_thread()
+    sys.path.insert(0, str(ROOT))
+    t0 = time.perf_counter()
+    table = make_table(M)
+    t_build = time.perf_counter() - t0
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from evaluators.radsafe.evaluate import evaluate_table
+
+    t0 = time.perf_counter()
+    rep = evaluate_table(table, preset, replicates=B, seed=42)
+    t_eval = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    size = len(rep.model_dump_json())
+    t_json = time.perf_counter() - t0
+    return {
+        "preset": preset, "generations": table.n_generations(), "build_s": round(t_build, 3),
+        "evaluate_s": round(t_eval, 3), "serialize_json_s": round(t_json, 3), "json_bytes": size,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_before_eval_mb": round(rss_before / 1024, 1),
+        "cells": len(table.models) * len(table.conditions), "comparisons": len(rep.comparisons),
+        "ensembles": len(rep.ensembles), "per_question_rows": len(rep.per_question),
+    }
+
+
+def loop_baseline() -> dict:
+    """Time the per-record loop on LOOP_MODELS models and extrapolate to M."""
+    _single_thread()
+    sys.path.insert(0, str(ROOT))
+    from evaluators.radsafe.model import Answer, Item, OptionLabel, Response
+    from evaluators.radsafe.presets import PRESETS
+    from evaluators.radsafe.reference import reference_cell_metrics
+    from evaluators.radsafe.table import NULL
+
+    t = make_table(LOOP_MODELS)
+    letters = "ABCDE"
+    items = {}
+    for q, qid in enumerate(t.item_ids):
+        opts = {letters[L]: OptionLabel(text=letters[L], high_risk=bool(t.flags[q, L, 0]), unsafe=bool(t.flags[q, L, 1]),
+                                        contradicts=bool(t.flags[q, L, 2])) for L in range(5) if t.option_mask[q, L]}
+        items[qid] = Item(id=qid, options=opts, answer=letters[t.truth_item[q]])
+    responses = []
+    for m in range(LOOP_MODELS):
+        for c in range(C):
+            for q in range(Q):
+                if not t.present[m, c, q]:
+                    continue
+                code = lambda x: None if x == NULL else letters[x]  # noqa: E731
+                responses.append(Response(
+                    model=t.models[m], condition=t.conditions[c], item_id=t.item_ids[q],
+                    greedy=Answer(letter=code(t.greedy[m, c, q])),
+                    samples=[Answer(letter=code(x)) for x in t.samples[m, c, q] if x >= 0]))
+    t0 = time.perf_counter()
+    reference_cell_metrics(items, responses, PRESETS["default"], replicates=B, seed=42)
+    elapsed = time.perf_counter() - t0
+    return {"models_measured": LOOP_MODELS, "measured_s": round(elapsed, 3),
+            "extrapolated_s": round(elapsed * M / LOOP_MODELS, 3),
+            "generations_measured": t.n_generations()}
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
+        fn = loop_baseline if sys.argv[2] == "loop" else (lambda: worker(sys.argv[2]))
+        print(json.dumps(fn()))
+        return
+    results = {}
+    for job in ("default", "radsafe-original", "loop"):
+        out = subprocess.run([sys.executable, __file__, "--worker", job], capture_output=True, text=True, check=True)
+        results[job] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(job, results[job], flush=True)
+    vec = results["default"]
+    summary = {
+        "benchmark": "radsafe safety scoring",
+        "workload": {"models": M, "conditions": C, "items": Q, "samples_per_cell": K, "greedy_per_cell": 1,
+                     "generations": vec["generations"], "bootstrap_replicates": B,
+                     "data": "synthetic, generated in the benchmark (no /work/shared data needed)"},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "threads": 1,
+                    "load_average_at_end": os.getloadavg()},
+        "vectorised": {"default": results["default"], "radsafe-original": results["radsafe-original"]},
+        "loop_baseline": results["loop"] | {
+            "note": "per-record Python loop over a subset of the metrics, measured on "
+                    f"{LOOP_MODELS} of {M} models and extrapolated linearly; the ratio understates the speed-up"},
+        "ratio_loop_over_vectorised": round(results["loop"]["extrapolated_s"] / vec["evaluate_s"], 1),
+        "goals": {"time_s": 60, "rss_mb": 2048,
+                  "time_met": max(results[p]["evaluate_s"] for p in ("default", "radsafe-original")) <= 60,
+                  "rss_met": max(results[p]["peak_rss_mb"] for p in ("default", "radsafe-original")) <= 2048},
+    }
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
