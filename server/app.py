@@ -211,6 +211,7 @@ class OgmuxServer(MCPServer):
                 raise ResourceError(str(exc)) from None
 
         read.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
+        read.__annotations__ = {**{p.name: str for p in params}, "return": str}
         read.__name__ = spec.name
         self.resource(spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)(read)
 
