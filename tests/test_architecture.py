@@ -62,8 +62,8 @@ def violations(files: list[Path], root: Path = REPO) -> list[str]:
         if own is None:
             continue
         for lineno, module in _imports(path):
-            root = module.split(".")[0]
-            if own != "server" and root in FORBIDDEN_THIRD_PARTY:
+            top = module.split(".")[0]
+            if own != "server" and top in FORBIDDEN_THIRD_PARTY:
                 bad.append(f"{rel}:{lineno}: {own} imports {module} (only server/ may import mcp)")
             target = _package_of(module)
             if target is None or target == own:
