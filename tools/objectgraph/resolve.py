@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
 from tools.objectgraph.assertions import AssertionOutcome, evaluate_assertion
 from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.model import EDGE_KINDS, version_key
+from tools.objectgraph.listing import visible_changelog
+from tools.objectgraph.model import EDGE_KINDS
 from tools.objectgraph.snapshot import NodeRecord, Snapshot
 from tools.objectgraph.tokens import count_tokens
 from tools.objectgraph.untrusted import InjectionFlag, scan_instructions
@@ -179,22 +180,10 @@ def _changes(
     snapshot: Snapshot, docs: list[str], since: str, caller: Scopes
 ) -> tuple[list[ChangeDelta], set[str]]:
     deltas, changed_all = [], set()
-    floor = version_key(since)
     for doc_id in docs:
         d = snapshot.docs[doc_id]
-        entries, changed = [], []
-        for c in d.changelog:
-            if version_key(c.version) <= floor:
-                continue
-            ids = [nid for nid in c.nodes if snapshot.visible(nid, caller)]
-            hidden = len(ids) < len(c.nodes)
-            if hidden and not ids:
-                continue
-            entry: dict[str, Any] = {"version": c.version, "date": c.date, "changed": ids}
-            if not hidden:
-                entry["summary"] = c.summary
-            entries.append(entry)
-            changed += [i for i in ids if i not in changed]
+        entries = visible_changelog(snapshot, d, caller, since)
+        changed = list(dict.fromkeys(i for e in entries for i in e["changed"]))  # type: ignore[attr-defined]
         changed_all.update(changed)
         deltas.append(ChangeDelta(doc=doc_id, version=d.version, since_version=since, entries=entries, changed=changed))
     return deltas, changed_all

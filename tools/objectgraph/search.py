@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,13 +20,11 @@ from pydantic import BaseModel, Field
 from tools.objectgraph.access import Scopes, normalize_scopes
 from tools.objectgraph.config import ObjectGraphConfig
 from tools.objectgraph.lexical import FieldIndex, analyze
+from tools.objectgraph.metadata import Complete
 from tools.objectgraph.snapshot import NodeRecord, Snapshot
 from tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
 
-__all__ = ["Complete", "InvalidCursorError", "SearchEntry", "SearchPage", "search_index"]
-
-Complete = Callable[[str], str]
-"""A completion function: prompt in, model text out (the router hands one in)."""
+__all__ = ["InvalidCursorError", "SearchEntry", "SearchPage", "search_index"]
 
 FIELDS = ("title", "keywords", "dense", "content")
 
@@ -151,7 +148,7 @@ def _rerank(snapshot: Snapshot, ids: list[str], query: str, complete: Complete) 
         + "\nAnswer with the candidate numbers, most relevant first, comma-separated, nothing else."
     )
     order: list[str] = []
-    for tok in re.findall(r"\d+", complete(prompt)):
+    for tok in re.findall(r"\d+", complete([{"role": "user", "content": prompt}])):
         i = int(tok)
         if i < len(ids) and ids[i] not in order:
             order.append(ids[i])

@@ -1,0 +1,62 @@
+"""og:// resources: the documents, a document's index, one node's source, a changelog — scoped to the caller."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from server.context import ToolContext
+from server.documents import caller_scopes, snapshot_for
+from server.registry import ResourceSpec
+from tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
+from tools.objectgraph.untrusted import fence
+
+
+def docs(ctx: ToolContext) -> str:
+    entries = list_documents(snapshot_for(ctx), caller_scopes(ctx))
+    if not entries:
+        return "no documents"
+    rows = [f"- {d.id} v{d.version}: {d.title} ({d.nodes} nodes)" for d in entries]
+    return fence("\n".join(rows), "documents")
+
+
+def doc(ctx: ToolContext, doc: str) -> str:
+    entry, lines = document_index(snapshot_for(ctx), unquote(doc), caller_scopes(ctx))
+    rows = [f"# {entry.title} ({entry.id} v{entry.version}, {entry.nodes} nodes)"]
+    for line in lines:
+        rows.append(f"- {line.id} [{line.type}] {line.title}: {line.dense}")
+        if line.edges:
+            rows.append("  " + ", ".join(line.edges))
+    return fence("\n".join(rows), f"index {entry.id}@{entry.version}")
+
+
+def node(ctx: ToolContext, id: str) -> str:
+    ref = unquote(id)
+    if "#" not in ref and ":" in ref:
+        ref = ref.replace(":", "#", 1)
+    return node_source(snapshot_for(ctx), ref, caller_scopes(ctx))
+
+
+def changelog(ctx: ToolContext, doc: str) -> str:
+    name = unquote(doc)
+    entries = document_changelog(snapshot_for(ctx), name, caller_scopes(ctx))
+    if not entries:
+        return f"no changelog entries for {name}"
+    rows = [
+        f"- {e['version']} {e['date']}: {', '.join(e['changed']) or '-'}" + (f" — {e['summary']}" if e.get("summary") else "")  # type: ignore[arg-type]
+        for e in entries
+    ]
+    return fence("\n".join(rows), f"changelog {name}")
+
+
+RESOURCES = [
+    ResourceSpec("og://docs", "og_docs", "The ObjectGraph documents you can read: id, version, title, node count.", docs, "objectgraph"),
+    ResourceSpec("og://doc/{doc}", "og_doc", "A document's index: node ids, types, titles, dense summaries, edges.", doc, "objectgraph"),
+    ResourceSpec(
+        "og://node/{id}",
+        "og_node",
+        "One node's exact Markdown source; id is 'doc:node' (or 'doc%23node').",
+        node,
+        "objectgraph",
+    ),
+    ResourceSpec("og://doc/{doc}/changelog", "og_changelog", "A document's changelog entries.", changelog, "objectgraph"),
+]
