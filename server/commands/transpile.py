@@ -21,14 +21,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(keywords and dense summaries) and node markers. Prints the fidelity of each file.",
     )
     p.add_argument("input", type=Path, help="a .md/.og file or a directory of them")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output .og file (for a file input) or directory (for a directory input)")
-    p.add_argument("--max-node-tokens", type=int, default=DEFAULT_MAX_NODE_TOKENS,
-                   help=f"split sections longer than this many cl100k tokens (default {DEFAULT_MAX_NODE_TOKENS})")
-    p.add_argument("--llm", action="store_true",
-                   help="ask the configured model backend for keywords and dense summaries (grounded; "
-                   "falls back to the extractive ones); node text is never rewritten")
-    p.add_argument("--llm-max-tokens", type=int, default=160, help="reply budget per node for --llm (default 160)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output .og file (for a file input) or directory (for a directory input)",
+    )
+    p.add_argument(
+        "--max-node-tokens",
+        type=int,
+        default=DEFAULT_MAX_NODE_TOKENS,
+        help=f"split sections longer than this many cl100k tokens (default {DEFAULT_MAX_NODE_TOKENS})",
+    )
+    p.add_argument(
+        "--llm",
+        action="store_true",
+        help="ask the configured model backend for keywords and dense summaries (grounded; "
+        "falls back to the extractive ones); node text is never rewritten",
+    )
+    p.add_argument(
+        "--llm-max-tokens", type=int, default=160, help="reply budget per node for --llm (default 160)"
+    )
     add_config_argument(p)
     p.set_defaults(func=run_transpile)
 
@@ -63,14 +77,18 @@ def run_transpile(args: argparse.Namespace) -> int:
         complete = RouterComplete(router, role="transpile", max_tokens=args.llm_max_tokens, temperature=0.0)
     try:
         if args.input.is_dir():
-            results = transpile_tree(args.input, args.output, max_node_tokens=args.max_node_tokens,
-                                     complete=complete)
+            results = transpile_tree(
+                args.input, args.output, max_node_tokens=args.max_node_tokens, complete=complete
+            )
             if not results:
                 print(f"{args.input}: no .md or .og files found", file=sys.stderr)
                 return 1
         else:
-            results = [transpile_file(args.input, args.output, max_node_tokens=args.max_node_tokens,
-                                      complete=complete)]
+            results = [
+                transpile_file(
+                    args.input, args.output, max_node_tokens=args.max_node_tokens, complete=complete
+                )
+            ]
     except ValueError as exc:  # ObjectGraphSyntaxError carries file:line:column and a hint
         print(str(exc), file=sys.stderr)
         return 1

@@ -84,7 +84,9 @@ def transpile_text(
     """The annotated `.og` text for `text`, and the Document it describes."""
     doc = parse_document(text, path=path, doc_id=doc_id, max_node_tokens=max_node_tokens, metadata=False)
     doc = fill_metadata(doc, complete)
-    doc = doc.model_copy(update={"nodes": [n.model_copy(update={"derived_metadata": False}) for n in doc.nodes]})
+    doc = doc.model_copy(
+        update={"nodes": [n.model_copy(update={"derived_metadata": False}) for n in doc.nodes]}
+    )
     doc = with_og_layout(doc)
     return render_document(doc), doc
 
@@ -101,15 +103,21 @@ def transpile_file(
     src, dst = Path(src), Path(dst)
     with src.open(encoding="utf-8", newline="") as fh:
         text = fh.read()
-    og_text, doc = transpile_text(text, path=str(src), doc_id=doc_id, max_node_tokens=max_node_tokens,
-                                  complete=complete)
+    og_text, doc = transpile_text(
+        text, path=str(src), doc_id=doc_id, max_node_tokens=max_node_tokens, complete=complete
+    )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         fh.write(og_text)
     tmp.replace(dst)
-    return TranspileResult(source=str(src), output=str(dst), doc_id=doc.id,
-                           nodes=len(doc.nodes), fidelity=fidelity(text, og_text))
+    return TranspileResult(
+        source=str(src),
+        output=str(dst),
+        doc_id=doc.id,
+        nodes=len(doc.nodes),
+        fidelity=fidelity(text, og_text),
+    )
 
 
 def transpile_tree(
@@ -126,8 +134,11 @@ def transpile_tree(
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     files = sorted(
-        p for p in src_dir.rglob("*")
-        if p.is_file() and p.suffix in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(src_dir).parts)
+        p
+        for p in src_dir.rglob("*")
+        if p.is_file()
+        and p.suffix in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(src_dir).parts)
     )
     used: set[str] = set()
     results = []
@@ -140,6 +151,13 @@ def transpile_tree(
         while doc_id in used:
             doc_id, n = f"{base}-{n}", n + 1
         used.add(doc_id)
-        results.append(transpile_file(path, dst_dir / rel.with_suffix(".og"), doc_id=doc_id,
-                                      max_node_tokens=max_node_tokens, complete=complete))
+        results.append(
+            transpile_file(
+                path,
+                dst_dir / rel.with_suffix(".og"),
+                doc_id=doc_id,
+                max_node_tokens=max_node_tokens,
+                complete=complete,
+            )
+        )
     return results

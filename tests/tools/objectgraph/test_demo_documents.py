@@ -52,7 +52,11 @@ def test_every_reference_resolves(docs):
 
 
 def test_requires_edges_are_acyclic(docs):
-    graph = {(d.id, n.id): [e.resolve(d.id) for e in n.edges_of("requires")] for d in docs.values() for n in d.nodes}
+    graph = {
+        (d.id, n.id): [e.resolve(d.id) for e in n.edges_of("requires")]
+        for d in docs.values()
+        for n in d.nodes
+    }
     state: dict = {}
 
     def visit(key):

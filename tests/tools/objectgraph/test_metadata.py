@@ -7,7 +7,12 @@ reply (grounding, fallback, bounds), not a model.
 import json
 from pathlib import Path
 
-from tools.objectgraph.metadata import extract_dense, extract_keywords, fill_metadata, term_document_frequencies
+from tools.objectgraph.metadata import (
+    extract_dense,
+    extract_keywords,
+    fill_metadata,
+    term_document_frequencies,
+)
 from tools.objectgraph.parser import parse_document
 from tools.objectgraph.tokens import count_tokens
 
@@ -70,8 +75,15 @@ class Scripted:
 
 def test_llm_metadata_used_when_grounded_and_content_untouched():
     doc = parse_document(SRC, metadata=False)
-    llm = Scripted("Sure: " + json.dumps({"keywords": ["drain", "gateway", "kubernetes"],
-                                          "dense": "Drain the gateway, then restart the service."}))
+    llm = Scripted(
+        "Sure: "
+        + json.dumps(
+            {
+                "keywords": ["drain", "gateway", "kubernetes"],
+                "dense": "Drain the gateway, then restart the service.",
+            }
+        )
+    )
     out = fill_metadata(doc, llm)
     restart = out.nodes[0]
     assert restart.dense == "Drain the gateway, then restart the service."
@@ -85,8 +97,12 @@ def test_llm_metadata_used_when_grounded_and_content_untouched():
 def test_llm_metadata_falls_back_when_ungrounded_malformed_or_failing():
     doc = parse_document(SRC, metadata=False)
     extractive = fill_metadata(doc)
-    for reply in [json.dumps({"keywords": ["x"], "dense": "Quantum cryptography secures blockchain ledgers."}),
-                  "not json at all", json.dumps({"keywords": []}), RuntimeError("backend down")]:
+    for reply in [
+        json.dumps({"keywords": ["x"], "dense": "Quantum cryptography secures blockchain ledgers."}),
+        "not json at all",
+        json.dumps({"keywords": []}),
+        RuntimeError("backend down"),
+    ]:
         out = fill_metadata(doc, Scripted(reply))
         assert [(n.dense, n.keywords) for n in out.nodes] == [(n.dense, n.keywords) for n in extractive.nodes]
 
@@ -99,6 +115,8 @@ def test_llm_prompt_is_bounded():
 
 
 def test_source_metadata_is_kept(tmp_path: Path):
-    src = '<!-- og:index\na keywords="given" dense="Given summary."\n-->\n<!-- og:node id=a -->\n# A\n\nText.\n'
+    src = (
+        '<!-- og:index\na keywords="given" dense="Given summary."\n-->\n<!-- og:node id=a -->\n# A\n\nText.\n'
+    )
     node = parse_document(src).nodes[0]
     assert (node.keywords, node.dense, node.derived_metadata) == (["given"], "Given summary.", False)

@@ -40,7 +40,9 @@ def test_assertion_needs_a_check_and_known_op():
         Assertion(checks=[])
     with pytest.raises(ValidationError):
         Check(path="a.b", op="approx", value=1)
-    a = Assertion(checks=[Check(path="health.status", op="eq", value="ok")], retries=2, escalate_to="role:ops")
+    a = Assertion(
+        checks=[Check(path="health.status", op="eq", value="ok")], retries=2, escalate_to="role:ops"
+    )
     assert a.retries == 2
 
 

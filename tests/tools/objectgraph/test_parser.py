@@ -54,8 +54,10 @@ def test_og_manifest_and_nodes():
     restart = doc.get("restart")
     assert restart.scopes == ["ops", "public"] and restart.confidence == 0.9 and restart.version == "1.1"
     assert restart.type == "steps" and restart.tags == ["steps"]
-    assert [(e.kind, e.target) for e in restart.edges] == [("requires", "config#server-port"),
-                                                           ("precedes", "health-check")]
+    assert [(e.kind, e.target) for e in restart.edges] == [
+        ("requires", "config#server-port"),
+        ("precedes", "health-check"),
+    ]
     assert restart.edges[0].resolve(doc.id) == ("config", "server-port")
     assert restart.keywords == ["restart", "drain"] and restart.dense.startswith("Drain, stop")
     assert not restart.derived_metadata
@@ -65,7 +67,10 @@ def test_og_manifest_and_nodes():
     assert check.type == "assertion" and check.scopes == ["ops"] and check.parent == "restart"
     assert check.assertion.retries == 2 and check.assertion.escalate_to == "role:oncall"
     assert [(c.path, c.op, c.value) for c in check.assertion.checks] == [
-        ("health.status", "eq", "ok"), ("queue.depth", "lt", 100), ("server.version", "exists", None)]
+        ("health.status", "eq", "ok"),
+        ("queue.depth", "lt", 100),
+        ("server.version", "exists", None),
+    ]
     assert check.full == "The service must report healthy after a restart.\n\n"
     notes = doc.get("notes")
     assert notes.scopes == ["ops"] and notes.version == "1.2" and notes.dense  # defaults + derived metadata
@@ -74,8 +79,10 @@ def test_og_manifest_and_nodes():
 
 def test_changed_metadata_is_rerendered_and_reparses():
     doc = parse_document(OG)
-    nodes = [n.model_copy(update={"dense": "New summary --> with arrow"}) if n.id == "restart" else n
-             for n in doc.nodes]
+    nodes = [
+        n.model_copy(update={"dense": "New summary --> with arrow"}) if n.id == "restart" else n
+        for n in doc.nodes
+    ]
     text = render_document(doc.model_copy(update={"nodes": nodes}))
     assert text != OG and text.count("<!-- og:") == OG.count("<!-- og:")
     again = parse_document(text)
@@ -110,9 +117,9 @@ def _err(src: str) -> ObjectGraphSyntaxError:
         ("<!-- og:index\nnope keywords=a\n-->\n# A\n", 2, 1, "unknown node 'nope'"),
         ("<!-- og:changelog\nversion=1 date=2026-13-01\n-->\n# A\n", 2, 11, "YYYY-MM-DD"),
         ("<!-- og:meta id=a -->\n<!-- og:meta id=b -->\n# A\n", 2, 1, "second og:meta"),
-        ("<!-- og:meta id=\"bad id\" -->\n# A\n", 1, 14, "invalid document id"),
+        ('<!-- og:meta id="bad id" -->\n# A\n', 1, 14, "invalid document id"),
         ("# A\n<!-- og:meta id=a -->\ntext\n", 3, 1, "must start with a heading"),
-        ("<!-- og:node id=x title=\"unterminated -->\n# A\n", 1, 19, "expected key=value"),
+        ('<!-- og:node id=x title="unterminated -->\n# A\n', 1, 19, "expected key=value"),
     ],
 )
 def test_errors_carry_location_and_hint(src, line, column, needle):
@@ -166,8 +173,16 @@ Appendix usage.
 def test_plain_markdown_is_a_section_graph():
     doc = parse_document(MD, path="docs/demo.md")
     ids = [n.id for n in doc.nodes]
-    assert ids == ["preamble", "guide", "install", "linux", "usage", "guide-install", "appendix",
-                   "appendix-usage"]
+    assert ids == [
+        "preamble",
+        "guide",
+        "install",
+        "linux",
+        "usage",
+        "guide-install",
+        "appendix",
+        "appendix-usage",
+    ]
     assert doc.id == "demo" and doc.title == "Guide"
     by = doc.node_map()
     assert by["preamble"].full.startswith("---\nname: demo-skill") and by["preamble"].type == "overview"

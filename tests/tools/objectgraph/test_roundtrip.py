@@ -18,12 +18,15 @@ def _marker(draw):
     kind = draw(st.sampled_from(["concept", "steps", "warning", "assertion"]))
     head = f"<!-- og:node id={node_id} type={kind}"
     if draw(st.booleans()):
-        head += " scopes=" + ",".join(draw(st.lists(st.sampled_from(["public", "ops", "dev"]), min_size=1,
-                                                    max_size=2, unique=True)))
+        head += " scopes=" + ",".join(
+            draw(st.lists(st.sampled_from(["public", "ops", "dev"]), min_size=1, max_size=2, unique=True))
+        )
     if draw(st.booleans()):
         head += f" confidence={draw(st.floats(0, 1, allow_nan=False)):.3f}"
-    lines = [f":{draw(st.sampled_from(['requires', 'see-also', 'precedes']))} {draw(_ids)}, doc#{draw(_ids)}"
-             for _ in range(draw(st.integers(0, 2)))]
+    lines = [
+        f":{draw(st.sampled_from(['requires', 'see-also', 'precedes']))} {draw(_ids)}, doc#{draw(_ids)}"
+        for _ in range(draw(st.integers(0, 2)))
+    ]
     if kind == "assertion":
         head += f" retries={draw(st.integers(0, 5))}"
         check = draw(st.sampled_from(["eq 1", "in [1, 2]", "exists", 'matches "^a"']))
@@ -33,11 +36,13 @@ def _marker(draw):
     return head + "\n" + "\n".join(lines) + "\n-->"
 
 
-_manifest = st.sampled_from([
-    '<!-- og:meta id=doc title="A title" version=2.0 scope=ops -->',
-    "<!-- og:changelog\nversion=1.0 date=2026-01-02 changed=a,b summary=\"first\"\n-->",
-    "<!-- og:index\na keywords=\"k1, k2\" dense=\"A dense summary.\"\n-->",
-])
+_manifest = st.sampled_from(
+    [
+        '<!-- og:meta id=doc title="A title" version=2.0 scope=ops -->',
+        '<!-- og:changelog\nversion=1.0 date=2026-01-02 changed=a,b summary="first"\n-->',
+        '<!-- og:index\na keywords="k1, k2" dense="A dense summary."\n-->',
+    ]
+)
 
 _block = st.one_of(
     _words.map(lambda w: f"{'#' * 2} {w}"),
@@ -81,8 +86,9 @@ def _parse_or_reject(text: str, **kwargs):
 def test_render_of_parsed_document_is_the_source(text, max_tokens):
     doc = _parse_or_reject(text, max_node_tokens=max_tokens, metadata=False)
     assert render_document(doc) == text
-    spans = "".join(s.raw + s.trailing if s.kind not in ("node",) else doc.get(s.node_id).full
-                    for s in doc.layout)
+    spans = "".join(
+        s.raw + s.trailing if s.kind not in ("node",) else doc.get(s.node_id).full for s in doc.layout
+    )
     assert spans == text
 
 
@@ -101,5 +107,6 @@ def test_annotated_layout_keeps_every_node_and_its_text(text):
     annotated = render_document(with_og_layout(doc))
     again = parse_document(annotated, max_node_tokens=40, metadata=False)
     assert [(n.id, n.full, n.type, n.scopes, n.parent) for n in again.nodes] == [
-        (n.id, n.full, n.type, n.scopes, n.parent) for n in doc.nodes]
+        (n.id, n.full, n.type, n.scopes, n.parent) for n in doc.nodes
+    ]
     assert render_document(again) == annotated

@@ -10,7 +10,7 @@ SPEC = Path(__file__).resolve().parents[3] / "docs" / "objectgraph.md"
 
 
 def _examples() -> list[str]:
-    return re.findall(r"````markdown\n(.*?)````", SPEC.read_text(encoding="utf-8"), re.S)
+    return re.findall(r"````markdown\n(.*?)````", SPEC.read_text(encoding="utf-8"), re.DOTALL)
 
 
 def test_worked_example_matches_the_transpiler():
@@ -18,8 +18,10 @@ def test_worked_example_matches_the_transpiler():
     og_text, _ = transpile_text(source, path="restart.md")
     assert og_text == transpiled
     doc = parse_document(transpiled)
-    assert [(n.id, n.type, n.parent) for n in doc.nodes] == [("restarting", "concept", None),
-                                                             ("steps", "steps", "restarting")]
+    assert [(n.id, n.type, n.parent) for n in doc.nodes] == [
+        ("restarting", "concept", None),
+        ("steps", "steps", "restarting"),
+    ]
     changed = parse_document(edited, doc_id="restart")
     steps, healthy = changed.nodes
     assert steps.scopes == ["ops"] and steps.edges[0].resolve("restart") == ("ogmux-config", "server-port")

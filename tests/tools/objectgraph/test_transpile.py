@@ -7,7 +7,12 @@ import pytest
 
 from server.cli import main
 from tools.objectgraph.parser import load_path, parse_document
-from tools.objectgraph.transpile import content_tokens, fidelity, transpile_file, transpile_text, transpile_tree
+from tools.objectgraph.transpile import (
+    content_tokens,
+    fidelity,
+    transpile_text,
+    transpile_tree,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_DOCS = sorted(p for p in FIXTURES.glob("*.md") if p.name != "SOURCES.md")
@@ -55,7 +60,9 @@ def test_directory_mode_keeps_tree_and_unique_ids(tmp_path):
     (src / ".hidden.md").write_text("# Hidden\n")
     results = transpile_tree(src, tmp_path / "out")
     assert sorted(Path(r.output).relative_to(tmp_path / "out").as_posix() for r in results) == [
-        "dev/readme.og", "ops/readme.og"]
+        "dev/readme.og",
+        "ops/readme.og",
+    ]
     assert sorted(r.doc_id for r in results) == ["ops-readme", "readme"]
     assert all(r.fidelity == 1.0 for r in results)
     assert load_path(tmp_path / "out" / "ops" / "readme.og").id == "ops-readme"
@@ -79,7 +86,9 @@ def test_cli_reports_syntax_errors_with_location(tmp_path, capsys):
     assert f"{bad}:2:1: og:node needs an id" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not OG_DEV.is_dir(), reason="og-dev corpus (../shared/data/og-dev) is not on this machine")
+@pytest.mark.skipif(
+    not OG_DEV.is_dir(), reason="og-dev corpus (../shared/data/og-dev) is not on this machine"
+)
 def test_every_og_dev_document_transpiles_with_fidelity_one(tmp_path):
     results = transpile_tree(OG_DEV, tmp_path)
     assert len(results) == len(list(OG_DEV.rglob("*.md"))) >= 40
