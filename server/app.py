@@ -38,6 +38,7 @@ from server.version import __version__
 __all__ = ["OgmuxServer", "build_server", "transport_security"]
 
 log = logging.getLogger("ogmux.server")
+TOOLS_COMPONENT = "server.tools"  # the ToolSpecs this server offers, for server_info
 
 
 class ToolCallError(Exception):
@@ -81,6 +82,7 @@ class OgmuxServer(MCPServer):
         self.state = AppState(settings)
         self.default_principal = default_principal
         self.specs: dict[str, ToolSpec] = {s.name: s for s in specs}
+        self.state.component(TOOLS_COMPONENT, lambda _: list(specs))
         self.resource_specs = res
         self._limiter = RateLimiter()
         self.audit = AuditLog(settings.audit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.app import TOOLS_COMPONENT
 from server.context import ToolContext
 from server.registry import ToolSpec, discover_tools
 from server.version import __version__
@@ -24,7 +25,7 @@ class ServerInfo(BaseModel):
 
 
 def server_info(args: ServerInfoInput, ctx: ToolContext) -> ServerInfo:
-    specs = discover_tools()
+    specs = ctx.state.component(TOOLS_COMPONENT, lambda _: discover_tools())
     p = ctx.principal
     return ServerInfo(
         name=ctx.settings.server.name,
