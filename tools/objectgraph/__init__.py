@@ -1,8 +1,13 @@
 """ObjectGraph: the `.og` document format (a strict superset of Markdown) and its query layer.
 
 Format layer (model, parser, writer, metadata, transpiler) — see docs/objectgraph.md.
+Query layer (corpus, search_index, resolve_context, scoped listings, rendering) — every
+query takes the caller's document scopes and never reveals a node outside them.
 """
 
+from tools.objectgraph.access import NotFoundError
+from tools.objectgraph.config import ObjectGraphConfig, SearchWeights
+from tools.objectgraph.corpus import Corpus, CorpusError, Issue
 from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.metadata import Complete, fill_metadata
 from tools.objectgraph.model import (
@@ -17,6 +22,18 @@ from tools.objectgraph.model import (
     version_key,
 )
 from tools.objectgraph.parser import load_path, parse_document
+from tools.objectgraph.render import render_resolve, render_search
+from tools.objectgraph.resolve import ResolveResult, resolve_context
+from tools.objectgraph.search import InvalidCursorError, SearchPage, search_index
+from tools.objectgraph.snapshot import Snapshot
+from tools.objectgraph.transpile import (
+    TranspileResult,
+    fidelity,
+    transpile_file,
+    transpile_text,
+    transpile_tree,
+)
+from tools.objectgraph.untrusted import InjectionFlag, scan_instructions
 from tools.objectgraph.writer import render_document, with_og_layout
 
 __all__ = [
@@ -24,16 +41,37 @@ __all__ = [
     "ChangelogEntry",
     "Check",
     "Complete",
+    "Corpus",
+    "CorpusError",
     "Document",
     "Edge",
+    "InjectionFlag",
+    "InvalidCursorError",
+    "Issue",
     "Node",
+    "NotFoundError",
+    "ObjectGraphConfig",
     "ObjectGraphSyntaxError",
+    "ResolveResult",
+    "SearchPage",
+    "SearchWeights",
     "Segment",
+    "Snapshot",
+    "TranspileResult",
+    "fidelity",
     "fill_metadata",
     "load_path",
     "parse_document",
     "parse_ref",
     "render_document",
+    "render_resolve",
+    "render_search",
+    "resolve_context",
+    "scan_instructions",
+    "search_index",
+    "transpile_file",
+    "transpile_text",
+    "transpile_tree",
     "version_key",
     "with_og_layout",
 ]
