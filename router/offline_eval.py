@@ -19,12 +19,24 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.calibration import fit_threshold
+from router.quality import QualityPredictor
+from router.quality.features import count_tokens
+
 __all__ = [
     "BENCHMARKS",
+    "LABELS",
     "STRONG_MODEL",
     "WEAK_MODEL",
     "BenchmarkData",
     "EvalDataError",
+    "EvalReport",
+    "GuaranteeCheck",
+    "Summary",
+    "check_guarantee",
+    "evaluate_benchmark",
+    "split_indices",
+    "train_predictor",
     "RouterMetrics",
     "RoutingPoint",
     "apgr",
@@ -35,6 +47,7 @@ __all__ = [
 ]
 
 BENCHMARKS = ("mmlu", "gsm8k", "mt_bench")
+LABELS = ("strong_wins", "weak_failed")
 STRONG_MODEL = "gpt-4-1106-preview"
 WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
@@ -58,6 +71,17 @@ class BenchmarkData:
         if self.name == "mt_bench":
             return (self.weak < self.strong).astype(int)
         return (self.weak < 1).astype(int)
+
+    @property
+    def strong_wins(self) -> np.ndarray:
+        """1 where the strong model did better than the weak one (the strong call pays off)."""
+        return (self.strong > self.weak).astype(int)
+
+    def labels(self, label: str) -> np.ndarray:
+        """The 0/1 training label `label` ("strong_wins" or "weak_failed")."""
+        if label not in LABELS:
+            raise EvalDataError(f"unknown label {label!r}: choose one of {', '.join(LABELS)}")
+        return self.strong_wins if label == "strong_wins" else self.weak_failed
 
     def subset(self, idx: np.ndarray) -> BenchmarkData:
         """The queries at positions `idx`."""
@@ -226,4 +250,201 @@ def route_metrics(scores: Sequence[float], data: BenchmarkData, num_results: int
             RoutingPoint(threshold=t, strong_share=share, score=score, pgr=(score - weak_score) / gap if gap else 0.0)
             for t, share, score in points
         ],
+    )
+
+
+class GuaranteeCheck(BaseModel):
+    """The cascade guarantee over repeated random calibration/test splits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float
+    delta: float
+    splits: int
+    violation_share: float = Field(ge=0, le=1, description="share of splits whose test failure rate among non-escalated requests exceeds alpha")
+    strong_call_share: float = Field(ge=0, le=1, description="mean share of test requests escalated to the strong model")
+    mean_failure_rate: float = Field(ge=0, le=1, description="mean test failure rate among non-escalated requests")
+    weak_failure_rate: float = Field(ge=0, le=1, description="failure rate if nothing were escalated")
+    n_calibration: int
+    n_test: int
+
+
+class Summary(BaseModel):
+    """APGR and CPT values without the curve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    apgr: float
+    cpt50: float
+    cpt80: float
+
+
+class EvalReport(BaseModel):
+    """Offline evaluation of the quality-predictor router on one benchmark."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark: str
+    seed: int
+    n_train: int
+    n_test: int
+    weak_score: float
+    strong_score: float
+    router: Summary
+    baselines: dict[str, Summary]
+    curves: dict[str, list[RoutingPoint]]
+    cross_benchmark: dict[str, Summary] = Field(description="router trained on the named benchmark(s) only, tested on the same test split")
+    repeats: dict[str, dict[str, float]] = Field(default_factory=dict, description="mean and sd of APGR over extra random splits")
+    guarantee: GuaranteeCheck
+
+
+def split_indices(n: int, seed: int, train_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """A random (train, rest) split of range(n); both parts non-empty."""
+    if not 0 < train_share < 1:
+        raise EvalDataError(f"train share must be in (0, 1), got {train_share}")
+    if n < 2:
+        raise EvalDataError(f"{n} queries cannot be split into training and test parts")
+    order = np.random.default_rng(seed).permutation(n)
+    cut = min(max(int(round(n * train_share)), 1), n - 1)
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+def train_predictor(data: BenchmarkData, label: str = "strong_wins", seed: int = 0) -> QualityPredictor:
+    """A quality predictor fitted on `data`.
+
+    Label "strong_wins" (the strong model beats the weak one) ranks queries by the gain of a strong
+    call and suits routing; "weak_failed" estimates the weak model's failure and suits the cascade.
+    """
+    predictor = QualityPredictor().fit(data.prompts, data.labels(label), seed=seed)
+    predictor.meta.update(benchmark=data.name, label=label)
+    return predictor
+
+
+def threshold_grid(train_scores: np.ndarray, size: int = 200) -> np.ndarray:
+    """Candidate thresholds from quantiles of training-set scores (independent of the calibration data)."""
+    return np.unique(np.append(np.quantile(train_scores, np.arange(1, size) / size), 1.0))
+
+
+def check_guarantee(
+    scores: np.ndarray,
+    weak_failed: np.ndarray,
+    *,
+    alpha: float,
+    delta: float,
+    splits: int,
+    seed: int,
+    grid: np.ndarray | None = None,
+) -> GuaranteeCheck:
+    """Calibrate on a random half and test on the other half, `splits` times."""
+    n = len(scores)
+    if n < 4:
+        raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    violations, strong_shares, failure_rates = 0, [], []
+    for _ in range(splits):
+        order = rng.permutation(n)
+        cal, test = order[:half], order[half:]
+        calibration = fit_threshold(scores[cal], weak_failed[cal], alpha, delta, grid=grid)
+        escalated = calibration.escalate_many(scores[test])
+        kept = ~escalated
+        rate = float(weak_failed[test][kept].mean()) if kept.any() else 0.0
+        violations += rate > alpha
+        strong_shares.append(float(escalated.mean()))
+        failure_rates.append(rate)
+    return GuaranteeCheck(
+        alpha=alpha,
+        delta=delta,
+        splits=splits,
+        violation_share=violations / splits,
+        strong_call_share=float(np.mean(strong_shares)),
+        mean_failure_rate=float(np.mean(failure_rates)),
+        weak_failure_rate=float(weak_failed.mean()),
+        n_calibration=half,
+        n_test=n - half,
+    )
+
+
+def _summary(metrics: RouterMetrics) -> Summary:
+    return Summary(apgr=metrics.apgr, cpt50=metrics.cpt50, cpt80=metrics.cpt80)
+
+
+def _length_scores(prompts: Sequence[str]) -> np.ndarray:
+    return np.array([count_tokens(p) for p in prompts], dtype=float)
+
+
+def evaluate_benchmark(
+    data_dir: str | Path,
+    benchmark: str,
+    *,
+    seed: int = 0,
+    train_share: float = 0.5,
+    alpha: float = 0.1,
+    delta: float = 0.1,
+    splits: int = 200,
+    repeats: int = 0,
+    cross: bool = True,
+    cross_cache: dict[str, QualityPredictor] | None = None,
+) -> EvalReport:
+    """Train on a random split, test on the rest; baselines, cross-benchmark routers and the cascade guarantee.
+
+    The router is trained on "strong_wins"; the cascade's signal on "weak_failed" from the same
+    training split, and is calibrated and tested on random halves of the test split.
+    `cross_cache` keeps routers trained on whole other benchmarks between calls.
+    """
+    if splits < 1:
+        raise EvalDataError(f"splits must be at least 1, got {splits}")
+    data = load_benchmark(data_dir, benchmark)
+    train_idx, test_idx = split_indices(len(data), seed, train_share)
+    train, test = data.subset(train_idx), data.subset(test_idx)
+    scores = train_predictor(train, "strong_wins", seed).predict_batch(test.prompts)
+    metrics = {
+        "router": route_metrics(scores, test),
+        "random": route_metrics(np.random.default_rng(seed).random(len(test)), test),
+        "prompt_length": route_metrics(_length_scores(test.prompts), test),
+    }
+    cross_results: dict[str, Summary] = {}
+    if cross:
+        cache = {} if cross_cache is None else cross_cache
+        others = [b for b in BENCHMARKS if b != benchmark]
+        for other in others:
+            if other not in cache:
+                cache[other] = train_predictor(load_benchmark(data_dir, other), "strong_wins", seed)
+            cross_results[other] = _summary(route_metrics(cache[other].predict_batch(test.prompts), test))
+    repeat_stats: dict[str, dict[str, float]] = {}
+    if repeats > 0:
+        values: dict[str, list[float]] = {"router": [], "prompt_length": [], "random": []}
+        for r in range(1, repeats + 1):
+            tr_idx, te_idx = split_indices(len(data), seed + r, train_share)
+            tr, te = data.subset(tr_idx), data.subset(te_idx)
+            values["router"].append(route_metrics(train_predictor(tr, "strong_wins", seed + r).predict_batch(te.prompts), te).apgr)
+            values["prompt_length"].append(route_metrics(_length_scores(te.prompts), te).apgr)
+            values["random"].append(route_metrics(np.random.default_rng(seed + r).random(len(te)), te).apgr)
+        repeat_stats = {
+            name: {"apgr_mean": float(np.mean(v)), "apgr_sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "runs": len(v)}
+            for name, v in values.items()
+        }
+    cascade = train_predictor(train, "weak_failed", seed)
+    guarantee = check_guarantee(
+        cascade.predict_batch(test.prompts),
+        test.weak_failed,
+        alpha=alpha,
+        delta=delta,
+        splits=splits,
+        seed=seed,
+        grid=threshold_grid(cascade.predict_batch(train.prompts)),
+    )
+    return EvalReport(
+        benchmark=benchmark,
+        seed=seed,
+        n_train=len(train),
+        n_test=len(test),
+        weak_score=float(test.weak.mean()),
+        strong_score=float(test.strong.mean()),
+        router=_summary(metrics["router"]),
+        baselines={"random": _summary(metrics["random"]), "prompt_length": _summary(metrics["prompt_length"])},
+        curves={name: m.curve for name, m in metrics.items()},
+        cross_benchmark=cross_results,
+        repeats=repeat_stats,
+        guarantee=guarantee,
     )
