@@ -1,0 +1,178 @@
+"""Corpus loading: directory trees of .og/.md, atomic reload, last-good on broken edits, lint."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tools.objectgraph.config import ObjectGraphConfig
+from tools.objectgraph.corpus import Corpus, CorpusError
+
+RUNBOOK = """<!-- og:meta id=runbook title="Runbook" version=1.1 scope=public -->
+<!-- og:changelog
+version=1.1 date=2026-01-02 changed=restart summary="Restart drains first."
+-->
+
+<!-- og:node id=install type=steps -->
+## Install
+
+Install the package with pip.
+
+<!-- og:node id=restart type=steps scopes=ops
+:requires install
+:requires kb#glossary
+-->
+## Restart
+
+Drain traffic, then restart the unit.
+"""
+
+KB = """# Glossary
+
+A replica is one running server.
+"""
+
+CONFIG = ObjectGraphConfig(reload=True, reload_interval_s=0)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    # make the change visible to the (mtime, size) check even on coarse-grained file systems
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000 * (1 + int(time.time()) % 7)))
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    _write(tmp_path / "ops" / "runbook.og", RUNBOOK)
+    _write(tmp_path / "kb.md", KB)
+    _write(tmp_path / ".hidden" / "ignored.md", "# Ignored\n")
+    _write(tmp_path / "notes.txt", "not a document")
+    return tmp_path
+
+
+def test_loads_og_and_md_recursively_with_cross_file_edges(tree: Path) -> None:
+    snap = Corpus(tree, CONFIG).snapshot()
+    assert sorted(snap.docs) == ["kb", "runbook"]
+    restart = snap.nodes["runbook#restart"]
+    assert [(e.kind, e.target) for e in restart.edges] == [("requires", "runbook#install"), ("requires", "kb#glossary")]
+    assert restart.scopes == frozenset({"ops"})
+    assert snap.nodes["kb#glossary"].scopes == frozenset()  # plain Markdown is public
+    assert snap.nodes["runbook#install"].full == "## Install\n\nInstall the package with pip.\n\n"
+    assert Corpus(tree, CONFIG).lint() == []
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="corpus directory not found"):
+        Corpus(tmp_path / "nope", CONFIG)
+
+
+def test_reload_swaps_in_changed_new_and_deleted_files(tree: Path) -> None:
+    corpus = Corpus(tree, CONFIG)
+    first = corpus.snapshot()
+    assert corpus.snapshot() is first  # nothing changed: same snapshot object
+    _write(tree / "kb.md", KB.replace("one running server", "one running ogmux server"))
+    _write(tree / "faq.md", "# FAQ\n\nAsk here.\n")
+    second = corpus.snapshot()
+    assert second is not first and second.generation > first.generation
+    assert "ogmux server" in second.nodes["kb#glossary"].full
+    assert "faq" in second.docs
+    assert "one running server" in first.nodes["kb#glossary"].full  # the old snapshot is untouched
+    (tree / "faq.md").unlink()
+    assert "faq" not in corpus.snapshot().docs
+
+
+def test_broken_edit_keeps_last_good_version_and_reports_location(tree: Path) -> None:
+    corpus = Corpus(tree, CONFIG)
+    good = corpus.snapshot().nodes["runbook#restart"].full
+    broken = RUNBOOK.replace("<!-- og:node id=install type=steps -->", "<!-- og:node id=install type=nonsense -->")
+    _write(tree / "ops" / "runbook.og", broken)
+    snap = corpus.snapshot()
+    assert snap.nodes["runbook#restart"].full == good
+    assert "kb" in snap.docs  # other documents keep serving
+    [issue] = corpus.issues
+    assert (issue.path, issue.line, issue.kind, issue.severity) == ("ops/runbook.og", 6, "syntax", "error")
+    assert issue.column >= 1 and "last good version" in issue.message
+    assert str(issue).startswith("ops/runbook.og:6:")
+    _write(tree / "ops" / "runbook.og", RUNBOOK.replace("Drain traffic", "Drain all traffic"))
+    assert "Drain all traffic" in corpus.snapshot().nodes["runbook#restart"].full
+    assert corpus.issues == []
+
+
+def test_a_file_that_never_parsed_is_reported_and_not_served(tree: Path) -> None:
+    _write(tree / "bad.og", "<!-- og:meta id=bad\n# never closed\n")
+    corpus = Corpus(tree, CONFIG)
+    assert "bad" not in corpus.snapshot().docs
+    [issue] = corpus.lint()
+    assert issue.path == "bad.og" and issue.line == 1
+
+
+def test_reload_off_serves_the_first_load(tree: Path) -> None:
+    corpus = Corpus(tree, ObjectGraphConfig(reload=False))
+    _write(tree / "kb.md", "# Glossary\n\nChanged.\n")
+    assert "replica" in corpus.snapshot().nodes["kb#glossary"].full
+    corpus.refresh()
+    assert "Changed." in corpus.snapshot().nodes["kb#glossary"].full
+
+
+def test_lint_reports_duplicates_dangling_and_cycles(tmp_path: Path) -> None:
+    _write(tmp_path / "a.og", """<!-- og:meta id=a title=A version=1.0 -->
+
+<!-- og:node id=one
+:requires two
+:see-also b#nowhere
+-->
+# One
+
+text
+
+<!-- og:node id=two
+:requires b#three
+-->
+# Two
+
+text
+
+<!-- og:node id=four
+:requires missing
+-->
+# Four
+
+text
+""")
+    _write(tmp_path / "b.og", """<!-- og:meta id=b title=B version=1.0 -->
+
+<!-- og:node id=three
+:requires a#one
+-->
+# Three
+
+text
+""")
+    _write(tmp_path / "z" / "copy.og", "<!-- og:meta id=a title=Again version=1.0 -->\n\n# Again\n\ntext\n")
+    corpus = Corpus(tmp_path, CONFIG)
+    issues = corpus.lint()
+    by_kind = {i.kind: i for i in issues}
+    assert set(by_kind) == {"duplicate-doc", "dangling-edge", "requires-cycle"}
+    assert by_kind["duplicate-doc"].path == "z/copy.og"
+    assert corpus.snapshot().docs["a"].title == "A"  # the first file keeps the id
+    cycle = by_kind["requires-cycle"]
+    assert all(x in cycle.message for x in ("a#one", "a#two", "b#three"))
+    dangling = sorted((i.severity, i.message) for i in issues if i.kind == "dangling-edge")
+    assert dangling == [
+        ("error", "a#four :requires a#missing points to no node in the corpus"),
+        ("warning", "a#one :see-also b#nowhere points to no node in the corpus"),
+    ]
+    assert issues[0].severity == "error" and issues[-1].severity == "warning"
+
+
+def test_demo_corpus_is_the_default_and_lints_clean() -> None:
+    cfg = ObjectGraphConfig()
+    assert cfg.corpus_dir().name == "corpus" and cfg.corpus_dir().parent.name == "examples"
+    corpus = Corpus(cfg.corpus_dir(), cfg)
+    assert len(corpus.snapshot().docs) >= 3
+    assert [i for i in corpus.lint() if i.severity == "error"] == []
