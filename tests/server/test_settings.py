@@ -1,0 +1,61 @@
+"""Settings: TOML file, OGMUX_* overrides, and errors that name the file, the key and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import ConfigError, load_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ogmux.toml"
+
+
+def test_defaults_give_a_local_admin() -> None:
+    s = load_settings(None)
+    assert s.server.stdio_role == "admin" and s.roles["admin"].tools == ["*"]
+    assert not s.auth_enabled()
+
+
+def test_file_and_environment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text('[server]\nport = 9000\nname = "from-file"\n[roles.admin]\n[roles.reader]\ntools = ["server_info"]\nscopes = ["public"]\n')
+    monkeypatch.setenv("OGMUX_SERVER__PORT", "9100")
+    s = load_settings(cfg)
+    assert s.server.port == 9100 and s.server.name == "from-file"
+    assert s.roles["reader"].scopes == ["public"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("[server]\nport = 70000\n", "server.port", "less than or equal to 65535"),
+        ("[server]\nprot = 1\n", "server.prot", "Extra inputs are not permitted"),
+        ('[[tokens]]\nprincipal = "a"\nrole = "ghost"\nhash = "sha256$' + "0" * 32 + "$" + "0" * 64 + '"\n', "(top level)", "'ghost' is not a defined role"),
+        ('[[tokens]]\nprincipal = "a"\nrole = "admin"\nhash = "plaintext-token"\n', "tokens.0.hash", "should match pattern"),
+        ("[jwt]\nenabled = true\n", "jwt", "jwt.issuer is required"),
+        ('[jwt]\nenabled = true\nissuer = "https://i"\nalgorithms = ["RS256"]\n', "jwt", "public_key_file or jwt.jwks_file"),
+        ('[server]\nstdio_role = "nobody"\n', "(top level)", "server.stdio_role 'nobody' is not a defined role"),
+    ],
+)
+def test_invalid_config_names_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    msg = str(exc.value)
+    assert str(cfg) in msg and f"{key}:" in msg and reason in msg
+
+
+def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[server\nport = 1\n")
+    with pytest.raises(ConfigError, match="broken.toml"):
+        load_settings(bad)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "absent.toml")
+
+
+def test_bundled_example_config_is_valid() -> None:
+    s = load_settings(EXAMPLE)
+    assert set(s.roles) >= {"admin", "reader"}
