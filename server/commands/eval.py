@@ -14,7 +14,9 @@ from evaluators.radsafe.errors import RadsafeError
 from evaluators.radsafe.evaluate import SafetyReport, evaluate_table
 from evaluators.radsafe.io import load_run
 from evaluators.radsafe.presets import PRESETS
+from evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate, run_models
 from evaluators.radsafe.table import build_table
+from server.cliutil import add_config_argument, settings_from_args
 
 __all__ = ["register"]
 
@@ -40,6 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(r)
     r.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
     r.set_defaults(func=run_report)
+    x = ev.add_parser("run", help="run models on labelled items under deployment conditions (resumable)")
+    x.add_argument("data", type=Path, help="labelled items: RadSaFE-layout directory, CSV directory or JSONL run file")
+    x.add_argument("--models", required=True, help="comma-separated model names known to the router")
+    x.add_argument("--conditions", default="zero_shot,evidence_clean,evidence_conflict",
+                   help=f"comma-separated, from: {', '.join(CONDITIONS)} (default: %(default)s)")
+    x.add_argument("--samples", type=int, default=20, help="sampled answers per cell besides the greedy one")
+    x.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (greedy uses 0)")
+    x.add_argument("--max-tokens", type=int, default=16)
+    x.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
+    x.add_argument("--top-k", type=int, default=10, help="passages for standard RAG")
+    x.add_argument("--context-tokens", type=int, default=3000, help="token budget of retrieved / max-context text")
+    x.add_argument("--corpus", type=Path, default=None, help="ObjectGraph corpus for the retrieval conditions "
+                   "(default: objectgraph.corpus of the settings)")
+    x.add_argument("-o", "--out", type=Path, required=True, help="run directory; run.jsonl is appended and resumed")
+    add_config_argument(x)
+    x.set_defaults(func=run_models_cmd)
 
 
 def _score(args: argparse.Namespace) -> tuple[SafetyReport, object]:
@@ -99,3 +117,58 @@ def run_report(args: argparse.Namespace) -> int:
     summary.write_text(json.dumps(report.model_dump(mode="json"), indent=1), encoding="utf-8")
     print(f"report written to {args.output} (summary: {summary})", file=sys.stdout)
     return 0
+
+
+def run_models_cmd(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from evaluators.radsafe.retrieval import ObjectGraphRetriever
+    from server.routing import build_router
+    from tools.objectgraph.corpus import Corpus
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        settings = settings_from_args(args)
+        spec = RunSpec(
+            models=[m for m in args.models.split(",") if m], conditions=[c for c in args.conditions.split(",") if c],
+            samples=args.samples, temperature=args.temperature, max_tokens=args.max_tokens, concurrency=args.concurrency,
+            top_k=args.top_k, context_tokens=args.context_tokens,
+        )
+        items = load_run(args.data).items
+        retriever = None
+        if {"top_k", "agentic_rag", "context_max"} & set(spec.conditions):
+            root = args.corpus or settings.objectgraph.corpus_dir()
+            retriever = ObjectGraphRetriever(Corpus(root, settings.objectgraph))
+    except (RadsafeError, ValueError, ValidationError, OSError) as exc:
+        err.print(f"[red]✗[/red] {exc}")
+        return 1
+
+    async def go() -> int:
+        router = build_router(settings)
+        await router.start()
+        try:
+            known = {m.name for m in router.models()}
+            unknown = [m for m in spec.models if m not in known]
+            if unknown:
+                raise LookupError(f"models not configured in [router]: {unknown}; known: {sorted(known) or 'none'}")
+            with Progress(TextColumn("[bold]eval run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TimeRemainingColumn(), console=err) as bar:
+                task = bar.add_task("cells", total=None)
+                run = await run_models(items, spec, router_generate(router), args.out, retriever=retriever,
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+        finally:
+            await router.aclose()
+        print(f"{len(run.responses)} cells in {args.out / 'run.jsonl'}; score with: ogmux eval metrics {args.out}")
+        return 0
+
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished cells are kept in {args.out / 'run.jsonl'}; run the same command to resume")
+        return 130
+    except (RadsafeError, ValueError, LookupError, OSError) as exc:
+        err.print(f"[red]✗[/red] {exc}")
+        return 1
