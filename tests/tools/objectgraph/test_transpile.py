@@ -1,6 +1,10 @@
 """Markdown → .og transpilation: content kept byte-for-byte, fidelity 1.000, re-parsable output, CLI."""
 
+import json
 import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -103,3 +107,73 @@ def test_cli_llm_without_backend_is_a_clear_error(tmp_path, capsys, monkeypatch)
         monkeypatch.delenv(key)
     assert main(["transpile", str(FIXTURE_DOCS[0]), "-o", str(tmp_path / "x.og"), "--llm"]) == 2
     assert "needs a model backend" in capsys.readouterr().err
+
+
+class _OpenAIWire(BaseHTTPRequestHandler):
+    """Answers chat completions in the OpenAI wire format with metadata built from the prompt's section."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._send({"object": "list", "data": [{"id": "meta", "object": "model"}]})
+
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        section = req["messages"][-1]["content"].split("\n", 1)[1].rsplit("</section>", 1)[0]
+        words = re.findall(r"[A-Za-z]{4,}", section)
+        reply = json.dumps(
+            {"keywords": [*words[:2], "hallucinated"], "dense": "Model: " + " ".join(words[:5])}
+        )
+        self.server.requests.append(req)  # type: ignore[attr-defined]
+        self._send(
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": req["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }
+        )
+
+
+def test_cli_llm_asks_the_configured_backend(tmp_path, monkeypatch, capsys):
+    """`--llm` through the real router and openai SDK against a local server speaking the OpenAI wire format."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OpenAIWire)
+    server.requests = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "ogmux.toml"
+        config.write_text(
+            '[[router.backends]]\nname = "meta"\nkind = "openai"\n'
+            f'replicas = ["http://127.0.0.1:{server.server_address[1]}/v1"]\napi_key_env = "TRANSPILE_TEST_KEY"\n'
+        )
+        monkeypatch.setenv("TRANSPILE_TEST_KEY", "test-key")
+        src = tmp_path / "restart.md"
+        src.write_text(
+            "# Restarting\n\nDrain traffic first.\n\n## Steps\n\n1. Stop the unit.\n2. Start the unit.\n"
+        )
+        out = tmp_path / "restart.og"
+        assert main(["transpile", str(src), "-o", str(out), "--llm", "--config", str(config)]) == 0
+        assert "fidelity=1.000" in capsys.readouterr().out
+    finally:
+        server.shutdown()
+    doc = load_path(out)
+    assert len(server.requests) == 2 and all(r["max_tokens"] == 160 for r in server.requests)
+    assert [n.dense for n in doc.nodes] == [
+        "Model: Restarting Drain traffic first",
+        "Model: Steps Stop unit Start unit",
+    ]
+    assert doc.nodes[0].keywords == ["restarting", "drain"]  # the ungrounded keyword was dropped
+    assert doc.body() == src.read_text()
