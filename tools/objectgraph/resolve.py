@@ -158,14 +158,8 @@ def _dependency_order(snapshot: Snapshot, ids: list[str]) -> list[str]:
     heapq.heapify(heap)
     out: list[str] = []
     done: set[str] = set()
-    while len(out) < len(ids):
-        if not heap:  # a cycle: release its earliest-discovered member
-            n = min((x for x in ids if x not in done), key=rank.__getitem__)
-            indeg[n] = 0
-            heap.append((rank[n], n))
-        _, n = heapq.heappop(heap)
-        if n in done:
-            continue
+
+    def emit(n: str) -> None:
         done.add(n)
         out.append(n)
         for m in after[n]:
@@ -173,7 +167,28 @@ def _dependency_order(snapshot: Snapshot, ids: list[str]) -> list[str]:
                 indeg[m] -= 1
                 if indeg[m] == 0:
                     heapq.heappush(heap, (rank[m], m))
+
+    while len(out) < len(ids):
+        if not heap:  # only cycles (and what waits on them) remain: emit one whole cycle together
+            for n in _cycle(before, done, next(x for x in ids if x not in done), rank):
+                emit(n)
+            continue
+        _, n = heapq.heappop(heap)
+        if n not in done:
+            emit(n)
     return out
+
+
+def _cycle(before: dict[str, set[str]], done: set[str], start: str, rank: dict[str, int]) -> list[str]:
+    """Walk pending prerequisites from `start` until a node repeats; return that cycle in discovery order."""
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    n = start
+    while n not in seen:
+        seen[n] = len(path)
+        path.append(n)
+        n = min((p for p in before[n] if p not in done), key=rank.__getitem__)
+    return sorted(path[seen[n] :], key=rank.__getitem__)
 
 
 def _changes(
