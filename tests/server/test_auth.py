@@ -1,0 +1,87 @@
+"""Token verification in-process: static hashes, HS256, RS256, ES256 from a JWKS file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from server.auth import OgmuxTokenVerifier, hash_token, new_token
+from server.settings import load_settings
+
+AUD = "http://127.0.0.1:8765/mcp"
+ISS = "https://idp.test"
+
+
+def _settings(**jwt_cfg):
+    return load_settings(None, **{"roles": {"admin": {}, "reader": {"tools": ["server_info"]}},
+                                  **{f"jwt.{k}": v for k, v in jwt_cfg.items()}})
+
+
+async def test_static_token_round_trip_and_hash_format() -> None:
+    tok = new_token()
+    stored = hash_token(tok)
+    assert stored.startswith("sha256$") and tok not in stored
+    assert hash_token(tok) != stored  # fresh salt each time
+    s = load_settings(None, tokens=[{"principal": "alice", "role": "admin", "hash": stored}])
+    v = OgmuxTokenVerifier(s)
+    ok = await v.verify_token(tok)
+    assert ok is not None and ok.client_id == "alice" and ok.claims["ogmux_role"] == "admin"
+    assert await v.verify_token(new_token()) is None
+
+
+async def test_hs256(tmp_path: Path) -> None:
+    v = OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, algorithms=["HS256"], secret_env="S"), env={"S": "k" * 40})
+    good = jwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "exp": time.time() + 60, "ogmux_role": "reader"}, "k" * 40, "HS256")
+    tok = await v.verify_token(good)
+    assert tok.client_id == "bob" and tok.claims["ogmux_role"] == "reader"
+    bad = jwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "exp": time.time() + 60, "ogmux_role": "reader"}, "z" * 40, "HS256")
+    assert await v.verify_token(bad) is None
+
+
+def test_hs256_without_secret_is_a_clear_startup_error() -> None:
+    with pytest.raises(ValueError, match="environment variable is empty or unset"):
+        OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, algorithms=["HS256"], secret_env="NOPE"), env={})
+
+
+async def test_es256_from_jwks_file_selects_key_by_kid(tmp_path: Path) -> None:
+    keys = {kid: ec.generate_private_key(ec.SECP256R1()) for kid in ("k1", "k2")}
+    jwks = {"keys": []}
+    for kid, key in keys.items():
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+        jwks["keys"].append({**jwk, "kid": kid, "alg": "ES256", "use": "sig"})
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks))
+    v = OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, algorithms=["ES256"], jwks_file=str(path)))
+    claims = {"sub": "carol", "iss": ISS, "aud": AUD, "exp": time.time() + 60, "ogmux_role": "admin"}
+    for kid in keys:
+        tok = jwt.encode(claims, keys[kid], "ES256", headers={"kid": kid})
+        assert (await v.verify_token(tok)).client_id == "carol"
+    swapped = jwt.encode(claims, keys["k1"], "ES256", headers={"kid": "k2"})
+    assert await v.verify_token(swapped) is None
+
+
+async def test_algorithm_confusion_is_refused(tmp_path: Path) -> None:
+    """A token signed HS256 with the RSA public key as secret must not pass an RS256 setup."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    path = tmp_path / "pub.pem"
+    path.write_bytes(pem)
+    v = OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, algorithms=["RS256"], public_key_file=str(path)))
+    claims = {"sub": "eve", "iss": ISS, "aud": AUD, "exp": time.time() + 60, "ogmux_role": "admin"}
+    forged = jwt.api_jws.PyJWS().encode(json.dumps(claims).encode(), b"x" * 32, algorithm="HS256")
+    assert await v.verify_token(forged) is None
+    assert (await v.verify_token(jwt.encode(claims, key, "RS256"))).client_id == "eve"
+
+
+async def test_missing_required_claims_are_refused(tmp_path: Path) -> None:
+    v = OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, algorithms=["HS256"], secret_env="S"), env={"S": "k" * 40})
+    no_exp = jwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "ogmux_role": "reader"}, "k" * 40, "HS256")
+    no_role = jwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "exp": time.time() + 60}, "k" * 40, "HS256")
+    assert await v.verify_token(no_exp) is None
+    assert await v.verify_token(no_role) is None

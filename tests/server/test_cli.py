@@ -1,0 +1,59 @@
+"""The command line: tools export, config check, token minting, help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from server.cli import main
+from server.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tools_export_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt, key in (("openai", "function"), ("anthropic", "input_schema"), ("mcp", "inputSchema")):
+        assert main(["tools", "--format", fmt]) == 0
+        defs = json.loads(capsys.readouterr().out)
+        assert any(key in d for d in defs)
+        assert "server_info" in json.dumps(defs)
+
+
+def test_tools_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools", "--role", "ghost"]) == 2
+    assert "unknown role 'ghost'" in capsys.readouterr().err
+
+
+def test_config_check_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", str(REPO / "examples" / "ogmux.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "is valid" in out and "reader" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[audit]\nsink = \"printer\"\n")
+    assert main(["config", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "audit.sink" in err and str(bad) in err
+
+
+def test_token_new_prints_a_usable_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "new", "--principal", "ci", "--role", "admin"]) == 0
+    captured = capsys.readouterr()
+    token = captured.err.strip().rsplit(" ", 1)[-1]
+    assert token not in captured.out
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text(captured.out)
+    assert load_settings(cfg).tokens[0].principal == "ci"
+
+
+def test_invalid_config_stops_serve_with_file_key_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nport = -1\n")
+    proc = subprocess.run([sys.executable, "-m", "server", "serve", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr and "server.port" in proc.stderr
+    assert proc.stdout == ""
