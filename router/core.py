@@ -14,7 +14,8 @@ from router.accounting import Ledger, cost_usd
 from router.backends import Backend, Completion, Delta, make_backend
 from router.config import RouterConfig
 from router.errors import BackendError, BackendUnavailableError, StreamInterruptedError, UnknownPolicyError
-from router.policies import CalibrationLike, Predictor, RouteInput, apply_filters, replica_order, select
+from router.calibration import Calibration
+from router.policies import Predictor, RouteInput, apply_filters, replica_order, select
 from router.pool import Pool, Replica
 from router.tokens import count_message_tokens
 from router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
@@ -37,7 +38,7 @@ class Router:
         config: RouterConfig,
         api_keys: dict[str, str] | None = None,
         predictor: Predictor | None = None,
-        calibration: CalibrationLike | None = None,
+        calibration: Calibration | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
         self.config = config
@@ -60,8 +61,6 @@ class Router:
 
             predictor = QualityPredictor.load(config.predictor_path)
         if config.calibration_path is not None:
-            from router.calibration import Calibration
-
             calibration = Calibration.load(config.calibration_path)
         return cls(config, api_keys, predictor, calibration)
 
@@ -110,9 +109,8 @@ class Router:
             raise UnknownPolicyError(f"unknown policy {policy!r}; choose one of {list(_POLICIES)}")
         inp = RouteInput(request, role, count_message_tokens(request.messages), self.ledger.remaining_usd(role))
         backends, filters = apply_filters(self.config, self.pool, inp)
-        cal = self.calibration
-        meta = (str(getattr(cal, "source", "")), str(getattr(cal, "version", "")))
-        sel = select(policy, self.config, self.pool, inp, backends, self.predictor, cal, meta)
+        source = str(self.config.calibration_path or "")
+        sel = select(policy, self.config, self.pool, inp, backends, self.predictor, self.calibration, source)
         return Decision(
             policy=policy,
             prompt_tokens=inp.prompt_tokens,

@@ -13,26 +13,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from router.accounting import cost_usd
+from router.calibration import Calibration
 from router.config import BackendConfig, RouterConfig
 from router.errors import BackendUnavailableError, BudgetExceededError, NoCandidateError, UnknownModelError
 from router.pool import Pool, Replica
 from router.types import CandidateScore, ChatRequest, FilterResult, Guarantee
 
-__all__ = ["CalibrationLike", "Predictor", "RouteInput", "Selection", "apply_filters", "select"]
+__all__ = ["Predictor", "RouteInput", "Selection", "apply_filters", "select"]
 
 _AFFINITY_SPEEDUP = 0.8
 
 
 class Predictor(Protocol):
     def predict(self, prompt: str) -> float: ...
-
-
-class CalibrationLike(Protocol):
-    threshold: float
-    alpha: float
-    delta: float
-
-    def escalate(self, score: float) -> bool: ...
 
 
 @dataclass
@@ -162,8 +155,8 @@ def select(
     inp: RouteInput,
     backends: list[BackendConfig],
     predictor: Predictor | None,
-    calibration: CalibrationLike | None,
-    calibration_meta: tuple[str, str],
+    calibration: Calibration | None,
+    calibration_source: str,
 ) -> Selection:
     """Run one selection policy over the filtered backends."""
     req = inp.request
@@ -210,18 +203,21 @@ def select(
     assert p is not None
     up = calibration.escalate(p)
     chosen = strong if up else weak
-    source, version = calibration_meta
     g = Guarantee(
+        method=calibration.method,
         alpha=calibration.alpha,
+        budget=calibration.budget,
         delta=calibration.delta,
         threshold=calibration.threshold,
-        calibration_source=source,
-        calibration_version=version,
+        n=calibration.n,
+        calibration_source=calibration.source or calibration_source,
+        calibration_version=f"{calibration.format} {calibration.data_hash[:12]} {calibration.created}",
         score=round(p, 6),
         escalated=up,
     )
+    t = "none" if calibration.threshold is None else f"{calibration.threshold:.3f}"
     why = (
-        f"predictor score {p:.3f} {'≥' if up else '<'} calibrated threshold {calibration.threshold:.3f}: "
+        f"predictor score {p:.3f} {'≥' if up else '<'} calibrated threshold {t}: "
         f"{'escalate to' if up else 'answer with'} {chosen.name}"
     )
     return Selection(cands, chosen.name, _best_replica(cands, chosen.name).replica, why, p, g)

@@ -34,6 +34,8 @@ class Replica:
         self.polled_at: float | None = None
         self.in_flight = 0
         self.served_len: int | None = None
+        self.peer_ttft_s: float | None = None
+        self.peer_itl_s: float | None = None
         self.discovered = False
 
     @property
@@ -58,14 +60,15 @@ class Replica:
     def predicted_latency_s(self, max_tokens: int) -> float:
         """Predicted seconds to finish: one service time stretched by batch size, queue and KV pressure.
 
-        service = TTFT + TPOT × expected output tokens (live means from /metrics when known);
+        service = TTFT + TPOT × expected output tokens (live means from /metrics; for a replica
+        that has served nothing yet, the mean of its measured sibling replicas);
         × (1 + running/4 + waiting): decode slows with batch size, queued requests wait a turn;
         ÷ (1 − KV use): a nearly full KV cache means preemption and recomputation.
         """
         kind = self.backend.kind
         m = self.metrics
-        ttft = (m.ttft_mean_s if m and m.ttft_mean_s is not None else None) or _DEFAULT_TTFT_S[kind]
-        tpot = (m.itl_mean_s if m and m.itl_mean_s is not None else None) or _DEFAULT_TPOT_S[kind]
+        ttft = (m.ttft_mean_s if m else None) or self.peer_ttft_s or _DEFAULT_TTFT_S[kind]
+        tpot = (m.itl_mean_s if m else None) or self.peer_itl_s or _DEFAULT_TPOT_S[kind]
         running, waiting = self.queue()
         kv = m.kv_cache_usage if m else 0.0
         service = ttft + tpot * min(max_tokens, 256)
@@ -138,6 +141,11 @@ class Pool:
     async def poll_once(self) -> None:
         """Poll /health and /metrics of every vLLM replica concurrently (each bounded by the probe timeout)."""
         await asyncio.gather(*(self._poll(r) for r in self._polled()))
+        for reps in self.replicas.values():
+            ms = [r.metrics for r in reps if r.metrics and r.metrics.ttft_mean_s and r.metrics.itl_mean_s]
+            for r in reps:
+                r.peer_ttft_s = sum(m.ttft_mean_s for m in ms) / len(ms) if ms else None  # type: ignore[misc]
+                r.peer_itl_s = sum(m.itl_mean_s for m in ms) / len(ms) if ms else None  # type: ignore[misc]
 
     async def _discover(self, r: Replica) -> None:
         assert self._client is not None

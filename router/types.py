@@ -108,13 +108,16 @@ class CandidateScore(BaseModel):
 
 
 class Guarantee(BaseModel):
-    """The cascade's statistical guarantee and where it came from."""
+    """The cascade's statistical guarantee and the calibration it came from."""
 
-    alpha: float = Field(description="bound on the failure rate among non-escalated requests")
-    delta: float = Field(description="probability that the bound does not hold")
-    threshold: float
+    method: str = Field(description="ltt_risk, ctd_budget or ltt_risk_budget")
+    alpha: float | None = Field(description="bound on the failure rate among non-escalated requests")
+    budget: float | None = Field(description="bound on the escalation rate")
+    delta: float = Field(description="probability that the bounds do not hold")
+    threshold: float | None = Field(description="escalate when score >= threshold; None = escalate everything")
+    n: int = Field(description="calibration requests")
     calibration_source: str
-    calibration_version: str
+    calibration_version: str = Field(description="file format, data hash prefix and creation time")
     score: float = Field(description="this request's predictor score")
     escalated: bool
 

@@ -81,6 +81,27 @@ def _fit_logistic(x: sparse.csr_matrix, y: np.ndarray, reg: float, start: np.nda
     return result.x
 
 
+def _neighbor_targets(x: sparse.csr_matrix, y: np.ndarray, k: int, chunk: int = 1000) -> np.ndarray:
+    """Each label averaged with those of its k most similar prompts (cosine of TF-IDF rows).
+
+    Outcomes of single queries are noisy; averaging over lexical neighbours turns them into
+    topic-level rates, which a linear model learns far better from a few thousand examples.
+    """
+    n = x.shape[0]
+    k = min(k, n - 1)
+    if k < 1:
+        return y
+    xt = x.T.tocsc()
+    out = np.empty(n)
+    for lo in range(0, n, chunk):
+        sims = (x[lo : lo + chunk] @ xt).toarray()
+        rows = np.arange(sims.shape[0])
+        sims[rows, rows + lo] = -np.inf
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        out[lo : lo + chunk] = (y[lo : lo + chunk] + y[nearest].sum(axis=1)) / (k + 1)
+    return out
+
+
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     p = np.clip(p, 1e-9, 1 - 1e-9)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -149,9 +170,12 @@ class QualityPredictor:
         reg: float | None = None,
         folds: int = 3,
         seed: int = 0,
+        neighbors: int = 0,
     ) -> QualityPredictor:
         """Fit on prompts with labels 1 = weak model failed (strong needed), 0 = weak model was fine.
 
+        With `neighbors > 0` each label is first averaged with those of its most similar training
+        prompts (soft targets), which denoises single-query outcomes into topic-level rates.
         With `reg=None` the L2 strength is chosen by `folds`-fold cross-validated log loss on at
         most 3,000 of the prompts.
         """
@@ -171,9 +195,9 @@ class QualityPredictor:
             scale[scale == 0] = 1.0
             return {int(k): j for j, k in enumerate(dims)}, dims, idf, np.vstack([mean, scale])
 
-        def full_matrix(idx: np.ndarray, position: dict[int, int], idf: np.ndarray, stats: np.ndarray) -> sparse.csr_matrix:
+        def full_matrix(idx: np.ndarray, position: dict[int, int], idf: np.ndarray, stats: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
             text = self._matrix([rows[i] for i in idx], position, idf)
-            return sparse.hstack([text, sparse.csr_matrix((dense[idx] - stats[0]) / stats[1])], format="csr")
+            return text, sparse.hstack([text, sparse.csr_matrix((dense[idx] - stats[0]) / stats[1])], format="csr")
 
         everything = np.arange(len(prompts))
         if reg is None:
@@ -186,15 +210,17 @@ class QualityPredictor:
                     test = order[k::folds]
                     train = np.setdiff1d(order, test)
                     position, _, idf, stats = design(train)
-                    x_train = full_matrix(train, position, idf, stats)
-                    x_test = full_matrix(test, position, idf, stats)
+                    text_train, x_train = full_matrix(train, position, idf, stats)
+                    _, x_test = full_matrix(test, position, idf, stats)
+                    target = _neighbor_targets(text_train, y[train], neighbors) if neighbors else y[train]
                     theta = None
                     for g, candidate in enumerate(_REG_GRID):
-                        theta = _fit_logistic(x_train, y[train], candidate, theta)
+                        theta = _fit_logistic(x_train, target, candidate, theta)
                         losses[g] += _log_loss(expit(x_test @ theta[:-1] + theta[-1]), y[test]) * len(test)
                 reg = _REG_GRID[int(np.argmin(losses))]
         position, dims, idf, stats = design(everything)
-        theta = _fit_logistic(full_matrix(everything, position, idf, stats), y, reg)
+        text_all, x_all = full_matrix(everything, position, idf, stats)
+        theta = _fit_logistic(x_all, _neighbor_targets(text_all, y, neighbors) if neighbors else y, reg)
         w, b = theta[:-1], float(theta[-1])
         n_text = len(dims)
         self.dims, self.idf, self.coef = dims, idf, w[:n_text]
@@ -202,6 +228,7 @@ class QualityPredictor:
         self.intercept = b
         self.meta = {
             "reg": reg,
+            "neighbors": neighbors,
             "n_train": len(prompts),
             "positive_rate": float(y.mean()),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

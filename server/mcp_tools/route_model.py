@@ -44,9 +44,11 @@ def render_decision(d: Decision) -> str:
     lines = [f"{d.model} @ {d.replica} — policy {d.policy}: {d.reason}"]
     if d.guarantee:
         g = d.guarantee
+        bounds = [f"failure rate among non-escalated ≤ {g.alpha:g}"] if g.alpha is not None else []
+        bounds += [f"escalation rate ≤ {g.budget:g}"] if g.budget is not None else []
         lines.append(
-            f"guarantee: failure rate among non-escalated ≤ {g.alpha:g} with prob ≥ {1 - g.delta:g} "
-            f"(calibration {g.calibration_source} v{g.calibration_version}, threshold {g.threshold:.3f})"
+            f"guarantee ({g.method}): {' and '.join(bounds)} with probability ≥ {1 - g.delta:g} "
+            f"(calibration {g.calibration_source}, {g.calibration_version}, n={g.n})"
         )
     removed = [f"{f.name}: {m} ({r})" for f in d.filters for m, r in f.removed.items()]
     if removed:

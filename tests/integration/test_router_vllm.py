@@ -1,0 +1,240 @@
+"""The router against real vLLM CPU servers: discovery, health, metrics, load-aware routing,
+streaming, `n`, usage, upstream errors, the MCP `chat` tool, and failover (last: it kills replicas)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import mcp
+import openai
+import pytest
+
+from router.backends import OpenAIBackend
+from router.config import BackendConfig, RouterConfig
+from router.core import Router
+from router.errors import BackendUnavailableError, NoCandidateError, UpstreamRejectedError
+from router.metrics import parse_metrics
+from router.types import ChatRequest
+from server.app import build_server
+from server.settings import load_settings
+from tests.integration.procs import free_port
+
+pytestmark = pytest.mark.vllm
+
+
+def _req(text: str = "hello there", **kw) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": text}], **{"max_tokens": 16, **kw})
+
+
+def _config(pool, **kw) -> RouterConfig:
+    return RouterConfig(backends=pool.router_backends(), poll_interval_s=1, probe_timeout_s=2, request_timeout_s=60, **kw)
+
+
+@pytest.fixture
+async def router(vllm_pool):
+    r = Router(_config(vllm_pool))
+    await r.start()
+    yield r
+    await r.aclose()
+
+
+async def _saturate(url: str, model: str, count: int) -> list[asyncio.Task]:
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+    return [
+        asyncio.create_task(
+            client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "go " * 40}], max_tokens=400,
+                extra_body={"ignore_eos": True},
+            )
+        )
+        for _ in range(count)
+    ]  # fmt: skip
+
+
+async def _wait_running(router: Router, model: str, url: str, at_least: float, timeout: float = 15) -> None:
+    rep = next(r for r in router.pool.replicas[model] if r.url == url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await router.pool.poll_once()
+        if rep.metrics and rep.metrics.running >= at_least:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} never reported {at_least} running requests: {rep.metrics}")
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_discovery_reads_max_model_len_and_flags_unserved_models(vllm_pool, router):
+    status = {m.name: m for m in router.models()}
+    assert status["tiny-a"].context_length == 512
+    assert all(r.healthy for m in status.values() for r in m.replicas)
+
+    wrong = Router(RouterConfig(backends=[{"name": "ghost", "kind": "vllm", "replicas": [vllm_pool.a1.url]}]))
+    await wrong.start()
+    try:
+        rep = wrong.models()[0].replicas[0]
+        assert not rep.healthy and "not served" in rep.last_error
+        with pytest.raises(BackendUnavailableError, match="not served"):
+            wrong.decide(_req())
+    finally:
+        await wrong.aclose()
+
+
+async def test_metrics_are_parsed_from_the_live_server(vllm_pool, router):
+    await router.chat(_req(), "p", "admin")
+    await router.pool.poll_once()
+    served = [r for r in router.pool.replicas["tiny-a"] if r.metrics and r.metrics.ttft_count > 0]
+    assert served, "the replica that answered must report a TTFT observation"
+    m = served[0].metrics
+    assert m.ttft_mean_s is not None and 0 < m.ttft_mean_s < 10
+    assert m.prompt_tokens_total > 0 and m.generation_tokens_total > 0
+    assert m.prefix_cache_hit_rate is not None and 0 <= m.prefix_cache_hit_rate <= 1
+    import httpx
+
+    raw = httpx.get(f"{vllm_pool.b.url}/metrics").text
+    assert parse_metrics(raw, "tiny-b").kv_cache_usage >= 0
+    assert parse_metrics(raw, "tiny-a").prompt_tokens_total == 0  # other model's samples are ignored
+
+
+async def test_dead_replica_is_reported_and_an_all_down_model_fails_at_once(vllm_pool):
+    dead = f"http://127.0.0.1:{free_port()}"
+    r = Router(RouterConfig(backends=[{"name": "tiny-a", "kind": "vllm", "replicas": [dead, vllm_pool.a1.url]},
+                                      {"name": "gone", "kind": "vllm", "replicas": [dead]}]))  # fmt: skip
+    await r.start()
+    try:
+        reps = {x.url: x for x in r.models()[0].replicas}
+        assert not reps[dead].healthy and reps[vllm_pool.a1.url].healthy
+        assert r.decide(_req()).replica == vllm_pool.a1.url
+        t0 = time.perf_counter()
+        with pytest.raises(BackendUnavailableError, match="down"):
+            await r.chat(_req(model="gone"))
+        assert time.perf_counter() - t0 < 1.0
+    finally:
+        await r.aclose()
+
+
+async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router):
+    a1, a2 = vllm_pool.a1.url, vllm_pool.a2.url
+    assert router.decide(_req(model="tiny-a")).model == "tiny-a"
+    load = await _saturate(a1, "tiny-a", 10)
+    try:
+        await _wait_running(router, "tiny-a", a1, 4)
+        d = router.decide(_req(model="tiny-a"))
+        assert d.replica == a2, d.candidates
+        lat = {c.replica: c.predicted_latency_s for c in d.candidates}
+        assert lat[a1] > lat[a2]
+        res = await router.chat(_req(model="tiny-a"), "p", "admin")
+        assert res.replica == a2
+        # Both replicas of tiny-a saturated: the load policy picks the other model.
+        assert router.decide(_req()).model == "tiny-a"
+        load += await _saturate(a2, "tiny-a", 10)
+        await _wait_running(router, "tiny-a", a2, 4)
+        d = router.decide(_req(policy="load"))
+        assert d.model == "tiny-b", d.candidates
+    finally:
+        await _cancel(load)
+
+
+async def test_streaming_passes_deltas_through_and_charges_usage_once(router):
+    deltas: list[str] = []
+
+    async def on_delta(d):
+        deltas.append(d.text)
+
+    res = await router.chat(_req(max_tokens=24, model="tiny-a"), "alice", "admin", on_delta=on_delta)
+    assert len(deltas) > 1 and "".join(deltas) == res.choices[0]
+    u = res.usage
+    assert u.completion_tokens > 0 and u.prompt_tokens > 0
+    assert u.cost_usd == pytest.approx((u.prompt_tokens * 0.1 + u.completion_tokens * 0.2) / 1e6)
+    spent = router.ledger.by_principal["alice"]
+    assert spent.requests == 1 and spent.completion_tokens == u.completion_tokens
+
+
+async def test_n_choices_streamed_and_not(router):
+    plain = await router.chat(_req(n=3, model="tiny-b", temperature=1.0), "p", "admin")
+    assert len(plain.choices) == 3 and all(plain.choices)
+
+    async def ignore(d):
+        return None
+
+    streamed = await router.chat(_req(n=2, model="tiny-b", temperature=1.0), "p", "admin", on_delta=ignore)
+    assert len(streamed.choices) == 2 and all(streamed.choices)
+    assert streamed.usage.completion_tokens >= 2
+
+
+async def test_upstream_404_and_400_are_reported_not_retried(vllm_pool, router):
+    backend = OpenAIBackend(BackendConfig(name="x", kind="vllm", model="missing", replicas=[vllm_pool.a1.url]), vllm_pool.a1.url, "")
+    try:
+        with pytest.raises(UpstreamRejectedError) as err:
+            await backend.complete(_req(), 10)
+        assert err.value.status == 404
+    finally:
+        await backend.aclose()
+    # cl100k counts ~310 tokens (fits 512 with 64 more), the tiny model's tokenizer ~610: vLLM answers 400.
+    with pytest.raises(UpstreamRejectedError, match="maximum context length") as err:
+        await router.chat(_req("ж" * 300, max_tokens=64, model="tiny-a"))
+    assert err.value.status == 400
+    assert all(r.breaker.state == "closed" for r in router.pool.replicas["tiny-a"])
+    with pytest.raises(NoCandidateError, match="context 512"):
+        router.decide(_req("word " * 600))
+
+
+async def test_mcp_chat_tool_end_to_end(vllm_pool):
+    settings = load_settings(**{"router.backends": vllm_pool.router_backends(), "router.poll_interval_s": 1})
+    server = build_server(settings, transport="memory")
+    progress: list[float] = []
+
+    async def on_progress(done, total, message):
+        progress.append(done)
+
+    try:
+        async with mcp.Client(server) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert {"chat", "list_models", "route_model"} <= names
+            res = await client.call_tool(
+                "chat", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 40, "n": 1}, progress_callback=on_progress
+            )
+            assert not res.is_error, res.content
+            out = res.structured_content["result"]
+            assert out["model"] in ("tiny-a", "tiny-b") and out["choices"][0]
+            assert out["usage"]["completion_tokens"] > 0 and out["decision"]["candidates"]
+            assert progress, "streaming chat must send progress notifications"
+            models = await client.call_tool("list_models", {})
+            assert {m["name"] for m in models.structured_content["models"]} == {"tiny-a", "tiny-b"}
+            bad = await client.call_tool("chat", {"messages": [{"role": "user", "content": "hi"}], "model": "nope"})
+            assert bad.is_error and "unknown model 'nope'" in bad.content[0].text
+            bad = await client.call_tool("route_model", {"messages": [{"role": "robot", "content": "hi"}]})
+            assert bad.is_error and "messages.0.role" in bad.content[0].text
+    finally:
+        await server.state.aclose()
+
+
+async def test_failover_when_replicas_die_mid_run(vllm_pool, router):
+    """Kills a2 while requests run on it, then a1: every request with a fallback still succeeds."""
+    results = []
+
+    async def batch(k: int):
+        return await asyncio.gather(*(router.chat(_req(max_tokens=48, model="tiny-a"), "p", "admin") for _ in range(k)))
+
+    results += await batch(4)
+    running = asyncio.ensure_future(batch(4))
+    await asyncio.sleep(0.15)
+    vllm_pool.a2.kill()
+    results += await running
+    results += await batch(4)
+    assert len(results) == 12 and all(r.choices for r in results)
+    assert any(len(r.attempts) > 1 for r in results), [r.attempts for r in results]
+    assert all(r.replica == vllm_pool.a1.url for r in results[8:])
+
+    vllm_pool.a1.kill()
+    res = await router.chat(_req(max_tokens=8), "p", "admin")  # tiny-a is down: the other model serves
+    assert res.model == "tiny-b"
+    t0 = time.perf_counter()
+    with pytest.raises(BackendUnavailableError):
+        await router.chat(_req(model="tiny-a"))
+    assert time.perf_counter() - t0 < 2.0

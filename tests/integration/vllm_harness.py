@@ -1,0 +1,165 @@
+"""Build a tiny random-weight MoE checkpoint offline and run real vLLM CPU servers on it.
+
+The model (Qwen3-MoE: hidden 128, 2 layers, 4 heads / 2 KV heads, head_dim 32, 8 experts,
+top-2) answers gibberish, but the OpenAI-compatible API, streaming, usage, `n`, metrics
+and errors it exposes are the real engine's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = ["VllmServer", "build_tiny_moe", "start_servers", "stop_servers"]
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _training_text(limit_bytes: int = 3_000_000) -> list[str]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    out, size = [], 0
+    for path in sorted(stdlib.glob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        out.append(text)
+        size += len(text)
+        if size > limit_bytes:
+            break
+    return out
+
+
+def build_tiny_moe(root: Path) -> Path:
+    """Write tokenizer + config + bfloat16 safetensors of the tiny MoE into `root/tiny-moe`; return the dir."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen3MoeConfig, Qwen3MoeForCausalLM
+
+    out = root / "tiny-moe"
+    if (out / "config.json").exists():
+        return out
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=2048, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(_training_text(), trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None, unk_token=None
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(out)
+    cfg = Qwen3MoeConfig(
+        vocab_size=len(fast),
+        hidden_size=128,
+        intermediate_size=256,
+        moe_intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        num_experts=8,
+        num_experts_per_tok=2,
+        decoder_sparse_step=1,
+        max_position_embeddings=2048,
+        eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=fast.convert_tokens_to_ids("<|endoftext|>"),
+        bos_token_id=None,
+        tie_word_embeddings=False,
+        torch_dtype="bfloat16",
+    )
+    torch.manual_seed(0)
+    model = Qwen3MoeForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+@dataclass
+class VllmServer:
+    """One `python -m vllm.entrypoints.openai.api_server` process."""
+
+    name: str
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, model_dir: Path, work: Path) -> None:
+        env = dict(os.environ)
+        cache = work / "cache"
+        tmp = work / "tmp"
+        for d in (cache, tmp):
+            d.mkdir(parents=True, exist_ok=True)
+        env.update(
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+            VLLM_CPU_KVCACHE_SPACE="1",
+            VLLM_CACHE_ROOT=str(cache / "vllm"),
+            TORCHINDUCTOR_CACHE_DIR=str(cache / "inductor"),
+            HF_HOME=str(cache / "hf"),
+            TMPDIR=str(tmp),
+            VLLM_LOGGING_LEVEL="WARNING",
+            OMP_NUM_THREADS="1",
+        )
+        cmd = [
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(model_dir), "--served-model-name", self.name,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--max-model-len", "512", "--dtype", "bfloat16", "--enforce-eager",
+            "--distributed-executor-backend", "uni", *self.extra,
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+
+
+def start_servers(servers: list[VllmServer], model_dir: Path, work: Path, timeout_s: float = 240.0) -> None:
+    """Start all servers at once and wait until each answers /health with 200 (or raise with its log tail)."""
+    for s in servers:
+        s.start(model_dir, work)
+    deadline = time.monotonic() + timeout_s
+    pending = list(servers)
+    while pending:
+        for s in list(pending):
+            if s.proc is not None and s.proc.poll() is not None:
+                raise RuntimeError(f"vLLM {s.name}:{s.port} exited ({s.proc.returncode}):\n{s.log.read_text()[-4000:]}")
+            if s.healthy():
+                pending.remove(s)
+        if pending and time.monotonic() > deadline:
+            tails = "\n".join(f"--- {s.name}:{s.port}\n{s.log.read_text()[-2000:]}" for s in pending)
+            raise RuntimeError(f"vLLM servers not healthy after {timeout_s:.0f}s:\n{tails}")
+        time.sleep(0.5)
+
+
+def stop_servers(servers: list[VllmServer]) -> None:
+    for s in servers:
+        s.kill()
