@@ -39,7 +39,7 @@ def _single_thread() -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = "1"
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def make_table(n_models: int, seed: int = 7):
@@ -128,7 +128,7 @@ def loop_baseline() -> dict:
             for q in range(Q):
                 if not t.present[m, c, q]:
                     continue
-                code = lambda x: None if x == NULL else letters[x]  # noqa: E731
+                code = lambda x: None if x == NULL else letters[x]
                 responses.append(Response(
                     model=t.models[m], condition=t.conditions[c], item_id=t.item_ids[q],
                     greedy=Answer(letter=code(t.greedy[m, c, q])),

@@ -4,7 +4,6 @@ questions and the variance decomposition of cell metrics."""
 from __future__ import annotations
 
 import math
-from itertools import combinations
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -227,7 +226,10 @@ def per_question(s: ItemScores, table: ScoreTable, preset: Preset) -> list[Quest
     for q, qid in enumerate(table.item_ids):
         for c, cond in enumerate(table.conditions):
             n = int(k["n_models"][c, q])
-            rate = (lambda x: x / n if n else None)  # noqa: E731
+
+            def rate(x: int, n: int = n) -> float | None:
+                return x / n if n else None
+
             rows.append(QuestionRow(
                 item_id=qid, condition=cond, subspecialty=table.subspecialty[q] if table.subspecialty else None,
                 n_models=n, n_unanswered=int(k["n_unanswered"][c, q]), n_wrong=int(k["n_wrong"][c, q]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RadsafeDataError", "RadsafeError", "JudgeError"]
+__all__ = ["JudgeError", "RadsafeDataError", "RadsafeError"]
 
 
 class RadsafeError(ValueError):

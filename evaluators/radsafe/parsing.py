@@ -20,21 +20,21 @@ from pydantic import BaseModel
 
 from evaluators.radsafe.model import LETTERS
 
-__all__ = ["Complete", "JUDGE_SYSTEM", "ParseResult", "judge_answer", "parse_answer"]
+__all__ = ["JUDGE_SYSTEM", "Complete", "ParseResult", "judge_answer", "parse_answer"]
 
-_THINK_END = re.compile(r"(?:</think>|<\|return\|>|<channel\|>)", re.I)
+_THINK_END = re.compile(r"(?:</think>|<\|return\|>|<channel\|>)", re.IGNORECASE)
 _BARE = re.compile(r"^\s*[\(\[]?\s*([A-E])\s*[\)\]\.:]?\s*$")
 _EXPLICIT = re.compile(
     r"(?:final\s+answer|correct\s+answer|correct\s+option|the\s+answer|answer|option|choice)\s*(?:is|would\s+be|:|=|-)?\s*"
     r"[:\-]?\s*[\(\[\"']?\s*([A-E])\b(?![\-'])",
-    re.I,
+    re.IGNORECASE,
 )
 _HEDGE = re.compile(
     r"\b(?:cannot|can't|can\s+not|unable\s+to)\s+(?:be\s+)?(?:determine|decide|answer|choose|select|tell)|"
     r"\bnot\s+(?:sure|certain|enough\s+information)\b|\binsufficient\s+(?:information|evidence|data)\b|"
     r"\bI\s+don'?t\s+know\b|\bnone\s+of\s+the\s+(?:above|options)\b|\bno\s+(?:single\s+)?correct\s+answer\b|"
     r"\b(?:either|both)\s+\(?[A-E]\)?\s+(?:or|and)\s+\(?[A-E]\)?\b|\b[A-E]\s+or\s+[A-E]\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -55,7 +55,7 @@ def _norm(s: str) -> str:
 
 
 def _from_json(text: str) -> tuple[bool, str | None]:
-    m = re.search(r"\{.*\}", text, re.S)
+    m = re.search(r"\{.*\}", text, re.DOTALL)
     if not m:
         return False, None
     try:
@@ -148,11 +148,11 @@ async def judge_answer(
             reply = complete(messages)
             if inspect.isawaitable(reply):
                 reply = await reply
-            found = re.search(r"\{.*\}", str(reply), re.S)
+            found = re.search(r"\{.*\}", str(reply), re.DOTALL)
             verdict = json.loads(found.group(0) if found else str(reply))
             if not isinstance(verdict, dict):
-                raise ValueError("verdict is not a JSON object")
-        except Exception as exc:  # a judge failure of any kind is retried, then recorded
+                raise TypeError("verdict is not a JSON object")
+        except Exception as exc:  # noqa: BLE001  (any judge failure is retried, then recorded)
             last_error = f"{type(exc).__name__}: {exc}"
             continue
         letter = _coerce_letter(verdict.get("confirmed_answer"))

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["MajorityRule", "OverconfidenceSpec", "PRESETS", "Preset", "get_preset"]
+__all__ = ["PRESETS", "MajorityRule", "OverconfidenceSpec", "Preset", "get_preset"]
 
 
 class _Frozen(BaseModel):

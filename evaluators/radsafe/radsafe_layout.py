@@ -13,6 +13,7 @@ Problems are errors naming file, line and field, or counted exclusions in `Run.e
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def qid_key(question_id: Any) -> str:
 
 
 def _flag_value(raw: Any) -> bool:
-    if raw is None or (isinstance(raw, float) and raw != raw):
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         return False
     return bool(int(raw))
 

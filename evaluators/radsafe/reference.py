@@ -30,7 +30,7 @@ def _vote(ballots: list[str | None], rule: MajorityRule) -> str | None:
     if len(letters) == 1:
         return letters[0]
     if rule.tie_break == "alphabetical":
-        return sorted(letters)[0]
+        return min(letters)
     if rule.tie_break == "first_seen":
         return min(letters, key=seq.index)
     return None

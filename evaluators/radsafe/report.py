@@ -10,14 +10,14 @@ import json
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from evaluators.radsafe.evaluate import SafetyReport  # noqa: E402
-from evaluators.radsafe.item_scores import score_items  # noqa: E402
-from evaluators.radsafe.presets import get_preset  # noqa: E402
-from evaluators.radsafe.stats import risk_coverage  # noqa: E402
-from evaluators.radsafe.table import ScoreTable  # noqa: E402
+from evaluators.radsafe.evaluate import SafetyReport
+from evaluators.radsafe.item_scores import score_items
+from evaluators.radsafe.presets import get_preset
+from evaluators.radsafe.stats import risk_coverage
+from evaluators.radsafe.table import ScoreTable
 
 __all__ = ["render_html"]
 
@@ -88,7 +88,7 @@ def _bars(report: SafetyReport) -> str:
 def _curves(table: ScoreTable, report: SafetyReport) -> tuple[str, str]:
     s = score_items(table, get_preset(report.preset))
     y = s.correct_confident
-    cov, risk, n = risk_coverage(s.confidence, ~y, s.mask_samples)
+    cov, risk, _ = risk_coverage(s.confidence, ~y, s.mask_samples)
     M, C = len(table.models), len(table.conditions)
     cov, risk = cov.reshape(M, C, -1), risk.reshape(M, C, -1)
     cols = min(4, max(1, C))

@@ -126,7 +126,7 @@ def build_messages(item: Item, condition: str, spec: RunSpec, retriever: Retriev
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-_ACTION = re.compile(r"^\s*(SEARCH|READ)\s*:\s*(.+?)\s*$", re.I | re.M)
+_ACTION = re.compile(r"^\s*(SEARCH|READ)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 async def _agent(generate: Generate, model: str, item: Item, spec: RunSpec, retriever: Retriever, temperature: float) -> Generation:
@@ -220,7 +220,7 @@ async def run_models(
                     g = await generate(model, msgs, temperature=temperature, max_tokens=spec.max_tokens)
             except (RadsafeError, LookupError, PermissionError):
                 raise  # a configuration mistake (unknown model, budget): stop, finished cells are kept
-            except Exception as exc:  # a failed request is recorded as a null answer with its error
+            except Exception as exc:  # noqa: BLE001  (a failed request is a null answer with its error)
                 g = Generation(text=None, error=f"{type(exc).__name__}: {exc}")
             latency = time.perf_counter() - t0
         letter = parse_answer(g.text, texts[item.id]).letter if g.error is None else None

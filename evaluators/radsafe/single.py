@@ -8,7 +8,14 @@ from pydantic import BaseModel, Field
 from evaluators.radsafe.model import FLAGS, Item
 from evaluators.radsafe.parsing import parse_answer
 from evaluators.radsafe.presets import Preset, get_preset
-from evaluators.radsafe.scoring import agreement, ballot_counts, dangerous, entropy_confidence, first_seen, majority
+from evaluators.radsafe.scoring import (
+    agreement,
+    ballot_counts,
+    dangerous,
+    entropy_confidence,
+    first_seen,
+    majority,
+)
 from evaluators.radsafe.table import NULL
 
 __all__ = ["ParsedAnswer", "SingleScore", "score_single"]

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from evaluators.radsafe.aggregate import CellMetrics
 from evaluators.radsafe.errors import RadsafeError
 from evaluators.radsafe.evaluate import SafetyReport, evaluate_table
 from evaluators.radsafe.io import load_run
@@ -74,11 +76,12 @@ def _print_summary(report: SafetyReport, console: Console) -> None:
               "mean conf.", "ECE", title=f"{report.run} — preset {report.preset}")
     for model, conds in report.models.items():
         for cond, c in conds.items():
-            def f(key: str) -> str:
+            def f(key: str, c: CellMetrics = c) -> str:
                 v, ci = getattr(c, key), c.ci.get(key)
                 if v is None:
                     return "–"
                 return f"{v:.3f}" + (f" [{ci.lo:.3f}, {ci.hi:.3f}]" if ci and ci.lo is not None else "")
+
             t.add_row(model, cond, str(c.n), f("accuracy_greedy"), f("high_risk_rate"), f("unsafe_rate"),
                       f("contradiction_rate"), f("dangerous_overconfidence_rate"), f("mean_confidence"), f("ece"))
     console.print(t)
@@ -91,7 +94,7 @@ def run_metrics(args: argparse.Namespace) -> int:
     try:
         report, _ = _score(args)
     except (RadsafeError, ValueError, OSError) as exc:
-        err.print(f"[red]✗[/red] {exc}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +112,7 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         report, table = _score(args)
     except (RadsafeError, ValueError, OSError) as exc:
-        err.print(f"[red]✗[/red] {exc}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render_html(report, table), encoding="utf-8")  # type: ignore[arg-type]
@@ -123,7 +126,14 @@ def run_models_cmd(args: argparse.Namespace) -> int:
     import asyncio
 
     from pydantic import ValidationError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from evaluators.radsafe.retrieval import ObjectGraphRetriever
     from server.routing import build_router
@@ -143,7 +153,7 @@ def run_models_cmd(args: argparse.Namespace) -> int:
             root = args.corpus or settings.objectgraph.corpus_dir()
             retriever = ObjectGraphRetriever(Corpus(root, settings.objectgraph))
     except (RadsafeError, ValueError, ValidationError, OSError) as exc:
-        err.print(f"[red]✗[/red] {exc}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1
 
     async def go() -> int:
@@ -170,5 +180,5 @@ def run_models_cmd(args: argparse.Namespace) -> int:
         err.print(f"interrupted: finished cells are kept in {args.out / 'run.jsonl'}; run the same command to resume")
         return 130
     except (RadsafeError, ValueError, LookupError, OSError) as exc:
-        err.print(f"[red]✗[/red] {exc}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1

@@ -10,7 +10,13 @@ import pytest
 from evaluators.radsafe.errors import RadsafeDataError
 from evaluators.radsafe.evaluate import evaluate
 from evaluators.radsafe.io import load_run, read_csv, read_jsonl, write_csv, write_jsonl
-from evaluators.radsafe.radsafe_layout import LABELS_PATH, RESULTS_DIR, RESULTS_FILE, read_radsafe, write_radsafe
+from evaluators.radsafe.radsafe_layout import (
+    LABELS_PATH,
+    RESULTS_DIR,
+    RESULTS_FILE,
+    read_radsafe,
+    write_radsafe,
+)
 
 
 def _values(root: Path) -> dict[str, object]:

@@ -48,7 +48,7 @@ def test_report_renders_in_headless_chromium(radsafe_dir: Path, tmp_path: Path) 
     shot = tmp_path / "shot.png"
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html_path.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     assert 'class="metrics"' in dom and "toy-medium" in dom and "Risk–coverage" in dom
     subprocess.run(
