@@ -1,7 +1,7 @@
 """Scoring presets: every choice the released RadSaFE code made, as parameters.
 
-`radsafe-original` reproduces the released phase-5 scripts (see docs in
-`evaluators/radsafe/README.md`), including their inconsistencies: two majority rules, two
+`radsafe-original` reproduces the released phase-5 scripts (see docs/safety.md),
+including their inconsistencies: two majority rules, two
 dangerous-overconfidence definitions, three denominators. `default` applies one rule
 everywhere:
 
