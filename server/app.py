@@ -82,6 +82,7 @@ class OgmuxServer(MCPServer):
         self.state = AppState(settings)
         self.default_principal = default_principal
         self.specs: dict[str, ToolSpec] = {s.name: s for s in specs}
+        self._definitions: dict[str, Tool] = {s.name: tool_definition(s) for s in specs}
         self.state.component(TOOLS_COMPONENT, lambda _: list(specs))
         self.resource_specs = res
         self._limiter = RateLimiter()
@@ -110,11 +111,11 @@ class OgmuxServer(MCPServer):
 
     # --- tools ----------------------------------------------------------------------
     async def list_tools(self) -> list[Tool]:
-        return [tool_definition(s) for s in self.visible_specs(self.current_principal())]
+        return [self._definitions[s.name] for s in self.visible_specs(self.current_principal())]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
-        spec = self.specs.get(name)
-        return None if spec is None else spec.input_model.model_json_schema()
+        definition = self._definitions.get(name)
+        return None if definition is None else definition.input_schema
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None

@@ -24,7 +24,7 @@ class ServerInfo(BaseModel):
     document_scopes: list[str] = Field(description='document scopes the caller may read ("*" = all)')
 
 
-def server_info(args: ServerInfoInput, ctx: ToolContext) -> ServerInfo:
+async def server_info(args: ServerInfoInput, ctx: ToolContext) -> ServerInfo:
     specs = ctx.state.component(TOOLS_COMPONENT, lambda _: discover_tools())
     p = ctx.principal
     return ServerInfo(
