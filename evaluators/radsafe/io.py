@@ -176,7 +176,8 @@ def read_csv(directory: str | Path) -> Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """Load a run from a RadSaFE-layout directory, a CSV directory or a JSONL run file."""
+    """Load a run: a RadSaFE-layout directory, a CSV directory, a JSONL run file, an inspect_ai
+    `.eval` log or an lm-eval `samples_*.jsonl` log."""
     p = Path(path)
     if p.is_dir():
         if (p / LABELS_PATH).is_file():
@@ -187,5 +188,13 @@ def load_run(path: str | Path) -> Run:
             return read_jsonl(p / "run.jsonl")
         raise RadsafeDataError(f"no run found: expected {LABELS_PATH}, items.csv or run.jsonl", source=str(p))
     if p.is_file():
+        from evaluators.radsafe.foreign import read_inspect_eval, read_lm_eval_samples
+
+        if p.suffix == ".eval":
+            return read_inspect_eval(p)
+        with p.open(encoding="utf-8") as f:
+            first = f.readline()
+        if p.name.startswith("samples_") and '"doc_id"' in first:
+            return read_lm_eval_samples(p, model=p.parent.name)  # lm-eval writes <out>/<model>/samples_*.jsonl
         return read_jsonl(p)
     raise RadsafeDataError("no such file or directory", source=str(p))
