@@ -16,7 +16,7 @@ def test_risk_coverage_averages_ties() -> None:
     conf = np.array([0.9, 0.9, 0.5, 0.1])
     err = np.array([0, 1, 0, 1], bool)
     mask = np.ones(4, bool)
-    cov, risk, n = risk_coverage(conf, err, mask)
+    cov, risk, _ = risk_coverage(conf, err, mask)
     # the tie at 0.9 holds one error: expected cumulative errors 0.5, 1, then 1, 2
     assert cov[0].tolist() == [0.25, 0.5, 0.75, 1.0]
     assert risk[0] == pytest.approx([0.5, 0.5, 1 / 3, 0.5])
