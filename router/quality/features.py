@@ -30,7 +30,7 @@ class FeatureConfig(BaseModel):
 
     hash_bits: int = Field(18, ge=8, le=24, description="the hashed n-gram space has 2**hash_bits dimensions")
     word_ngrams: tuple[int, int] = Field((1, 2), description="smallest and largest word n-gram")
-    char_ngrams: tuple[int, int] = Field((3, 5), description="smallest and largest character n-gram; (0, 0) for none")
+    char_ngrams: tuple[int, int] = Field((0, 0), description="smallest and largest character n-gram; (0, 0) for none")
     min_df: int = Field(2, ge=1, description="n-grams seen in fewer training prompts are dropped")
     max_chars: int = Field(4000, ge=100, description="only the first and last max_chars/2 characters are read")
 

@@ -24,6 +24,7 @@ __all__ = ["FORMAT", "QualityDataError", "QualityPredictor"]
 FORMAT = "ogmux.quality_predictor/1"
 _REG_GRID = (1e-2, 3e-3, 1e-3, 3e-4)  # strongest first: each fit warm-starts the next
 _CV_MAX = 3000
+_Z_CLIP = 4.0
 
 
 class QualityDataError(ValueError):
@@ -100,6 +101,11 @@ def _neighbor_targets(x: sparse.csr_matrix, y: np.ndarray, k: int, chunk: int = 
         nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         out[lo : lo + chunk] = (y[lo : lo + chunk] + y[nearest].sum(axis=1)) / (k + 1)
     return out
+
+
+def _standardize(values: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    # Clipped so that a prompt unlike any training prompt cannot saturate the score by itself.
+    return np.clip((values - mean) / scale, -_Z_CLIP, _Z_CLIP)
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -192,12 +198,12 @@ class QualityPredictor:
             idf = np.log((1 + len(train_idx)) / (1 + np.array([df[k] for k in dims], dtype=float))) + 1.0
             mean = dense[train_idx].mean(axis=0)
             scale = dense[train_idx].std(axis=0)
-            scale[scale == 0] = 1.0
+            scale[scale < 1e-6] = 1.0
             return {int(k): j for j, k in enumerate(dims)}, dims, idf, np.vstack([mean, scale])
 
         def full_matrix(idx: np.ndarray, position: dict[int, int], idf: np.ndarray, stats: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
             text = self._matrix([rows[i] for i in idx], position, idf)
-            return text, sparse.hstack([text, sparse.csr_matrix((dense[idx] - stats[0]) / stats[1])], format="csr")
+            return text, sparse.hstack([text, sparse.csr_matrix(_standardize(dense[idx], stats[0], stats[1]))], format="csr")
 
         everything = np.arange(len(prompts))
         if reg is None:
@@ -254,7 +260,7 @@ class QualityPredictor:
                 sq += v * v
                 dot += v * entry[1]
         text_score = dot / math.sqrt(sq) if sq > 0 else 0.0
-        dense = (dense_features(prompt) - self.dense_mean) / self.dense_scale
+        dense = _standardize(dense_features(prompt), self.dense_mean, self.dense_scale)
         return float(expit(text_score + float(dense @ self.dense_coef) + self.intercept))
 
     def predict_batch(self, prompts: Sequence[str]) -> np.ndarray:
