@@ -6,7 +6,6 @@ router, usage and latency recorded, resumable appends, scoring and the HTML repo
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
     items = load_run(ROOT / "examples" / "safety" / "radsafe-synthetic").items[:3]
+    for it in items:
+        it.question = "[SYNTHETIC] How is the ogmux server configured and started?"  # so retrieval finds nodes
     router = Router(RouterConfig(backends=vllm_pool.router_backends(), poll_interval_s=1, probe_timeout_s=2,
                                  request_timeout_s=120))
     await router.start()
@@ -40,7 +41,7 @@ async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
         assert all(a.raw is not None and a.input_tokens and a.latency_s > 0 for a in answers)
         rag = [r for r in run.responses if r.condition == "top_k"]
         zero = [r for r in run.responses if r.condition == "zero_shot"]
-        assert min(r.greedy.input_tokens for r in rag) > max(r.greedy.input_tokens for r in zero)  # context was sent
+        assert min(r.greedy.input_tokens for r in rag) > max(r.greedy.input_tokens for r in zero) + 50  # context sent
         again = await run_models(items, spec, router_generate(router), tmp_path / "run", retriever=retriever)
         assert len(again.responses) == len(run.responses)  # resumed: nothing re-run, nothing lost
     finally:
@@ -48,4 +49,3 @@ async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
     report = evaluate(load_run(tmp_path / "run" / "run.jsonl"), replicates=50)
     assert set(report.models) == {"tiny-a", "tiny-b"}
     assert report.models["tiny-a"]["zero_shot"].n == 3
-    await asyncio.sleep(0)
