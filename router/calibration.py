@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -59,8 +59,12 @@ class Calibration(BaseModel):
 
     format: Literal["ogmux.calibration/1"] = FORMAT
     method: Literal["ltt_risk", "ctd_budget", "ltt_risk_budget"]
-    threshold: float | None = Field(description="escalate when score >= threshold; null = escalate every request")
-    alpha: float | None = Field(None, gt=0, lt=1, description="bound on the failure rate among non-escalated requests")
+    threshold: float | None = Field(
+        description="escalate when score >= threshold; null = escalate every request"
+    )
+    alpha: float | None = Field(
+        None, gt=0, lt=1, description="bound on the failure rate among non-escalated requests"
+    )
     budget: float | None = Field(None, gt=0, le=1, description="bound on the escalation rate")
     delta: float = Field(gt=0, lt=1, description="the bounds hold with probability >= 1 - delta")
     n: int = Field(ge=1, description="calibration requests")
@@ -69,9 +73,15 @@ class Calibration(BaseModel):
     data_hash: str = Field(description="sha256 of the calibration scores and labels")
     created: str
     calib_escalation_rate: float = Field(ge=0, le=1, description="share of calibration requests escalated")
-    calib_failure_rate: float | None = Field(None, description="failure rate among non-escalated calibration requests")
-    risk_upper_bound: float | None = Field(None, description="Clopper–Pearson upper bound used for the risk certificate")
-    escalation_upper_bound: float | None = Field(None, description="Clopper–Pearson upper bound on the escalation rate")
+    calib_failure_rate: float | None = Field(
+        None, description="failure rate among non-escalated calibration requests"
+    )
+    risk_upper_bound: float | None = Field(
+        None, description="Clopper–Pearson upper bound used for the risk certificate"
+    )
+    escalation_upper_bound: float | None = Field(
+        None, description="Clopper–Pearson upper bound on the escalation rate"
+    )
 
     def escalate(self, score: float) -> bool:
         """True when a request with this signal value should go to the strong model."""
@@ -95,12 +105,16 @@ class Calibration(BaseModel):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise CalibrationError(f"no calibration file at {path}: make one with `ogmux router calibrate`") from exc
+            raise CalibrationError(
+                f"no calibration file at {path}: make one with `ogmux router calibrate`"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise CalibrationError(f"{path} is not JSON: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise CalibrationError(f"{path} is not a calibration file (format {found!r}, expected {FORMAT!r})")
+            raise CalibrationError(
+                f"{path} is not a calibration file (format {found!r}, expected {FORMAT!r})"
+            )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -114,7 +128,9 @@ def clopper_pearson_upper(failures: int, n: int, level: float) -> float:
     return float(stats.beta.ppf(1 - level, failures + 1, n - failures))
 
 
-def _check(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray | None, delta: float) -> tuple[np.ndarray, np.ndarray | None]:
+def _check(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray | None, delta: float
+) -> tuple[np.ndarray, np.ndarray | None]:
     s = np.asarray(scores, dtype=float)
     if s.ndim != 1 or len(s) == 0:
         raise CalibrationError("calibration needs a non-empty 1-D array of scores")
@@ -126,9 +142,13 @@ def _check(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndar
         return s, None
     y = np.asarray(labels)
     if y.shape != s.shape:
-        raise CalibrationError(f"{len(s)} scores but labels of shape {y.shape}: give one 0/1 outcome per score")
+        raise CalibrationError(
+            f"{len(s)} scores but labels of shape {y.shape}: give one 0/1 outcome per score"
+        )
     if not np.isin(y, (0, 1)).all():
-        raise CalibrationError("weak_failed labels must be 0 or 1 (1 = the weak model's answer was a failure)")
+        raise CalibrationError(
+            "weak_failed labels must be 0 or 1 (1 = the weak model's answer was a failure)"
+        )
     return s, y.astype(int)
 
 
@@ -146,7 +166,9 @@ def _grid(scores: np.ndarray, grid: Sequence[float] | np.ndarray | None) -> np.n
     return g
 
 
-def risk_pvalues(scores: np.ndarray, weak_failed: np.ndarray, grid: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def risk_pvalues(
+    scores: np.ndarray, weak_failed: np.ndarray, grid: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per threshold: exact binomial p-value of "failure rate among scores < t exceeds alpha", m_t, k_t."""
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
@@ -177,7 +199,9 @@ def _multi_start_fst(p: np.ndarray, level: float, starts: int) -> np.ndarray:
     return certified
 
 
-def _budget_certified(scores: np.ndarray, grid: np.ndarray, budget: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+def _budget_certified(
+    scores: np.ndarray, grid: np.ndarray, budget: float, level: float
+) -> tuple[np.ndarray, np.ndarray]:
     p, escalated = budget_pvalues(scores, grid, budget)
     certified = np.zeros(len(grid), dtype=bool)
     for j in range(len(grid) - 1, -1, -1):
@@ -195,7 +219,7 @@ def _data_hash(scores: np.ndarray, labels: np.ndarray | None) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def fit_threshold(
@@ -229,7 +253,7 @@ def fit_threshold(
     if budget is not None:
         if not 0 < budget <= 1:
             raise CalibrationError(f"budget must be in (0, 1], got {budget}")
-        in_budget, escalated = _budget_certified(s, g, budget, delta / 2)
+        in_budget, _ = _budget_certified(s, g, budget, delta / 2)
         both = certified & in_budget
         if not both.any():
             raise CalibrationError(

@@ -32,18 +32,18 @@ __all__ = [
     "EvalDataError",
     "EvalReport",
     "GuaranteeCheck",
-    "Summary",
-    "check_guarantee",
-    "evaluate_benchmark",
-    "split_indices",
-    "train_predictor",
     "RouterMetrics",
     "RoutingPoint",
+    "Summary",
     "apgr",
+    "check_guarantee",
     "cpt",
+    "evaluate_benchmark",
     "load_benchmark",
     "route_metrics",
     "routing_curve",
+    "split_indices",
+    "train_predictor",
 ]
 
 BENCHMARKS = ("mmlu", "gsm8k", "mt_bench")
@@ -112,7 +112,9 @@ def _bool_column(rows: list[dict], column: str, path: Path) -> np.ndarray:
     return np.array(values, dtype=float)
 
 
-def _read_correctness_csv(paths: Sequence[Path], contaminated: set[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _read_correctness_csv(
+    paths: Sequence[Path], contaminated: set[str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     csv.field_size_limit(sys.maxsize)
     prompts: list[str] = []
     weak: list[np.ndarray] = []
@@ -133,7 +135,9 @@ def _read_correctness_csv(paths: Sequence[Path], contaminated: set[str]) -> tupl
 def _load_mt_bench(root: Path) -> BenchmarkData:
     contaminated = _contaminated(root / "contaminated_prompts.jsonl")
     questions = [
-        q for q in _read_jsonl(root / "question.jsonl") if q["turns"][0] not in contaminated and q["turns"][1] not in contaminated
+        q
+        for q in _read_jsonl(root / "question.jsonl")
+        if q["turns"][0] not in contaminated and q["turns"][1] not in contaminated
     ]
     scores: dict[tuple[int, str], list[float]] = {}
     for j in _read_jsonl(root / "judgements.jsonl"):
@@ -143,7 +147,9 @@ def _load_mt_bench(root: Path) -> BenchmarkData:
         for model, out in ((WEAK_MODEL, weak), (STRONG_MODEL, strong)):
             turns = scores.get((q["question_id"], model), [])
             if len(turns) != 2:
-                raise EvalDataError(f"MT-Bench question {q['question_id']} has {len(turns)} judgements of {model}, expected 2")
+                raise EvalDataError(
+                    f"MT-Bench question {q['question_id']} has {len(turns)} judgements of {model}, expected 2"
+                )
             out.append(float(np.mean(turns)))
     # RouteLLM routes MT-Bench on the first turn only.
     return BenchmarkData("mt_bench", [q["turns"][0] for q in questions], np.array(weak), np.array(strong))
@@ -162,12 +168,16 @@ def load_benchmark(data_dir: str | Path, name: str) -> BenchmarkData:
         path = root / "gsm8k" / "gsm8k_responses.csv"
         if not path.is_file():
             raise EvalDataError(f"missing file {path}: point --data at the routellm_gpt4_mixtral folder")
-        data = BenchmarkData(name, *_read_correctness_csv([path], _contaminated(root / "gsm8k" / "contaminated_prompts.jsonl")))
+        data = BenchmarkData(
+            name, *_read_correctness_csv([path], _contaminated(root / "gsm8k" / "contaminated_prompts.jsonl"))
+        )
     else:
         paths = sorted((root / "mmlu" / "responses").glob("mmlu_*.csv"))
         if not paths:
             raise EvalDataError(f"no mmlu_*.csv files under {root / 'mmlu' / 'responses'}")
-        data = BenchmarkData(name, *_read_correctness_csv(paths, _contaminated(root / "mmlu" / "contaminated_prompts.jsonl")))
+        data = BenchmarkData(
+            name, *_read_correctness_csv(paths, _contaminated(root / "mmlu" / "contaminated_prompts.jsonl"))
+        )
     if len(data) == 0:
         raise EvalDataError(f"benchmark {name} has no queries in {root}")
     return data
@@ -199,12 +209,16 @@ def _check_outcomes(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray) ->
     if len(scores) == 0:
         raise EvalDataError("no queries to evaluate")
     if not (scores.shape == weak.shape == strong.shape) or scores.ndim != 1:
-        raise EvalDataError(f"scores {scores.shape}, weak {weak.shape} and strong {strong.shape} must be 1-D of one length")
+        raise EvalDataError(
+            f"scores {scores.shape}, weak {weak.shape} and strong {strong.shape} must be 1-D of one length"
+        )
     if not np.isfinite(scores).all():
         raise EvalDataError("router scores must be finite numbers")
 
 
-def routing_curve(scores: Sequence[float], weak: Sequence[float], strong: Sequence[float], num_results: int = 10) -> list[tuple[float, float, float]]:
+def routing_curve(
+    scores: Sequence[float], weak: Sequence[float], strong: Sequence[float], num_results: int = 10
+) -> list[tuple[float, float, float]]:
     """(threshold, strong-call share, mean score) at RouteLLM's `num_results + 1` quantile thresholds."""
     s = np.asarray(scores, dtype=float)
     w = np.asarray(weak, dtype=float)
@@ -218,7 +232,9 @@ def routing_curve(scores: Sequence[float], weak: Sequence[float], strong: Sequen
     return points
 
 
-def cpt(points: Sequence[tuple[float, float, float]], weak_score: float, strong_score: float, fraction: float) -> float:
+def cpt(
+    points: Sequence[tuple[float, float, float]], weak_score: float, strong_score: float, fraction: float
+) -> float:
     """Strong-call share needed to reach `fraction` of the weak-to-strong gap (RouteLLM's np.interp)."""
     ordered = sorted(points, key=lambda p: p[1])
     target = weak_score + fraction * (strong_score - weak_score)
@@ -247,7 +263,9 @@ def route_metrics(scores: Sequence[float], data: BenchmarkData, num_results: int
         cpt50=cpt(points, weak_score, strong_score, 0.5),
         cpt80=cpt(points, weak_score, strong_score, 0.8),
         curve=[
-            RoutingPoint(threshold=t, strong_share=share, score=score, pgr=(score - weak_score) / gap if gap else 0.0)
+            RoutingPoint(
+                threshold=t, strong_share=share, score=score, pgr=(score - weak_score) / gap if gap else 0.0
+            )
             for t, share, score in points
         ],
     )
@@ -261,9 +279,17 @@ class GuaranteeCheck(BaseModel):
     alpha: float
     delta: float
     splits: int
-    violation_share: float = Field(ge=0, le=1, description="share of splits whose test failure rate among non-escalated requests exceeds alpha")
-    strong_call_share: float = Field(ge=0, le=1, description="mean share of test requests escalated to the strong model")
-    mean_failure_rate: float = Field(ge=0, le=1, description="mean test failure rate among non-escalated requests")
+    violation_share: float = Field(
+        ge=0,
+        le=1,
+        description="share of splits whose test failure rate among non-escalated requests exceeds alpha",
+    )
+    strong_call_share: float = Field(
+        ge=0, le=1, description="mean share of test requests escalated to the strong model"
+    )
+    mean_failure_rate: float = Field(
+        ge=0, le=1, description="mean test failure rate among non-escalated requests"
+    )
     weak_failure_rate: float = Field(ge=0, le=1, description="failure rate if nothing were escalated")
     n_calibration: int
     n_test: int
@@ -293,9 +319,16 @@ class EvalReport(BaseModel):
     router: Summary
     baselines: dict[str, Summary]
     curves: dict[str, list[RoutingPoint]]
-    cross_benchmark: dict[str, Summary] = Field(description="router trained on the named benchmark(s) only, tested on the same test split")
-    repeats: dict[str, dict[str, float]] = Field(default_factory=dict, description="mean and sd of APGR over extra random splits")
+    cross_benchmark: dict[str, Summary] = Field(
+        description="router trained on the named benchmark(s) only, tested on the same test split"
+    )
+    repeats: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="mean and sd of APGR over extra random splits"
+    )
     guarantee: GuaranteeCheck
+    guarantee_sweep: list[GuaranteeCheck] = Field(
+        default_factory=list, description="the same check at other alphas"
+    )
 
 
 def split_indices(n: int, seed: int, train_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -305,17 +338,21 @@ def split_indices(n: int, seed: int, train_share: float) -> tuple[np.ndarray, np
     if n < 2:
         raise EvalDataError(f"{n} queries cannot be split into training and test parts")
     order = np.random.default_rng(seed).permutation(n)
-    cut = min(max(int(round(n * train_share)), 1), n - 1)
+    cut = min(max(round(n * train_share), 1), n - 1)
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 
-def train_predictor(data: BenchmarkData, label: str = "strong_wins", seed: int = 0) -> QualityPredictor:
-    """A quality predictor fitted on `data`.
+def train_predictor(
+    data: BenchmarkData, label: str = "strong_wins", seed: int = 0, neighbors: int = 30
+) -> QualityPredictor:
+    """A quality predictor fitted on `data`, with labels smoothed over up to `neighbors` similar prompts.
 
     Label "strong_wins" (the strong model beats the weak one) ranks queries by the gain of a strong
     call and suits routing; "weak_failed" estimates the weak model's failure and suits the cascade.
+    The neighbourhood is capped at a tenth of the training set.
     """
-    predictor = QualityPredictor().fit(data.prompts, data.labels(label), seed=seed)
+    k = min(neighbors, len(data) // 10)
+    predictor = QualityPredictor().fit(data.prompts, data.labels(label), seed=seed, neighbors=k)
     predictor.meta.update(benchmark=data.name, label=label)
     return predictor
 
@@ -383,6 +420,7 @@ def evaluate_benchmark(
     delta: float = 0.1,
     splits: int = 200,
     repeats: int = 0,
+    more_alphas: Sequence[float] = (),
     cross: bool = True,
     cross_cache: dict[str, QualityPredictor] | None = None,
 ) -> EvalReport:
@@ -417,23 +455,28 @@ def evaluate_benchmark(
         for r in range(1, repeats + 1):
             tr_idx, te_idx = split_indices(len(data), seed + r, train_share)
             tr, te = data.subset(tr_idx), data.subset(te_idx)
-            values["router"].append(route_metrics(train_predictor(tr, "strong_wins", seed + r).predict_batch(te.prompts), te).apgr)
+            values["router"].append(
+                route_metrics(train_predictor(tr, "strong_wins", seed + r).predict_batch(te.prompts), te).apgr
+            )
             values["prompt_length"].append(route_metrics(_length_scores(te.prompts), te).apgr)
             values["random"].append(route_metrics(np.random.default_rng(seed + r).random(len(te)), te).apgr)
         repeat_stats = {
-            name: {"apgr_mean": float(np.mean(v)), "apgr_sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "runs": len(v)}
+            name: {
+                "apgr_mean": float(np.mean(v)),
+                "apgr_sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                "runs": len(v),
+            }
             for name, v in values.items()
         }
     cascade = train_predictor(train, "weak_failed", seed)
-    guarantee = check_guarantee(
-        cascade.predict_batch(test.prompts),
-        test.weak_failed,
-        alpha=alpha,
-        delta=delta,
-        splits=splits,
-        seed=seed,
-        grid=threshold_grid(cascade.predict_batch(train.prompts)),
-    )
+    cascade_scores = cascade.predict_batch(test.prompts)
+    grid = threshold_grid(cascade.predict_batch(train.prompts))
+    checks = [
+        check_guarantee(
+            cascade_scores, test.weak_failed, alpha=a, delta=delta, splits=splits, seed=seed, grid=grid
+        )
+        for a in (alpha, *more_alphas)
+    ]
     return EvalReport(
         benchmark=benchmark,
         seed=seed,
@@ -442,9 +485,13 @@ def evaluate_benchmark(
         weak_score=float(test.weak.mean()),
         strong_score=float(test.strong.mean()),
         router=_summary(metrics["router"]),
-        baselines={"random": _summary(metrics["random"]), "prompt_length": _summary(metrics["prompt_length"])},
+        baselines={
+            "random": _summary(metrics["random"]),
+            "prompt_length": _summary(metrics["prompt_length"]),
+        },
         curves={name: m.curve for name, m in metrics.items()},
         cross_benchmark=cross_results,
         repeats=repeat_stats,
-        guarantee=guarantee,
+        guarantee=checks[0],
+        guarantee_sweep=checks[1:],
     )

@@ -15,7 +15,7 @@ import numpy as np
 import tiktoken
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FeatureConfig", "count_tokens", "dense_features", "hashed_ngrams", "DENSE_NAMES"]
+__all__ = ["DENSE_NAMES", "FeatureConfig", "count_tokens", "dense_features", "hashed_ngrams"]
 
 _WORD = re.compile(r"[a-z]+|\d+|[^\sa-z\d]", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -30,9 +30,13 @@ class FeatureConfig(BaseModel):
 
     hash_bits: int = Field(18, ge=8, le=24, description="the hashed n-gram space has 2**hash_bits dimensions")
     word_ngrams: tuple[int, int] = Field((1, 2), description="smallest and largest word n-gram")
-    char_ngrams: tuple[int, int] = Field((0, 0), description="smallest and largest character n-gram; (0, 0) for none")
+    char_ngrams: tuple[int, int] = Field(
+        (0, 0), description="smallest and largest character n-gram; (0, 0) for none"
+    )
     min_df: int = Field(2, ge=1, description="n-grams seen in fewer training prompts are dropped")
-    max_chars: int = Field(4000, ge=100, description="only the first and last max_chars/2 characters are read")
+    max_chars: int = Field(
+        4000, ge=100, description="only the first and last max_chars/2 characters are read"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,9 @@ def _check_labels(prompts: Sequence[str], labels: Sequence[int] | np.ndarray) ->
         raise QualityDataError("no training prompts: give at least one prompt of each label")
     y = np.asarray(labels)
     if y.shape != (len(prompts),):
-        raise QualityDataError(f"{len(prompts)} prompts but labels of shape {y.shape}: give one label per prompt")
+        raise QualityDataError(
+            f"{len(prompts)} prompts but labels of shape {y.shape}: give one label per prompt"
+        )
     if not np.isin(y, (0, 1)).all():
         bad = sorted({str(v) for v in np.unique(y) if v not in (0, 1)})[:5]
         raise QualityDataError(f"labels must be 0 or 1 (1 = the weak model failed); found {', '.join(bad)}")
@@ -47,7 +49,9 @@ def _check_labels(prompts: Sequence[str], labels: Sequence[int] | np.ndarray) ->
     return y.astype(float)
 
 
-def _fit_logistic(x: sparse.csr_matrix, y: np.ndarray, reg: float, start: np.ndarray | None = None) -> np.ndarray:
+def _fit_logistic(
+    x: sparse.csr_matrix, y: np.ndarray, reg: float, start: np.ndarray | None = None
+) -> np.ndarray:
     """Weights then intercept of the L2-regularised logistic regression (Newton-CG with Hessian products)."""
     n, d = x.shape
     xt = x.T.tocsr()
@@ -78,7 +82,9 @@ def _fit_logistic(x: sparse.csr_matrix, y: np.ndarray, reg: float, start: np.nda
     if start is None:
         start = np.zeros(d + 1)
         start[d] = math.log(prior / (1 - prior))
-    result = optimize.minimize(loss, start, jac=True, hessp=hessp, method="Newton-CG", options={"maxiter": 50, "xtol": 1e-6})
+    result = optimize.minimize(
+        loss, start, jac=True, hessp=hessp, method="Newton-CG", options={"maxiter": 50, "xtol": 1e-6}
+    )
     return result.x
 
 
@@ -149,12 +155,16 @@ class QualityPredictor:
 
     def _build_index(self) -> None:
         assert self.dims is not None and self.idf is not None and self.coef is not None
-        self._index = {int(k): (float(i), float(c)) for k, i, c in zip(self.dims, self.idf, self.coef, strict=True)}
+        self._index = {
+            int(k): (float(i), float(c)) for k, i, c in zip(self.dims, self.idf, self.coef, strict=True)
+        }
 
     def _count_rows(self, prompts: Sequence[str]) -> list[dict[int, int]]:
         return [hashed_ngrams(p, self.config) for p in prompts]
 
-    def _matrix(self, rows: list[dict[int, int]], position: dict[int, int], idf: np.ndarray) -> sparse.csr_matrix:
+    def _matrix(
+        self, rows: list[dict[int, int]], position: dict[int, int], idf: np.ndarray
+    ) -> sparse.csr_matrix:
         indptr, indices, values = [0], [], []
         for counts in rows:
             for key, c in counts.items():
@@ -163,7 +173,10 @@ class QualityPredictor:
                     indices.append(j)
                     values.append((1.0 + math.log(c)) * idf[j])
             indptr.append(len(indices))
-        x = sparse.csr_matrix((np.array(values), np.array(indices, dtype=np.int64), np.array(indptr)), shape=(len(rows), len(idf)))
+        x = sparse.csr_matrix(
+            (np.array(values), np.array(indices, dtype=np.int64), np.array(indptr)),
+            shape=(len(rows), len(idf)),
+        )
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sparse.csr_matrix(sparse.diags(1.0 / norms) @ x)
@@ -201,9 +214,13 @@ class QualityPredictor:
             scale[scale < 1e-6] = 1.0
             return {int(k): j for j, k in enumerate(dims)}, dims, idf, np.vstack([mean, scale])
 
-        def full_matrix(idx: np.ndarray, position: dict[int, int], idf: np.ndarray, stats: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        def full_matrix(
+            idx: np.ndarray, position: dict[int, int], idf: np.ndarray, stats: np.ndarray
+        ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
             text = self._matrix([rows[i] for i in idx], position, idf)
-            return text, sparse.hstack([text, sparse.csr_matrix(_standardize(dense[idx], stats[0], stats[1]))], format="csr")
+            return text, sparse.hstack(
+                [text, sparse.csr_matrix(_standardize(dense[idx], stats[0], stats[1]))], format="csr"
+            )
 
         everything = np.arange(len(prompts))
         if reg is None:
@@ -237,7 +254,7 @@ class QualityPredictor:
             "neighbors": neighbors,
             "n_train": len(prompts),
             "positive_rate": float(y.mean()),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         self._build_index()
         return self
@@ -297,7 +314,9 @@ class QualityPredictor:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise QualityDataError(f"not a quality predictor file (format {found!r}, expected {FORMAT!r})")
         if list(data.get("dense_names", [])) != list(DENSE_NAMES):
-            raise QualityDataError("the predictor was saved with other length features; retrain it with `ogmux router train`")
+            raise QualityDataError(
+                "the predictor was saved with other length features; retrain it with `ogmux router train`"
+            )
         try:
             dims = np.asarray(data["dims"], dtype=np.int64)
             idf = np.asarray(data["idf"], dtype=float)
@@ -327,7 +346,9 @@ class QualityPredictor:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise QualityDataError(f"no predictor file at {path}: train one with `ogmux router train`") from exc
+            raise QualityDataError(
+                f"no predictor file at {path}: train one with `ogmux router train`"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise QualityDataError(f"{path} is not JSON: {exc}") from exc
         return cls.from_dict(data)

@@ -17,7 +17,6 @@ from router.calibration import (
     risk_pvalues,
 )
 
-
 # Three standard errors of a share near delta = 0.1 estimated from 300 trials.
 SLACK = 0.05
 

@@ -39,7 +39,9 @@ def test_save_load_round_trip(fitted: QualityPredictor, tmp_path) -> None:
     assert data["format"] == "ogmux.quality_predictor/1"
     loaded = QualityPredictor.load(path)
     prompts, _, _ = prompts_and_outcomes(50, seed=3)
-    np.testing.assert_allclose(loaded.predict_batch(prompts), fitted.predict_batch(prompts), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_batch(prompts), fitted.predict_batch(prompts), rtol=1e-5, atol=1e-6
+    )
     assert loaded.meta["n_train"] == 300
 
 
