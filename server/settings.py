@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from evaluators.radsafe.config import EvalConfig
 from router.config import RouterConfig
 from tools.objectgraph.config import ObjectGraphConfig
+from tools.solver.config import SolverConfig
 
 __all__ = [
     "AuditSettings",
@@ -145,6 +146,7 @@ class Settings(BaseSettings):
     router: RouterConfig = Field(default_factory=RouterConfig)
     objectgraph: ObjectGraphConfig = Field(default_factory=ObjectGraphConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    solver: SolverConfig = Field(default_factory=SolverConfig)
 
     @field_validator("roles")
     @classmethod
