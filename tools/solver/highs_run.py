@@ -44,7 +44,6 @@ class SolveLimits(BaseModel):
     mip_rel_gap: float = Field(1e-4, ge=0, le=1, description="stop when (primal - dual bound)/|primal| <= this")
     mip_abs_gap: float = Field(1e-6, ge=0, description="stop when |primal - dual bound| <= this")
     node_limit: int | None = Field(None, ge=1, description="largest number of branch-and-bound nodes")
-    threads: int = Field(1, ge=1, le=64, description="HiGHS threads")
 
 
 class SolveProgress(BaseModel):
@@ -112,7 +111,6 @@ def run_highs(
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(limits.mip_rel_gap))
     h.setOptionValue("mip_abs_gap", float(limits.mip_abs_gap))
-    h.setOptionValue("threads", int(limits.threads))
     if limits.node_limit is not None:
         h.setOptionValue("mip_max_nodes", int(limits.node_limit))
     start = time.perf_counter()

@@ -129,7 +129,7 @@ def save_onnx(net: ReluNetwork, path: Path) -> None:
     for k, (w, b) in enumerate(zip(net.weights, net.biases)):
         inits += [numpy_helper.from_array(w.astype(np.float32), f"W{k}"), numpy_helper.from_array(b.astype(np.float32), f"b{k}")]
         out = "y" if k == last else f"h{k}"
-        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"dense{k}", transB=1))
+        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"dense{k}", alpha=1.0, beta=1.0, transA=0, transB=1))
         if k < last:
             nodes.append(helper.make_node("Relu", [out], [f"a{k}"], name=f"relu{k}"))
             out = f"a{k}"

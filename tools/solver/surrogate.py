@@ -21,7 +21,7 @@ from tools.solver.bounds import (
 )
 from tools.solver.config import SolverConfig
 from tools.solver.errors import ModelError
-from tools.solver.formulation import PreBounds, encode, to_highs_lp
+from tools.solver.formulation import Encoding, PreBounds, encode, to_highs_lp
 from tools.solver.highs_run import ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
 from tools.solver.network import ReluNetwork
 
@@ -150,6 +150,40 @@ def _add_constraints(h: highspy.Highs, net: ReluNetwork, x_cols: np.ndarray, y_c
         h.addRow(lo, hi, len(cols), np.array(cols, dtype=np.int32), np.array(vals, dtype=float))
 
 
+def _assignment(enc: Encoding, net: ReluNetwork, x: np.ndarray) -> np.ndarray:
+    """Values of every column of the encoding at input x (a feasible MILP point)."""
+    v = np.zeros(enc.n_cols)
+    v[enc.x_cols] = x
+    h = x
+    for k, (acts, bins) in enumerate(zip(enc.act_cols, enc.bin_cols)):
+        z = net.weights[k] @ h + net.biases[k]
+        h = np.maximum(z, 0.0)
+        v[acts[acts >= 0]] = h[acts >= 0]
+        v[bins[bins >= 0]] = (z[bins >= 0] > 0).astype(float)
+    v[enc.y_cols] = net.weights[-1] @ h + net.biases[-1]
+    return v
+
+
+def _satisfies(con: SurrogateConstraint, x: np.ndarray, y: np.ndarray, tol: float = 1e-9) -> bool:
+    lhs = sum(coef * (x if name[0] == "x" else y)[int(name[1:])] for name, coef in con.terms.items())
+    return {"<=": lhs <= con.rhs + tol, ">=": lhs >= con.rhs - tol, "==": abs(lhs - con.rhs) <= tol}[con.sense]
+
+
+def _start(h: highspy.Highs, enc: Encoding, net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
+           maximize: bool, constraints: list[SurrogateConstraint], samples: int = 256) -> None:
+    """Give HiGHS the best of a few sampled inputs as a starting incumbent (so a limit always has a point)."""
+    pts = lo + (hi - lo) * np.random.default_rng(0).random((samples, net.n_inputs))
+    ys = net.forward(pts)
+    ok = [i for i in range(samples) if all(_satisfies(con, pts[i], ys[i]) for con in constraints)]
+    if not ok:
+        return
+    vals = ys[ok] @ c
+    best = ok[int(np.argmax(vals) if maximize else np.argmin(vals))]
+    sol = highspy.HighsSolution()
+    sol.col_value = _assignment(enc, net, pts[best]).tolist()
+    h.setSolution(sol)
+
+
 def _message(status: SolveStatus, kind: str, verified: bool) -> str:
     if kind == "optimal":
         base = "global optimum within the requested gap"
@@ -184,6 +218,8 @@ def optimize_surrogate(
     h = new_highs()
     h.passModel(to_highs_lp(enc, cost, maximize=objective.sense == "maximize"))
     _add_constraints(h, net, enc.x_cols, enc.y_cols, constraints or [])
+    if enc.n_binaries:
+        _start(h, enc, net, lo, hi, c, objective.sense == "maximize", constraints or [])
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     t2 = time.perf_counter()
@@ -217,7 +253,7 @@ def optimize_surrogate(
     )
 
 
-def _lp_bound(enc, c: np.ndarray, maximize: bool) -> float:
+def _lp_bound(enc: Encoding, c: np.ndarray, maximize: bool) -> float:
     cost = np.zeros(enc.n_cols)
     cost[enc.y_cols] = c
     h = new_highs()

@@ -1,0 +1,294 @@
+"""Solver benchmark: the seed paper's grid on open solvers, and ogmux vs OMLT on the same networks.
+
+(a) grid: functions x depth x width 25 x regularizer x seeds. Each network is trained with
+    tools.solver.training (reduced budget, stated in the JSON), exported to ONNX, reloaded,
+    and minimized over its input box with HiGHS at the stated gap and time limit. Reported:
+    normalized test MSE, unstable neurons (interval and after LP tightening), root LP
+    relaxation gap, MILP nodes, HiGHS solve time.
+(b) omlt: the same ONNX networks and boxes through OMLT's ReluBigMFormulation (interval
+    bounds, a binary per neuron) solved by HiGHS via Pyomo's appsi_highs, against
+    ogmux's optimize_surrogate (LP tightening, no binary for stable neurons). OMLT and Pyomo
+    are benchmark-only dependencies.
+
+Everything is measured in this run on this machine; times are medians with ratios.
+Usage: python benchmarks/bench_solver.py [--phase grid|omlt|all] [--depths 5] [--regs none,bw+lp] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "results" / "solver.json"
+NETS = Path("/tmp/ogmux-bench-solver-nets")
+DEFAULT_LAM = {"none": 0.0, "l1": 1e-3, "l2": 1e-3, "bw": 1e-2, "sn": 1e-2, "lp": 1e-2, "bw+lp": 1e-3}
+
+
+def _key(e: dict) -> str:
+    return f"{e['function']}-d{e['depth']}-w{e['width']}-{e['reg']}-s{e['seed']}"
+
+
+def _lp_gap(net, lo, hi, bounds, optimum: float) -> float:
+    from tools.solver.formulation import encode
+    from tools.solver.surrogate import _lp_bound
+
+    lp = _lp_bound(encode(net, lo, hi, bounds, relax=True), np.array([1.0]), maximize=False)
+    return abs(optimum - lp) / max(abs(optimum), 1e-6)
+
+
+def run_one(job: dict) -> dict:
+    """Train (or reuse) one network and solve its minimization MILP."""
+    from tools.solver.bounds import InputBounds, interval_bounds, stability
+    from tools.solver.functions import FUNCTIONS
+    from tools.solver.highs_run import SolveLimits
+    from tools.solver.onnx_io import load_onnx, save_onnx
+    from tools.solver.surrogate import optimize_surrogate
+    from tools.solver.training import TrainConfig, train_surrogate
+
+    cfg = TrainConfig(
+        function=job["function"], depth=job["depth"], width=job["width"], reg=job["reg"], lam=job["lam"],
+        seed=job["seed"], samples=job["samples"], test_samples=job["test_samples"], epochs=job["epochs"],
+        lp_points=job["lp_points"],
+    )
+    path = Path(job["nets_dir"]) / f"{_key(job)}.onnx"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        report = json.loads(meta.read_text())
+    else:
+        net, rep = train_surrogate(cfg)
+        save_onnx(net, path)
+        report = {"test_mse": rep.test_mse, "train_time_s": rep.train_time_s, "lp_solves": rep.lp_solves}
+        meta.write_text(json.dumps(report))
+    net = load_onnx(path)
+    fn = FUNCTIONS[job["function"]]
+    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
+    box = InputBounds(lower=lo.tolist(), upper=hi.tolist())
+    res = optimize_surrogate(net, box, limits=SolveLimits(time_limit_s=job["time_limit"], mip_rel_gap=job["gap"]),
+                             tighten_time_s=job["tighten_time"])
+    ibp = interval_bounds(net, lo, hi)
+    out = dict(job)
+    out.pop("nets_dir")
+    out.update(
+        onnx=str(path), test_mse=report["test_mse"], train_time_s=report["train_time_s"],
+        unstable_interval=sum(l.unstable for l in stability(net, ibp)), unstable=sum(l.unstable for l in res.layers),
+        binaries=res.binaries, status=res.status, objective=res.objective, bound=res.bound, gap=res.gap,
+        nodes=res.nodes, solve_time_s=res.solve_time_s, bound_time_s=res.bound_time_s, total_time_s=res.time_s,
+        verification_error=res.verification_error,
+    )
+    if res.objective is not None:
+        out["lp_gap_interval"] = _lp_gap(net, lo, hi, ibp, res.objective)
+        from tools.solver.bounds import tighten_bounds
+
+        tight, _ = tighten_bounds(net, lo, hi, job["tighten_time"])
+        out["lp_gap_tightened"] = _lp_gap(net, lo, hi, tight, res.objective)
+    return out
+
+
+def run_omlt(entry: dict, time_limit: float, gap: float) -> dict:
+    """OMLT big-M (interval bounds) vs ogmux on one saved network; both solved with HiGHS at `gap`."""
+    import onnx
+    import pyomo.environ as pyo
+    from omlt import OmltBlock
+    from omlt.io.onnx import load_onnx_neural_network
+    from omlt.neuralnet import ReluBigMFormulation
+    from pyomo.contrib.appsi.solvers import Highs as AppsiHighs
+
+    from tools.solver.bounds import InputBounds
+    from tools.solver.functions import FUNCTIONS
+    from tools.solver.highs_run import SolveLimits
+    from tools.solver.onnx_io import load_onnx
+    from tools.solver.surrogate import optimize_surrogate
+
+    fn = FUNCTIONS[entry["function"]]
+    t0 = time.perf_counter()
+    nn = load_onnx_neural_network(onnx.load(entry["onnx"]), None, {0: (fn.lower, fn.upper), 1: (fn.lower, fn.upper)})
+    m = pyo.ConcreteModel()
+    m.nn = OmltBlock()
+    m.nn.build_formulation(ReluBigMFormulation(nn))
+    m.obj = pyo.Objective(expr=m.nn.outputs[0], sense=pyo.minimize)
+    t1 = time.perf_counter()
+    solver = AppsiHighs()
+    solver.config.time_limit = time_limit
+    solver.config.mip_gap = gap
+    solver.config.load_solution = False
+    r = solver.solve(m)
+    t2 = time.perf_counter()
+    term = str(r.termination_condition)
+    omlt_obj = r.best_feasible_objective
+    omlt_bound = r.best_objective_bound
+    binaries = sum(1 for v in m.component_data_objects(pyo.Var) if v.is_binary())
+    t3 = time.perf_counter()
+    net = load_onnx(entry["onnx"])
+    box = InputBounds(lower=[fn.lower] * 2, upper=[fn.upper] * 2)
+    ours = optimize_surrogate(net, box, limits=SolveLimits(time_limit_s=time_limit, mip_rel_gap=gap))
+    t4 = time.perf_counter()
+    both = ours.objective is not None and omlt_obj is not None and math.isfinite(omlt_obj)
+    diff = abs(ours.objective - omlt_obj) / max(1.0, abs(ours.objective)) if both else None
+    return {
+        "network": _key(entry), "omlt_build_s": t1 - t0, "omlt_solve_s": t2 - t1, "omlt_total_s": t2 - t0,
+        "omlt_status": term, "omlt_objective": omlt_obj, "omlt_bound": omlt_bound, "omlt_binaries": binaries,
+        "ogmux_total_s": t4 - t3, "ogmux_solve_s": ours.solve_time_s, "ogmux_status": ours.status,
+        "ogmux_objective": ours.objective, "ogmux_bound": ours.bound, "ogmux_binaries": ours.binaries,
+        "ogmux_verification_error": ours.verification_error, "objective_rel_diff": diff,
+        "agree_1e-6": diff is not None and diff <= 1e-6, "speedup": (t2 - t0) / (t4 - t3),
+    }
+
+
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def summarize_grid(entries: list[dict], time_limit: float) -> dict:
+    groups: dict[str, list[dict]] = {}
+    for e in entries:
+        groups.setdefault(f"{e['function']}-d{e['depth']}-{e['reg']}", []).append(e)
+    table = {}
+    for k, es in sorted(groups.items()):
+        table[k] = {
+            "n": len(es),
+            "median_test_mse": _median([e["test_mse"] for e in es]),
+            "median_unstable": _median([e["unstable"] for e in es]),
+            "median_unstable_interval": _median([e["unstable_interval"] for e in es]),
+            "median_lp_gap_interval": _median([e["lp_gap_interval"] for e in es if "lp_gap_interval" in e]),
+            "median_nodes": _median([e["nodes"] for e in es]),
+            "median_solve_time_s": _median([e["solve_time_s"] for e in es]),
+            "solved_to_gap": sum(e["status"] == "optimal" for e in es),
+        }
+    ratios = {}
+    for depth in sorted({e["depth"] for e in entries}):
+        for reg in sorted({e["reg"] for e in entries} - {"none"}):
+            base = [e for e in entries if e["depth"] == depth and e["reg"] == "none"]
+            mine = [e for e in entries if e["depth"] == depth and e["reg"] == reg]
+            if not base or not mine:
+                continue
+            tb, tm = _median([e["solve_time_s"] for e in base]), _median([e["solve_time_s"] for e in mine])
+            per_fn = {}
+            for f in sorted({e["function"] for e in mine}):
+                b = _median([e["solve_time_s"] for e in base if e["function"] == f])
+                m_ = _median([e["solve_time_s"] for e in mine if e["function"] == f])
+                mb = _median([e["test_mse"] for e in base if e["function"] == f])
+                mm = _median([e["test_mse"] for e in mine if e["function"] == f])
+                if b is not None and m_ is not None:
+                    per_fn[f] = {"solve_time_ratio": b / max(m_, 1e-9), "test_mse_ratio": mm / mb if mb else None}
+            censored = sum(e["status"] != "optimal" for e in base)
+            ratios[f"d{depth}-{reg}-vs-none"] = {
+                "median_solve_time_none_s": tb, "median_solve_time_reg_s": tm,
+                "solve_time_reduction": tb / max(tm, 1e-9),
+                "reduction_is_lower_bound": censored > 0,
+                "none_runs_hitting_time_limit": censored,
+                "median_test_mse_ratio": _median([v["test_mse_ratio"] for v in per_fn.values() if v["test_mse_ratio"]]),
+                "per_function": per_fn,
+            }
+    return {"time_limit_s": time_limit, "groups": table, "ratios_vs_none": ratios}
+
+
+def summarize_omlt(rows: list[dict]) -> dict:
+    sp = [r["speedup"] for r in rows]
+    return {
+        "n": len(rows),
+        "geomean_speedup_total_time": math.exp(statistics.fmean(math.log(s) for s in sp)) if sp else None,
+        "median_speedup": _median(sp),
+        "median_binaries_omlt": _median([r["omlt_binaries"] for r in rows]),
+        "median_binaries_ogmux": _median([r["ogmux_binaries"] for r in rows]),
+        "all_fewer_or_equal_binaries": all(r["ogmux_binaries"] <= r["omlt_binaries"] for r in rows),
+        "optima_agree_1e-6": sum(r["agree_1e-6"] for r in rows),
+    }
+
+
+def _load(out: Path) -> dict:
+    return json.loads(out.read_text()) if out.exists() else {}
+
+
+def _save(doc: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    tmp.replace(out)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--phase", choices=["grid", "omlt", "all"], default="all")
+    p.add_argument("--functions", default="peaks,himmelblau,ackley")
+    p.add_argument("--depths", default="5,2,3")
+    p.add_argument("--regs", default="none,bw+lp,l1,bw,sn,lp")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--width", type=int, default=25)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--samples", type=int, default=4000)
+    p.add_argument("--test-samples", type=int, default=1000)
+    p.add_argument("--lp-points", type=int, default=4)
+    p.add_argument("--time-limit", type=float, default=120.0)
+    p.add_argument("--gap", type=float, default=1e-4)
+    p.add_argument("--tighten-time", type=float, default=10.0)
+    p.add_argument("--omlt-gap", type=float, default=1e-7)
+    p.add_argument("--omlt-time-limit", type=float, default=120.0)
+    p.add_argument("--omlt-max", type=int, default=24, help="networks compared with OMLT")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--nets-dir", type=Path, default=NETS)
+    p.add_argument("--out", type=Path, default=OUT)
+    a = p.parse_args()
+    a.nets_dir.mkdir(parents=True, exist_ok=True)
+    doc = _load(a.out)
+    doc["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_at_start": os.getloadavg()}
+    doc["settings"] = {
+        "reduced_from_paper": {
+            "samples": f"{a.samples} Latin-hypercube training points (paper 70,000), {a.test_samples} test points",
+            "epochs": f"{a.epochs} (paper 200)",
+            "seeds": f"{a.seeds} (paper 20)",
+            "lp_regularizer_points_per_step": a.lp_points,
+            "milp_time_limit_s": f"{a.time_limit} (paper 1800)",
+            "solver": "HiGHS (paper: Gurobi)",
+        },
+        "mip_rel_gap": a.gap, "width": a.width, "lambda": DEFAULT_LAM, "lp_tightening_budget_s": a.tighten_time,
+        "objective": "minimize the network output over the function's box",
+    }
+    grid = {_key(e): e for e in doc.get("grid", [])}
+    if a.phase in ("grid", "all"):
+        jobs = []
+        for depth in map(int, a.depths.split(",")):
+            for reg in a.regs.split(","):
+                for seed in range(a.seeds):
+                    for f in a.functions.split(","):
+                        job = dict(function=f, depth=depth, width=a.width, reg=reg, lam=DEFAULT_LAM[reg], seed=seed,
+                                   samples=a.samples, test_samples=a.test_samples, epochs=a.epochs,
+                                   lp_points=a.lp_points, time_limit=a.time_limit, gap=a.gap,
+                                   tighten_time=a.tighten_time, nets_dir=str(a.nets_dir))
+                        if _key(job) not in grid:
+                            jobs.append(job)
+        with ProcessPoolExecutor(a.workers) as pool:
+            futures = [pool.submit(run_one, j) for j in jobs]
+            for fut in as_completed(futures):
+                e = fut.result()
+                grid[_key(e)] = e
+                doc["grid"] = list(grid.values())
+                doc["grid_summary"] = summarize_grid(doc["grid"], a.time_limit)
+                _save(doc, a.out)
+                print(f"{_key(e)}: mse {e['test_mse']:.4f} unstable {e['unstable']} {e['status']} "
+                      f"{e['solve_time_s']:.2f}s nodes {e['nodes']}", flush=True)
+    if a.phase in ("omlt", "all"):
+        chosen = [e for e in grid.values() if e["status"] == "optimal"][: a.omlt_max]
+        rows = []
+        for e in chosen:
+            rows.append(run_omlt(e, a.omlt_time_limit, a.omlt_gap))
+            doc["omlt"] = rows
+            doc["omlt_summary"] = summarize_omlt(rows)
+            doc["omlt_settings"] = {"mip_rel_gap": a.omlt_gap, "time_limit_s": a.omlt_time_limit,
+                                    "omlt_formulation": "ReluBigMFormulation, interval bounds", "solver": "appsi_highs"}
+            _save(doc, a.out)
+            print(f"omlt {rows[-1]['network']}: speedup {rows[-1]['speedup']:.1f}x binaries "
+                  f"{rows[-1]['omlt_binaries']} vs {rows[-1]['ogmux_binaries']} agree {rows[-1]['agree_1e-6']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
