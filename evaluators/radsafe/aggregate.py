@@ -158,10 +158,10 @@ def cell_metrics(
         n_w = ms.reshape(-1, ms.shape[-1]).astype(float) @ weights.T
         ece_reps = np.zeros_like(n_w)
         for b in range(10):
-            gap = np.where((idx == b) & ms, np.nan_to_num(conf) - y, 0.0).reshape(n_w.shape[0], -1)
+            gap = np.where((idx == b) & ms, np.nan_to_num(conf) - y, 0.0).reshape(n_w.shape[0], ms.shape[-1])
             ece_reps += np.abs(gap @ weights.T)
         with np.errstate(divide="ignore", invalid="ignore"):
-            reps["ece"] = (ece_reps / n_w).reshape(ms.shape[:-1] + (-1,))
+            reps["ece"] = (ece_reps / n_w).reshape(ms.shape[:-1] + (weights.shape[0],))
     else:
         reps["ece"] = np.zeros(ms.shape[:-1] + (0,))
     ece_mass = ece_equal_mass(conf, y, ms)

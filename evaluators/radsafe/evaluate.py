@@ -21,6 +21,7 @@ from evaluators.radsafe.collective import (
     variance_decomposition,
     worst_case,
 )
+from evaluators.radsafe.errors import RadsafeDataError
 from evaluators.radsafe.item_scores import score_items
 from evaluators.radsafe.model import Exclusion, Run
 from evaluators.radsafe.presets import Preset, get_preset
@@ -77,6 +78,8 @@ def evaluate_table(
     """Every metric of `table`. `ensembles` lists member lists; None = one ensemble of all models
     (when there are at least 2)."""
     p = get_preset(preset)
+    if not table.present.any():
+        raise RadsafeDataError("the run has no responses to labelled items to score", source=run_name)
     s = score_items(table, p)
     w = _weights(table, p, replicates, seed)
     cells, reps = cell_metrics(s, table, w)
