@@ -23,6 +23,8 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, Completion, ResourceTemplateReference, TextContent, Tool, ToolAnnotations
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from server.audit import AuditLog, Outcome
 from server.auth import ROLE_CLAIM, OgmuxTokenVerifier
@@ -91,6 +93,11 @@ class OgmuxServer(MCPServer):
         for spec in res:
             self._register_resource(spec)
         self.completion()(self._complete)
+        self.custom_route("/healthz", methods=["GET"])(self._healthz)
+
+    async def _healthz(self, request: Request) -> JSONResponse:
+        """Liveness for load balancers and container health checks (no auth, no tool runs)."""
+        return JSONResponse({"status": "ok", "version": __version__, "tools": len(self.specs)})
 
     # --- who is calling -------------------------------------------------------------
     def current_principal(self) -> Principal | None:

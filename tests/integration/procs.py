@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(config: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
+def http_server(config: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[str]:
     """Run `ogmux serve --http` on a free loopback port; yield its MCP URL; stop it afterwards."""
     port = free_port()
     cmd = [sys.executable, "-m", "server", "serve", "--http", "--port", str(port)]
@@ -42,7 +42,8 @@ def http_server(config: Path | None = None, env: dict[str, str] | None = None, t
                 log.seek(0)
                 raise RuntimeError(f"ogmux exited with {proc.returncode}: {log.read()}")
             try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                assert r.status_code == 200, r.text
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:

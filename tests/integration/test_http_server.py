@@ -37,3 +37,8 @@ def test_host_allowlist_rejects_foreign_host(url: str) -> None:
     headers = {"Host": "evil.example:80", "Accept": "application/json, text/event-stream"}
     r = httpx.post(url, json=body, headers=headers)
     assert r.status_code in (403, 421)
+
+
+def test_healthz_needs_no_token(url: str) -> None:
+    r = httpx.get(url.removesuffix("/mcp") + "/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
