@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evaluators.radsafe.errors import RadsafeError
 from evaluators.radsafe.io import append_jsonl, read_jsonl
 from evaluators.radsafe.model import Answer, Exclusion, Item, Response, Run
-from evaluators.radsafe.parsing import parse_answer
+from evaluators.radsafe.parsing import Complete, judge_answer, parse_answer
 
 __all__ = [
     "CONDITIONS",
@@ -39,6 +39,8 @@ __all__ = [
     "Retriever",
     "RunSpec",
     "build_messages",
+    "router_generate",
+    "router_judge",
     "run_models",
 ]
 
@@ -190,8 +192,13 @@ async def run_models(
     retriever: Retriever | None = None,
     progress: Callable[[int, int], None] | None = None,
     name: str | None = None,
+    judge: Complete | None = None,
 ) -> Run:
-    """Run every (model, condition, item) cell not yet in `out/run.jsonl`; return the whole run."""
+    """Run every (model, condition, item) cell not yet in `out/run.jsonl`; return the whole run.
+
+    With `judge`, every answer's letter is the judge's confirmed letter (phase-4 style, with
+    both guards; `Answer.judge` keeps the verdict) instead of the deterministic parser's.
+    """
     out = Path(out)
     done, recorded = _prepare(out, items, spec, name or out.name)
     todo = [(m, c, it) for m in spec.models for c in spec.conditions for it in items if (m, c, it.id) not in done]
@@ -223,8 +230,13 @@ async def run_models(
             except Exception as exc:  # noqa: BLE001  (a failed request is a null answer with its error)
                 g = Generation(text=None, error=f"{type(exc).__name__}: {exc}")
             latency = time.perf_counter() - t0
-        letter = parse_answer(g.text, texts[item.id]).letter if g.error is None else None
-        return Answer(raw=g.text, parsed=letter, letter=letter, input_tokens=g.input_tokens,
+        parsed = parse_answer(g.text, texts[item.id]).letter if g.error is None else None
+        verdict = None
+        letter = parsed
+        if judge is not None and g.error is None:
+            verdict = await judge_answer(g.text, item.question, texts[item.id], judge)
+            letter = verdict["confirmed_answer"]
+        return Answer(raw=g.text, parsed=parsed, letter=letter, judge=verdict, input_tokens=g.input_tokens,
                       output_tokens=g.output_tokens, latency_s=round(latency, 4), error=g.error)
 
     async def cell(model: str, cond: str, item: Item) -> None:
@@ -246,6 +258,15 @@ async def run_models(
         if e not in recorded:
             append_jsonl(out / "run.jsonl", "exclusion", e)
     return read_jsonl(out / "run.jsonl")
+
+
+def router_judge(router: object, model: str) -> Complete:
+    """An async judge `Complete` over the router: temperature 0, JSON output, the given model."""
+
+    async def complete(messages: list[dict[str, str]]) -> str:
+        return await router.complete(messages, model=model, temperature=0.0, json_output=True, max_tokens=256)  # type: ignore[attr-defined]
+
+    return complete
 
 
 def router_generate(router: object, **options: object) -> Generate:

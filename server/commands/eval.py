@@ -16,7 +16,7 @@ from evaluators.radsafe.errors import RadsafeError
 from evaluators.radsafe.evaluate import SafetyReport, evaluate_table
 from evaluators.radsafe.io import load_run
 from evaluators.radsafe.presets import PRESETS
-from evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate, run_models
+from evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate, router_judge, run_models
 from evaluators.radsafe.table import build_table
 from server.cliutil import add_config_argument, settings_from_args
 
@@ -57,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--context-tokens", type=int, default=3000, help="token budget of retrieved / max-context text")
     x.add_argument("--corpus", type=Path, default=None, help="ObjectGraph corpus for the retrieval conditions "
                    "(default: objectgraph.corpus of the settings)")
+    x.add_argument("--judge-model", default=None, help="confirm every answer's letter with this model as the "
+                   "phase-4 style judge (default: the deterministic parser)")
     x.add_argument("-o", "--out", type=Path, required=True, help="run directory; run.jsonl is appended and resumed")
     add_config_argument(x)
     x.set_defaults(func=run_models_cmd)
@@ -161,13 +163,14 @@ def run_models_cmd(args: argparse.Namespace) -> int:
         await router.start()
         try:
             known = {m.name for m in router.models()}
-            unknown = [m for m in spec.models if m not in known]
+            unknown = [m for m in [*spec.models, *([args.judge_model] if args.judge_model else [])] if m not in known]
             if unknown:
                 raise LookupError(f"models not configured in [router]: {unknown}; known: {sorted(known) or 'none'}")
             with Progress(TextColumn("[bold]eval run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TimeRemainingColumn(), console=err) as bar:
                 task = bar.add_task("cells", total=None)
-                run = await run_models(items, spec, router_generate(router), args.out, retriever=retriever,
+                judge = router_judge(router, args.judge_model) if args.judge_model else None
+                run = await run_models(items, spec, router_generate(router), args.out, retriever=retriever, judge=judge,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             await router.aclose()

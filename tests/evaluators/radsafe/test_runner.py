@@ -121,3 +121,17 @@ def test_resume_refuses_other_items(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="started with other items"):
         asyncio.run(run_models(_items(), spec, Model(), tmp_path / "r"))
     assert json.loads((tmp_path / "r" / "run.jsonl").read_text().splitlines()[0])["type"] == "run"
+
+
+def test_judge_confirms_letters(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    async def judge(messages: list[dict[str, str]]) -> str:
+        calls.append(messages[-1]["content"])
+        return '{"clear_selection": "yes", "reasoning": "explicit", "confirmed_answer": "C"}'
+
+    spec = RunSpec(models=["m"], conditions=["evidence_conflict"], samples=1)
+    run = asyncio.run(run_models(_items()[:1], spec, Model(), tmp_path / "r", judge=judge))
+    g = run.responses[0].greedy
+    assert g.raw == "The answer is C" and g.parsed == "C" and g.letter == "C" and g.judge["clear_selection"] == "yes"
+    assert len(calls) == 2 and "The answer is C" in calls[0]
