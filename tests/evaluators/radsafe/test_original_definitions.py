@@ -236,3 +236,14 @@ def test_s11_variance_decomposition_hand_example() -> None:
     assert v.condition_share == pytest.approx(ss_c / ss_total)
     assert v.interaction_share == pytest.approx((56 - 36 - 16) / ss_total)
     assert v.residual_share == 0
+
+
+def test_s12_9_negative_confidence_is_in_no_bin_but_counts_in_n() -> None:
+    items = [item("1", "A", n_opt=4), item("2", "A")]
+    responses = [
+        resp("m", "c", "1", "A", "AAAABBBBCCCCDDDDEE--", truth="A"),  # confidence < 0; majority A (alphabetical), right
+        resp("m", "c", "2", "B", "B" * 20, truth="A"),  # confidence 1, wrong: top bin, gap 1
+    ]
+    cell = evaluate(run_of(items, responses), ORIG, replicates=0).models["m"]["c"]
+    assert cell.ece == pytest.approx(1 / 2)  # one non-empty bin holding 1 of N = 2 items
+    assert cell.mce == pytest.approx(1.0)
