@@ -12,14 +12,16 @@ _ABSENT = "__absent__"
 
 def same(a: Any, b: Any) -> bool:
     """Equality that also distinguishes types (1 vs True vs 1.0) and treats NaN as equal to NaN."""
+    if a is b:
+        return True
     if type(a) is not type(b):
         return False
     if isinstance(a, float) and math.isnan(a) and math.isnan(b):
         return True
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(a[k] is b[k] or same(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(x is y or same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

@@ -267,7 +267,7 @@ def read_radsafe(root: str | Path, *, name: str | None = None) -> Run:
             continue
         _read_results(path, model_dir.name, items, run, meta)
     run.meta["radsafe"] = meta
-    return Run.model_validate(run.model_dump())
+    return run  # ids are unique: duplicates raised above, condition keys are unique per record
 
 
 def _block(resp: Response) -> dict[str, Any]:
