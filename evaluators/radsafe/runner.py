@@ -239,10 +239,13 @@ async def run_models(
         return Answer(raw=g.text, parsed=parsed, letter=letter, judge=verdict, input_tokens=g.input_tokens,
                       output_tokens=g.output_tokens, latency_s=round(latency, 4), error=g.error)
 
+    cell_slots = asyncio.Semaphore(spec.concurrency)  # bounds the cells (and their request tasks) alive at once
+
     async def cell(model: str, cond: str, item: Item) -> None:
         nonlocal finished
-        answers = await asyncio.gather(one(model, cond, item, 0.0),
-                                       *(one(model, cond, item, spec.temperature) for _ in range(spec.samples)))
+        async with cell_slots:
+            answers = await asyncio.gather(one(model, cond, item, 0.0),
+                                           *(one(model, cond, item, spec.temperature) for _ in range(spec.samples)))
         resp = Response(model=model, condition=cond, item_id=item.id, correct_answer=item.answer,
                         greedy=answers[0], samples=list(answers[1:]))
         async with lock:
