@@ -168,7 +168,11 @@ def _anthropic_content(m: ChatMessage) -> str | list[dict[str, Any]]:
 
 
 class AnthropicBackend(Backend):
-    """Anthropic Messages API through `anthropic.AsyncAnthropic` (n > 1 is filtered out before routing)."""
+    """Anthropic Messages API through `anthropic.AsyncAnthropic`.
+
+    n > 1 is filtered out before routing; temperature is not sent (the current Messages API
+    and SDK no longer take sampling parameters).
+    """
 
     def __init__(self, config: BackendConfig, url: str, api_key: str):
         super().__init__(config, url)
@@ -181,7 +185,6 @@ class AnthropicBackend(Backend):
         args: dict[str, Any] = {
             "model": self.config.model,
             "max_tokens": req.max_tokens,
-            "temperature": min(req.temperature, 1.0),
             "messages": [
                 {"role": "assistant" if m.role == "assistant" else "user", "content": _anthropic_content(m)}
                 for m in req.messages

@@ -21,8 +21,11 @@ class ReplicaMetrics(BaseModel):
     kv_cache_usage: float = Field(0.0, description="fraction 0..1 of KV-cache blocks in use")
     prefix_cache_hit_rate: float | None = Field(None, description="hits/queries since start; None before any query")
     ttft_mean_s: float | None = Field(None, description="mean time to first token since start")
+    ttft_sum_s: float = 0.0
     ttft_count: float = 0.0
     itl_mean_s: float | None = Field(None, description="mean inter-token latency since start")
+    itl_sum_s: float = 0.0
+    itl_count: float = 0.0
     e2e_mean_s: float | None = None
     prompt_tokens_total: float = 0.0
     generation_tokens_total: float = 0.0
@@ -68,16 +71,18 @@ def parse_metrics(text: str, model: str | None = None) -> ReplicaMetrics:
     hits = s.get("vllm:prefix_cache_hits_total", s.get("vllm:gpu_prefix_cache_hits_total"))
     queries = s.get("vllm:prefix_cache_queries_total", s.get("vllm:gpu_prefix_cache_queries_total"))
     ttft_n = s.get("vllm:time_to_first_token_seconds_count", 0.0)
+    itl_n = s.get("vllm:inter_token_latency_seconds_count", 0.0)
     return ReplicaMetrics(
         running=s.get("vllm:num_requests_running", 0.0),
         waiting=s.get("vllm:num_requests_waiting", 0.0),
         kv_cache_usage=min(1.0, max(0.0, kv)),
         prefix_cache_hit_rate=_ratio(hits, queries),
         ttft_mean_s=_ratio(s.get("vllm:time_to_first_token_seconds_sum"), ttft_n),
+        ttft_sum_s=s.get("vllm:time_to_first_token_seconds_sum", 0.0),
         ttft_count=ttft_n,
-        itl_mean_s=_ratio(
-            s.get("vllm:inter_token_latency_seconds_sum"), s.get("vllm:inter_token_latency_seconds_count")
-        ),
+        itl_mean_s=_ratio(s.get("vllm:inter_token_latency_seconds_sum"), itl_n),
+        itl_sum_s=s.get("vllm:inter_token_latency_seconds_sum", 0.0),
+        itl_count=itl_n,
         e2e_mean_s=_ratio(s.get("vllm:e2e_request_latency_seconds_sum"), s.get("vllm:e2e_request_latency_seconds_count")),
         prompt_tokens_total=s.get("vllm:prompt_tokens_total", 0.0),
         generation_tokens_total=s.get("vllm:generation_tokens_total", 0.0),

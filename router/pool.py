@@ -21,6 +21,13 @@ _DEFAULT_TPOT_S = {"vllm": 0.01, "openai": 0.02, "anthropic": 0.02}
 _AFFINITY_SLOTS = 4096
 
 
+def _ewma(prev: float | None, dsum: float, dcount: float) -> float | None:
+    if dcount <= 0:
+        return prev
+    recent = dsum / dcount
+    return recent if prev is None else 0.5 * prev + 0.5 * recent
+
+
 class Replica:
     """One replica URL of one backend, with its breaker, last metrics and ogmux's own in-flight count."""
 
@@ -34,6 +41,8 @@ class Replica:
         self.polled_at: float | None = None
         self.in_flight = 0
         self.served_len: int | None = None
+        self.ttft_s: float | None = None
+        self.itl_s: float | None = None
         self.peer_ttft_s: float | None = None
         self.peer_itl_s: float | None = None
         self.discovered = False
@@ -60,19 +69,36 @@ class Replica:
     def predicted_latency_s(self, max_tokens: int) -> float:
         """Predicted seconds to finish: one service time stretched by batch size, queue and KV pressure.
 
-        service = TTFT + TPOT × expected output tokens (live means from /metrics; for a replica
-        that has served nothing yet, the mean of its measured sibling replicas);
-        × (1 + running/4 + waiting): decode slows with batch size, queued requests wait a turn;
+        service = TTFT + TPOT × expected output tokens (recent means from /metrics, see `observe`;
+        for a replica that has served nothing yet, the mean of its measured sibling replicas);
+        × (1 + running/2 + waiting): decode slows with batch size, queued requests wait a turn;
         ÷ (1 − KV use): a nearly full KV cache means preemption and recomputation.
         """
         kind = self.backend.kind
         m = self.metrics
-        ttft = (m.ttft_mean_s if m else None) or self.peer_ttft_s or _DEFAULT_TTFT_S[kind]
-        tpot = (m.itl_mean_s if m else None) or self.peer_itl_s or _DEFAULT_TPOT_S[kind]
+        ttft = self.ttft_s or self.peer_ttft_s or _DEFAULT_TTFT_S[kind]
+        tpot = self.itl_s or self.peer_itl_s or _DEFAULT_TPOT_S[kind]
         running, waiting = self.queue()
         kv = m.kv_cache_usage if m else 0.0
         service = ttft + tpot * min(max_tokens, 256)
-        return service * (1 + running / 4 + waiting) / max(0.1, 1 - kv)
+        return service * (1 + running / 2 + waiting) / max(0.1, 1 - kv)
+
+    def observe(self, new: ReplicaMetrics) -> None:
+        """Take a poll's metrics; TTFT/ITL estimates follow the observations since the previous poll (EWMA ½).
+
+        An idle replica with nothing new forgets its estimates (then its siblings' apply): latencies
+        measured while it was busy say nothing about it now.
+        """
+        old = self.metrics
+        idle = new.running == 0 and new.waiting == 0 and self.in_flight == 0
+        if idle and (old is None or new.ttft_count == old.ttft_count):
+            self.ttft_s = self.itl_s = None
+        elif old is not None:
+            self.ttft_s = _ewma(self.ttft_s, new.ttft_sum_s - old.ttft_sum_s, new.ttft_count - old.ttft_count)
+            self.itl_s = _ewma(self.itl_s, new.itl_sum_s - old.itl_sum_s, new.itl_count - old.itl_count)
+        else:
+            self.ttft_s, self.itl_s = new.ttft_mean_s, new.itl_mean_s
+        self.metrics = new
 
     def status(self, now: float) -> ReplicaStatus:
         m = self.metrics or ReplicaMetrics()
@@ -142,10 +168,10 @@ class Pool:
         """Poll /health and /metrics of every vLLM replica concurrently (each bounded by the probe timeout)."""
         await asyncio.gather(*(self._poll(r) for r in self._polled()))
         for reps in self.replicas.values():
-            ms = [r.metrics for r in reps if r.metrics and r.metrics.ttft_mean_s and r.metrics.itl_mean_s]
+            seen = [(r.ttft_s, r.itl_s) for r in reps if r.ttft_s and r.itl_s]
             for r in reps:
-                r.peer_ttft_s = sum(m.ttft_mean_s for m in ms) / len(ms) if ms else None  # type: ignore[misc]
-                r.peer_itl_s = sum(m.itl_mean_s for m in ms) / len(ms) if ms else None  # type: ignore[misc]
+                r.peer_ttft_s = sum(t for t, _ in seen) / len(seen) if seen else None
+                r.peer_itl_s = sum(i for _, i in seen) / len(seen) if seen else None
 
     async def _discover(self, r: Replica) -> None:
         assert self._client is not None
@@ -181,7 +207,7 @@ class Pool:
                 return
         r.healthy, r.health_error = True, ""
         if not isinstance(metrics, BaseException) and metrics.status_code == 200:
-            r.metrics = parse_metrics(metrics.text, r.backend.model)
+            r.observe(parse_metrics(metrics.text, r.backend.model))
 
     def affinity(self, backend: str, session: str) -> str | None:
         return self._affinity.get((backend, session)) if session else None

@@ -44,7 +44,7 @@ async def _saturate(url: str, model: str, count: int) -> list[asyncio.Task]:
     return [
         asyncio.create_task(
             client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": "go " * 40}], max_tokens=400,
+                model=model, messages=[{"role": "user", "content": "go " * 40}], max_tokens=300,
                 extra_body={"ignore_eos": True},
             )
         )
@@ -61,6 +61,16 @@ async def _wait_running(router: Router, model: str, url: str, at_least: float, t
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"{url} never reported {at_least} running requests: {rep.metrics}")
+
+
+async def _wait_idle(router: Router, model: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await router.pool.poll_once()
+        if all(r.metrics and r.metrics.running == 0 and r.metrics.waiting == 0 for r in router.pool.replicas[model]):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{model} replicas still busy after {timeout}s")
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:
@@ -121,7 +131,7 @@ async def test_dead_replica_is_reported_and_an_all_down_model_fails_at_once(vllm
 async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router):
     a1, a2 = vllm_pool.a1.url, vllm_pool.a2.url
     assert router.decide(_req(model="tiny-a")).model == "tiny-a"
-    load = await _saturate(a1, "tiny-a", 10)
+    load = await _saturate(a1, "tiny-a", 8)
     try:
         await _wait_running(router, "tiny-a", a1, 4)
         d = router.decide(_req(model="tiny-a"))
@@ -132,12 +142,13 @@ async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router)
         assert res.replica == a2
         # Both replicas of tiny-a saturated: the load policy picks the other model.
         assert router.decide(_req()).model == "tiny-a"
-        load += await _saturate(a2, "tiny-a", 10)
+        load += await _saturate(a2, "tiny-a", 8)
         await _wait_running(router, "tiny-a", a2, 4)
         d = router.decide(_req(policy="load"))
         assert d.model == "tiny-b", d.candidates
     finally:
         await _cancel(load)
+        await _wait_idle(router, "tiny-a")
 
 
 async def test_streaming_passes_deltas_through_and_charges_usage_once(router):
@@ -221,15 +232,21 @@ async def test_failover_when_replicas_die_mid_run(vllm_pool, router):
     async def batch(k: int):
         return await asyncio.gather(*(router.chat(_req(max_tokens=48, model="tiny-a"), "p", "admin") for _ in range(k)))
 
+    await _wait_idle(router, "tiny-a")
+    a2 = next(r for r in router.pool.replicas["tiny-a"] if r.url == vllm_pool.a2.url)
     results += await batch(4)
-    running = asyncio.ensure_future(batch(4))
-    await asyncio.sleep(0.15)
+    running = asyncio.ensure_future(batch(6))
+    deadline = time.monotonic() + 10
+    while a2.in_flight == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert a2.in_flight > 0, "the load spread must put some of 6 concurrent requests on a2"
     vllm_pool.a2.kill()
     results += await running
     results += await batch(4)
-    assert len(results) == 12 and all(r.choices for r in results)
-    assert any(len(r.attempts) > 1 for r in results), [r.attempts for r in results]
-    assert all(r.replica == vllm_pool.a1.url for r in results[8:])
+    assert len(results) == 14 and all(r.choices for r in results)
+    retried = [r for r in results if len(r.attempts) > 1]
+    assert retried and all(r.attempts[0].replica == vllm_pool.a2.url for r in retried)
+    assert all(r.replica == vllm_pool.a1.url for r in results[10:])
 
     vllm_pool.a1.kill()
     res = await router.chat(_req(max_tokens=8), "p", "admin")  # tiny-a is down: the other model serves

@@ -1,0 +1,145 @@
+"""A local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages wire formats.
+
+There are no API keys here, so the hosted-API paths are tested with the real `openai` and
+`anthropic` SDKs against this server on 127.0.0.1. The `model` field picks a behaviour:
+"ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
+"cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.integration.procs import free_port
+
+__all__ = ["EXPERTS", "wire_server"]
+
+EXPERTS = np.array([[[0, 3], [1, 3]], [[3, 5], [0, 1]]], dtype=np.uint8)  # (tokens, layers, top-k)
+WORDS = ["alpha", " beta", " gamma"]
+
+
+def _npy_b64(arr: np.ndarray) -> str:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+async def _failure(model: str) -> Response | None:
+    if model == "rate":
+        return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}}, 429, headers={"retry-after": "7"})
+    if model == "boom":
+        return JSONResponse({"error": {"message": "engine crashed", "type": "server_error"}}, 500)
+    if model == "bad":
+        return JSONResponse({"error": {"message": "messages must not be empty", "type": "invalid_request_error"}}, 400)
+    if model == "slow":
+        await asyncio.sleep(5)
+    return None
+
+
+def _sse(events: list[str], cut: bool) -> StreamingResponse:
+    async def gen():
+        for i, e in enumerate(events):
+            yield e
+            if cut and i == 1:
+                raise RuntimeError("connection dropped mid-stream")
+            await asyncio.sleep(0)
+
+    return StreamingResponse(gen(), media_type="text/event-stream")
+
+
+async def openai_chat(request: Request) -> Response:
+    body = await request.json()
+    model = body["model"]
+    if (fail := await _failure(model)) is not None:
+        return fail
+    n = body.get("n", 1)
+    usage = {"prompt_tokens": 11, "completion_tokens": 3 * n, "total_tokens": 11 + 3 * n}
+    base = {"id": "chatcmpl-1", "created": int(time.time()), "model": model}
+    if not body.get("stream"):
+        choices = []
+        for i in range(n):
+            c = {"index": i, "message": {"role": "assistant", "content": "".join(WORDS)}, "finish_reason": "stop"}
+            if model == "experts":
+                c["routed_experts"] = _npy_b64(EXPERTS)
+            choices.append(c)
+        return JSONResponse({**base, "object": "chat.completion", "choices": choices, "usage": usage})
+    events = []
+    for w in WORDS:
+        for i in range(n):
+            chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": i, "delta": {"content": w}, "finish_reason": None}]}
+            events.append(f"data: {json.dumps(chunk)}\n\n")
+    for i in range(n):
+        chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": i, "delta": {}, "finish_reason": "stop"}]}
+        events.append(f"data: {json.dumps(chunk)}\n\n")
+    events.append(f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [], 'usage': usage})}\n\n")
+    events.append("data: [DONE]\n\n")
+    return _sse(events, model == "cut")
+
+
+async def anthropic_messages(request: Request) -> Response:
+    body = await request.json()
+    model = body["model"]
+    if (fail := await _failure(model)) is not None:
+        return fail
+    text = "".join(WORDS)
+    if not body.get("stream"):
+        return JSONResponse({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 9, "output_tokens": 3},
+        })  # fmt: skip
+
+    def ev(name: str, data: dict) -> str:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
+
+    events = [ev("message_start", {"message": {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 0}}})]  # fmt: skip
+    events.append(ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+    events += [ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}}) for w in WORDS]
+    events.append(ev("content_block_stop", {"index": 0}))
+    events.append(ev("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}}))
+    events.append(ev("message_stop", {}))
+    return _sse(events, model == "cut")
+
+
+def _app() -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", openai_chat, methods=["POST"]),
+            Route("/v1/messages", anthropic_messages, methods=["POST"]),
+        ]
+    )
+
+
+@contextmanager
+def wire_server() -> Iterator[str]:
+    """Run the server in a thread; yield its root URL (OpenAI base = root + /v1, Anthropic base = root)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("wire server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
