@@ -6,7 +6,7 @@ benchmark: the local quality-predictor router trained on a random half and teste
 half, computed as RouteLLM's evaluation code does (11 quantile thresholds, PGR, CPT(50%),
 CPT(80%), APGR), the random and prompt-length baselines on the same test half, routers trained
 on the other benchmarks (the fair comparison with RouteLLM's out-of-domain numbers), APGR mean
-and sd over extra random splits, and the cascade guarantee over 200 calibration/test splits.
+and sd over extra random splits, the cascade guarantee over 200 calibration/test splits, and an escalation-budget check.
 
 Usage: python benchmarks/bench_router_offline.py [--data DIR] [--benchmarks mmlu,gsm8k,mt_bench] [--seed 0]
 """
@@ -37,6 +37,7 @@ PUBLISHED = {
 }
 REPEATS = {"mt_bench": 30, "gsm8k": 5, "mmlu": 2}
 MORE_ALPHAS = (0.05, 0.2)
+BUDGET = 0.3  # Calibrate-Then-Delegate check: at most 30% of requests escalated
 
 
 def main() -> int:
@@ -67,6 +68,7 @@ def main() -> int:
             splits=args.splits,
             repeats=REPEATS.get(name, 0),
             more_alphas=MORE_ALPHAS,
+            budget=BUDGET,
             cross_cache=cross_cache,
         )
         out = report.model_dump(mode="json")

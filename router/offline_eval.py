@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.calibration import fit_threshold
+from router.calibration import fit_budget_threshold, fit_threshold
 from router.quality import QualityPredictor
 from router.quality.features import count_tokens
 
@@ -29,6 +29,7 @@ __all__ = [
     "STRONG_MODEL",
     "WEAK_MODEL",
     "BenchmarkData",
+    "BudgetCheck",
     "EvalDataError",
     "EvalReport",
     "GuaranteeCheck",
@@ -36,6 +37,7 @@ __all__ = [
     "RoutingPoint",
     "Summary",
     "apgr",
+    "check_budget",
     "check_guarantee",
     "cpt",
     "evaluate_benchmark",
@@ -295,6 +297,23 @@ class GuaranteeCheck(BaseModel):
     n_test: int
 
 
+class BudgetCheck(BaseModel):
+    """The Calibrate-Then-Delegate escalation budget over repeated random calibration/test splits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: float
+    delta: float
+    splits: int
+    violation_share: float = Field(
+        ge=0, le=1, description="share of splits whose test escalation rate exceeds the budget"
+    )
+    strong_call_share: float = Field(ge=0, le=1, description="mean share of test requests escalated")
+    mean_failure_rate: float = Field(
+        ge=0, le=1, description="mean test failure rate among non-escalated requests"
+    )
+
+
 class Summary(BaseModel):
     """APGR and CPT values without the curve."""
 
@@ -329,6 +348,7 @@ class EvalReport(BaseModel):
     guarantee_sweep: list[GuaranteeCheck] = Field(
         default_factory=list, description="the same check at other alphas"
     )
+    budget_check: BudgetCheck | None = None
 
 
 def split_indices(n: int, seed: int, train_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -402,6 +422,40 @@ def check_guarantee(
     )
 
 
+def check_budget(
+    scores: np.ndarray,
+    weak_failed: np.ndarray,
+    *,
+    budget: float,
+    delta: float,
+    splits: int,
+    seed: int,
+    grid: np.ndarray | None = None,
+) -> BudgetCheck:
+    """Calibrate an escalation budget on a random half and test on the other half, `splits` times."""
+    n = len(scores)
+    if n < 4:
+        raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
+    rng = np.random.default_rng(seed)
+    violations, shares, failure_rates = 0, [], []
+    for _ in range(splits):
+        order = rng.permutation(n)
+        cal, test = order[: n // 2], order[n // 2 :]
+        escalated = fit_budget_threshold(scores[cal], budget, delta, grid=grid).escalate_many(scores[test])
+        violations += escalated.mean() > budget
+        shares.append(float(escalated.mean()))
+        kept = ~escalated
+        failure_rates.append(float(weak_failed[test][kept].mean()) if kept.any() else 0.0)
+    return BudgetCheck(
+        budget=budget,
+        delta=delta,
+        splits=splits,
+        violation_share=violations / splits,
+        strong_call_share=float(np.mean(shares)),
+        mean_failure_rate=float(np.mean(failure_rates)),
+    )
+
+
 def _summary(metrics: RouterMetrics) -> Summary:
     return Summary(apgr=metrics.apgr, cpt50=metrics.cpt50, cpt80=metrics.cpt80)
 
@@ -421,6 +475,7 @@ def evaluate_benchmark(
     splits: int = 200,
     repeats: int = 0,
     more_alphas: Sequence[float] = (),
+    budget: float | None = None,
     cross: bool = True,
     cross_cache: dict[str, QualityPredictor] | None = None,
 ) -> EvalReport:
@@ -494,4 +549,9 @@ def evaluate_benchmark(
         repeats=repeat_stats,
         guarantee=checks[0],
         guarantee_sweep=checks[1:],
+        budget_check=None
+        if budget is None
+        else check_budget(
+            cascade_scores, test.weak_failed, budget=budget, delta=delta, splits=splits, seed=seed, grid=grid
+        ),
     )

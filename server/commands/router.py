@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--splits", type=int, default=200, help="random calibration/test splits for the guarantee check"
     )
     e.add_argument(
+        "--budget", type=float, default=None, help="also check an escalation budget (Calibrate-Then-Delegate)"
+    )
+    e.add_argument(
         "--repeats", type=int, default=0, help="extra random train/test splits for APGR mean and sd"
     )
     e.add_argument("--no-cross", action="store_true", help="skip routers trained on the other benchmarks")
@@ -159,6 +162,7 @@ def run_eval(args: argparse.Namespace) -> int:
             delta=args.delta,
             splits=args.splits,
             repeats=args.repeats,
+            budget=args.budget,
             cross=not args.no_cross,
         )
     except (EvalDataError, QualityDataError, CalibrationError) as exc:
@@ -178,6 +182,12 @@ def run_eval(args: argparse.Namespace) -> int:
         f"cascade alpha={g.alpha} delta={g.delta}: violations in {g.violation_share:.3f} of {g.splits} splits, "
         f"strong calls {g.strong_call_share:.3f}, failure rate kept {g.mean_failure_rate:.3f} (weak alone {g.weak_failure_rate:.3f})"
     )
+    if report.budget_check is not None:
+        b = report.budget_check
+        print(
+            f"budget {b.budget}: over budget in {b.violation_share:.3f} of {b.splits} splits, "
+            f"strong calls {b.strong_call_share:.3f}, failure rate kept {b.mean_failure_rate:.3f}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report.model_dump(mode="json"), indent=2), encoding="utf-8")

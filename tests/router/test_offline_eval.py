@@ -14,6 +14,7 @@ from router.offline_eval import (
     BenchmarkData,
     EvalDataError,
     apgr,
+    check_budget,
     check_guarantee,
     cpt,
     load_benchmark,
@@ -128,6 +129,15 @@ def test_guarantee_check_on_synthetic_scores() -> None:
     assert 0 < check.strong_call_share < 1 and check.mean_failure_rate <= 0.1 < check.weak_failure_rate
 
 
+def test_budget_check_on_synthetic_scores() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.random(2000)
+    failed = (rng.random(2000) < 0.6 * scores).astype(int)
+    check = check_budget(scores, failed, budget=0.3, delta=0.1, splits=100, seed=0)
+    assert check.violation_share <= 0.1 + 0.05
+    assert 0.2 < check.strong_call_share <= 0.3
+
+
 def test_cli_train_calibrate_eval(tmp_path, capsys) -> None:
     data_dir = write_gsm8k_folder(tmp_path / "data", n=400, seed=5)
     predictor, calib, report = tmp_path / "p.json", tmp_path / "c.json", tmp_path / "r.json"
@@ -153,7 +163,23 @@ def test_cli_train_calibrate_eval(tmp_path, capsys) -> None:
     )
     saved = json.loads(calib.read_text())
     assert saved["alpha"] == 0.2 and saved["n"] == 199 and "held out" in saved["source"]
-    assert main(["router", "eval", *common, "--splits", "20", "--no-cross", "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "router",
+                "eval",
+                *common,
+                "--splits",
+                "20",
+                "--budget",
+                "0.4",
+                "--no-cross",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     out = json.loads(report.read_text())
     assert out["benchmark"] == "gsm8k" and out["n_train"] + out["n_test"] == 398
     for name in ("apgr", "cpt50", "cpt80"):
@@ -164,6 +190,7 @@ def test_cli_train_calibrate_eval(tmp_path, capsys) -> None:
         )
     assert 0 <= out["guarantee"]["violation_share"] <= 1 and out["guarantee"]["splits"] == 20
     assert out["router"]["apgr"] > out["baselines"]["random"]["apgr"]
+    assert out["budget_check"]["budget"] == 0.4
     assert (
         main(
             [
