@@ -246,7 +246,10 @@ def compare(
         d_reps = reps[metric][ia] - reps[metric][ib]
         if d_reps.shape[-1]:
             lo, hi = np.nanpercentile(d_reps, [2.5, 97.5], axis=-1)
-            pb = np.minimum(1.0, 2 * np.minimum(np.mean(d_reps <= 0, -1), np.mean(d_reps >= 0, -1)))
+            # two-sided bootstrap p with the +1 correction, so it is never 0 with finitely many replicates
+            n_b = d_reps.shape[-1]
+            below, above = (d_reps <= 0).sum(-1), (d_reps >= 0).sum(-1)
+            pb = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (n_b + 1))
             pb_holm = holm(pb)
         else:
             lo = hi = pb = pb_holm = np.full(len(cells), np.nan)
