@@ -1,0 +1,192 @@
+"""Role-scoped access is leak-free: whatever a caller asks, the answer equals the answer over a corpus
+from which every node the caller may not see has been deleted — and no hidden text ever appears.
+
+The comparison covers search results and scores (BM25 statistics included), cursors and counts,
+resolved nodes, edges, dependency closure, budgets, changelog deltas, assertion outcomes,
+listings, rendered text and error messages (a hidden id must answer exactly like a missing one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tools.objectgraph.access import is_visible
+from tools.objectgraph.corpus import build_snapshot
+from tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
+from tools.objectgraph.model import Assertion, ChangelogEntry, Check, Document, Edge, Node
+from tools.objectgraph.render import render_resolve, render_search
+from tools.objectgraph.resolve import resolve_context
+from tools.objectgraph.search import search_index
+from tools.objectgraph.snapshot import Snapshot
+
+WORDS = ["restart", "backup", "etcd", "quota", "token", "replica", "alarm", "disk", "leader", "proxy"]
+SCOPES = ["public", "ops", "dev", "admin"]
+KINDS = ["requires", "precedes", "see-also", "verifies", "supersedes"]
+DOCS = ["alpha", "beta", "gamma"]
+
+
+def marker(doc: str, node: str) -> str:
+    return f"zq{doc}{node}x"
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> list[Document]:
+    n_docs = draw(st.integers(1, 3))
+    shape = {DOCS[d]: draw(st.integers(1, 5)) for d in range(n_docs)}
+    refs = [(d, f"n{i}") for d, n in shape.items() for i in range(n)] + [("beta", "n9"), ("omega", "n0")]
+    docs = []
+    for d, n in shape.items():
+        nodes = []
+        for i in range(n):
+            nid = f"n{i}"
+            mk = marker(d, nid)
+            words = " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8)))
+            edges = []
+            for td, tn in draw(st.lists(st.sampled_from(refs), max_size=3, unique=True)):
+                edges.append(Edge(kind=draw(st.sampled_from(KINDS)), target=f"{td}#{tn}"))
+            assertion = None
+            if draw(st.booleans()):
+                td, tn = draw(st.sampled_from(refs))
+                assertion = Assertion(
+                    checks=[Check(path="x.y", op=draw(st.sampled_from(["eq", "gt", "exists"])), value=1)],
+                    retries=draw(st.integers(0, 2)),
+                    escalate_to=draw(st.sampled_from([None, "role:oncall", f"{td}#{tn}"])),
+                )
+            nodes.append(
+                Node(
+                    id=nid,
+                    doc=d,
+                    type="assertion" if assertion else draw(st.sampled_from(["concept", "steps", "warning"])),
+                    title=f"{draw(st.sampled_from(WORDS))} {mk}",
+                    scopes=draw(st.lists(st.sampled_from(SCOPES), min_size=1, max_size=2, unique=True)),
+                    keywords=[mk, draw(st.sampled_from(WORDS))],
+                    dense=f"{words} {mk}",
+                    full=f"## {mk}\n\n{words} {mk}\n\n",
+                    derived_metadata=False,
+                    edges=edges,
+                    assertion=assertion,
+                    version=draw(st.sampled_from(["1.0", "1.1", "1.2"])),
+                )
+            )
+        changelog = []
+        for v in draw(st.lists(st.sampled_from(["1.1", "1.2", "1.3"]), max_size=3, unique=True)):
+            changed = draw(st.lists(st.sampled_from([f"n{i}" for i in range(n)]), min_size=1, max_size=3, unique=True))
+            changelog.append(
+                ChangelogEntry(
+                    version=v, date=dt.date(2026, 1, 1), changed=changed, summary="changed " + " ".join(marker(d, c) for c in changed)
+                )
+            )
+        docs.append(Document(id=d, title=f"Doc {d}", version="1.3", nodes=nodes, changelog=changelog))
+    return docs
+
+
+def restrict(docs: list[Document], caller: frozenset[str]) -> list[Document]:
+    """The same corpus with every node `caller` may not see deleted (edges and changelogs untouched)."""
+    out = []
+    for d in docs:
+        keep = [n for n in d.nodes if is_visible(frozenset() if "public" in n.scopes else frozenset(n.scopes), caller)]
+        out.append(d.model_copy(update={"nodes": keep}))
+    return out
+
+
+def outcome(call: Any) -> Any:
+    try:
+        result = call()
+    except (LookupError, ValueError) as exc:
+        return ("error", type(exc).__name__, str(exc))
+    if isinstance(result, list):
+        return [r.model_dump() if hasattr(r, "model_dump") else r for r in result]
+    if isinstance(result, tuple):
+        return [outcome(lambda r=r: r) for r in result]
+    if hasattr(result, "model_dump"):
+        return result.model_dump()
+    return result
+
+
+callers = st.one_of(
+    st.just(frozenset({"*"})),
+    st.frozensets(st.sampled_from(["ops", "dev", "admin", "other"]), max_size=2),
+)
+id_pool = st.sampled_from([f"{d}#n{i}" for d in DOCS for i in range(6)] + ["n0", "n3", "omega#n0", "alpha#zz"])
+queries = st.lists(st.sampled_from(WORDS + [marker(d, f"n{i}") for d in DOCS for i in range(5)]), min_size=1, max_size=4)
+
+
+@st.composite
+def call_plans(draw: st.DrawFn) -> dict[str, Any]:
+    """Arguments for one round of every query function (the same round is run on both corpora)."""
+    return {
+        "query": " ".join(draw(queries)),
+        "k": draw(st.integers(1, 4)),
+        "ids": draw(st.lists(id_pool, min_size=1, max_size=4)),
+        "resolve": {
+            "level": draw(st.sampled_from(["index", "dense", "full"])),
+            "follow": draw(st.lists(st.sampled_from([":" + k for k in KINDS]), max_size=3)),
+            "depth": draw(st.integers(0, 4)),
+            "token_budget": draw(st.one_of(st.none(), st.integers(1, 60))),
+            "since_version": draw(st.one_of(st.none(), st.sampled_from(["1.0", "1.1", "1.2"]))),
+            "state": draw(st.one_of(st.none(), st.just({"x": {"y": 1}}), st.just({}))),
+            "attempt": draw(st.integers(1, 3)),
+        },
+        "doc": draw(st.sampled_from([*DOCS, "omega"])),
+    }
+
+
+def run_calls(snap: Snapshot, caller: frozenset[str], plan: dict[str, Any]) -> list[tuple[str, Any]]:
+    q, k, ids, kw, doc = plan["query"], plan["k"], plan["ids"], plan["resolve"], plan["doc"]
+    out: list[tuple[str, Any]] = []
+    page = outcome(lambda: search_index(snap, q, k=k, scopes=caller))
+    out.append(("search", page))
+    cursor = page.get("next_cursor") if isinstance(page, dict) else None
+    if cursor:
+        out.append(("search-2", outcome(lambda: search_index(snap, q, k=k, cursor=cursor, scopes=caller))))
+    out.append(("search-text", outcome(lambda: render_search(search_index(snap, q, k=k, scopes=caller)))))
+    out.append(("resolve", outcome(lambda: resolve_context(snap, ids, scopes=caller, **kw))))
+    out.append(("resolve-text", outcome(lambda: render_resolve(resolve_context(snap, ids, scopes=caller, **kw)))))
+    for ref in ids:
+        out.append(("resolve-one", outcome(lambda ref=ref: resolve_context(snap, [ref], scopes=caller))))
+        out.append(("node", outcome(lambda ref=ref: node_source(snap, ref, caller))))
+    out.append(("docs", outcome(lambda: list_documents(snap, caller))))
+    out.append(("doc", outcome(lambda: document_index(snap, doc, caller))))
+    out.append(("changelog", outcome(lambda: document_changelog(snap, doc, caller))))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=corpora(), caller=callers, plans=st.lists(call_plans(), min_size=1, max_size=3))
+def test_no_call_reveals_a_hidden_node(docs: list[Document], caller: frozenset[str], plans: list[dict[str, Any]]) -> None:
+    full, _ = build_snapshot(docs)
+    only_visible, _ = build_snapshot(restrict(docs, caller))
+    hidden = [marker(n.doc, n.node) for n in full.nodes.values() if not is_visible(n.scopes, caller)]
+    for plan in plans:
+        got = run_calls(full, caller, plan)
+        assert got == run_calls(only_visible, caller, plan)
+        blob = repr(got).replace(plan["query"], "")  # the caller's own query is echoed back
+        for mk in hidden:
+            assert mk not in blob
+
+
+def test_hidden_and_missing_ids_answer_alike() -> None:
+    doc = Document(
+        id="d",
+        title="D",
+        nodes=[
+            Node(id="open", doc="d", title="Open", full="open\n", edges=[Edge(kind="requires", target="secret")]),
+            Node(id="secret", doc="d", title="Secret", scopes=["admin"], full="secret\n"),
+        ],
+    )
+    snap, _ = build_snapshot([doc])
+    dev = frozenset({"dev"})
+    for ref in ("d#secret", "d#absent"):
+        with pytest.raises(LookupError) as exc:
+            resolve_context(snap, [ref], scopes=dev)
+        assert str(exc.value) == f"node not found: {ref!r}; search_index lists the ids you can resolve"
+    res = resolve_context(snap, ["d#open"], depth=3, scopes=dev)
+    assert [n.id for n in res.nodes] == ["d#open"] and res.nodes[0].edges == []
+    admin = resolve_context(snap, ["d#open"], depth=3, scopes=frozenset({"admin"}))
+    assert [n.id for n in admin.nodes] == ["d#secret", "d#open"]
+    assert [n.id for n in resolve_context(snap, ["d#open"], depth=3).nodes] == ["d#secret", "d#open"]
