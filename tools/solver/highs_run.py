@@ -115,7 +115,7 @@ def run_highs(
         h.setOptionValue("mip_max_nodes", int(limits.node_limit))
     start = time.perf_counter()
     if on_progress is not None and is_mip:
-        last = [0.0]
+        last = [-math.inf]
 
         def _emit(e: highspy.HighsCallbackEvent) -> None:
             improved = e.callback_type == highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution

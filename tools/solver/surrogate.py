@@ -209,8 +209,10 @@ def optimize_surrogate(
     net.check_size(config)
     lo, hi = check_bounds(net, bounds)
     c = _cost(net, objective)
+    time_limit = min(limits.time_limit_s or config.default_time_s, config.max_time_s)
+    budget = min(config.obbt_time_s, 0.5 * time_limit) if tighten_time_s is None else tighten_time_s
     t0 = time.perf_counter()
-    pre, tstats = compute_bounds(net, lo, hi, tightening, config.obbt_time_s if tighten_time_s is None else tighten_time_s)
+    pre, tstats = compute_bounds(net, lo, hi, tightening, budget)
     t1 = time.perf_counter()
     enc = encode(net, lo, hi, pre)
     cost = np.zeros(enc.n_cols)
@@ -223,7 +225,6 @@ def optimize_surrogate(
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     t2 = time.perf_counter()
-    time_limit = min(limits.time_limit_s or config.default_time_s, config.max_time_s)
     out = run_highs(h, limits, max(time_limit - (t2 - t0), 0.01), on_progress, is_mip=enc.n_binaries > 0)
     t3 = time.perf_counter()
     kind = "none"
@@ -231,10 +232,11 @@ def optimize_surrogate(
         kind = "optimal"
     elif out.has_solution and out.status in ("time_limit", "node_limit", "interrupted"):
         kind = "best_found_at_limit"
+    maximize = objective.sense == "maximize"
+    bound = _best_bound(out.bound, c, pre[-1], maximize)
     result = dict(
         status=out.status, nodes=out.nodes, binaries=enc.n_binaries, time_s=t3 - t0, bound_time_s=t1 - t0,
-        build_time_s=t2 - t1, solve_time_s=t3 - t2, tightening=tstats, layers=stability(net, pre),
-        bound=out.bound,
+        build_time_s=t2 - t1, solve_time_s=t3 - t2, tightening=tstats, layers=stability(net, pre), bound=bound,
     )
     if kind == "none":
         return SurrogateResult(solution_kind=kind, message=_message(out.status, kind, False), **result)
@@ -245,12 +247,23 @@ def optimize_surrogate(
     abs_err = abs(milp_obj - f)
     rel_err = abs_err / max(1.0, abs(f))
     verified = rel_err <= VERIFY_RTOL
-    gap = abs(f - out.bound) / max(abs(f), 1e-10) if out.bound is not None else None
+    gap = abs(f - bound) / max(abs(f), 1e-10)
     return SurrogateResult(
         solution_kind=kind, message=_message(out.status, kind, verified), objective=f, milp_objective=milp_obj,
         gap=gap, x=x.tolist(), y=y.tolist(), verification_error=rel_err, verification_abs_error=abs_err,
         verified=verified, **result,
     )
+
+
+def _best_bound(highs_bound: float | None, c: np.ndarray, out_bounds: tuple[np.ndarray, np.ndarray],
+                maximize: bool) -> float:
+    """The tighter of HiGHS's proven bound and the bound implied by the valid output bounds."""
+    L, U = out_bounds
+    if maximize:
+        implied = float(np.maximum(c, 0) @ U + np.minimum(c, 0) @ L)
+        return implied if highs_bound is None else min(highs_bound, implied)
+    implied = float(np.maximum(c, 0) @ L + np.minimum(c, 0) @ U)
+    return implied if highs_bound is None else max(highs_bound, implied)
 
 
 def _lp_bound(enc: Encoding, c: np.ndarray, maximize: bool) -> float:

@@ -1,0 +1,75 @@
+"""`solve_milp`: solve an LP/MILP given as JSON (or MPS/LP text) with HiGHS."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.context import ToolContext
+from server.registry import ToolSpec
+from server.solving import run_with_progress
+from tools.solver import LinearModel, MilpResult, SizeLimitError, SolveLimits, solve_milp, solve_milp_file
+
+
+class SolveMilpInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: LinearModel | None = Field(
+        None, description="the model as JSON: variables (bounds, type), constraints (terms, sense, rhs), objective, sense"
+    )
+    model_text: str | None = Field(None, description="alternatively the model as MPS or CPLEX-LP text")
+    model_format: Literal["mps", "lp"] = Field("mps", description="format of model_text")
+    limits: SolveLimits = Field(default_factory=SolveLimits, description="time limit, MIP gap, node limit")
+
+
+async def handle(args: SolveMilpInput, ctx: ToolContext) -> MilpResult:
+    config = ctx.settings.solver
+    if (args.model is None) == (args.model_text is None):
+        raise ValueError("give exactly one of `model` (JSON) or `model_text` (MPS/LP text)")
+    total = min(args.limits.time_limit_s or config.default_time_s, config.max_time_s)
+    if args.model is not None:
+        return await run_with_progress(ctx, total, lambda p: solve_milp(args.model, args.limits, config, p))
+    size = len(args.model_text.encode("utf-8"))
+    if size > config.max_inline_bytes:
+        raise SizeLimitError(f"model_text is {size} bytes, over solver.max_inline_bytes = {config.max_inline_bytes}")
+
+    def work(progress):
+        with tempfile.TemporaryDirectory(prefix="ogmux-milp-") as tmp:
+            path = Path(tmp) / f"model.{args.model_format}"
+            path.write_text(args.model_text, encoding="utf-8")
+            return solve_milp_file(path, args.limits, config, progress)
+
+    return await run_with_progress(ctx, total, work)
+
+
+def render(out: MilpResult) -> str:
+    lines = [f"status: {out.status} ({out.message})"]
+    if out.objective is not None:
+        lines.append(f"objective: {out.objective:.10g}" + (f"  bound: {out.bound:.10g}  gap: {out.gap:.3g}" if out.is_mip and out.bound is not None and out.gap is not None else ""))
+    lines.append(f"time: {out.time_s:.3f}s  nodes: {out.nodes}  size: {out.num_variables} vars x {out.num_constraints} rows")
+    if out.values:
+        nonzero = {k: v for k, v in out.values.items() if abs(v) > 1e-12}
+        shown = list(nonzero.items())[:50]
+        lines.append("nonzero values: " + ", ".join(f"{k}={v:.8g}" for k, v in shown) + (" ..." if len(nonzero) > 50 else ""))
+    if out.iis:
+        lines.append(("IIS of the LP relaxation: " if out.iis_of_relaxation else "IIS: ") + "; ".join(f"{e.kind} {e.name} ({e.bound})" for e in out.iis))
+    return "\n".join(lines)
+
+
+SPEC = ToolSpec(
+    name="solve_milp",
+    title="Solve an LP/MILP",
+    description="Solve a linear program or mixed-integer linear program exactly with HiGHS. Use it for schedules, "
+    "allocations, assignments, blending, knapsack-like choices: anything you can write as linear constraints and a "
+    "linear objective over continuous, integer or binary variables. Returns status, objective, values, MIP gap and "
+    "proven bound, nodes, time; LP duals and reduced costs; an irreducible infeasible subset when infeasible. At a "
+    "time limit the best solution so far is returned and labelled as not proven optimal.",
+    input_model=SolveMilpInput,
+    output_model=MilpResult,
+    handler=handle,
+    capability="solver",
+    render=render,
+)

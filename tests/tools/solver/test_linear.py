@@ -1,0 +1,166 @@
+"""solve_milp with real HiGHS: known optima, duals, infeasible (IIS), unbounded, malformed, files, limits."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tools.solver import (
+    Constraint,
+    LinearModel,
+    ModelError,
+    SizeLimitError,
+    SolveLimits,
+    SolverConfig,
+    Variable,
+    solve_milp,
+    solve_milp_file,
+)
+
+
+def _lp() -> LinearModel:
+    # max 3x + 2y  s.t. x + y <= 4, x + 3y <= 7, x <= 3  ->  x = 3, y = 1, objective 11
+    return LinearModel(
+        variables=[Variable(name="x"), Variable(name="y")],
+        constraints=[
+            Constraint(name="c1", terms={"x": 1, "y": 1}, sense="<=", rhs=4),
+            Constraint(name="c2", terms={"x": 1, "y": 3}, sense="<=", rhs=7),
+            Constraint(name="c3", terms={"x": 1}, sense="<=", rhs=3),
+        ],
+        objective={"x": 3, "y": 2},
+        sense="maximize",
+    )
+
+
+def test_lp_optimum_duals_and_reduced_costs() -> None:
+    r = solve_milp(_lp())
+    assert r.status == "optimal" and r.solution_kind == "optimal" and not r.is_mip
+    assert r.objective == pytest.approx(11.0)
+    assert r.values == pytest.approx({"x": 3.0, "y": 1.0})
+    # d objective / d rhs: the two binding constraints carry the whole objective gradient
+    assert r.duals == pytest.approx({"c1": 2.0, "c2": 0.0, "c3": 1.0}, abs=1e-9)
+    assert r.reduced_costs == pytest.approx({"x": 0.0, "y": 0.0}, abs=1e-9)
+
+
+def test_lp_duals_match_finite_differences() -> None:
+    base = solve_milp(_lp())
+    for name in ("c1", "c3"):
+        m = _lp()
+        next(c for c in m.constraints if c.name == name).rhs += 1e-3
+        assert (solve_milp(m).objective - base.objective) / 1e-3 == pytest.approx(base.duals[name], rel=1e-6)
+
+
+def test_knapsack_milp_known_optimum() -> None:
+    values, weights = [10, 13, 7, 8], [3, 4, 2, 3]
+    m = LinearModel(
+        variables=[Variable(name=f"i{k}", type="binary") for k in range(4)],
+        constraints=[Constraint(name="cap", terms={f"i{k}": w for k, w in enumerate(weights)}, sense="<=", rhs=7)],
+        objective={f"i{k}": v for k, v in enumerate(values)},
+        sense="maximize",
+    )
+    r = solve_milp(m)
+    assert r.is_mip and r.status == "optimal"
+    assert r.objective == pytest.approx(23.0) and r.bound == pytest.approx(23.0, rel=1e-4)
+    assert r.values == pytest.approx({"i0": 1, "i1": 1, "i2": 0, "i3": 0}, abs=1e-6)
+    assert r.duals is None and r.gap is not None and r.gap <= 1e-4
+
+
+def test_infeasible_lp_reports_an_irreducible_subset() -> None:
+    m = LinearModel(
+        variables=[Variable(name="x", upper=3), Variable(name="y", upper=3), Variable(name="z", upper=5)],
+        constraints=[
+            Constraint(name="need", terms={"x": 1, "y": 1}, sense=">=", rhs=10),
+            Constraint(name="harmless", terms={"z": 1}, sense="<=", rhs=4),
+        ],
+        objective={"x": 1},
+    )
+    r = solve_milp(m)
+    assert r.status == "infeasible" and r.solution_kind == "none" and r.values is None
+    names = {(e.kind, e.name) for e in r.iis}
+    assert ("constraint", "need") in names and ("constraint", "harmless") not in names
+    assert {("variable_bound", "x"), ("variable_bound", "y")} <= names
+
+
+def test_infeasible_milp_gives_iis_of_relaxation() -> None:
+    m = LinearModel(
+        variables=[Variable(name="b", type="binary"), Variable(name="x", upper=1)],
+        constraints=[Constraint(name="too_much", terms={"b": 1, "x": 1}, sense=">=", rhs=3)],
+        objective={"b": 1},
+    )
+    r = solve_milp(m)
+    assert r.status == "infeasible" and r.iis_of_relaxation
+    assert ("constraint", "too_much") in {(e.kind, e.name) for e in r.iis}
+
+
+def test_unbounded_lp() -> None:
+    m = LinearModel(variables=[Variable(name="x"), Variable(name="y")],
+                    constraints=[Constraint(name="c", terms={"x": 1, "y": -1}, sense="<=", rhs=1)],
+                    objective={"x": 1, "y": 1}, sense="maximize")
+    r = solve_milp(m)
+    assert r.status == "unbounded" and r.solution_kind == "none" and r.objective is None
+    assert "unbounded" in r.message
+
+
+@pytest.mark.parametrize(
+    ("model", "needle"),
+    [
+        (dict(variables=[{"name": "x"}], objective={"y": 1}), "unknown variable 'y'"),
+        (dict(variables=[{"name": "x"}, {"name": "x"}]), "used twice"),
+        (dict(variables=[{"name": "x", "lower": 2, "upper": 1}]), "lower bound 2.0 > upper bound 1.0"),
+        (dict(variables=[{"name": "x"}], constraints=[{"name": "c", "terms": {"x": math.nan}, "sense": "<=", "rhs": 1}]), "must be finite"),
+        (dict(variables=[{"name": "x"}], constraints=[{"name": "c", "terms": {"q": 1}, "sense": "<=", "rhs": 1}]), "unknown variable 'q'"),
+    ],
+)
+def test_malformed_models_are_refused_with_the_reason(model: dict, needle: str) -> None:
+    with pytest.raises(ModelError, match=needle.replace("(", r"\(")):
+        solve_milp(LinearModel.model_validate(model))
+
+
+def test_size_limit() -> None:
+    m = LinearModel(variables=[Variable(name=f"v{i}") for i in range(11)])
+    with pytest.raises(SizeLimitError, match="max_variables"):
+        solve_milp(m, config=SolverConfig(max_variables=10))
+
+
+MPS = """NAME          TINY
+ROWS
+ N  COST
+ L  LIM1
+ G  LIM2
+COLUMNS
+    MARKER                 'MARKER'                 'INTORG'
+    X         COST         -1.0   LIM1         1.0
+    X         LIM2         1.0
+    MARKER                 'MARKER'                 'INTEND'
+    Y         COST         -2.0   LIM1         1.0
+RHS
+    RHS       LIM1         3.5   LIM2         1.0
+BOUNDS
+ UP BND       X            4.0
+ UP BND       Y            1.0
+ENDATA
+"""
+
+
+def test_mps_file_with_integer_column(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.mps"
+    path.write_text(MPS)
+    r = solve_milp_file(path)
+    # min -x - 2y, x + y <= 3.5, x >= 1, x integer <= 4, y <= 1  ->  x = 2, y = 1 (x = 3 would need y = 0.5)
+    assert r.is_mip and r.status == "optimal"
+    assert r.objective == pytest.approx(-4.0) and r.values["X"] == pytest.approx(2.0)
+
+
+def test_lp_file_and_bad_files(tmp_path: Path) -> None:
+    good = tmp_path / "m.lp"
+    good.write_text("Maximize\n obj: x + y\nSubject To\n c1: x + 2 y <= 4\nBounds\n x <= 3\nEnd\n")
+    r = solve_milp_file(good)
+    assert r.status == "optimal" and r.objective == pytest.approx(3.5)
+    bad = tmp_path / "bad.mps"
+    bad.write_text("this is not MPS at all\n")
+    with pytest.raises(ModelError, match="could not read"):
+        solve_milp_file(bad)
+    with pytest.raises(ModelError, match="unsupported file type"):
+        solve_milp_file(tmp_path / "m.txt")
