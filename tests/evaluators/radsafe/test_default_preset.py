@@ -59,4 +59,5 @@ def test_intervals_cover_the_point_estimate_and_comparisons_are_holm_adjusted() 
     assert comp.p_mcnemar == pytest.approx(2 * 0.5**20)
     assert comp.p_mcnemar_holm >= comp.p_mcnemar
     assert comp.diff_lo < comp.difference < comp.diff_hi
+    assert comp.p_bootstrap == pytest.approx(2 / 501)  # no replicate crosses 0: (0 + 1) / (B + 1), two-sided
     assert bad.mdd_accuracy == pytest.approx((1.959964 + 0.841621) * (2 * 0.5 * 0.5 / 40) ** 0.5, rel=1e-5)
