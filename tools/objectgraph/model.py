@@ -139,7 +139,7 @@ class Node(_Model):
     type: NodeType = "concept"
     title: str
     heading: str | None = Field(default=None, description="Inline text of the node's heading, if it has one.")
-    level: int = Field(default=0, ge=0, le=7, description="Heading level 1–6; 0 preamble; 7 headless part.")
+    level: int = Field(default=0, ge=0, le=7, description="Heading level 1–6; 0 preamble; 7 headless node.")
     scopes: list[str] = Field(default_factory=lambda: ["public"])
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     version: str = "1.0"

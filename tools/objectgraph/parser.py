@@ -126,7 +126,12 @@ def _events(lines: list[str]) -> list[_Event]:
     events: list[_Event] = []
     if front:
         events.append(_Event("block", front[0], front[1], tag="front_matter"))
+    open_list: _Event | None = None
     for i, tok in enumerate(tokens):
+        if tok.type == "list_item_open" and tok.level == 1 and open_list is not None and tok.map:
+            if tok.map[0] > open_list.start:
+                open_list.splits.append(tok.map[0])
+            continue
         if tok.level != 0 or tok.map is None or tok.nesting == -1:
             continue
         start, end = tok.map
@@ -146,12 +151,7 @@ def _events(lines: list[str]) -> list[_Event]:
             )
         else:
             ev = _Event("block", start, end, tag=tok.type.removesuffix("_open"))
-            if tok.type in ("bullet_list_open", "ordered_list_open"):
-                ev.splits = [
-                    t.map[0]
-                    for t in tokens[i + 1 :]
-                    if t.type == "list_item_open" and t.level == 1 and t.map and start < t.map[0] < end
-                ]
+            open_list = ev if tok.type in ("bullet_list_open", "ordered_list_open") else None
             events.append(ev)
     events.sort(key=lambda e: e.start)
     # Lines no token covers (link reference definitions) still belong to the text.
@@ -282,7 +282,14 @@ def parse_document(
     )
     version = meta.get("version", "1.0")
     scope = meta.get("scope", "public")
-    nodes = [_build_node(ctx, d, drafts, lines, doc_id, title, version, scope) for d in drafts]
+    children: dict[int, list[str]] = {}
+    for d in drafts:
+        if d.parent is not None:
+            children.setdefault(d.parent, []).append(d.id)
+    nodes = [
+        _build_node(ctx, d, drafts, children.get(i, []), lines, doc_id, title, version, scope)
+        for i, d in enumerate(drafts)
+    ]
     doc = Document(
         id=doc_id,
         title=title,
@@ -484,6 +491,7 @@ def _build_node(
     ctx: SourceContext,
     d: _Draft,
     drafts: list[_Draft],
+    children: list[str],
     lines: list[str],
     doc_id: str,
     doc_title: str,
@@ -562,7 +570,7 @@ def _build_node(
         tags=tags,
         edges=edges,
         parent=drafts[d.parent].id if d.parent is not None else None,
-        children=[c.id for c in drafts if c.parent is not None and drafts[c.parent] is d],
+        children=children,
         assertion=assertion,
         declared=m is not None,
         full=full,
