@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.parser import load_path, parse_document, slugify
@@ -238,3 +240,35 @@ def test_load_path_keeps_crlf(tmp_path):
     doc = load_path(path)
     assert doc.id == "crlf-doc" and [n.id for n in doc.nodes] == ["a", "b"]
     assert render_document(doc) == src and doc.get("b").full == "## B\r\nmore\r\n"
+
+
+_HEADINGS = st.sampled_from(
+    ["Install", "Usage", "Install", "FAQ", "Ünïcode title", "API `v2`", "!!!", "Notes"]
+)
+_BODY = st.lists(st.text(alphabet="abc xyz.,\n-1", min_size=1, max_size=60), max_size=4).map(
+    lambda ps: "\n\n".join(p.replace("#", "") for p in ps)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 3), _HEADINGS, _BODY), min_size=1, max_size=10),
+    st.data(),
+    st.sampled_from([None, 24]),
+)
+def test_section_ids_are_stable_under_unrelated_text_edits(sections, data, max_tokens):
+    def build(secs):
+        return "".join(f"{'#' * lvl} {title}\n\n{body}\n\n" for lvl, title, body in secs)
+
+    j = data.draw(st.integers(0, len(sections) - 1))
+    edited = list(sections)
+    edited[j] = (sections[j][0], sections[j][1], data.draw(_BODY))
+
+    def heading_ids(text):
+        return [
+            n.id
+            for n in parse_document(text, max_node_tokens=max_tokens, metadata=False).nodes
+            if n.heading is not None
+        ]
+
+    assert heading_ids(build(sections)) == heading_ids(build(edited))
