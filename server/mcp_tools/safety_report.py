@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +14,7 @@ from evaluators.radsafe.evaluate import SafetyReport, evaluate
 from evaluators.radsafe.runs import RunStore
 from server.context import ToolContext
 from server.registry import ToolSpec
+from server.settings import Settings
 
 
 class SafetyReportInput(BaseModel):
@@ -33,16 +36,34 @@ class SafetyReportOutput(BaseModel):
     exclusions: dict[str, int] = Field(description="responses left out or repaired, by kind")
 
 
+class _Reports:
+    """Computed reports by (run, version, preset, replicates); built outside any shared lock."""
+
+    def __init__(self, settings: Settings, keep: int = 8):
+        self.store = RunStore(settings.eval.runs_dir)
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, float, str, int], SafetyReport] = OrderedDict()
+
+    def get(self, run: str, preset: str, replicates: int, seed: int) -> SafetyReport:
+        key = (run, self.store.version(run), preset, replicates)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        report = evaluate(self.store.load(run), preset, replicates=replicates, seed=seed, comparisons=False)
+        with self._lock:
+            self._cache[key] = report
+            while len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
+        return report
+
+
 def _report(ctx: ToolContext, args: SafetyReportInput) -> SafetyReport:
-    store = ctx.state.component("eval.runs", lambda s: RunStore(s.eval.runs_dir))
+    reports = ctx.state.component("eval.reports", _Reports)
     preset = args.preset or ctx.settings.eval.preset
     replicates = ctx.settings.eval.bootstrap_replicates if args.replicates is None else args.replicates
-    key = f"eval.report:{args.run}:{store.version(args.run)}:{preset}:{replicates}"
-
-    def build(settings: object) -> SafetyReport:
-        return evaluate(store.load(args.run), preset, replicates=replicates, seed=ctx.settings.eval.seed, comparisons=False)
-
-    return ctx.state.component(key, build)
+    return reports.get(args.run, preset, replicates, ctx.settings.eval.seed)
 
 
 def safety_report(args: SafetyReportInput, ctx: ToolContext) -> SafetyReportOutput:
