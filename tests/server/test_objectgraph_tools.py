@@ -1,0 +1,158 @@
+"""search_index, resolve_context and the og:// resources through the real MCP server (in-memory SDK
+client), per role; plus the `ogmux check` / `ogmux index` commands."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+import mcp
+import pytest
+
+from server.app import build_server
+from server.cli import main
+from server.settings import load_settings
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+
+SECRET = """<!-- og:meta id=vault title="Vault" version=1.1 -->
+<!-- og:changelog
+version=1.1 date=2026-05-01 changed=rotation summary="Rotate the root key monthly."
+-->
+
+<!-- og:node id=howto type=steps
+:requires rotation
+-->
+## Rotating keys
+
+Rotate keys with the rotation procedure.
+
+<!-- og:node id=rotation type=steps scopes=admin -->
+## Root key rotation
+
+The root key xylophone-42 is rotated by the vault operator.
+"""
+
+
+@functools.cache
+def _server(corpus: Path, role: str):
+    settings = load_settings(
+        None,
+        **{
+            "roles": {"admin": {}, "reader": {"scopes": ["public", "dev"], "tools": ["search_index", "resolve_context"]}},
+            "server.stdio_role": role,
+            "objectgraph.corpus": str(corpus),
+            "audit.sink": "off",
+        },
+    )
+    return build_server(settings, transport="memory")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for p in DEMO.iterdir():
+        shutil.copy(p, root / p.name)
+    (root / "vault.og").write_text(SECRET, encoding="utf-8")
+    return root
+
+
+async def test_search_and_resolve_for_admin(corpus: Path) -> None:
+    async with mcp.Client(_server(corpus, "admin")) as c:
+        res = await c.call_tool("search_index", {"query": "root key rotation", "k": 2})
+        assert not res.is_error, res.content
+        ids = [e["id"] for e in res.structured_content["entries"]]
+        assert ids[0] == "vault#rotation"
+        assert "<<<og-data" in res.content[0].text
+        res = await c.call_tool("resolve_context", {"ids": ["vault#howto"], "level": "full"})
+        assert not res.is_error, res.content
+        nodes = res.structured_content["nodes"]
+        assert [n["id"] for n in nodes] == ["vault#rotation", "vault#howto"]
+        assert nodes[1]["text"] == "## Rotating keys\n\nRotate keys with the rotation procedure.\n\n"
+        assert "doc=vault@1.1" in res.content[0].text
+
+
+async def test_reader_never_sees_admin_nodes(corpus: Path) -> None:
+    async with mcp.Client(_server(corpus, "reader")) as c:
+        res = await c.call_tool("search_index", {"query": "root key rotation vault operator", "k": 10})
+        assert not res.is_error
+        assert all(e["doc"] != "vault" or e["id"] == "vault#howto" for e in res.structured_content["entries"])
+        assert "xylophone" not in str(res.structured_content) and "xylophone" not in res.content[0].text
+        res = await c.call_tool("resolve_context", {"ids": ["vault#howto"], "level": "full", "depth": 3})
+        assert [n["id"] for n in res.structured_content["nodes"]] == ["vault#howto"]
+        assert res.structured_content["nodes"][0]["edges"] == []
+        hidden = await c.call_tool("resolve_context", {"ids": ["vault#rotation"]})
+        missing = await c.call_tool("resolve_context", {"ids": ["vault#rotatio"]})
+        assert hidden.is_error and missing.is_error
+        assert hidden.content[0].text.replace("vault#rotation", "ID") == missing.content[0].text.replace("vault#rotatio", "ID")
+        assert "not found" in hidden.content[0].text
+        delta = await c.call_tool("resolve_context", {"ids": ["vault#howto"], "since_version": "1.0"})
+        assert "Rotate the root key" not in delta.content[0].text
+        assert delta.structured_content["changes"][0]["entries"] == []
+
+
+async def test_invalid_arguments_are_clear_tool_errors(corpus: Path) -> None:
+    async with mcp.Client(_server(corpus, "admin")) as c:
+        bad = await c.call_tool("search_index", {"query": "x", "k": 0})
+        assert bad.is_error and "k" in bad.content[0].text
+        bad = await c.call_tool("search_index", {"query": "x", "k": 400})
+        assert bad.is_error and "larger than the allowed 50" in bad.content[0].text
+        bad = await c.call_tool("search_index", {"query": "restart", "cursor": "bogus"})
+        assert bad.is_error and "invalid cursor" in bad.content[0].text
+        bad = await c.call_tool("resolve_context", {"ids": ["vault#howto"], "level": "everything"})
+        assert bad.is_error and "level" in bad.content[0].text
+        bad = await c.call_tool("resolve_context", {"ids": ["vault#howto"], "follow": [":depends-on"]})
+        assert bad.is_error and "unknown edge kind" in bad.content[0].text
+
+
+async def test_budget_continuation_and_assertions(corpus: Path) -> None:
+    async with mcp.Client(_server(corpus, "admin")) as c:
+        res = await c.call_tool(
+            "resolve_context", {"ids": ["ogmux-runbook#restart"], "level": "full", "depth": 4, "token_budget": 120}
+        )
+        out = res.structured_content
+        assert out["omitted"] and out["continuation"]["ids"] == out["omitted"]
+        assert "Continue with resolve_context" in res.content[0].text
+        rest = await c.call_tool("resolve_context", out["continuation"])
+        assert [n["id"] for n in rest.structured_content["nodes"]] == out["omitted"]
+        state = {"health": {"up": True}, "tools": {"count": 3}, "corpus": {"documents": 4}, "transport": "http",
+                 "version": "0.1.0"}
+        checked = await c.call_tool("resolve_context", {"ids": ["ogmux-runbook#restart"], "follow": [], "state": state})
+        [verdict] = checked.structured_content["assertions"]
+        assert verdict["status"] == "pass" and verdict["target"] == "ogmux-runbook#restart"
+
+
+async def test_resources_are_scoped(corpus: Path) -> None:
+    async with mcp.Client(_server(corpus, "reader")) as c:
+        docs = (await c.read_resource("og://docs")).contents[0].text
+        assert "vault v1.1" in docs and "(1 nodes)" in docs
+        index = (await c.read_resource("og://doc/vault")).contents[0].text
+        assert "vault#howto" in index and "rotation" not in index.replace("rotation procedure", "")
+        node = (await c.read_resource("og://node/vault:howto")).contents[0].text
+        assert "Rotate keys with the rotation procedure." in node
+        log = (await c.read_resource("og://doc/vault/changelog")).contents[0].text
+        assert "Rotate the root key" not in log
+        errors = []
+        for uri in ("og://node/vault:rotation", "og://node/vault:nothing", "og://doc/nothing", "og://doc/nothing/changelog"):
+            with pytest.raises(Exception) as exc:
+                await c.read_resource(uri)
+            errors.append(str(exc.value))
+        assert all("not found" in e for e in errors)
+        assert errors[0].replace("rotation", "X") == errors[1].replace("nothing", "X")
+    async with mcp.Client(_server(corpus, "admin")) as c:
+        assert "xylophone-42" in (await c.read_resource("og://node/vault%23rotation")).contents[0].text
+
+
+def test_check_and_index_commands(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(corpus)]) == 0
+    assert "0 errors" in capsys.readouterr().out
+    assert main(["index", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "vault#rotation [steps] scopes=admin" in out and "documents: 5" in out
+    (tmp_path / "a.og").write_text("<!-- og:meta id=a title=A version=1.0 -->\n\n<!-- og:node id=x\n:requires y\n-->\n# X\n\nx\n")
+    (tmp_path / "b.og").write_text("<!-- og:meta id=b\n")
+    assert main(["check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "b.og:1:1: error:" in out and "a#x :requires a#y points to no node" in out
+    assert main(["check", str(tmp_path / "missing")]) == 2
