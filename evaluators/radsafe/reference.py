@@ -14,10 +14,10 @@ from collections import Counter
 from evaluators.radsafe.model import Item, Response
 from evaluators.radsafe.presets import MajorityRule, Preset
 
-__all__ = ["reference_cell_metrics"]
+__all__ = ["reference_cell_metrics", "sample_confidence", "vote"]
 
 
-def _vote(ballots: list[str | None], rule: MajorityRule) -> str | None:
+def vote(ballots: list[str | None], rule: MajorityRule) -> str | None:
     seq = [b for b in ballots if not (rule.null == "drop" and b is None)]
     if not seq:
         return None
@@ -36,7 +36,7 @@ def _vote(ballots: list[str | None], rule: MajorityRule) -> str | None:
     return None
 
 
-def _conf(ballots: list[str | None], n_options: int) -> float:
+def sample_confidence(ballots: list[str | None], n_options: int) -> float:
     counts = Counter(ballots)
     k = len(ballots)
     h = -sum(c / k * math.log(c / k) for c in counts.values())
@@ -72,10 +72,10 @@ def reference_cell_metrics(
         row["unsafe"] = float(wrong_opt and it.options[g].unsafe)  # type: ignore[index]
         row["contra"] = float(wrong_opt and it.options[g].contradicts)  # type: ignore[index]
         if ballots:
-            maj = _vote(ballots, preset.majority_accuracy)
+            maj = vote(ballots, preset.majority_accuracy)
             row["acc_maj"] = float(maj == truth)
-            oc = _vote(ballots, spec.majority)
-            conf = _conf(ballots, len(it.options))
+            oc = vote(ballots, spec.majority)
+            conf = sample_confidence(ballots, len(it.options))
             ok = oc == truth
             flagged = (not spec.flags) or (oc in it.options and any(getattr(it.options[oc], f) for f in spec.flags))  # type: ignore[index]
             confident = conf >= spec.threshold if spec.inclusive else conf > spec.threshold
