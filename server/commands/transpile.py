@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output",
         type=Path,
         required=True,
-        help="output .og file (for a file input) or directory (for a directory input)",
+        help="output .og file, or an existing directory to write IN.og into (file input); "
+        "output directory (directory input)",
     )
     p.add_argument(
         "--max-node-tokens",
@@ -84,10 +85,9 @@ def run_transpile(args: argparse.Namespace) -> int:
                 print(f"{args.input}: no .md or .og files found", file=sys.stderr)
                 return 1
         else:
+            output = args.output / args.input.with_suffix(".og").name if args.output.is_dir() else args.output
             results = [
-                transpile_file(
-                    args.input, args.output, max_node_tokens=args.max_node_tokens, complete=complete
-                )
+                transpile_file(args.input, output, max_node_tokens=args.max_node_tokens, complete=complete)
             ]
     except ValueError as exc:  # ObjectGraphSyntaxError carries file:line:column and a hint
         print(str(exc), file=sys.stderr)

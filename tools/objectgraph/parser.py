@@ -198,7 +198,8 @@ def parse_document(
     """Parse `.og` or plain `.md` text into a Document (see the module docstring)."""
     if max_node_tokens is not None and max_node_tokens < 16:
         raise ValueError("max_node_tokens must be at least 16 (or None to never split)")
-    lines = split_lines(text)
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    lines = split_lines(text[len(bom) :])
     ctx = SourceContext(path, lines)
     events = _events(lines)
 
@@ -305,7 +306,10 @@ def parse_document(
         from tools.objectgraph.metadata import fill_metadata
 
         doc = fill_metadata(doc)
-    return doc.model_copy(update={"layout": _layout(doc, layout, lines)})
+    segments = _layout(doc, layout, lines)
+    if bom:  # a byte-order mark is kept for the round trip but is not content
+        segments.insert(0, Segment(kind="space", raw=bom))
+    return doc.model_copy(update={"layout": segments})
 
 
 def load_path(

@@ -140,6 +140,12 @@ def transpile_tree(
         and p.suffix in SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(src_dir).parts)
     )
+    outputs: dict[Path, Path] = {}
+    for path in files:
+        out = dst_dir / path.relative_to(src_dir).with_suffix(".og")
+        if out in outputs:
+            raise ValueError(f"{outputs[out]} and {path} would both be written to {out}; rename one of them")
+        outputs[out] = path
     used: set[str] = set()
     results = []
     for path in files:

@@ -177,3 +177,16 @@ def test_cli_llm_asks_the_configured_backend(tmp_path, monkeypatch, capsys):
     ]
     assert doc.nodes[0].keywords == ["restarting", "drain"]  # the ungrounded keyword was dropped
     assert doc.body() == src.read_text()
+
+
+def test_directory_mode_refuses_two_sources_for_one_output(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.md").write_text("# A\n")
+    (tmp_path / "src" / "a.og").write_text("# A again\n")
+    assert main(["transpile", str(tmp_path / "src"), "-o", str(tmp_path / "out")]) == 1
+    assert "would both be written to" in capsys.readouterr().err
+
+
+def test_file_into_existing_directory(tmp_path):
+    assert main(["transpile", str(FIXTURE_DOCS[0]), "-o", str(tmp_path)]) == 0
+    assert (tmp_path / FIXTURE_DOCS[0].with_suffix(".og").name).is_file()
