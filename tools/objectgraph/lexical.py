@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -18,6 +19,7 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     """A light, deterministic suffix stripper: plural, -ing and -ed forms fold onto one term."""
     if len(word) <= 3 or word.isdigit():
