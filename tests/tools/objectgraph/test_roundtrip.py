@@ -110,3 +110,77 @@ def test_annotated_layout_keeps_every_node_and_its_text(text):
         (n.id, n.full, n.type, n.scopes, n.parent) for n in doc.nodes
     ]
     assert render_document(again) == annotated
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "<!-- og:",
+        "node",
+        "meta",
+        "index",
+        "changelog",
+        " id=",
+        "a",
+        "b#c",
+        " type=",
+        "assertion",
+        "steps",
+        " scopes=",
+        "ops,",
+        " confidence=",
+        "0.5",
+        "1e9",
+        "nan",
+        " retries=",
+        "-1",
+        "3",
+        " escalate=",
+        "role:x",
+        ' title="',
+        '\\"',
+        '"',
+        "\n",
+        "\r\n",
+        " ",
+        "-->",
+        ":requires ",
+        ":see-also ",
+        ":bogus ",
+        "check: ",
+        "x.y ",
+        "eq ",
+        "in ",
+        "matches ",
+        "exists",
+        "[1,",
+        "{",
+        "# ",
+        "## ",
+        "```",
+        "    ",
+        "- ",
+        "1. ",
+        "> ",
+        "version=",
+        "date=",
+        "2026-02-30",
+        "changed=",
+        "summary=",
+        "\u2028",
+        "\x00",
+        "é",
+        "<div>",
+        "---",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=60).map("".join))
+def test_malformed_input_only_ever_raises_syntax_errors(text):
+    try:
+        doc = parse_document(text, max_node_tokens=16)
+    except ObjectGraphSyntaxError as err:
+        assert err.line >= 1 and err.column >= 1 and err.hint
+        return
+    assert render_document(doc) == text
