@@ -286,6 +286,11 @@ class GuaranteeCheck(BaseModel):
         le=1,
         description="share of splits whose test failure rate among non-escalated requests exceeds alpha",
     )
+    population_violation_share: float = Field(
+        ge=0,
+        le=1,
+        description="share of bootstrap worlds (population = the held-out pool) whose failure rate exceeds alpha",
+    )
     strong_call_share: float = Field(
         ge=0, le=1, description="mean share of test requests escalated to the strong model"
     )
@@ -307,6 +312,11 @@ class BudgetCheck(BaseModel):
     splits: int
     violation_share: float = Field(
         ge=0, le=1, description="share of splits whose test escalation rate exceeds the budget"
+    )
+    population_violation_share: float = Field(
+        ge=0,
+        le=1,
+        description="share of bootstrap worlds whose escalation rate on the pool exceeds the budget",
     )
     strong_call_share: float = Field(ge=0, le=1, description="mean share of test requests escalated")
     mean_failure_rate: float = Field(
@@ -382,6 +392,11 @@ def threshold_grid(train_scores: np.ndarray, size: int = 200) -> np.ndarray:
     return np.unique(np.append(np.quantile(train_scores, np.arange(1, size) / size), 1.0))
 
 
+def _kept_failure_rate(weak_failed: np.ndarray, escalated: np.ndarray) -> float:
+    kept = ~escalated
+    return float(weak_failed[kept].mean()) if kept.any() else 0.0
+
+
 def check_guarantee(
     scores: np.ndarray,
     weak_failed: np.ndarray,
@@ -392,28 +407,38 @@ def check_guarantee(
     seed: int,
     grid: np.ndarray | None = None,
 ) -> GuaranteeCheck:
-    """Calibrate on a random half and test on the other half, `splits` times."""
+    """Calibrate on a random half and test on the other half, `splits` times.
+
+    Also runs the same number of bootstrap worlds whose population is the whole held-out pool:
+    calibration draws i.i.d. from it and the failure rate is that of the pool itself, which
+    is exactly what the guarantee speaks of (no test-set sampling noise).
+    """
     n = len(scores)
     if n < 4:
         raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
     rng = np.random.default_rng(seed)
     half = n // 2
-    violations, strong_shares, failure_rates = 0, [], []
+    violations = population_violations = 0
+    strong_shares, failure_rates = [], []
     for _ in range(splits):
         order = rng.permutation(n)
         cal, test = order[:half], order[half:]
-        calibration = fit_threshold(scores[cal], weak_failed[cal], alpha, delta, grid=grid)
-        escalated = calibration.escalate_many(scores[test])
-        kept = ~escalated
-        rate = float(weak_failed[test][kept].mean()) if kept.any() else 0.0
+        escalated = fit_threshold(scores[cal], weak_failed[cal], alpha, delta, grid=grid).escalate_many(
+            scores[test]
+        )
+        rate = _kept_failure_rate(weak_failed[test], escalated)
         violations += rate > alpha
         strong_shares.append(float(escalated.mean()))
         failure_rates.append(rate)
+        boot = rng.integers(0, n, half)
+        pool = fit_threshold(scores[boot], weak_failed[boot], alpha, delta, grid=grid).escalate_many(scores)
+        population_violations += _kept_failure_rate(weak_failed, pool) > alpha
     return GuaranteeCheck(
         alpha=alpha,
         delta=delta,
         splits=splits,
         violation_share=violations / splits,
+        population_violation_share=population_violations / splits,
         strong_call_share=float(np.mean(strong_shares)),
         mean_failure_rate=float(np.mean(failure_rates)),
         weak_failure_rate=float(weak_failed.mean()),
@@ -432,25 +457,32 @@ def check_budget(
     seed: int,
     grid: np.ndarray | None = None,
 ) -> BudgetCheck:
-    """Calibrate an escalation budget on a random half and test on the other half, `splits` times."""
+    """Calibrate an escalation budget on a random half and test on the other half, `splits` times
+    (plus bootstrap worlds as in `check_guarantee`)."""
     n = len(scores)
     if n < 4:
         raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
     rng = np.random.default_rng(seed)
-    violations, shares, failure_rates = 0, [], []
+    half = n // 2
+    violations = population_violations = 0
+    shares, failure_rates = [], []
     for _ in range(splits):
         order = rng.permutation(n)
-        cal, test = order[: n // 2], order[n // 2 :]
+        cal, test = order[:half], order[half:]
         escalated = fit_budget_threshold(scores[cal], budget, delta, grid=grid).escalate_many(scores[test])
         violations += escalated.mean() > budget
         shares.append(float(escalated.mean()))
-        kept = ~escalated
-        failure_rates.append(float(weak_failed[test][kept].mean()) if kept.any() else 0.0)
+        failure_rates.append(_kept_failure_rate(weak_failed[test], escalated))
+        boot = rng.integers(0, n, half)
+        population_violations += (
+            fit_budget_threshold(scores[boot], budget, delta, grid=grid).escalate_many(scores).mean() > budget
+        )
     return BudgetCheck(
         budget=budget,
         delta=delta,
         splits=splits,
         violation_share=violations / splits,
+        population_violation_share=population_violations / splits,
         strong_call_share=float(np.mean(shares)),
         mean_failure_rate=float(np.mean(failure_rates)),
     )

@@ -125,7 +125,7 @@ def test_guarantee_check_on_synthetic_scores() -> None:
     failed = (rng.random(4000) < 0.6 * scores).astype(int)
     check = check_guarantee(scores, failed, alpha=0.1, delta=0.1, splits=100, seed=0)
     assert check.splits == 100 and check.n_calibration == check.n_test == 2000
-    assert check.violation_share <= 0.1 + 0.05
+    assert check.violation_share <= 0.1 + 0.05 and check.population_violation_share <= 0.1 + 0.05
     assert 0 < check.strong_call_share < 1 and check.mean_failure_rate <= 0.1 < check.weak_failure_rate
 
 
@@ -134,7 +134,7 @@ def test_budget_check_on_synthetic_scores() -> None:
     scores = rng.random(2000)
     failed = (rng.random(2000) < 0.6 * scores).astype(int)
     check = check_budget(scores, failed, budget=0.3, delta=0.1, splits=100, seed=0)
-    assert check.violation_share <= 0.1 + 0.05
+    assert check.population_violation_share <= 0.1 + 0.05
     assert 0.2 < check.strong_call_share <= 0.3
 
 
