@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.complete import RouterComplete
 from server.context import ToolContext
 from server.documents import caller_scopes, snapshot_for
 from server.registry import ToolSpec
+from server.routing import router_for
 from tools.objectgraph.render import render_search
 from tools.objectgraph.search import SearchPage, search_index
 
@@ -21,12 +24,22 @@ class SearchIndexInput(BaseModel):
     )
 
 
-def handle(args: SearchIndexInput, ctx: ToolContext) -> SearchPage:
+async def handle(args: SearchIndexInput, ctx: ToolContext) -> SearchPage:
     cfg = ctx.settings.objectgraph
     k = args.k or cfg.default_k
     if k > cfg.max_k:
         raise ValueError(f"k={k} is larger than the allowed {cfg.max_k}; ask for fewer and page with cursor")
-    return search_index(snapshot_for(ctx), args.query, k=k, cursor=args.cursor, scopes=caller_scopes(ctx), config=cfg)
+    complete = None
+    if cfg.rerank == "llm" and ctx.settings.router.backends:
+        router = await router_for(ctx)
+        complete = RouterComplete(router, principal=ctx.principal.id, role="rerank", max_tokens=128, temperature=0.0)
+
+    def run() -> SearchPage:
+        return search_index(
+            snapshot_for(ctx), args.query, k=k, cursor=args.cursor, scopes=caller_scopes(ctx), config=cfg, complete=complete
+        )
+
+    return await anyio.to_thread.run_sync(run)
 
 
 SPEC = ToolSpec(

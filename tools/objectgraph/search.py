@@ -134,8 +134,11 @@ def _decode_cursor(cursor: str, digest: str) -> int:
     return offset
 
 
-def _rerank(snapshot: Snapshot, ids: list[str], query: str, complete: Complete) -> list[str]:
-    """Ask the model to order candidate ids; ids it omits keep their lexical order after the ones it names."""
+def _rerank(snapshot: Snapshot, ids: list[str], query: str, complete: Complete) -> list[str] | None:
+    """Ask the model to order candidate ids; ids it omits keep their lexical order after the ones it names.
+
+    None when the model call fails (the re-rank is optional; the lexical order stands).
+    """
     lines = []
     for i, nid in enumerate(ids):
         n = snapshot.nodes[nid]
@@ -148,7 +151,11 @@ def _rerank(snapshot: Snapshot, ids: list[str], query: str, complete: Complete) 
         + "\nAnswer with the candidate numbers, most relevant first, comma-separated, nothing else."
     )
     order: list[str] = []
-    for tok in re.findall(r"\d+", complete([{"role": "user", "content": prompt}])):
+    try:
+        answer = complete([{"role": "user", "content": prompt}])
+    except Exception:  # any backend failure: fall back to the lexical order
+        return None
+    for tok in re.findall(r"\d+", answer):
         i = int(tok)
         if i < len(ids) and ids[i] not in order:
             order.append(ids[i])
@@ -182,16 +189,19 @@ def search_index(
     reranked = complete is not None and config.rerank == "llm"
     if reranked:
         want = max(want, config.rerank_candidates)
-    if want < total:
-        top = matching[np.argpartition(-scores[matching], want - 1)[:want]]
-    else:
-        top = matching
+    top = matching
+    if want < total:  # keep every row tied with the want-th best, so pages never depend on tie-breaking
+        kth = np.partition(-scores[matching], want - 1)[want - 1]
+        top = matching[-scores[matching] <= kth]
     # stable order: score descending, then corpus order
-    top = top[np.lexsort((top, -scores[top]))]
+    top = top[np.lexsort((top, -scores[top]))][:want]
     ranked = [vis.ids[i] for i in top]
     score_of = {vis.ids[i]: float(scores[i]) for i in top}
     if reranked and complete is not None:
-        ranked = _rerank(snapshot, ranked[: config.rerank_candidates], query, complete) + ranked[config.rerank_candidates :]
+        order = _rerank(snapshot, ranked[: config.rerank_candidates], query, complete)
+        reranked = order is not None
+        if order is not None:
+            ranked = order + ranked[config.rerank_candidates :]
     page = ranked[offset : offset + k]
     entries = []
     for nid in page:

@@ -143,3 +143,12 @@ def test_dev_questions_find_their_document(tmp_path: Path) -> None:
     for q in mine:
         top = search_index(snap, q["question"], k=3).entries
         assert top[0].doc == Path(q["doc"]).stem, q["id"]
+
+
+def test_a_failing_reranker_leaves_the_lexical_order(snap: Snapshot) -> None:
+    def broken(messages: list[dict[str, str]]) -> str:
+        raise ConnectionError("backend down")
+
+    lexical = [e.id for e in search_index(snap, "defragment disk space", k=10).entries]
+    page = search_index(snap, "defragment disk space", k=10, config=ObjectGraphConfig(rerank="llm"), complete=broken)
+    assert not page.reranked and [e.id for e in page.entries] == lexical
