@@ -209,11 +209,6 @@ def _read_results(path: Path, model_dir: str, items: dict[str, Item], run: Run, 
         rec_extra = residual(rec, rec_rebuilt)
         if not conds:
             empty[item_id] = rec
-        if truth != item.answer:
-            run.exclusions.append(
-                Exclusion(kind="truth_mismatch", model=model_dir, item_id=item_id, source=f"{where}:{lineno}",
-                          detail=f"correct_answer {truth!r} differs from the labels' answer_idx {item.answer!r}")
-            )
         for cond, block in conds.items():
             if not isinstance(block, dict):
                 raise RadsafeDataError("condition block must be an object", source=f"{where}:{lineno}", item=item_id, field=f"conditions.{cond}")

@@ -89,10 +89,13 @@ def build_table(run: Run, *, models: list[str] | None = None, conditions: list[s
         t.exclusions.append(Exclusion(kind="missing_labels", model=model, condition=cond,
                                       detail=f"{n} response(s) to items without labels are not scored"))
     outside: Counter[tuple[str, str]] = Counter()
+    mismatched: dict[tuple[str, str], str] = {}
     for r in resp:
         m, c = midx.get(r.model), cidx.get(r.condition)
         if m is None or c is None:
             continue
+        if r.correct_answer is not None and r.correct_answer != items[qidx[r.item_id]].answer:
+            mismatched[(r.model, r.item_id)] = r.correct_answer
         opts = option_mask[qidx[r.item_id]]
         outside[(r.model, r.condition)] += sum(
             1 for a in ([r.greedy] if r.greedy else []) + r.samples if a.letter in _CODE and not opts[_CODE[a.letter]]
@@ -120,6 +123,10 @@ def build_table(run: Run, *, models: list[str] | None = None, conditions: list[s
             t.exclusions.append(Exclusion(kind="letter_outside_options", model=model, condition=cond,
                                           detail=f"{n} answer(s) name a letter that is not an option of the item; "
                                                  "scored by the preset's out_of_options rule"))
+    for (model, qid), recorded in mismatched.items():
+        t.exclusions.append(Exclusion(kind="truth_mismatch", model=model, item_id=qid,
+                                      detail=f"recorded correct answer {recorded!r} differs from the item's "
+                                             f"{items[qidx[qid]].answer!r}; the preset's `truth` decides"))
     _report_gaps(t)
     return t
 

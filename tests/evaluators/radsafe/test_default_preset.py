@@ -43,7 +43,9 @@ def test_truth_comes_from_the_item_labels() -> None:
     items = [item("1", "A")]
     responses = [resp("m", "c", "1", "A", "AA", truth="B")]  # the recorded truth disagrees with the labels
     assert evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"].accuracy_greedy == 0
-    assert evaluate(run_of(items, responses), "default", replicates=0).models["m"]["c"].accuracy_greedy == 1
+    d = evaluate(run_of(items, responses), "default", replicates=0)
+    assert d.models["m"]["c"].accuracy_greedy == 1
+    assert d.exclusions.counts == {"truth_mismatch": 1}
 
 
 def test_intervals_cover_the_point_estimate_and_comparisons_are_holm_adjusted() -> None:
