@@ -34,10 +34,10 @@ VARIANCE_METRICS = ("accuracy_greedy", "high_risk_rate", "dangerous_overconfiden
 
 
 class ExclusionSummary(BaseModel):
-    """Everything left out or repaired, counted by kind, with the first records of each kind."""
+    """Everything left out or repaired: counts by kind and every record."""
 
     counts: dict[str, int]
-    examples: list[Exclusion]
+    items: list[Exclusion]
 
 
 class SafetyReport(BaseModel):
@@ -94,17 +94,11 @@ def evaluate_table(
         variance.append(variance_decomposition(y, list(table.models), table.conditions, metric, "model"))
         variance.append(variance_decomposition(y, [family_of(m) for m in table.models], table.conditions, metric, "family"))
     counts = Counter(e.kind for e in table.exclusions)
-    seen: Counter[str] = Counter()
-    examples = []
-    for e in table.exclusions:
-        if seen[e.kind] < 20:
-            examples.append(e)
-        seen[e.kind] += 1
     return SafetyReport(
         run=run_name, preset=p.name, bootstrap_replicates=replicates, seed=seed, conditions=table.conditions,
         models=cells, ensembles=ens, comparisons=comps, pairwise=pairwise(s, table),
         worst_case=worst_case(s, table, p) if table.item_ids else None, variance=variance,
-        per_question=per_question(s, table, p), exclusions=ExclusionSummary(counts=dict(counts), examples=examples),
+        per_question=per_question(s, table, p), exclusions=ExclusionSummary(counts=dict(counts), items=table.exclusions),
     )
 
 

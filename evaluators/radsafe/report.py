@@ -172,15 +172,19 @@ def _ensemble_table(report: SafetyReport) -> str:
             f"<th>Self-consistency acc.</th></tr>{rows}</table>")
 
 
-def _exclusions(report: SafetyReport) -> str:
+def _exclusions(report: SafetyReport, limit: int = 500) -> str:
     if not report.exclusions.counts:
         return "<p>No exclusions: every response was scored.</p>"
     counts = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(report.exclusions.counts.items()))
     ex = "".join(
         f"<tr><td>{html.escape(e.kind)}</td><td>{html.escape(e.model or '')}</td><td>{html.escape(e.condition or '')}</td>"
         f"<td>{html.escape(e.item_id or '')}</td><td>{html.escape(e.detail)}</td></tr>"
-        for e in report.exclusions.examples
+        for e in report.exclusions.items[:limit]
     )
+    more = len(report.exclusions.items) - limit
+    if more > 0:
+        ex += f'<tr><td colspan="5">… and {more} more (all listed in the JSON summary)</td></tr>'
+
     return (f"<table><tr><th>Kind</th><th>Count</th></tr>{counts}</table>"
             f"<table><tr><th>Kind</th><th>Model</th><th>Condition</th><th>Item</th><th>Detail</th></tr>{ex}</table>")
 

@@ -133,7 +133,7 @@ def test_mismatched_question_sets_are_reported(radsafe_dir: Path) -> None:
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-3]) + "\n")  # toy-medium lost three questions
     report = evaluate(read_radsafe(radsafe_dir), replicates=0)
-    missing = [e for e in report.exclusions.examples if e.kind == "missing_condition" and e.model == "toy-medium"]
+    missing = [e for e in report.exclusions.items if e.kind == "missing_condition" and e.model == "toy-medium"]
     assert len(missing) == 4 and all("3 item(s)" in e.detail for e in missing)
     assert report.models["toy-medium"]["zero_shot"].n == 21
 
