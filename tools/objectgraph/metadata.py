@@ -316,7 +316,7 @@ def llm_metadata(
     source_terms = set(_terms(node.full)) | set(_terms(node.title))
     raw_keywords = data.get("keywords") if isinstance(data.get("keywords"), list) else []
     keywords = [
-        kw.strip().lower()
+        re.sub(r"[\s,]+", " ", kw).strip().lower()
         for kw in raw_keywords
         if isinstance(kw, str) and kw.strip() and set(_terms(kw)) and set(_terms(kw)) <= source_terms
     ][:8]

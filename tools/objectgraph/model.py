@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
@@ -37,6 +37,7 @@ __all__ = [
     "EdgeKind",
     "Node",
     "NodeType",
+    "Scope",
     "Segment",
     "SegmentKind",
     "parse_ref",
@@ -62,6 +63,9 @@ CheckOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "exists", "matches"]
 CHECK_OPS: tuple[str, ...] = CheckOp.__args__  # type: ignore[attr-defined]
 
 SegmentKind = Literal["space", "meta", "index", "changelog", "marker", "node"]
+
+Scope = Annotated[str, Field(pattern=rf"^{ID_PATTERN}$")]
+"""A scope name (same syntax as ids); `public` means visible to every role."""
 
 
 def parse_ref(ref: str, default_doc: str) -> tuple[str, str]:
@@ -140,7 +144,7 @@ class Node(_Model):
     title: str
     heading: str | None = Field(default=None, description="Inline text of the node's heading, if it has one.")
     level: int = Field(default=0, ge=0, le=7, description="Heading level 1–6; 0 preamble; 7 headless node.")
-    scopes: list[str] = Field(default_factory=lambda: ["public"])
+    scopes: list[Scope] = Field(default_factory=lambda: ["public"])
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     version: str = "1.0"
     tags: list[str] = Field(default_factory=list)
@@ -189,7 +193,7 @@ class Document(_Model):
     id: str = Field(pattern=rf"^{ID_PATTERN}$")
     title: str
     version: str = "1.0"
-    scope: str = Field(default="public", description="Default scope of nodes that declare none.")
+    scope: Scope = Field(default="public", description="Default scope of nodes that declare none.")
     path: str | None = None
     changelog: list[ChangelogEntry] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list)

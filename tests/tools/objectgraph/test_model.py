@@ -48,3 +48,9 @@ def test_assertion_needs_a_check_and_known_op():
 
 def test_version_key_orders_numerically():
     assert sorted(["1.10", "1.2", "1.9.1"], key=version_key) == ["1.2", "1.9.1", "1.10"]
+
+
+def test_scopes_use_id_syntax():
+    with pytest.raises(ValidationError):
+        Node(id="a", doc="d", title="A", scopes=["ops team"])
+    assert Node(id="a", doc="d", title="A", scopes=["ops", "team.a"]).scopes == ["ops", "team.a"]
