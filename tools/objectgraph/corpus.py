@@ -61,11 +61,15 @@ class Issue(BaseModel):
         return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}{tail}"
 
 
+Prepared = tuple[DocRecord, list[NodeRecord]]
+
+
 @dataclass
 class _FileState:
     stamp: tuple[int, int]
     doc: Document | None
     error: Issue | None
+    prepared: Prepared | None = None
 
 
 def _default_parse(text: str, path: str, config: ObjectGraphConfig) -> Document:
@@ -87,7 +91,7 @@ def _files(root: Path) -> list[Path]:
     )
 
 
-def _records(doc: Document, order_base: int) -> tuple[DocRecord, list[NodeRecord]]:
+def _records(doc: Document) -> Prepared:
     by_id = {n.id: n for n in doc.nodes}
 
     def heading_path(n: Node) -> tuple[str, ...]:
@@ -99,7 +103,7 @@ def _records(doc: Document, order_base: int) -> tuple[DocRecord, list[NodeRecord
         return tuple(reversed(path))
 
     nodes = []
-    for i, n in enumerate(doc.nodes):
+    for n in doc.nodes:
         edges = []
         for e in n.edges:
             tdoc, tnode = e.resolve(doc.id)
@@ -125,7 +129,6 @@ def _records(doc: Document, order_base: int) -> tuple[DocRecord, list[NodeRecord
                 full=n.full,
                 version=n.version,
                 hash=content_hash(n.full),
-                order=order_base + i,
                 heading_path=heading_path(n),
                 confidence=n.confidence,
                 parent=f"{doc.id}#{n.parent}" if n.parent else None,
@@ -153,13 +156,18 @@ def _records(doc: Document, order_base: int) -> tuple[DocRecord, list[NodeRecord
     return record, nodes
 
 
-def build_snapshot(docs: list[Document], generation: int = 0) -> tuple[Snapshot, list[Issue]]:
-    """Query-ready snapshot of `docs` (first one wins on a duplicate id) and the duplicates found."""
+def build_snapshot(
+    docs: list[Document], generation: int = 0, prepared: list[Prepared] | None = None
+) -> tuple[Snapshot, list[Issue]]:
+    """Query-ready snapshot of `docs` (first one wins on a duplicate id) and the duplicates found.
+
+    `prepared` may hold each document's records from an earlier load (they depend on nothing else).
+    """
     issues: list[Issue] = []
     doc_records: dict[str, DocRecord] = {}
     nodes: dict[str, NodeRecord] = {}
     first_path: dict[str, str] = {}
-    for doc in docs:
+    for i, doc in enumerate(docs):
         where = doc.path or doc.id
         if doc.id in doc_records:
             issues.append(
@@ -172,7 +180,7 @@ def build_snapshot(docs: list[Document], generation: int = 0) -> tuple[Snapshot,
                 )
             )
             continue
-        record, recs = _records(doc, len(nodes))
+        record, recs = prepared[i] if prepared is not None else _records(doc)
         seen: set[str] = set()
         kept = []
         for n, r in zip(doc.nodes, recs, strict=True):
@@ -341,20 +349,26 @@ class Corpus:
             if not changed and self._generation:
                 return False
             self._files = {k: v for k, v in current.items() if v is not None}
-            docs = [s.doc for s in self._files.values() if s.doc is not None]
+            states = [s for s in self._files.values() if s.doc is not None]
+            for st in states:
+                if st.prepared is None:
+                    st.prepared = _records(st.doc)  # type: ignore[arg-type]
             self._generation += 1
-            snapshot, dups = build_snapshot(docs, self._generation)
+            snapshot, dups = build_snapshot(
+                [s.doc for s in states], self._generation, [s.prepared for s in states]  # type: ignore[misc]
+            )
             self._issues = [s.error for s in self._files.values() if s.error is not None] + dups
             self._snapshot = snapshot
             return True
 
     def _load(self, p: Path, rel: str, stamp: tuple[int, int], old: _FileState | None) -> _FileState:
         last_good = old.doc if old is not None else None
+        kept = old.prepared if old is not None else None
         try:
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             issue = Issue(severity="error", kind="read", path=rel, message=f"cannot read file: {exc}", hint="save the file as UTF-8 text")
-            return _FileState(stamp, last_good, issue)
+            return _FileState(stamp, last_good, issue, kept)
         try:
             doc = self._parse(text, rel, self.config)
         except ObjectGraphSyntaxError as exc:
@@ -367,7 +381,7 @@ class Corpus:
                 message=exc.message + ("; the last good version is still served" if last_good else ""),
                 hint=exc.hint,
             )
-            return _FileState(stamp, last_good, issue)
+            return _FileState(stamp, last_good, issue, kept)
         return _FileState(stamp, doc, None)
 
     def lint(self) -> list[Issue]:

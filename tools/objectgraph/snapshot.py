@@ -53,7 +53,6 @@ class NodeRecord:
     full: str
     version: str
     hash: str
-    order: int
     heading_path: tuple[str, ...] = ()
     confidence: float | None = None
     parent: str | None = None
