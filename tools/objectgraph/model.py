@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 __all__ = [
     "CHECK_OPS",
     "EDGE_KINDS",
+    "FORMAT_VERSION",
     "ID_PATTERN",
     "NODE_TYPES",
     "Assertion",
@@ -43,6 +44,9 @@ __all__ = [
     "parse_ref",
     "version_key",
 ]
+
+FORMAT_VERSION = "1.0"
+"""Version of the `.og` format specification (docs/objectgraph.md) this package implements."""
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 """Document and node ids: ASCII letters, digits, `.`, `_`, `-`; start alphanumeric; ≤ 128 chars."""
@@ -194,6 +198,9 @@ class Document(_Model):
     title: str
     version: str = "1.0"
     scope: Scope = Field(default="public", description="Default scope of nodes that declare none.")
+    format: str = Field(
+        default=FORMAT_VERSION, description="`.og` format version the file declares (major 1)."
+    )
     path: str | None = None
     changelog: list[ChangelogEntry] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list)

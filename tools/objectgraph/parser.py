@@ -24,7 +24,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from tools.objectgraph.model import Assertion, Document, Edge, Node, Segment, parse_ref
+from tools.objectgraph.model import FORMAT_VERSION, Assertion, Document, Edge, Node, Segment, parse_ref
 from tools.objectgraph.syntax import (
     OG_BLOCK_START,
     Block,
@@ -296,6 +296,7 @@ def parse_document(
         title=title,
         version=version,
         scope=scope,
+        format=meta.get("format", FORMAT_VERSION),
         path=path,
         nodes=nodes,
         changelog=read_changelog(ctx, manifest.get("changelog")),

@@ -17,6 +17,7 @@ from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.model import (
     CHECK_OPS,
     EDGE_KINDS,
+    FORMAT_VERSION,
     ID_PATTERN,
     NODE_TYPES,
     ChangelogEntry,
@@ -285,7 +286,17 @@ def read_meta(ctx: SourceContext, block: Block | None) -> dict[str, str]:
                 )
             attrs.values[key] = value
             attrs.columns[key] = more.columns[key]
-    check_keys(ctx, attrs, ("id", "title", "version", "scope"), "og:meta")
+    check_keys(ctx, attrs, ("id", "title", "version", "scope", "format"), "og:meta")
+    if "format" in attrs.values:
+        fmt = attrs.values["format"]
+        major = fmt.split(".", 1)[0]
+        if not re.fullmatch(r"\d+\.\d+", fmt) or major != FORMAT_VERSION.split(".", 1)[0]:
+            raise ctx.error(
+                f"unsupported ObjectGraph format {fmt!r}",
+                attrs.line,
+                attrs.columns["format"],
+                f"this reader understands format {FORMAT_VERSION.split('.', 1)[0]}.x (e.g. format={FORMAT_VERSION})",
+            )
     if "id" in attrs.values:
         check_id(ctx, attrs.values["id"], attrs.line, attrs.columns["id"], "document id")
     if "scope" in attrs.values:

@@ -54,7 +54,15 @@ def render_meta(doc: Document) -> str:
     """Canonical `og:meta` block."""
     return _block(
         "meta",
-        _attrs([("id", doc.id), ("title", doc.title), ("version", doc.version), ("scope", doc.scope)]),
+        _attrs(
+            [
+                ("id", doc.id),
+                ("title", doc.title),
+                ("version", doc.version),
+                ("scope", doc.scope),
+                ("format", doc.format),
+            ]
+        ),
         [],
     )
 

@@ -279,3 +279,12 @@ def test_byte_order_mark_is_kept_but_not_content():
     doc = parse_document(src)
     assert doc.id == "bom-doc" and doc.nodes[0].full == "# Title\n\ntext\n"
     assert render_document(doc) == src
+
+
+def test_format_version_is_checked():
+    assert parse_document("<!-- og:meta id=d format=1.3 -->\n# A\n").format == "1.3"
+    assert parse_document("# A\n").format == "1.0"
+    for bad in ("2.0", "one"):
+        with pytest.raises(ObjectGraphSyntaxError) as info:
+            parse_document(f"<!-- og:meta id=d format={bad} -->\n# A\n")
+        assert "unsupported ObjectGraph format" in info.value.message and info.value.column == 19
