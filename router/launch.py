@@ -51,7 +51,7 @@ PRESETS: dict[str, MoePreset] = {
             name="olmoe-1b-7b", model="allenai/OLMoE-1B-7B-0924-Instruct", total_params_b=6.9, active_params_b=1.3,
             experts=64, experts_per_token=8, weights_gb=13.8, max_model_len=4096,
         ),
-    ]  # fmt: skip
+    ]
 }
 
 _WEIGHT_SHARE = 0.75  # leave ≥ 25 % of the usable GPU memory for KV cache and activations

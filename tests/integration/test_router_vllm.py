@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import mcp
 import openai
 import pytest
@@ -104,9 +105,8 @@ async def test_metrics_are_parsed_from_the_live_server(vllm_pool, router):
     assert m.ttft_mean_s is not None and 0 < m.ttft_mean_s < 10
     assert m.prompt_tokens_total > 0 and m.generation_tokens_total > 0
     assert m.prefix_cache_hit_rate is not None and 0 <= m.prefix_cache_hit_rate <= 1
-    import httpx
-
-    raw = httpx.get(f"{vllm_pool.b.url}/metrics").text
+    async with httpx.AsyncClient() as http:
+        raw = (await http.get(f"{vllm_pool.b.url}/metrics")).text
     assert parse_metrics(raw, "tiny-b").kv_cache_usage >= 0
     assert parse_metrics(raw, "tiny-a").prompt_tokens_total == 0  # other model's samples are ignored
 

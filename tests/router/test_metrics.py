@@ -26,17 +26,14 @@ def test_busy_server_signals():
 
 
 def test_other_models_are_ignored_and_old_kv_name_accepted():
-    text = "\n".join(
-        [
-            "# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage.",
-            'vllm:gpu_cache_usage_perc{model_name="m"} 0.75',
-            'vllm:num_requests_running{engine="0",model_name="m"} 3.0',
-            'vllm:num_requests_running{engine="1",model_name="m"} 2.0',
-            'vllm:num_requests_running{engine="0",model_name="other"} 9.0',
-            'vllm:num_requests_waiting{model_name="m"} NaN',
-            'vllm:time_to_first_token_seconds_bucket{le="0.1",model_name="m"} 4.0',
-        ]
-    )
+    text = """# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage.
+vllm:gpu_cache_usage_perc{model_name="m"} 0.75
+vllm:num_requests_running{engine="0",model_name="m"} 3.0
+vllm:num_requests_running{engine="1",model_name="m"} 2.0
+vllm:num_requests_running{engine="0",model_name="other"} 9.0
+vllm:num_requests_waiting{model_name="m"} NaN
+vllm:time_to_first_token_seconds_bucket{le="0.1",model_name="m"} 4.0
+"""
     m = parse_metrics(text, "m")
     assert m.kv_cache_usage == 0.75 and m.running == 5 and m.waiting == 0
     assert m.ttft_mean_s is None and m.prefix_cache_hit_rate is None

