@@ -110,7 +110,7 @@ def ensemble(
         wrong = ~(g == truth[:, None]) & used[:, None]
         n = int(used.sum())
         co = (wrong.T.astype(float) @ wrong.astype(float)) / n
-        lo, hi = wilson(correct.sum(), n)
+        lo, hi = wilson(correct.sum(), n, z=1.959964)  # the released ensemble code rounds z
         series = {"accuracy": correct, "high_risk_rate": fl[0], "dangerous_overconfidence_rate": danger,
                   "synchronized_failure_rate": sync}
         ci = {}
