@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from router.accounting import SpendSummary
 from router.backends import Delta
 from router.types import ChatRequest, ChatResult
 from server.context import ToolContext
@@ -25,6 +26,8 @@ class ChatInput(RouteInput):
 
 class ChatOutput(BaseModel):
     result: ChatResult = Field(description="choices, serving model and replica, usage/cost, attempts and decision")
+    caller_spend: SpendSummary = Field(description="the caller's requests, tokens and cost on this server so far")
+    role_budget_left_usd: float | None = Field(description="budget left for the caller's role; null = unlimited")
 
 
 async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
@@ -40,7 +43,12 @@ async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
     result = await router.chat(
         args.request(), ctx.principal.id, ctx.principal.role, on_delta=on_delta if args.stream else None
     )
-    return ChatOutput(result=result)
+    p = ctx.principal
+    return ChatOutput(
+        result=result,
+        caller_spend=router.ledger.by_principal.get(p.id, SpendSummary()),
+        role_budget_left_usd=router.ledger.remaining_usd(p.role),
+    )
 
 
 def render(out: ChatOutput) -> str:

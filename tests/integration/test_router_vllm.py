@@ -215,6 +215,8 @@ async def test_mcp_chat_tool_end_to_end(vllm_pool):
             assert out["model"] in ("tiny-a", "tiny-b") and out["choices"][0]
             assert out["usage"]["completion_tokens"] > 0 and out["decision"]["candidates"]
             assert progress, "streaming chat must send progress notifications"
+            spend = res.structured_content["caller_spend"]
+            assert spend["requests"] == 1 and spend["completion_tokens"] == out["usage"]["completion_tokens"]
             models = await client.call_tool("list_models", {})
             assert {m["name"] for m in models.structured_content["models"]} == {"tiny-a", "tiny-b"}
             bad = await client.call_tool("chat", {"messages": [{"role": "user", "content": "hi"}], "model": "nope"})

@@ -165,3 +165,21 @@ def test_charge_is_idempotent():
     assert r.ledger.charge("id-1", "p", "role", 10, 5, 0.5)
     assert not r.ledger.charge("id-1", "p", "role", 10, 5, 0.5)
     assert r.ledger.by_role["role"].cost_usd == 0.5
+
+
+async def test_session_affinity_only_below_the_load_gate(wire):
+    twin = {"name": "m", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1", wire.replace("127.0.0.1", "localhost") + "/v1"]}
+    r = _router(twin, affinity_load_gate=0.5)
+    await r.start()
+    try:
+        served = (await r.chat(_req(session="conv-1"))).replica
+        d = r.decide(_req(session="conv-1"))
+        assert d.replica == served and next(c for c in d.candidates if c.replica == served).affinity
+        busy = next(x for x in r.pool.replicas["m"] if x.url == served)
+        busy.in_flight = 3  # queue share 3/7 < 0.5: still sticky, despite the extra predicted latency
+        assert next(c for c in r.decide(_req(session="conv-1")).candidates if c.replica == served).affinity
+        busy.in_flight = 8  # above the gate: affinity is dropped and load decides
+        d = r.decide(_req(session="conv-1"))
+        assert d.replica != served and not any(c.affinity for c in d.candidates)
+    finally:
+        await r.aclose()
