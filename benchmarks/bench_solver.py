@@ -55,8 +55,15 @@ def run_one(job: dict) -> dict:
     from tools.solver.training import TrainConfig, train_surrogate
 
     cfg = TrainConfig(
-        function=job["function"], depth=job["depth"], width=job["width"], reg=job["reg"], lam=job["lam"],
-        seed=job["seed"], samples=job["samples"], test_samples=job["test_samples"], epochs=job["epochs"],
+        function=job["function"],
+        depth=job["depth"],
+        width=job["width"],
+        reg=job["reg"],
+        lam=job["lam"],
+        seed=job["seed"],
+        samples=job["samples"],
+        test_samples=job["test_samples"],
+        epochs=job["epochs"],
         lp_points=job["lp_points"],
     )
     path = Path(job["nets_dir"]) / f"{_key(job)}.onnx"
@@ -72,16 +79,30 @@ def run_one(job: dict) -> dict:
     fn = FUNCTIONS[job["function"]]
     lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
     box = InputBounds(lower=lo.tolist(), upper=hi.tolist())
-    res = optimize_surrogate(net, box, limits=SolveLimits(time_limit_s=job["time_limit"], mip_rel_gap=job["gap"]),
-                             tighten_time_s=job["tighten_time"])
+    res = optimize_surrogate(
+        net,
+        box,
+        limits=SolveLimits(time_limit_s=job["time_limit"], mip_rel_gap=job["gap"]),
+        tighten_time_s=job["tighten_time"],
+    )
     ibp = interval_bounds(net, lo, hi)
     out = dict(job)
     out.pop("nets_dir")
     out.update(
-        onnx=str(path), test_mse=report["test_mse"], train_time_s=report["train_time_s"],
-        unstable_interval=sum(l.unstable for l in stability(net, ibp)), unstable=sum(l.unstable for l in res.layers),
-        binaries=res.binaries, status=res.status, objective=res.objective, bound=res.bound, gap=res.gap,
-        nodes=res.nodes, solve_time_s=res.solve_time_s, bound_time_s=res.bound_time_s, total_time_s=res.time_s,
+        onnx=str(path),
+        test_mse=report["test_mse"],
+        train_time_s=report["train_time_s"],
+        unstable_interval=sum(l.unstable for l in stability(net, ibp)),
+        unstable=sum(l.unstable for l in res.layers),
+        binaries=res.binaries,
+        status=res.status,
+        objective=res.objective,
+        bound=res.bound,
+        gap=res.gap,
+        nodes=res.nodes,
+        solve_time_s=res.solve_time_s,
+        bound_time_s=res.bound_time_s,
+        total_time_s=res.time_s,
         verification_error=res.verification_error,
     )
     if res.objective is not None:
@@ -110,7 +131,9 @@ def run_omlt(entry: dict, time_limit: float, gap: float) -> dict:
 
     fn = FUNCTIONS[entry["function"]]
     t0 = time.perf_counter()
-    nn = load_onnx_neural_network(onnx.load(entry["onnx"]), None, {0: (fn.lower, fn.upper), 1: (fn.lower, fn.upper)})
+    nn = load_onnx_neural_network(
+        onnx.load(entry["onnx"]), None, {0: (fn.lower, fn.upper), 1: (fn.lower, fn.upper)}
+    )
     m = pyo.ConcreteModel()
     m.nn = OmltBlock()
     m.nn.build_formulation(ReluBigMFormulation(nn))
@@ -134,12 +157,24 @@ def run_omlt(entry: dict, time_limit: float, gap: float) -> dict:
     both = ours.objective is not None and omlt_obj is not None and math.isfinite(omlt_obj)
     diff = abs(ours.objective - omlt_obj) / max(1.0, abs(ours.objective)) if both else None
     return {
-        "network": _key(entry), "omlt_build_s": t1 - t0, "omlt_solve_s": t2 - t1, "omlt_total_s": t2 - t0,
-        "omlt_status": term, "omlt_objective": omlt_obj, "omlt_bound": omlt_bound, "omlt_binaries": binaries,
-        "ogmux_total_s": t4 - t3, "ogmux_solve_s": ours.solve_time_s, "ogmux_status": ours.status,
-        "ogmux_objective": ours.objective, "ogmux_bound": ours.bound, "ogmux_binaries": ours.binaries,
-        "ogmux_verification_error": ours.verification_error, "objective_rel_diff": diff,
-        "agree_1e-6": diff is not None and diff <= 1e-6, "speedup": (t2 - t0) / (t4 - t3),
+        "network": _key(entry),
+        "omlt_build_s": t1 - t0,
+        "omlt_solve_s": t2 - t1,
+        "omlt_total_s": t2 - t0,
+        "omlt_status": term,
+        "omlt_objective": omlt_obj,
+        "omlt_bound": omlt_bound,
+        "omlt_binaries": binaries,
+        "ogmux_total_s": t4 - t3,
+        "ogmux_solve_s": ours.solve_time_s,
+        "ogmux_status": ours.status,
+        "ogmux_objective": ours.objective,
+        "ogmux_bound": ours.bound,
+        "ogmux_binaries": ours.binaries,
+        "ogmux_verification_error": ours.verification_error,
+        "objective_rel_diff": diff,
+        "agree_1e-6": diff is not None and diff <= 1e-6,
+        "speedup": (t2 - t0) / (t4 - t3),
     }
 
 
@@ -178,14 +213,20 @@ def summarize_grid(entries: list[dict], time_limit: float) -> dict:
                 mb = _median([e["test_mse"] for e in base if e["function"] == f])
                 mm = _median([e["test_mse"] for e in mine if e["function"] == f])
                 if b is not None and m_ is not None:
-                    per_fn[f] = {"solve_time_ratio": b / max(m_, 1e-9), "test_mse_ratio": mm / mb if mb else None}
+                    per_fn[f] = {
+                        "solve_time_ratio": b / max(m_, 1e-9),
+                        "test_mse_ratio": mm / mb if mb else None,
+                    }
             censored = sum(e["status"] != "optimal" for e in base)
             ratios[f"d{depth}-{reg}-vs-none"] = {
-                "median_solve_time_none_s": tb, "median_solve_time_reg_s": tm,
+                "median_solve_time_none_s": tb,
+                "median_solve_time_reg_s": tm,
                 "solve_time_reduction": tb / max(tm, 1e-9),
                 "reduction_is_lower_bound": censored > 0,
                 "none_runs_hitting_time_limit": censored,
-                "median_test_mse_ratio": _median([v["test_mse_ratio"] for v in per_fn.values() if v["test_mse_ratio"]]),
+                "median_test_mse_ratio": _median(
+                    [v["test_mse_ratio"] for v in per_fn.values() if v["test_mse_ratio"]]
+                ),
                 "per_function": per_fn,
             }
     return {"time_limit_s": time_limit, "groups": table, "ratios_vs_none": ratios}
@@ -239,7 +280,11 @@ def main() -> int:
     a = p.parse_args()
     a.nets_dir.mkdir(parents=True, exist_ok=True)
     doc = _load(a.out)
-    doc["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_at_start": os.getloadavg()}
+    doc["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_avg_at_start": os.getloadavg(),
+    }
     doc["settings"] = {
         "reduced_from_paper": {
             "samples": f"{a.samples} Latin-hypercube training points (paper 70,000), {a.test_samples} test points",
@@ -249,7 +294,10 @@ def main() -> int:
             "milp_time_limit_s": f"{a.time_limit} (paper 1800)",
             "solver": "HiGHS (paper: Gurobi)",
         },
-        "mip_rel_gap": a.gap, "width": a.width, "lambda": DEFAULT_LAM, "lp_tightening_budget_s": a.tighten_time,
+        "mip_rel_gap": a.gap,
+        "width": a.width,
+        "lambda": DEFAULT_LAM,
+        "lp_tightening_budget_s": a.tighten_time,
         "objective": "minimize the network output over the function's box",
     }
     grid = {_key(e): e for e in doc.get("grid", [])}
@@ -259,10 +307,22 @@ def main() -> int:
             for reg in a.regs.split(","):
                 for seed in range(a.seeds):
                     for f in a.functions.split(","):
-                        job = dict(function=f, depth=depth, width=a.width, reg=reg, lam=DEFAULT_LAM[reg], seed=seed,
-                                   samples=a.samples, test_samples=a.test_samples, epochs=a.epochs,
-                                   lp_points=a.lp_points, time_limit=a.time_limit, gap=a.gap,
-                                   tighten_time=a.tighten_time, nets_dir=str(a.nets_dir))
+                        job = {
+                            "function": f,
+                            "depth": depth,
+                            "width": a.width,
+                            "reg": reg,
+                            "lam": DEFAULT_LAM[reg],
+                            "seed": seed,
+                            "samples": a.samples,
+                            "test_samples": a.test_samples,
+                            "epochs": a.epochs,
+                            "lp_points": a.lp_points,
+                            "time_limit": a.time_limit,
+                            "gap": a.gap,
+                            "tighten_time": a.tighten_time,
+                            "nets_dir": str(a.nets_dir),
+                        }
                         if _key(job) not in grid:
                             jobs.append(job)
         with ProcessPoolExecutor(a.workers) as pool:
@@ -273,8 +333,11 @@ def main() -> int:
                 doc["grid"] = list(grid.values())
                 doc["grid_summary"] = summarize_grid(doc["grid"], a.time_limit)
                 _save(doc, a.out)
-                print(f"{_key(e)}: mse {e['test_mse']:.4f} unstable {e['unstable']} {e['status']} "
-                      f"{e['solve_time_s']:.2f}s nodes {e['nodes']}", flush=True)
+                print(
+                    f"{_key(e)}: mse {e['test_mse']:.4f} unstable {e['unstable']} {e['status']} "
+                    f"{e['solve_time_s']:.2f}s nodes {e['nodes']}",
+                    flush=True,
+                )
     if a.phase in ("omlt", "all"):
         chosen = [e for e in grid.values() if e["status"] == "optimal"][: a.omlt_max]
         rows = []
@@ -282,11 +345,18 @@ def main() -> int:
             rows.append(run_omlt(e, a.omlt_time_limit, a.omlt_gap))
             doc["omlt"] = rows
             doc["omlt_summary"] = summarize_omlt(rows)
-            doc["omlt_settings"] = {"mip_rel_gap": a.omlt_gap, "time_limit_s": a.omlt_time_limit,
-                                    "omlt_formulation": "ReluBigMFormulation, interval bounds", "solver": "appsi_highs"}
+            doc["omlt_settings"] = {
+                "mip_rel_gap": a.omlt_gap,
+                "time_limit_s": a.omlt_time_limit,
+                "omlt_formulation": "ReluBigMFormulation, interval bounds",
+                "solver": "appsi_highs",
+            }
             _save(doc, a.out)
-            print(f"omlt {rows[-1]['network']}: speedup {rows[-1]['speedup']:.1f}x binaries "
-                  f"{rows[-1]['omlt_binaries']} vs {rows[-1]['ogmux_binaries']} agree {rows[-1]['agree_1e-6']}", flush=True)
+            print(
+                f"omlt {rows[-1]['network']}: speedup {rows[-1]['speedup']:.1f}x binaries "
+                f"{rows[-1]['omlt_binaries']} vs {rows[-1]['ogmux_binaries']} agree {rows[-1]['agree_1e-6']}",
+                flush=True,
+            )
     return 0
 
 

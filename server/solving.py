@@ -31,18 +31,22 @@ class NetworkRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str | None = Field(
-        None, max_length=1000,
+        None,
+        max_length=1000,
         description="file (.onnx, .json, .pt) relative to the server's solver.network_dir; absolute paths and '..' are refused",
     )
     inline: NetworkSpec | None = Field(
-        None, description="the network as JSON: dense layers (weight rows per neuron, bias), ReLU between them"
+        None,
+        description="the network as JSON: dense layers (weight rows per neuron, bias), ReLU between them",
     )
 
 
 def load_network(ref: NetworkRef, config: SolverConfig) -> ReluNetwork:
     """The referenced network, checked against the configured limits."""
     if (ref.path is None) == (ref.inline is None):
-        raise ValueError("give exactly one of network.path (a file in the network directory) or network.inline")
+        raise ValueError(
+            "give exactly one of network.path (a file in the network directory) or network.inline"
+        )
     if ref.path is not None:
         net = load_network_file(resolve_network_path(ref.path, config))
     else:
@@ -58,7 +62,9 @@ def load_network(ref: NetworkRef, config: SolverConfig) -> ReluNetwork:
 
 
 async def run_with_progress(
-    ctx: ToolContext, total: float, work: Callable[[Callable[[SolveProgress], None]], T],
+    ctx: ToolContext,
+    total: float,
+    work: Callable[[Callable[[SolveProgress], None]], T],
 ) -> T:
     """Run `work(on_progress)` in a worker thread, forwarding its progress events as MCP progress."""
     loop = asyncio.get_running_loop()

@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     a = solve_sub.add_parser("analyze", help="bounds, neuron stability and LP relaxation of a ReLU network")
     _network(a)
-    a.add_argument("--output", type=int, default=0, help="output used for the LP relaxation bound (default 0)")
+    a.add_argument(
+        "--output", type=int, default=0, help="output used for the LP relaxation bound (default 0)"
+    )
     a.add_argument("--maximize", action="store_true", help="bound the maximum instead of the minimum")
     a.set_defaults(func=run_analyze)
 
@@ -52,7 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _limits(s)
     s.set_defaults(func=run_surrogate)
 
-    t = solve_sub.add_parser("train", help="train a tractable ReLU surrogate of a benchmark function (needs torch)")
+    t = solve_sub.add_parser(
+        "train", help="train a tractable ReLU surrogate of a benchmark function (needs torch)"
+    )
     t.add_argument("function", choices=["peaks", "himmelblau", "ackley"])
     t.add_argument("--depth", type=int, default=2, help="hidden layers (default 2)")
     t.add_argument("--width", type=int, default=25, help="neurons per hidden layer (default 25)")
@@ -67,9 +71,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _network(p: argparse.ArgumentParser) -> None:
-    p.add_argument("network", type=Path, help="network file: .onnx, .json (inline spec) or .pt/.pth (state dict)")
+    p.add_argument(
+        "network", type=Path, help="network file: .onnx, .json (inline spec) or .pt/.pth (state dict)"
+    )
     p.add_argument("--bounds", required=True, help='bounds of every input, e.g. "x0=-2:2,x1=-2:2"')
-    p.add_argument("--tightening", choices=["lp", "interval"], default="lp", help="bound tightening (default lp)")
+    p.add_argument(
+        "--tightening", choices=["lp", "interval"], default="lp", help="bound tightening (default lp)"
+    )
     p.add_argument("--json", type=Path, default=None, help="write the full result as JSON to this file")
     add_config_argument(p)
 
@@ -129,8 +137,13 @@ def run_surrogate(args: argparse.Namespace) -> int:
         net = load_network_file(args.network)
         bounds = parse_bounds(args.bounds, net.n_inputs)
         result = optimize_surrogate(
-            net, bounds, OutputObjective(sense=sense, output=output), [],
-            SolveLimits(time_limit_s=args.time_limit, mip_rel_gap=args.gap), args.tightening, config=config,
+            net,
+            bounds,
+            OutputObjective(sense=sense, output=output),
+            [],
+            SolveLimits(time_limit_s=args.time_limit, mip_rel_gap=args.gap),
+            args.tightening,
+            config=config,
         )
     except SolverError as exc:
         return _fail(exc)
@@ -144,14 +157,31 @@ def run_train(args: argparse.Namespace) -> int:
     from tools.solver.training import TrainConfig, train_surrogate
 
     try:
-        cfg = TrainConfig(function=args.function, depth=args.depth, width=args.width, reg=args.reg, lam=args.lam,
-                          seed=args.seed, epochs=args.epochs, samples=args.samples)
+        cfg = TrainConfig(
+            function=args.function,
+            depth=args.depth,
+            width=args.width,
+            reg=args.reg,
+            lam=args.lam,
+            seed=args.seed,
+            epochs=args.epochs,
+            samples=args.samples,
+        )
         net, report = train_surrogate(cfg)
     except (SolverError, ValidationError) as exc:
         return _fail(exc)
     save_onnx(net, args.output)
     if args.json is not None:
         args.json.write_text(report.model_dump_json(indent=1), encoding="utf-8")
-    print(json.dumps({"output": str(args.output), "test_mse": report.test_mse, "train_mse": report.train_mse,
-                      "train_time_s": round(report.train_time_s, 2), "lp_solves": report.lp_solves}))
+    print(
+        json.dumps(
+            {
+                "output": str(args.output),
+                "test_mse": report.test_mse,
+                "train_mse": report.train_mse,
+                "train_time_s": round(report.train_time_s, 2),
+                "lp_solves": report.lp_solves,
+            }
+        )
+    )
     return 0

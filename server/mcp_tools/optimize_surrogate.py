@@ -9,30 +9,59 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.context import ToolContext
 from server.registry import ToolSpec
 from server.solving import NetworkRef, load_network, run_with_progress
-from tools.solver import InputBounds, OutputObjective, SolveLimits, SurrogateConstraint, SurrogateResult, optimize_surrogate
+from tools.solver import (
+    InputBounds,
+    OutputObjective,
+    SolveLimits,
+    SurrogateConstraint,
+    SurrogateResult,
+    optimize_surrogate,
+)
 
 
 class OptimizeSurrogateInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    network: NetworkRef = Field(description="the ReLU network: a file in the network directory, or inline JSON")
+    network: NetworkRef = Field(
+        description="the ReLU network: a file in the network directory, or inline JSON"
+    )
     bounds: InputBounds = Field(description="finite lower/upper bound of every input")
-    objective: OutputObjective = Field(default_factory=OutputObjective, description="minimize/maximize an output or a combination")
+    objective: OutputObjective = Field(
+        default_factory=OutputObjective, description="minimize/maximize an output or a combination"
+    )
     constraints: list[SurrogateConstraint] = Field(
-        default_factory=list, max_length=1000, description='extra linear constraints on inputs "x<j>" and outputs "y<j>"'
+        default_factory=list,
+        max_length=1000,
+        description='extra linear constraints on inputs "x<j>" and outputs "y<j>"',
     )
     limits: SolveLimits = Field(default_factory=SolveLimits, description="time limit, MIP gap, node limit")
-    tightening: Literal["lp", "interval"] = Field("lp", description="LP-based bound tightening, or interval bounds only")
-    tighten_time_s: float | None = Field(None, ge=0, le=600, description="budget for LP tightening; default from config")
+    tightening: Literal["lp", "interval"] = Field(
+        "lp", description="LP-based bound tightening, or interval bounds only"
+    )
+    tighten_time_s: float | None = Field(
+        None, ge=0, le=600, description="budget for LP tightening; default from config"
+    )
 
 
 async def handle(args: OptimizeSurrogateInput, ctx: ToolContext) -> SurrogateResult:
     config = ctx.settings.solver
     net = load_network(args.network, config)
     total = min(args.limits.time_limit_s or config.default_time_s, config.max_time_s)
-    return await run_with_progress(ctx, total, lambda p: optimize_surrogate(
-        net, args.bounds, args.objective, args.constraints, args.limits, args.tightening, args.tighten_time_s, config, p,
-    ))
+    return await run_with_progress(
+        ctx,
+        total,
+        lambda p: optimize_surrogate(
+            net,
+            args.bounds,
+            args.objective,
+            args.constraints,
+            args.limits,
+            args.tightening,
+            args.tighten_time_s,
+            config,
+            p,
+        ),
+    )
 
 
 def render(out: SurrogateResult) -> str:
@@ -41,8 +70,10 @@ def render(out: SurrogateResult) -> str:
         lines.append(f"objective: {out.objective:.10g}  bound: {out.bound}  gap: {out.gap}")
         lines.append(f"x: {out.x}  y: {out.y}")
         lines.append(f"verification error (relative): {out.verification_error:.2e}")
-    lines.append(f"binaries: {out.binaries}  nodes: {out.nodes}  time: {out.time_s:.3f}s "
-                 f"(bounds {out.bound_time_s:.3f}s, solve {out.solve_time_s:.3f}s)")
+    lines.append(
+        f"binaries: {out.binaries}  nodes: {out.nodes}  time: {out.time_s:.3f}s "
+        f"(bounds {out.bound_time_s:.3f}s, solve {out.solve_time_s:.3f}s)"
+    )
     return "\n".join(lines)
 
 

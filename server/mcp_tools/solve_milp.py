@@ -18,7 +18,8 @@ class SolveMilpInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: LinearModel | None = Field(
-        None, description="the model as JSON: variables (bounds, type), constraints (terms, sense, rhs), objective, sense"
+        None,
+        description="the model as JSON: variables (bounds, type), constraints (terms, sense, rhs), objective, sense",
     )
     model_text: str | None = Field(None, description="alternatively the model as MPS or CPLEX-LP text")
     model_format: Literal["mps", "lp"] = Field("mps", description="format of model_text")
@@ -34,7 +35,9 @@ async def handle(args: SolveMilpInput, ctx: ToolContext) -> MilpResult:
         return await run_with_progress(ctx, total, lambda p: solve_milp(args.model, args.limits, config, p))
     size = len(args.model_text.encode("utf-8"))
     if size > config.max_inline_bytes:
-        raise SizeLimitError(f"model_text is {size} bytes, over solver.max_inline_bytes = {config.max_inline_bytes}")
+        raise SizeLimitError(
+            f"model_text is {size} bytes, over solver.max_inline_bytes = {config.max_inline_bytes}"
+        )
 
     def work(progress):
         with tempfile.TemporaryDirectory(prefix="ogmux-milp-") as tmp:
@@ -48,14 +51,30 @@ async def handle(args: SolveMilpInput, ctx: ToolContext) -> MilpResult:
 def render(out: MilpResult) -> str:
     lines = [f"status: {out.status} ({out.message})"]
     if out.objective is not None:
-        lines.append(f"objective: {out.objective:.10g}" + (f"  bound: {out.bound:.10g}  gap: {out.gap:.3g}" if out.is_mip and out.bound is not None and out.gap is not None else ""))
-    lines.append(f"time: {out.time_s:.3f}s  nodes: {out.nodes}  size: {out.num_variables} vars x {out.num_constraints} rows")
+        lines.append(
+            f"objective: {out.objective:.10g}"
+            + (
+                f"  bound: {out.bound:.10g}  gap: {out.gap:.3g}"
+                if out.is_mip and out.bound is not None and out.gap is not None
+                else ""
+            )
+        )
+    lines.append(
+        f"time: {out.time_s:.3f}s  nodes: {out.nodes}  size: {out.num_variables} vars x {out.num_constraints} rows"
+    )
     if out.values:
         nonzero = {k: v for k, v in out.values.items() if abs(v) > 1e-12}
         shown = list(nonzero.items())[:50]
-        lines.append("nonzero values: " + ", ".join(f"{k}={v:.8g}" for k, v in shown) + (" ..." if len(nonzero) > 50 else ""))
+        lines.append(
+            "nonzero values: "
+            + ", ".join(f"{k}={v:.8g}" for k, v in shown)
+            + (" ..." if len(nonzero) > 50 else "")
+        )
     if out.iis:
-        lines.append(("IIS of the LP relaxation: " if out.iis_of_relaxation else "IIS: ") + "; ".join(f"{e.kind} {e.name} ({e.bound})" for e in out.iis))
+        lines.append(
+            ("IIS of the LP relaxation: " if out.iis_of_relaxation else "IIS: ")
+            + "; ".join(f"{e.kind} {e.name} ({e.bound})" for e in out.iis)
+        )
     return "\n".join(lines)
 
 

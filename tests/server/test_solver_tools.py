@@ -16,8 +16,10 @@ from tools.solver import ReluNetwork, save_onnx
 
 def _net() -> ReluNetwork:
     rng = np.random.default_rng(0)
-    return ReluNetwork.from_arrays([rng.normal(size=(16, 2)), rng.normal(size=(16, 16)) / 4, rng.normal(size=(1, 16))],
-                                   [rng.normal(size=16) * 0.3, rng.normal(size=16) * 0.3, np.zeros(1)])
+    return ReluNetwork.from_arrays(
+        [rng.normal(size=(16, 2)), rng.normal(size=(16, 16)) / 4, rng.normal(size=(1, 16))],
+        [rng.normal(size=16) * 0.3, rng.normal(size=16) * 0.3, np.zeros(1)],
+    )
 
 
 @pytest.fixture
@@ -31,8 +33,9 @@ def net_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(net_dir: Path):
-    settings = load_settings(None, **{"solver.network_dir": str(net_dir), "solver.max_inline_bytes": 50_000,
-                                      "audit.sink": "off"})
+    settings = load_settings(
+        None, **{"solver.network_dir": str(net_dir), "solver.max_inline_bytes": 50_000, "audit.sink": "off"}
+    )
     return build_server(settings, transport="memory")
 
 
@@ -56,7 +59,9 @@ async def test_solve_milp_json_and_mps_text(server) -> None:
         assert not res.is_error, res.content
         assert res.structured_content["objective"] == pytest.approx(23.0)
         assert "status: optimal" in res.content[0].text
-        mps = "NAME T\nROWS\n N obj\n L c\nCOLUMNS\n x obj -1 c 1\nRHS\n rhs c 2.5\nBOUNDS\n UP b x 9\nENDATA\n"
+        mps = (
+            "NAME T\nROWS\n N obj\n L c\nCOLUMNS\n x obj -1 c 1\nRHS\n rhs c 2.5\nBOUNDS\n UP b x 9\nENDATA\n"
+        )
         res = await c.call_tool("solve_milp", {"model_text": mps, "model_format": "mps"})
         assert not res.is_error, res.content
         assert res.structured_content["objective"] == pytest.approx(-2.5)
@@ -64,12 +69,17 @@ async def test_solve_milp_json_and_mps_text(server) -> None:
 
 async def test_solve_milp_infeasible_and_malformed(server) -> None:
     async with mcp.Client(server) as c:
-        bad = {"variables": [{"name": "x", "upper": 1}], "constraints": [{"name": "c", "terms": {"x": 1}, "sense": ">=", "rhs": 2}]}
+        bad = {
+            "variables": [{"name": "x", "upper": 1}],
+            "constraints": [{"name": "c", "terms": {"x": 1}, "sense": ">=", "rhs": 2}],
+        }
         res = await c.call_tool("solve_milp", {"model": bad})
         assert not res.is_error
         out = res.structured_content
         assert out["status"] == "infeasible" and {e["name"] for e in out["iis"]} == {"c", "x"}
-        res = await c.call_tool("solve_milp", {"model": {"variables": [{"name": "x"}], "objective": {"nope": 1}}})
+        res = await c.call_tool(
+            "solve_milp", {"model": {"variables": [{"name": "x"}], "objective": {"nope": 1}}}
+        )
         assert res.is_error and "unknown variable 'nope'" in res.content[0].text
         res = await c.call_tool("solve_milp", {})
         assert res.is_error and "exactly one of" in res.content[0].text
@@ -82,10 +92,16 @@ async def test_optimize_surrogate_from_directory_with_progress(server) -> None:
         events.append((done, total, message))
 
     async with mcp.Client(server) as c:
-        res = await c.call_tool("optimize_surrogate", {
-            "network": {"path": "surrogate.onnx"}, "bounds": {"lower": [-2, -2], "upper": [2, 2]},
-            "objective": {"sense": "maximize", "output": 0}, "limits": {"mip_rel_gap": 1e-9},
-        }, progress_callback=progress)
+        res = await c.call_tool(
+            "optimize_surrogate",
+            {
+                "network": {"path": "surrogate.onnx"},
+                "bounds": {"lower": [-2, -2], "upper": [2, 2]},
+                "objective": {"sense": "maximize", "output": 0},
+                "limits": {"mip_rel_gap": 1e-9},
+            },
+            progress_callback=progress,
+        )
     assert not res.is_error, res.content
     out = res.structured_content
     assert out["status"] == "optimal" and out["verified"] and out["verification_error"] <= 1e-6
@@ -99,12 +115,17 @@ async def test_optimize_surrogate_from_directory_with_progress(server) -> None:
 async def test_inline_network_and_analysis(server) -> None:
     spec = _net().to_spec().model_dump()
     async with mcp.Client(server) as c:
-        res = await c.call_tool("analyze_network", {"network": {"inline": spec}, "bounds": {"lower": [-1, -1], "upper": [1, 1]}})
+        res = await c.call_tool(
+            "analyze_network", {"network": {"inline": spec}, "bounds": {"lower": [-1, -1], "upper": [1, 1]}}
+        )
         assert not res.is_error, res.content
         out = res.structured_content
         assert out["hidden_layers"] == [16, 16] and out["binaries"] == out["unstable"]
         assert "binaries needed" in res.content[0].text
-        res = await c.call_tool("optimize_surrogate", {"network": {"inline": spec}, "bounds": {"lower": [-1, -1], "upper": [1, 1]}})
+        res = await c.call_tool(
+            "optimize_surrogate",
+            {"network": {"inline": spec}, "bounds": {"lower": [-1, -1], "upper": [1, 1]}},
+        )
         assert not res.is_error and res.structured_content["verified"]
 
 
@@ -116,8 +137,16 @@ async def test_network_references_are_guarded(server, tmp_path: Path) -> None:
             assert res.is_error and "network directory" in res.content[0].text
         res = await c.call_tool("optimize_surrogate", {"network": {"path": "missing.onnx"}, "bounds": bounds})
         assert res.is_error and "no network file" in res.content[0].text
-        big = {"layers": [{"weight": [[0.1] * 2] * 4000, "bias": [0.0] * 4000}, {"weight": [[0.1] * 4000], "bias": [0.0]}]}
+        big = {
+            "layers": [
+                {"weight": [[0.1] * 2] * 4000, "bias": [0.0] * 4000},
+                {"weight": [[0.1] * 4000], "bias": [0.0]},
+            ]
+        }
         res = await c.call_tool("analyze_network", {"network": {"inline": big}, "bounds": bounds})
         assert res.is_error and "max_inline_bytes" in res.content[0].text
-        res = await c.call_tool("optimize_surrogate", {"network": {"path": "surrogate.onnx"}, "bounds": {"lower": [-1], "upper": [1]}})
+        res = await c.call_tool(
+            "optimize_surrogate",
+            {"network": {"path": "surrogate.onnx"}, "bounds": {"lower": [-1], "upper": [1]}},
+        )
         assert res.is_error and "2 inputs" in res.content[0].text

@@ -1,10 +1,26 @@
 """LP/MILP solving with HiGHS, exact optimization over ReLU networks, tractability-aware training."""
 
-from tools.solver.bounds import InputBounds, LayerStability, TighteningStats, interval_bounds, parse_bounds, stability, tighten_bounds
+from tools.solver.bounds import (
+    InputBounds,
+    LayerStability,
+    TighteningStats,
+    interval_bounds,
+    parse_bounds,
+    stability,
+    tighten_bounds,
+)
 from tools.solver.config import SolverConfig
 from tools.solver.errors import BoundsError, ModelError, NetworkError, SizeLimitError, SolverError
 from tools.solver.highs_run import SolveLimits, SolveProgress
-from tools.solver.linear import Constraint, IisEntry, LinearModel, MilpResult, Variable, solve_milp, solve_milp_file
+from tools.solver.linear import (
+    Constraint,
+    IisEntry,
+    LinearModel,
+    MilpResult,
+    Variable,
+    solve_milp,
+    solve_milp_file,
+)
 from tools.solver.network import DenseLayer, NetworkSpec, ReluNetwork
 from tools.solver.onnx_io import load_onnx, save_onnx
 from tools.solver.sources import load_network_file, network_from_json, resolve_network_path

@@ -91,8 +91,12 @@ def parse_bounds(text: str, n_inputs: int) -> InputBounds:
     missing = [f"x{j}" for j in range(n_inputs) if j not in found]
     extra = [f"x{j}" for j in found if j >= n_inputs]
     if missing or extra:
-        raise BoundsError(f"the network has inputs x0..x{n_inputs - 1}; missing bounds: {missing}; unknown inputs: {extra}")
-    return InputBounds(lower=[found[j][0] for j in range(n_inputs)], upper=[found[j][1] for j in range(n_inputs)])
+        raise BoundsError(
+            f"the network has inputs x0..x{n_inputs - 1}; missing bounds: {missing}; unknown inputs: {extra}"
+        )
+    return InputBounds(
+        lower=[found[j][0] for j in range(n_inputs)], upper=[found[j][1] for j in range(n_inputs)]
+    )
 
 
 def _ibp_layer(w: np.ndarray, b: np.ndarray, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +104,9 @@ def _ibp_layer(w: np.ndarray, b: np.ndarray, l: np.ndarray, u: np.ndarray) -> tu
     return wp @ l + wn @ u + b, wp @ u + wn @ l + b
 
 
-def interval_bounds(net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, known: PreBounds | None = None) -> PreBounds:
+def interval_bounds(
+    net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, known: PreBounds | None = None
+) -> PreBounds:
     """IBP pre-activation bounds of every layer (hidden and output), intersected with `known` where given."""
     out: PreBounds = []
     l, u = lo, hi
@@ -120,11 +126,17 @@ def stability(net: ReluNetwork, bounds: PreBounds) -> list[LayerStability]:
     rows = []
     for k, (L, U) in enumerate(bounds[: len(net.weights) - 1]):
         unstable = (L < 0) & (U > 0)
-        rows.append(LayerStability(
-            layer=k, neurons=int(L.size), stable_active=int((L >= 0).sum()), stable_inactive=int((U <= 0).sum()),
-            unstable=int(unstable.sum()), mean_width=float(np.mean(U - L)),
-            max_big_m=float(np.max(np.maximum(-L[unstable], U[unstable]))) if unstable.any() else 0.0,
-        ))
+        rows.append(
+            LayerStability(
+                layer=k,
+                neurons=int(L.size),
+                stable_active=int((L >= 0).sum()),
+                stable_inactive=int((U <= 0).sum()),
+                unstable=int(unstable.sum()),
+                mean_width=float(np.mean(U - L)),
+                max_big_m=float(np.max(np.maximum(-L[unstable], U[unstable]))) if unstable.any() else 0.0,
+            )
+        )
     return rows
 
 
@@ -133,7 +145,10 @@ def _margin(v: float) -> float:
 
 
 def tighten_bounds(
-    net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, time_budget_s: float,
+    net: ReluNetwork,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    time_budget_s: float,
 ) -> tuple[PreBounds, TighteningStats]:
     """Optimization-based bound tightening over the LP relaxation, layer by layer, within a time budget.
 

@@ -22,7 +22,9 @@ class SolverConfig(BaseModel):
     max_nonzeros: int = Field(2_000_000, ge=1, description="largest constraint matrix accepted (nonzeros)")
     max_time_s: float = Field(600.0, gt=0, description="upper bound on any requested time limit, seconds")
     default_time_s: float = Field(60.0, gt=0, description="time limit when the request gives none, seconds")
-    max_network_params: int = Field(1_000_000, ge=1, description="largest network accepted (weights + biases)")
+    max_network_params: int = Field(
+        1_000_000, ge=1, description="largest network accepted (weights + biases)"
+    )
     max_neurons: int = Field(5_000, ge=1, description="largest number of hidden neurons a network may have")
     max_inline_bytes: int = Field(2_000_000, ge=1, description="largest inline JSON network accepted, bytes")
     obbt_time_s: float = Field(10.0, ge=0, description="default time budget for LP-based bound tightening")

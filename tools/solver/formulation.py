@@ -77,7 +77,12 @@ def _affine(w_row: np.ndarray, prev_cols: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def encode(
-    net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, bounds: PreBounds, *, relax: bool = False,
+    net: ReluNetwork,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    bounds: PreBounds,
+    *,
+    relax: bool = False,
     hidden_layers: int | None = None,
 ) -> Encoding:
     """Big-M encoding over the box [lo, hi] with pre-activation `bounds` of every layer.
@@ -134,14 +139,24 @@ def encode(
         for m, n in zip(bias_rows, sizes)
     ]
     return Encoding(
-        n_cols=len(bld.lo), col_lo=np.array(bld.lo), col_hi=np.array(bld.hi), integer=np.array(bld.integer, dtype=bool),
+        n_cols=len(bld.lo),
+        col_lo=np.array(bld.lo),
+        col_hi=np.array(bld.hi),
+        integer=np.array(bld.integer, dtype=bool),
         a=sp.csc_matrix((bld.v, (bld.r, bld.c)), shape=(n_rows, len(bld.lo))),
-        row_lo=np.array(bld.row_lo), row_hi=np.array(bld.row_hi), x_cols=x_cols, act_cols=act_cols,
-        bin_cols=bin_cols, y_cols=y_cols, bias_rows=bias_mats,
+        row_lo=np.array(bld.row_lo),
+        row_hi=np.array(bld.row_hi),
+        x_cols=x_cols,
+        act_cols=act_cols,
+        bin_cols=bin_cols,
+        y_cols=y_cols,
+        bias_rows=bias_mats,
     )
 
 
-def to_highs_lp(enc: Encoding, cost: np.ndarray, *, maximize: bool = False, offset: float = 0.0) -> highspy.HighsLp:
+def to_highs_lp(
+    enc: Encoding, cost: np.ndarray, *, maximize: bool = False, offset: float = 0.0
+) -> highspy.HighsLp:
     """A HighsLp of the encoding with objective `cost` over its columns."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = enc.n_cols, len(enc.row_lo)
@@ -155,5 +170,7 @@ def to_highs_lp(enc: Encoding, cost: np.ndarray, *, maximize: bool = False, offs
     lp.offset_ = float(offset)
     lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
     if enc.integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in enc.integer]
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in enc.integer
+        ]
     return lp

@@ -14,11 +14,25 @@ import highspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["HighsOutcome", "ProgressFn", "SolveLimits", "SolveProgress", "SolveStatus", "new_highs", "run_highs"]
+__all__ = [
+    "HighsOutcome",
+    "ProgressFn",
+    "SolveLimits",
+    "SolveProgress",
+    "SolveStatus",
+    "new_highs",
+    "run_highs",
+]
 
 SolveStatus = Literal[
-    "optimal", "infeasible", "unbounded", "infeasible_or_unbounded", "time_limit", "node_limit",
-    "interrupted", "error",
+    "optimal",
+    "infeasible",
+    "unbounded",
+    "infeasible_or_unbounded",
+    "time_limit",
+    "node_limit",
+    "interrupted",
+    "error",
 ]
 
 _STATUS: dict[highspy.HighsModelStatus, SolveStatus] = {
@@ -40,8 +54,12 @@ class SolveLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    time_limit_s: float | None = Field(None, gt=0, description="wall-clock limit in seconds; default from config")
-    mip_rel_gap: float = Field(1e-4, ge=0, le=1, description="stop when (primal - dual bound)/|primal| <= this")
+    time_limit_s: float | None = Field(
+        None, gt=0, description="wall-clock limit in seconds; default from config"
+    )
+    mip_rel_gap: float = Field(
+        1e-4, ge=0, le=1, description="stop when (primal - dual bound)/|primal| <= this"
+    )
     mip_abs_gap: float = Field(1e-6, ge=0, description="stop when |primal - dual bound| <= this")
     node_limit: int | None = Field(None, ge=1, description="largest number of branch-and-bound nodes")
 
@@ -104,8 +122,13 @@ def _finite(v: float) -> float | None:
 
 
 def run_highs(
-    h: highspy.Highs, limits: SolveLimits, time_limit_s: float, on_progress: ProgressFn | None = None,
-    *, is_mip: bool, progress_every_s: float = 0.5,
+    h: highspy.Highs,
+    limits: SolveLimits,
+    time_limit_s: float,
+    on_progress: ProgressFn | None = None,
+    *,
+    is_mip: bool,
+    progress_every_s: float = 0.5,
 ) -> HighsOutcome:
     """Solve the model loaded in `h` within `limits`; report MILP progress through `on_progress`."""
     h.setOptionValue("time_limit", float(time_limit_s))
@@ -124,11 +147,16 @@ def run_highs(
                 return
             last[0] = now
             out = e.data_out
-            on_progress(SolveProgress(
-                time_s=now, nodes=int(out.mip_node_count), primal_bound=_finite(out.mip_primal_bound),
-                dual_bound=_finite(out.mip_dual_bound), gap=_finite(out.mip_gap),
-                event="improved_solution" if improved else "progress",
-            ))
+            on_progress(
+                SolveProgress(
+                    time_s=now,
+                    nodes=int(out.mip_node_count),
+                    primal_bound=_finite(out.mip_primal_bound),
+                    dual_bound=_finite(out.mip_dual_bound),
+                    gap=_finite(out.mip_gap),
+                    event="improved_solution" if improved else "progress",
+                )
+            )
 
         h.cbMipImprovingSolution.subscribe(_emit)
         h.cbMipInterrupt.subscribe(_emit)
@@ -152,8 +180,14 @@ def run_highs(
         bound = objective
     duals_ok = (not is_mip) and status == "optimal" and bool(sol.dual_valid)
     return HighsOutcome(
-        status=status, has_solution=has_solution, objective=objective, bound=bound, gap=gap, nodes=nodes,
-        time_s=elapsed, col_value=np.asarray(sol.col_value, dtype=float) if has_solution else None,
+        status=status,
+        has_solution=has_solution,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        nodes=nodes,
+        time_s=elapsed,
+        col_value=np.asarray(sol.col_value, dtype=float) if has_solution else None,
         row_dual=np.asarray(sol.row_dual, dtype=float) if duals_ok else None,
         col_dual=np.asarray(sol.col_dual, dtype=float) if duals_ok else None,
         raw_status=h.modelStatusToString(model_status),

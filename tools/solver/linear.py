@@ -55,7 +55,9 @@ class LinearModel(_Strict):
 
     variables: list[Variable] = Field(min_length=1, description="decision variables")
     constraints: list[Constraint] = Field(default_factory=list, description="linear constraints")
-    objective: dict[str, float] = Field(default_factory=dict, description="variable name -> objective coefficient")
+    objective: dict[str, float] = Field(
+        default_factory=dict, description="variable name -> objective coefficient"
+    )
     objective_constant: float = Field(0.0, description="constant added to the objective")
     sense: Literal["minimize", "maximize"] = Field("minimize", description="optimization direction")
 
@@ -83,9 +85,13 @@ class MilpResult(_Strict):
     num_variables: int
     num_constraints: int
     values: dict[str, float] | None = None
-    duals: dict[str, float] | None = Field(None, description="LP only: constraint duals (d objective / d rhs)")
+    duals: dict[str, float] | None = Field(
+        None, description="LP only: constraint duals (d objective / d rhs)"
+    )
     reduced_costs: dict[str, float] | None = Field(None, description="LP only: variable reduced costs")
-    iis: list[IisEntry] | None = Field(None, description="an irreducible infeasible subset, when HiGHS finds one")
+    iis: list[IisEntry] | None = Field(
+        None, description="an irreducible infeasible subset, when HiGHS finds one"
+    )
     iis_of_relaxation: bool = Field(False, description="the IIS is of the LP relaxation of a MILP")
 
 
@@ -104,14 +110,18 @@ def _check_size(n_col: int, n_row: int, nnz: int, config: SolverConfig) -> None:
         ("nonzeros", nnz, config.max_nonzeros, "max_nonzeros"),
     ):
         if n > cap:
-            raise SizeLimitError(f"model has {n} {what}, over the limit of {cap} (solver.{key}); split or reduce it")
+            raise SizeLimitError(
+                f"model has {n} {what}, over the limit of {cap} (solver.{key}); split or reduce it"
+            )
 
 
 def _to_highs_lp(model: LinearModel, config: SolverConfig) -> highspy.HighsLp:
     index: dict[str, int] = {}
     for j, v in enumerate(model.variables):
         if v.name in index:
-            raise ModelError(f"variable name {v.name!r} is used twice (variables[{index[v.name]}] and variables[{j}])")
+            raise ModelError(
+                f"variable name {v.name!r} is used twice (variables[{index[v.name]}] and variables[{j}])"
+            )
         index[v.name] = j
     seen: set[str] = set()
     rows, cols, vals = [], [], []
@@ -122,7 +132,9 @@ def _to_highs_lp(model: LinearModel, config: SolverConfig) -> highspy.HighsLp:
         seen.add(c.name)
         for var, coef in c.terms.items():
             if var not in index:
-                raise ModelError(f"constraint {c.name!r} uses unknown variable {var!r}; declare it in `variables`")
+                raise ModelError(
+                    f"constraint {c.name!r} uses unknown variable {var!r}; declare it in `variables`"
+                )
             if not math.isfinite(coef):
                 raise ModelError(f"constraint {c.name!r}: coefficient of {var!r} is {coef}; must be finite")
             rows.append(i)
@@ -149,7 +161,9 @@ def _to_highs_lp(model: LinearModel, config: SolverConfig) -> highspy.HighsLp:
         hi[j] = min(_num(v.upper, f"variable {v.name!r} upper bound", default_hi), default_hi)
         if lo[j] > hi[j]:
             raise ModelError(f"variable {v.name!r} has lower bound {lo[j]} > upper bound {hi[j]}")
-        integ.append(highspy.HighsVarType.kContinuous if v.type == "continuous" else highspy.HighsVarType.kInteger)
+        integ.append(
+            highspy.HighsVarType.kContinuous if v.type == "continuous" else highspy.HighsVarType.kInteger
+        )
     a = sp.csc_matrix((vals, (rows, cols)), shape=(m, n))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, m
@@ -181,11 +195,19 @@ def _iis(h: highspy.Highs, col_names: list[str], row_names: list[str]) -> list[I
     if status == highspy.HighsStatus.kError or not iis.valid_:
         return None
     out = [
-        IisEntry(kind="constraint", name=row_names[int(i)], bound=_BOUND.get(highspy.IisBoundStatus(int(b)), "both"))
+        IisEntry(
+            kind="constraint",
+            name=row_names[int(i)],
+            bound=_BOUND.get(highspy.IisBoundStatus(int(b)), "both"),
+        )
         for i, b in zip(iis.row_index_, iis.row_bound_)
     ]
     out += [
-        IisEntry(kind="variable_bound", name=col_names[int(j)], bound=_BOUND.get(highspy.IisBoundStatus(int(b)), "both"))
+        IisEntry(
+            kind="variable_bound",
+            name=col_names[int(j)],
+            bound=_BOUND.get(highspy.IisBoundStatus(int(b)), "both"),
+        )
         for j, b in zip(iis.col_index_, iis.col_bound_)
     ]
     return out or None
@@ -204,12 +226,17 @@ def _message(status: SolveStatus, has_solution: bool, is_mip: bool) -> str:
     if status == "unbounded":
         return "the model is unbounded: the objective can improve without limit; add bounds or constraints"
     if status == "infeasible_or_unbounded":
-        return "the model is infeasible or unbounded (HiGHS could not tell which); check bounds and constraints"
+        return (
+            "the model is infeasible or unbounded (HiGHS could not tell which); check bounds and constraints"
+        )
     return "HiGHS reported an error while solving; check the model for extreme coefficients"
 
 
 def _solve_loaded(
-    h: highspy.Highs, limits: SolveLimits, config: SolverConfig, on_progress: ProgressFn | None,
+    h: highspy.Highs,
+    limits: SolveLimits,
+    config: SolverConfig,
+    on_progress: ProgressFn | None,
 ) -> MilpResult:
     lp = h.getLp()
     col_names = list(lp.col_names_) or [f"c{j}" for j in range(lp.num_col_)]
@@ -242,18 +269,29 @@ def _solve_loaded(
         kind = "none"
     keep = kind != "none"
     return MilpResult(
-        status=out.status, solution_kind=kind, message=_message(out.status, out.has_solution, is_mip), is_mip=is_mip,
-        objective=out.objective if keep else None, bound=out.bound, gap=out.gap, nodes=out.nodes, time_s=out.time_s,
-        num_variables=lp.num_col_, num_constraints=lp.num_row_,
+        status=out.status,
+        solution_kind=kind,
+        message=_message(out.status, out.has_solution, is_mip),
+        is_mip=is_mip,
+        objective=out.objective if keep else None,
+        bound=out.bound,
+        gap=out.gap,
+        nodes=out.nodes,
+        time_s=out.time_s,
+        num_variables=lp.num_col_,
+        num_constraints=lp.num_row_,
         values=dict(zip(col_names, out.col_value.tolist())) if keep and out.col_value is not None else None,
         duals=dict(zip(row_names, out.row_dual.tolist())) if out.row_dual is not None else None,
         reduced_costs=dict(zip(col_names, out.col_dual.tolist())) if out.col_dual is not None else None,
-        iis=iis, iis_of_relaxation=iis_relaxed,
+        iis=iis,
+        iis_of_relaxation=iis_relaxed,
     )
 
 
 def solve_milp(
-    model: LinearModel, limits: SolveLimits | None = None, config: SolverConfig | None = None,
+    model: LinearModel,
+    limits: SolveLimits | None = None,
+    config: SolverConfig | None = None,
     on_progress: ProgressFn | None = None,
 ) -> MilpResult:
     """Solve a JSON LP/MILP with HiGHS; raise ModelError/SizeLimitError for malformed or oversized models."""
@@ -266,7 +304,9 @@ def solve_milp(
 
 
 def solve_milp_file(
-    path: Path, limits: SolveLimits | None = None, config: SolverConfig | None = None,
+    path: Path,
+    limits: SolveLimits | None = None,
+    config: SolverConfig | None = None,
     on_progress: ProgressFn | None = None,
 ) -> MilpResult:
     """Solve an MPS (.mps, free or fixed) or CPLEX LP (.lp) file with HiGHS."""
@@ -278,6 +318,8 @@ def solve_milp_file(
         raise ModelError(f"{path}: file not found")
     h = new_highs()
     if h.readModel(str(path)) == highspy.HighsStatus.kError:
-        raise ModelError(f"{path.name}: HiGHS could not read the file; check it is valid {path.suffix[1:].upper()}")
+        raise ModelError(
+            f"{path.name}: HiGHS could not read the file; check it is valid {path.suffix[1:].upper()}"
+        )
     _check_size(h.getNumCol(), h.getNumRow(), h.getNumNz(), config)
     return _solve_loaded(h, limits or SolveLimits(), config, on_progress)

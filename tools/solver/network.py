@@ -46,9 +46,13 @@ class ReluNetwork:
             if w.ndim != 2 or b.ndim != 1:
                 raise NetworkError(f"layer {k}: weight must be 2-D and bias 1-D (got {w.shape}, {b.shape})")
             if w.shape[0] != b.shape[0]:
-                raise NetworkError(f"layer {k}: weight has {w.shape[0]} rows but bias has {b.shape[0]} entries")
+                raise NetworkError(
+                    f"layer {k}: weight has {w.shape[0]} rows but bias has {b.shape[0]} entries"
+                )
             if prev is not None and w.shape[1] != prev:
-                raise NetworkError(f"layer {k}: expects {w.shape[1]} inputs but layer {k - 1} has {prev} outputs")
+                raise NetworkError(
+                    f"layer {k}: expects {w.shape[1]} inputs but layer {k - 1} has {prev} outputs"
+                )
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise NetworkError(f"layer {k}: weights or bias contain NaN or infinity")
             prev = w.shape[0]
@@ -56,13 +60,16 @@ class ReluNetwork:
     @classmethod
     def from_arrays(cls, weights: list, biases: list) -> ReluNetwork:
         return cls(
-            tuple(np.array(w, dtype=np.float64) for w in weights), tuple(np.array(b, dtype=np.float64) for b in biases)
+            tuple(np.array(w, dtype=np.float64) for w in weights),
+            tuple(np.array(b, dtype=np.float64) for b in biases),
         )
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> ReluNetwork:
         if spec.activation.lower() != "relu":
-            raise NetworkError(f"activation {spec.activation!r} is not supported: only ReLU networks embed exactly")
+            raise NetworkError(
+                f"activation {spec.activation!r} is not supported: only ReLU networks embed exactly"
+            )
         for k, layer in enumerate(spec.layers):
             widths = {len(r) for r in layer.weight}
             if len(widths) != 1:
@@ -70,7 +77,9 @@ class ReluNetwork:
         return cls.from_arrays([l.weight for l in spec.layers], [l.bias for l in spec.layers])
 
     def to_spec(self) -> NetworkSpec:
-        return NetworkSpec(layers=[DenseLayer(weight=w.tolist(), bias=b.tolist()) for w, b in zip(self.weights, self.biases)])
+        return NetworkSpec(
+            layers=[DenseLayer(weight=w.tolist(), bias=b.tolist()) for w, b in zip(self.weights, self.biases)]
+        )
 
     @property
     def n_inputs(self) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 
 from tools.solver.errors import NetworkError
@@ -14,7 +15,19 @@ from tools.solver.network import ReluNetwork
 __all__ = ["load_onnx", "save_onnx"]
 
 _PASS_THROUGH = {"Identity", "Flatten", "Dropout"}
-_ACTIVATIONS = {"Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu", "Softplus", "Softmax", "Gelu", "HardSigmoid", "PRelu", "Clip"}
+_ACTIVATIONS = {
+    "Sigmoid",
+    "Tanh",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Softplus",
+    "Softmax",
+    "Gelu",
+    "HardSigmoid",
+    "PRelu",
+    "Clip",
+}
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -29,7 +42,7 @@ def load_onnx(source: Path | bytes) -> ReluNetwork:
     """Parse an ONNX model into a ReluNetwork; raise NetworkError naming the node that cannot be embedded."""
     try:
         model = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
-    except Exception as exc:  # onnx raises protobuf DecodeError and OSError variants
+    except (DecodeError, OSError, ValueError) as exc:
         raise NetworkError(f"not a readable ONNX model: {exc}") from None
     graph = model.graph
     init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in graph.initializer}
@@ -47,7 +60,9 @@ def load_onnx(source: Path | bytes) -> ReluNetwork:
             continue
         data = [n for n in node.input if n and n not in init]
         if data != [cur]:
-            raise NetworkError(f"{_where(node, i)}: only a single chain of layers is supported (inputs {list(node.input)})")
+            raise NetworkError(
+                f"{_where(node, i)}: only a single chain of layers is supported (inputs {list(node.input)})"
+            )
         a = _attrs(node)
         op = node.op_type
         if op in _PASS_THROUGH:
@@ -71,7 +86,9 @@ def load_onnx(source: Path | bytes) -> ReluNetwork:
         elif op == "MatMul":
             b_mat = init.get(node.input[1])
             if b_mat is None or b_mat.ndim != 2:
-                raise NetworkError(f"{_where(node, i)}: the second MatMul operand must be a constant 2-D matrix")
+                raise NetworkError(
+                    f"{_where(node, i)}: the second MatMul operand must be a constant 2-D matrix"
+                )
             ops.append(("affine", b_mat.T.copy(), np.zeros(b_mat.shape[1])))
         elif op == "Add":
             const = [init[n] for n in node.input if n in init]
@@ -80,12 +97,18 @@ def load_onnx(source: Path | bytes) -> ReluNetwork:
             _, w, bias = ops[-1]
             c = const[0].reshape(-1)
             if c.size not in (1, w.shape[0]):
-                raise NetworkError(f"{_where(node, i)}: bias of size {c.size} does not match {w.shape[0]} outputs")
+                raise NetworkError(
+                    f"{_where(node, i)}: bias of size {c.size} does not match {w.shape[0]} outputs"
+                )
             ops[-1] = ("affine", w, bias + c)
         elif op in _ACTIVATIONS:
-            raise NetworkError(f"{_where(node, i)}: activation {op} cannot be embedded exactly; only ReLU is supported")
+            raise NetworkError(
+                f"{_where(node, i)}: activation {op} cannot be embedded exactly; only ReLU is supported"
+            )
         else:
-            raise NetworkError(f"{_where(node, i)}: operator {op} is not supported (Gemm, MatMul, Add, Relu, Flatten, Identity)")
+            raise NetworkError(
+                f"{_where(node, i)}: operator {op} is not supported (Gemm, MatMul, Add, Relu, Flatten, Identity)"
+            )
         cur = node.output[0]
     return _assemble(ops, inputs[0])
 
@@ -102,7 +125,9 @@ def _assemble(ops: list[tuple], graph_input: onnx.ValueInfoProto) -> ReluNetwork
             continue
         _, w, b = op
         if weights and w.shape[1] != weights[-1].shape[0]:
-            raise NetworkError(f"shape mismatch: a layer expects {w.shape[1]} inputs but the previous one has {weights[-1].shape[0]} outputs")
+            raise NetworkError(
+                f"shape mismatch: a layer expects {w.shape[1]} inputs but the previous one has {weights[-1].shape[0]} outputs"
+            )
         if weights and not pending_relu:  # two affine layers in a row compose into one
             weights[-1], biases[-1] = w @ weights[-1], w @ biases[-1] + b
         else:
@@ -117,7 +142,9 @@ def _assemble(ops: list[tuple], graph_input: onnx.ValueInfoProto) -> ReluNetwork
         biases.append(np.zeros(n))
     dims = graph_input.type.tensor_type.shape.dim
     if dims and dims[-1].HasField("dim_value") and dims[-1].dim_value != weights[0].shape[1]:
-        raise NetworkError(f"input {graph_input.name!r} has {dims[-1].dim_value} features but the first layer expects {weights[0].shape[1]}")
+        raise NetworkError(
+            f"input {graph_input.name!r} has {dims[-1].dim_value} features but the first layer expects {weights[0].shape[1]}"
+        )
     return ReluNetwork(tuple(weights), tuple(biases))
 
 
@@ -127,15 +154,30 @@ def save_onnx(net: ReluNetwork, path: Path) -> None:
     cur = "x"
     last = len(net.weights) - 1
     for k, (w, b) in enumerate(zip(net.weights, net.biases)):
-        inits += [numpy_helper.from_array(w.astype(np.float32), f"W{k}"), numpy_helper.from_array(b.astype(np.float32), f"b{k}")]
+        inits += [
+            numpy_helper.from_array(w.astype(np.float32), f"W{k}"),
+            numpy_helper.from_array(b.astype(np.float32), f"b{k}"),
+        ]
         out = "y" if k == last else f"h{k}"
-        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"dense{k}", alpha=1.0, beta=1.0, transA=0, transB=1))
+        nodes.append(
+            helper.make_node(
+                "Gemm",
+                [cur, f"W{k}", f"b{k}"],
+                [out],
+                name=f"dense{k}",
+                alpha=1.0,
+                beta=1.0,
+                transA=0,
+                transB=1,
+            )
+        )
         if k < last:
             nodes.append(helper.make_node("Relu", [out], [f"a{k}"], name=f"relu{k}"))
             out = f"a{k}"
         cur = out
     graph = helper.make_graph(
-        nodes, "relu_network",
+        nodes,
+        "relu_network",
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, net.n_inputs])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, net.n_outputs])],
         inits,

@@ -28,17 +28,23 @@ def load_network_file(path: Path) -> ReluNetwork:
         return network_from_json(path.read_text(encoding="utf-8"), None)
     if suffix in (".pt", ".pth"):
         return load_torch_file(path)
-    raise NetworkError(f"{path.name}: unsupported network file type {suffix!r}; use .onnx, .json, .pt or .pth")
+    raise NetworkError(
+        f"{path.name}: unsupported network file type {suffix!r}; use .onnx, .json, .pt or .pth"
+    )
 
 
 def resolve_network_path(name: str, config: SolverConfig) -> Path:
     """The file `name` inside `config.network_dir`; reject absolute paths and anything escaping the directory."""
     if config.network_dir is None:
-        raise PermissionError("network files are disabled: set solver.network_dir, or pass the network inline as JSON")
+        raise PermissionError(
+            "network files are disabled: set solver.network_dir, or pass the network inline as JSON"
+        )
     root = config.network_dir.resolve()
     candidate = Path(name)
     if candidate.is_absolute() or ".." in candidate.parts:
-        raise PermissionError(f"network path {name!r} must be relative to the network directory, without '..'")
+        raise PermissionError(
+            f"network path {name!r} must be relative to the network directory, without '..'"
+        )
     full = (root / candidate).resolve()
     if not full.is_relative_to(root):
         raise PermissionError(f"network path {name!r} leaves the network directory")
@@ -50,7 +56,9 @@ def resolve_network_path(name: str, config: SolverConfig) -> Path:
 def network_from_json(text: str, max_bytes: int | None) -> ReluNetwork:
     """Parse an inline NetworkSpec JSON document, refusing documents over `max_bytes`."""
     if max_bytes is not None and len(text.encode("utf-8")) > max_bytes:
-        raise SizeLimitError(f"inline network is {len(text.encode('utf-8'))} bytes, over the limit of {max_bytes}; pass a file instead")
+        raise SizeLimitError(
+            f"inline network is {len(text.encode('utf-8'))} bytes, over the limit of {max_bytes}; pass a file instead"
+        )
     try:
         spec = NetworkSpec.model_validate(json.loads(text))
     except (json.JSONDecodeError, ValidationError) as exc:

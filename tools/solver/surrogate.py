@@ -45,8 +45,12 @@ class OutputObjective(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sense: Literal["minimize", "maximize"] = Field("minimize", description="direction")
-    output: int | None = Field(0, ge=0, description="index of the output to optimize (ignored when `weights` is set)")
-    weights: list[float] | None = Field(None, description="coefficients of a linear combination of all outputs")
+    output: int | None = Field(
+        0, ge=0, description="index of the output to optimize (ignored when `weights` is set)"
+    )
+    weights: list[float] | None = Field(
+        None, description="coefficients of a linear combination of all outputs"
+    )
 
 
 class SurrogateConstraint(BaseModel):
@@ -65,13 +69,17 @@ class SurrogateResult(BaseModel):
     status: SolveStatus
     solution_kind: Literal["optimal", "best_found_at_limit", "none"]
     message: str
-    objective: float | None = Field(None, description="objective of `x` by a forward pass of the original network")
+    objective: float | None = Field(
+        None, description="objective of `x` by a forward pass of the original network"
+    )
     milp_objective: float | None = Field(None, description="objective value inside the MILP")
     bound: float | None = Field(None, description="best proven bound on the objective")
     gap: float | None = Field(None, description="relative gap between objective and bound")
     x: list[float] | None = None
     y: list[float] | None = Field(None, description="network outputs at x by a forward pass")
-    verification_error: float | None = Field(None, description="relative |MILP objective - forward objective|")
+    verification_error: float | None = Field(
+        None, description="relative |MILP objective - forward objective|"
+    )
     verification_abs_error: float | None = None
     verified: bool = Field(False, description=f"verification_error <= {VERIFY_RTOL}")
     nodes: int = 0
@@ -107,7 +115,11 @@ class NetworkAnalysis(BaseModel):
 
 
 def compute_bounds(
-    net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, method: Tightening, time_budget_s: float,
+    net: ReluNetwork,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    method: Tightening,
+    time_budget_s: float,
 ) -> tuple[PreBounds, TighteningStats]:
     """Pre-activation bounds by interval propagation or LP-based tightening."""
     if method == "interval":
@@ -121,7 +133,9 @@ def _cost(net: ReluNetwork, objective: OutputObjective) -> np.ndarray:
     if objective.weights is not None:
         c = np.asarray(objective.weights, dtype=float)
         if c.size != net.n_outputs or not np.isfinite(c).all():
-            raise ModelError(f"objective.weights needs {net.n_outputs} finite numbers (one per output), got {c.size}")
+            raise ModelError(
+                f"objective.weights needs {net.n_outputs} finite numbers (one per output), got {c.size}"
+            )
         return c
     if objective.output is None or objective.output >= net.n_outputs:
         raise ModelError(f"objective.output must be an output index in 0..{net.n_outputs - 1}")
@@ -130,15 +144,22 @@ def _cost(net: ReluNetwork, objective: OutputObjective) -> np.ndarray:
     return c
 
 
-def _add_constraints(h: highspy.Highs, net: ReluNetwork, x_cols: np.ndarray, y_cols: np.ndarray,
-                     constraints: list[SurrogateConstraint]) -> None:
+def _add_constraints(
+    h: highspy.Highs,
+    net: ReluNetwork,
+    x_cols: np.ndarray,
+    y_cols: np.ndarray,
+    constraints: list[SurrogateConstraint],
+) -> None:
     for n, con in enumerate(constraints):
         cols, vals = [], []
         for name, coef in con.terms.items():
             kind, idx = name[:1], name[1:]
             limit = net.n_inputs if kind == "x" else net.n_outputs
             if kind not in ("x", "y") or not idx.isdigit() or int(idx) >= limit:
-                raise ModelError(f"constraints[{n}]: unknown variable {name!r}; use x0..x{net.n_inputs - 1} or y0..y{net.n_outputs - 1}")
+                raise ModelError(
+                    f"constraints[{n}]: unknown variable {name!r}; use x0..x{net.n_inputs - 1} or y0..y{net.n_outputs - 1}"
+                )
             if not math.isfinite(coef):
                 raise ModelError(f"constraints[{n}]: coefficient of {name!r} must be finite")
             cols.append(int((x_cols if kind == "x" else y_cols)[int(idx)]))
@@ -166,11 +187,22 @@ def _assignment(enc: Encoding, net: ReluNetwork, x: np.ndarray) -> np.ndarray:
 
 def _satisfies(con: SurrogateConstraint, x: np.ndarray, y: np.ndarray, tol: float = 1e-9) -> bool:
     lhs = sum(coef * (x if name[0] == "x" else y)[int(name[1:])] for name, coef in con.terms.items())
-    return {"<=": lhs <= con.rhs + tol, ">=": lhs >= con.rhs - tol, "==": abs(lhs - con.rhs) <= tol}[con.sense]
+    return {"<=": lhs <= con.rhs + tol, ">=": lhs >= con.rhs - tol, "==": abs(lhs - con.rhs) <= tol}[
+        con.sense
+    ]
 
 
-def _start(h: highspy.Highs, enc: Encoding, net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, c: np.ndarray,
-           maximize: bool, constraints: list[SurrogateConstraint], samples: int = 256) -> None:
+def _start(
+    h: highspy.Highs,
+    enc: Encoding,
+    net: ReluNetwork,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    c: np.ndarray,
+    maximize: bool,
+    constraints: list[SurrogateConstraint],
+    samples: int = 256,
+) -> None:
     """Give HiGHS the best of a few sampled inputs as a starting incumbent (so a limit always has a point)."""
     pts = lo + (hi - lo) * np.random.default_rng(0).random((samples, net.n_inputs))
     ys = net.forward(pts)
@@ -193,13 +225,22 @@ def _message(status: SolveStatus, kind: str, verified: bool) -> str:
         return "no input in the box satisfies the constraints"
     else:
         return f"no solution ({status}); raise the time limit or loosen constraints"
-    return base + ("; verified by a forward pass" if verified else "; WARNING: forward-pass verification error above tolerance")
+    return base + (
+        "; verified by a forward pass"
+        if verified
+        else "; WARNING: forward-pass verification error above tolerance"
+    )
 
 
 def optimize_surrogate(
-    net: ReluNetwork, bounds: InputBounds, objective: OutputObjective | None = None,
-    constraints: list[SurrogateConstraint] | None = None, limits: SolveLimits | None = None,
-    tightening: Tightening = "lp", tighten_time_s: float | None = None, config: SolverConfig | None = None,
+    net: ReluNetwork,
+    bounds: InputBounds,
+    objective: OutputObjective | None = None,
+    constraints: list[SurrogateConstraint] | None = None,
+    limits: SolveLimits | None = None,
+    tightening: Tightening = "lp",
+    tighten_time_s: float | None = None,
+    config: SolverConfig | None = None,
     on_progress: ProgressFn | None = None,
 ) -> SurrogateResult:
     """Globally optimize an output (or a linear combination) of `net` over the input box with HiGHS."""
@@ -234,10 +275,18 @@ def optimize_surrogate(
         kind = "best_found_at_limit"
     maximize = objective.sense == "maximize"
     bound = _best_bound(out.bound, c, pre[-1], maximize)
-    result = dict(
-        status=out.status, nodes=out.nodes, binaries=enc.n_binaries, time_s=t3 - t0, bound_time_s=t1 - t0,
-        build_time_s=t2 - t1, solve_time_s=t3 - t2, tightening=tstats, layers=stability(net, pre), bound=bound,
-    )
+    result = {
+        "status": out.status,
+        "nodes": out.nodes,
+        "binaries": enc.n_binaries,
+        "time_s": t3 - t0,
+        "bound_time_s": t1 - t0,
+        "build_time_s": t2 - t1,
+        "solve_time_s": t3 - t2,
+        "tightening": tstats,
+        "layers": stability(net, pre),
+        "bound": bound,
+    }
     if kind == "none":
         return SurrogateResult(solution_kind=kind, message=_message(out.status, kind, False), **result)
     x = np.clip(out.col_value[enc.x_cols], lo, hi)
@@ -249,14 +298,23 @@ def optimize_surrogate(
     verified = rel_err <= VERIFY_RTOL
     gap = abs(f - bound) / max(abs(f), 1e-10)
     return SurrogateResult(
-        solution_kind=kind, message=_message(out.status, kind, verified), objective=f, milp_objective=milp_obj,
-        gap=gap, x=x.tolist(), y=y.tolist(), verification_error=rel_err, verification_abs_error=abs_err,
-        verified=verified, **result,
+        solution_kind=kind,
+        message=_message(out.status, kind, verified),
+        objective=f,
+        milp_objective=milp_obj,
+        gap=gap,
+        x=x.tolist(),
+        y=y.tolist(),
+        verification_error=rel_err,
+        verification_abs_error=abs_err,
+        verified=verified,
+        **result,
     )
 
 
-def _best_bound(highs_bound: float | None, c: np.ndarray, out_bounds: tuple[np.ndarray, np.ndarray],
-                maximize: bool) -> float:
+def _best_bound(
+    highs_bound: float | None, c: np.ndarray, out_bounds: tuple[np.ndarray, np.ndarray], maximize: bool
+) -> float:
     """The tighter of HiGHS's proven bound and the bound implied by the valid output bounds."""
     L, U = out_bounds
     if maximize:
@@ -278,8 +336,13 @@ def _lp_bound(enc: Encoding, c: np.ndarray, maximize: bool) -> float:
 
 
 def analyze_network(
-    net: ReluNetwork, bounds: InputBounds, objective: OutputObjective | None = None,
-    tightening: Tightening = "lp", tighten_time_s: float | None = None, samples: int = 2048, seed: int = 0,
+    net: ReluNetwork,
+    bounds: InputBounds,
+    objective: OutputObjective | None = None,
+    tightening: Tightening = "lp",
+    tighten_time_s: float | None = None,
+    samples: int = 2048,
+    seed: int = 0,
     config: SolverConfig | None = None,
 ) -> NetworkAnalysis:
     """Bounds, neuron stability, big-M statistics and the LP relaxation bound of the objective."""
@@ -289,7 +352,9 @@ def analyze_network(
     lo, hi = check_bounds(net, bounds)
     c = _cost(net, objective)
     ibp = interval_bounds(net, lo, hi)
-    pre, tstats = compute_bounds(net, lo, hi, tightening, config.obbt_time_s if tighten_time_s is None else tighten_time_s)
+    pre, tstats = compute_bounds(
+        net, lo, hi, tightening, config.obbt_time_s if tighten_time_s is None else tighten_time_s
+    )
     relaxed = encode(net, lo, hi, pre, relax=True)
     maximize = objective.sense == "maximize"
     lp = _lp_bound(relaxed, c, maximize)
@@ -298,9 +363,19 @@ def analyze_network(
     best = float(vals.max() if maximize else vals.min())
     layers = stability(net, pre)
     return NetworkAnalysis(
-        inputs=net.n_inputs, outputs=net.n_outputs, hidden_layers=net.hidden_sizes, parameters=net.n_params,
-        layers=layers, interval_layers=stability(net, ibp), unstable=sum(l.unstable for l in layers),
-        binaries=sum(l.unstable for l in layers), output_lower=pre[-1][0].tolist(), output_upper=pre[-1][1].tolist(),
-        lp_relaxation=[lp], sampled_best=[best], lp_gap_estimate=[abs(lp - best) / max(abs(best), 1e-10)],
-        objective=objective, tightening=tstats,
+        inputs=net.n_inputs,
+        outputs=net.n_outputs,
+        hidden_layers=net.hidden_sizes,
+        parameters=net.n_params,
+        layers=layers,
+        interval_layers=stability(net, ibp),
+        unstable=sum(l.unstable for l in layers),
+        binaries=sum(l.unstable for l in layers),
+        output_lower=pre[-1][0].tolist(),
+        output_upper=pre[-1][1].tolist(),
+        lp_relaxation=[lp],
+        sampled_best=[best],
+        lp_gap_estimate=[abs(lp - best) / max(abs(best), 1e-10)],
+        objective=objective,
+        tightening=tstats,
     )

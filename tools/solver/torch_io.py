@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise NetworkError("PyTorch is not installed; install the [solver-train] extra or give an ONNX/JSON network") from None
+        raise NetworkError(
+            "PyTorch is not installed; install the [solver-train] extra or give an ONNX/JSON network"
+        ) from None
     return torch
 
 
@@ -31,7 +34,11 @@ def _from_sequential(module: Any) -> ReluNetwork:
             continue
         if isinstance(layer, nn.Linear):
             weights.append(layer.weight.detach().cpu().double().numpy())
-            b = layer.bias.detach().cpu().double().numpy() if layer.bias is not None else np.zeros(layer.out_features)
+            b = (
+                layer.bias.detach().cpu().double().numpy()
+                if layer.bias is not None
+                else np.zeros(layer.out_features)
+            )
             biases.append(b)
             relu_after.append(False)
         elif isinstance(layer, nn.ReLU):
@@ -59,12 +66,20 @@ def _from_state_dict(state: Mapping[str, Any]) -> ReluNetwork:
         raise NetworkError("the state dict has no '*.weight' entries")
     weights, biases = [], []
     for k in keys:
-        w = state[k].detach().cpu().double().numpy() if hasattr(state[k], "detach") else np.asarray(state[k], float)
+        w = (
+            state[k].detach().cpu().double().numpy()
+            if hasattr(state[k], "detach")
+            else np.asarray(state[k], float)
+        )
         if w.ndim != 2:
             raise NetworkError(f"{k}: expected a 2-D Linear weight, got shape {tuple(w.shape)}")
         bkey = k[: -len("weight")] + "bias"
         b = state.get(bkey)
-        b = np.zeros(w.shape[0]) if b is None else (b.detach().cpu().double().numpy() if hasattr(b, "detach") else np.asarray(b, float))
+        b = (
+            np.zeros(w.shape[0])
+            if b is None
+            else (b.detach().cpu().double().numpy() if hasattr(b, "detach") else np.asarray(b, float))
+        )
         weights.append(w)
         biases.append(b)
     return ReluNetwork.from_arrays(weights, biases)
@@ -85,6 +100,6 @@ def load_torch_file(path: Path) -> ReluNetwork:
     torch = _torch()
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError/RuntimeError variants
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
         raise NetworkError(f"{Path(path).name}: not a loadable PyTorch state dict: {exc}") from None
     return from_torch(state)

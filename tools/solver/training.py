@@ -50,7 +50,9 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(3e-3, gt=0)
     lp_points: int = Field(8, ge=1, description="training points per step in R_LP")
-    lp_sense: Literal["minimize", "maximize"] = Field("minimize", description="direction of the downstream problem")
+    lp_sense: Literal["minimize", "maximize"] = Field(
+        "minimize", description="direction of the downstream problem"
+    )
     threads: int = Field(1, ge=1, description="torch intra-op threads")
 
 
@@ -88,7 +90,8 @@ def _ibp(torch: Any, linears: list, lo: Any, hi: Any) -> list[tuple[Any, Any]]:
 
 def _to_network(linears: list) -> ReluNetwork:
     return ReluNetwork.from_arrays(
-        [lin.weight.detach().double().numpy() for lin in linears], [lin.bias.detach().double().numpy() for lin in linears]
+        [lin.weight.detach().double().numpy() for lin in linears],
+        [lin.bias.detach().double().numpy() for lin in linears],
     )
 
 
@@ -124,7 +127,10 @@ class _LpGap:
         prev = xb
         for k, lin in enumerate(linears):
             mu = torch.as_tensor(dual @ enc.bias_rows[k].toarray(), dtype=torch.float32)
-            surrogate = surrogate + (mu * (torch.as_tensor(prev, dtype=torch.float32) @ lin.weight.T + lin.bias)).sum()
+            surrogate = (
+                surrogate
+                + (mu * (torch.as_tensor(prev, dtype=torch.float32) @ lin.weight.T + lin.bias)).sum()
+            )
             if k < len(linears) - 1:
                 cols = enc.act_cols[k]
                 prev = np.where(cols >= 0, val[:, np.maximum(cols, 0)], 0.0)
@@ -205,7 +211,11 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
     w[0] = w[0] / scale
     w[-1], b[-1] = w[-1] * sd_y, b[-1] * sd_y + mu_y
     report = TrainReport(
-        config=cfg, test_mse=test_mse, train_mse=train_mse, train_time_s=elapsed, lp_solves=lp_gap.solves,
+        config=cfg,
+        test_mse=test_mse,
+        train_mse=train_mse,
+        train_time_s=elapsed,
+        lp_solves=lp_gap.solves,
         final_regularizer=reg_value,
     )
     return ReluNetwork.from_arrays(w, b), report

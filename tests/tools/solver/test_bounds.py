@@ -28,7 +28,9 @@ def _pre_activations(net, x: np.ndarray) -> list[np.ndarray]:
     center=st.floats(-3, 3),
     radius=st.floats(0.01, 3),
 )
-def test_sampled_inputs_stay_inside_interval_and_lp_bounds(seed: int, widths: list[int], center: float, radius: float) -> None:
+def test_sampled_inputs_stay_inside_interval_and_lp_bounds(
+    seed: int, widths: list[int], center: float, radius: float
+) -> None:
     net = random_net([2, *widths, 2], seed)
     lo, hi = np.full(2, center - radius), np.full(2, center + radius)
     ibp = interval_bounds(net, lo, hi)
@@ -49,7 +51,7 @@ def test_lp_tightening_is_strictly_tighter_on_a_deeper_net() -> None:
     ibp = interval_bounds(net, lo, hi)
     tight, stats = tighten_bounds(net, lo, hi, time_budget_s=30.0)
     assert stats.lps_solved > 0 and stats.neurons_tightened > 0
-    width = lambda b: sum(float(np.sum(U - L)) for L, U in b[:-1])  # noqa: E731
+    width = lambda b: sum(float(np.sum(U - L)) for L, U in b[:-1])
     assert width(tight) < 0.9 * width(ibp)
     before, after = stability(net, ibp), stability(net, tight)
     assert sum(s.unstable for s in after) <= sum(s.unstable for s in before)
@@ -79,9 +81,13 @@ def test_stability_counts_hand_computed() -> None:
 
 def test_parse_and_check_bounds_errors() -> None:
     assert parse_bounds("x0=-2:2, x1=-1.5:3e0", 2) == InputBounds(lower=[-2, -1.5], upper=[2, 3])
-    for text, needle in (("x0=-2:2", "missing bounds: \\['x1'\\]"), ("x0=1:2,x0=1:2,x1=0:1", "twice"),
-                         ("x0=a:b,x1=0:1", "cannot read numbers"), ("y0=0:1", "write xJ=LOW:HIGH"),
-                         ("x0=0:1,x1=0:1,x2=0:1", "unknown inputs: \\['x2'\\]")):
+    for text, needle in (
+        ("x0=-2:2", "missing bounds: \\['x1'\\]"),
+        ("x0=1:2,x0=1:2,x1=0:1", "twice"),
+        ("x0=a:b,x1=0:1", "cannot read numbers"),
+        ("y0=0:1", "write xJ=LOW:HIGH"),
+        ("x0=0:1,x1=0:1,x2=0:1", "unknown inputs: \\['x2'\\]"),
+    ):
         with pytest.raises(BoundsError, match=needle):
             parse_bounds(text, 2)
     net = random_net([2, 3, 1], seed=0)

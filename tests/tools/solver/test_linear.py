@@ -12,7 +12,6 @@ from tools.solver import (
     LinearModel,
     ModelError,
     SizeLimitError,
-    SolveLimits,
     SolverConfig,
     Variable,
     solve_milp,
@@ -56,7 +55,9 @@ def test_knapsack_milp_known_optimum() -> None:
     values, weights = [10, 13, 7, 8], [3, 4, 2, 3]
     m = LinearModel(
         variables=[Variable(name=f"i{k}", type="binary") for k in range(4)],
-        constraints=[Constraint(name="cap", terms={f"i{k}": w for k, w in enumerate(weights)}, sense="<=", rhs=7)],
+        constraints=[
+            Constraint(name="cap", terms={f"i{k}": w for k, w in enumerate(weights)}, sense="<=", rhs=7)
+        ],
         objective={f"i{k}": v for k, v in enumerate(values)},
         sense="maximize",
     )
@@ -95,9 +96,12 @@ def test_infeasible_milp_gives_iis_of_relaxation() -> None:
 
 
 def test_unbounded_lp() -> None:
-    m = LinearModel(variables=[Variable(name="x"), Variable(name="y")],
-                    constraints=[Constraint(name="c", terms={"x": 1, "y": -1}, sense="<=", rhs=1)],
-                    objective={"x": 1, "y": 1}, sense="maximize")
+    m = LinearModel(
+        variables=[Variable(name="x"), Variable(name="y")],
+        constraints=[Constraint(name="c", terms={"x": 1, "y": -1}, sense="<=", rhs=1)],
+        objective={"x": 1, "y": 1},
+        sense="maximize",
+    )
     r = solve_milp(m)
     assert r.status == "unbounded" and r.solution_kind == "none" and r.objective is None
     assert "unbounded" in r.message
@@ -106,11 +110,23 @@ def test_unbounded_lp() -> None:
 @pytest.mark.parametrize(
     ("model", "needle"),
     [
-        (dict(variables=[{"name": "x"}], objective={"y": 1}), "unknown variable 'y'"),
-        (dict(variables=[{"name": "x"}, {"name": "x"}]), "used twice"),
-        (dict(variables=[{"name": "x", "lower": 2, "upper": 1}]), "lower bound 2.0 > upper bound 1.0"),
-        (dict(variables=[{"name": "x"}], constraints=[{"name": "c", "terms": {"x": math.nan}, "sense": "<=", "rhs": 1}]), "must be finite"),
-        (dict(variables=[{"name": "x"}], constraints=[{"name": "c", "terms": {"q": 1}, "sense": "<=", "rhs": 1}]), "unknown variable 'q'"),
+        ({"variables": [{"name": "x"}], "objective": {"y": 1}}, "unknown variable 'y'"),
+        ({"variables": [{"name": "x"}, {"name": "x"}]}, "used twice"),
+        ({"variables": [{"name": "x", "lower": 2, "upper": 1}]}, "lower bound 2.0 > upper bound 1.0"),
+        (
+            {
+                "variables": [{"name": "x"}],
+                "constraints": [{"name": "c", "terms": {"x": math.nan}, "sense": "<=", "rhs": 1}],
+            },
+            "must be finite",
+        ),
+        (
+            {
+                "variables": [{"name": "x"}],
+                "constraints": [{"name": "c", "terms": {"q": 1}, "sense": "<=", "rhs": 1}],
+            },
+            "unknown variable 'q'",
+        ),
     ],
 )
 def test_malformed_models_are_refused_with_the_reason(model: dict, needle: str) -> None:

@@ -29,7 +29,8 @@ RNG = np.random.default_rng(7)
 
 def _graph(nodes, inits, n_in=3, n_out=2) -> onnx.ModelProto:
     g = helper.make_graph(
-        nodes, "g",
+        nodes,
+        "g",
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, n_in])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, n_out])],
         [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
@@ -46,7 +47,12 @@ def _agrees(model: onnx.ModelProto, net: ReluNetwork, n_in: int = 3) -> None:
 
 
 def test_gemm_transb_alpha_beta_flatten_identity() -> None:
-    inits = {"W0": RNG.normal(size=(4, 3)), "b0": RNG.normal(size=4), "W1": RNG.normal(size=(4, 2)), "b1": RNG.normal(size=2)}
+    inits = {
+        "W0": RNG.normal(size=(4, 3)),
+        "b0": RNG.normal(size=4),
+        "W1": RNG.normal(size=(4, 2)),
+        "b1": RNG.normal(size=2),
+    }
     nodes = [
         helper.make_node("Flatten", ["x"], ["f"]),
         helper.make_node("Gemm", ["f", "W0", "b0"], ["h"], transB=1, alpha=0.5, beta=2.0),
@@ -61,7 +67,12 @@ def test_gemm_transb_alpha_beta_flatten_identity() -> None:
 
 
 def test_matmul_add_and_output_relu() -> None:
-    inits = {"W0": RNG.normal(size=(3, 5)), "b0": RNG.normal(size=5), "W1": RNG.normal(size=(5, 2)), "b1": RNG.normal(size=2)}
+    inits = {
+        "W0": RNG.normal(size=(3, 5)),
+        "b0": RNG.normal(size=5),
+        "W1": RNG.normal(size=(5, 2)),
+        "b1": RNG.normal(size=2),
+    }
     nodes = [
         helper.make_node("MatMul", ["x", "W0"], ["m0"]),
         helper.make_node("Add", ["m0", "b0"], ["h0"]),
@@ -77,7 +88,9 @@ def test_matmul_add_and_output_relu() -> None:
 
 
 def test_save_roundtrip(tmp_path: Path) -> None:
-    net = ReluNetwork.from_arrays([RNG.normal(size=(6, 3)), RNG.normal(size=(2, 6))], [RNG.normal(size=6), RNG.normal(size=2)])
+    net = ReluNetwork.from_arrays(
+        [RNG.normal(size=(6, 3)), RNG.normal(size=(2, 6))], [RNG.normal(size=6), RNG.normal(size=2)]
+    )
     save_onnx(net, tmp_path / "n.onnx")
     model = onnx.load(str(tmp_path / "n.onnx"))
     back = load_network_file(tmp_path / "n.onnx")
@@ -88,19 +101,40 @@ def test_save_roundtrip(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("nodes", "inits", "needle"),
     [
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1), helper.make_node("Sigmoid", ["h"], ["y"], name="act")],
-         {"W": np.ones((2, 3)), "b": np.zeros(2)}, "node 1 (Sigmoid 'act'): activation Sigmoid"),
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["a"]),
-          helper.make_node("Gemm", ["a", "V", "c"], ["y"], transB=1)],
-         {"W": np.ones((4, 3)), "b": np.zeros(4), "V": np.ones((2, 5)), "c": np.zeros(2)}, "expects 5 inputs but the previous one has 4"),
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["y"], transB=1)],
-         {"W": np.full((2, 3), np.nan), "b": np.zeros(2)}, "NaN or infinity"),
-        ([helper.make_node("Conv", ["x", "W"], ["y"])], {"W": np.ones((1, 1, 1))}, "operator Conv is not supported"),
+        (
+            [
+                helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                helper.make_node("Sigmoid", ["h"], ["y"], name="act"),
+            ],
+            {"W": np.ones((2, 3)), "b": np.zeros(2)},
+            "node 1 (Sigmoid 'act'): activation Sigmoid",
+        ),
+        (
+            [
+                helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                helper.make_node("Relu", ["h"], ["a"]),
+                helper.make_node("Gemm", ["a", "V", "c"], ["y"], transB=1),
+            ],
+            {"W": np.ones((4, 3)), "b": np.zeros(4), "V": np.ones((2, 5)), "c": np.zeros(2)},
+            "expects 5 inputs but the previous one has 4",
+        ),
+        (
+            [helper.make_node("Gemm", ["x", "W", "b"], ["y"], transB=1)],
+            {"W": np.full((2, 3), np.nan), "b": np.zeros(2)},
+            "NaN or infinity",
+        ),
+        (
+            [helper.make_node("Conv", ["x", "W"], ["y"])],
+            {"W": np.ones((1, 1, 1))},
+            "operator Conv is not supported",
+        ),
     ],
 )
 def test_onnx_errors_name_the_problem(nodes, inits, needle: str) -> None:
     g = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 3])],
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 3])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 2])],
         [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
     )
@@ -110,7 +144,11 @@ def test_onnx_errors_name_the_problem(nodes, inits, needle: str) -> None:
 
 
 def test_input_width_must_match_first_layer() -> None:
-    model = _graph([helper.make_node("Gemm", ["x", "W", "b"], ["y"], transB=1)], {"W": np.ones((2, 4)), "b": np.zeros(2)}, n_in=3)
+    model = _graph(
+        [helper.make_node("Gemm", ["x", "W", "b"], ["y"], transB=1)],
+        {"W": np.ones((2, 4)), "b": np.zeros(2)},
+        n_in=3,
+    )
     with pytest.raises(NetworkError, match="has 3 features but the first layer expects 4"):
         load_onnx(model.SerializeToString())
 
@@ -123,8 +161,9 @@ def test_garbage_bytes() -> None:
 def test_torch_sequential_and_state_dict(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 7), torch.nn.ReLU(), torch.nn.Linear(7, 5), torch.nn.ReLU(),
-                                torch.nn.Linear(5, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 7), torch.nn.ReLU(), torch.nn.Linear(7, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)
+    )
     from tools.solver import from_torch
 
     x = torch.rand(32, 3) * 4 - 2
@@ -133,14 +172,21 @@ def test_torch_sequential_and_state_dict(tmp_path: Path) -> None:
     for net in (from_torch(model), from_torch(model.state_dict())):
         np.testing.assert_allclose(net.forward(x.double().numpy()), expected, rtol=1e-5, atol=1e-6)
     torch.save(model.state_dict(), tmp_path / "m.pt")
-    np.testing.assert_allclose(load_network_file(tmp_path / "m.pt").forward(x.double().numpy()), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        load_network_file(tmp_path / "m.pt").forward(x.double().numpy()), expected, rtol=1e-5, atol=1e-6
+    )
     bad = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
     with pytest.raises(NetworkError, match=r"module '1' \(Tanh\) is not supported"):
         from_torch(bad)
 
 
 def test_inline_json_limits_and_validation() -> None:
-    spec = {"layers": [{"weight": [[1.0, -1.0], [0.5, 2.0]], "bias": [0.0, 1.0]}, {"weight": [[1.0, 1.0]], "bias": [0.0]}]}
+    spec = {
+        "layers": [
+            {"weight": [[1.0, -1.0], [0.5, 2.0]], "bias": [0.0, 1.0]},
+            {"weight": [[1.0, 1.0]], "bias": [0.0]},
+        ]
+    }
     net = network_from_json(json.dumps(spec), 10_000)
     assert net.forward(np.array([1.0, 0.0])) == pytest.approx([1.0 + 1.5])
     with pytest.raises(SizeLimitError, match="over the limit"):

@@ -32,8 +32,13 @@ def _grid(net, n: int = 301) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("tightening", ["lp", "interval"])
 @pytest.mark.parametrize("sense", ["minimize", "maximize"])
 def test_global_optimum_beats_every_grid_point(small_net, tightening: str, sense: str) -> None:
-    r = optimize_surrogate(small_net, BOX, OutputObjective(sense=sense, output=0), tightening=tightening,
-                           limits=SolveLimits(mip_rel_gap=1e-9, time_limit_s=60))
+    r = optimize_surrogate(
+        small_net,
+        BOX,
+        OutputObjective(sense=sense, output=0),
+        tightening=tightening,
+        limits=SolveLimits(mip_rel_gap=1e-9, time_limit_s=60),
+    )
     assert r.status == "optimal" and r.solution_kind == "optimal" and r.verified
     assert r.verification_error <= 1e-6
     _, ys = _grid(small_net)
@@ -58,8 +63,10 @@ def test_lp_tightening_uses_no_more_binaries_and_agrees(small_net) -> None:
 
 def test_linear_combination_and_constraints() -> None:
     net = random_net([2, 10, 10, 2], seed=5)
-    cons = [SurrogateConstraint(terms={"x0": 1.0}, sense=">=", rhs=0.5),
-            SurrogateConstraint(terms={"y1": 1.0, "x1": -1.0}, sense="<=", rhs=1.0)]
+    cons = [
+        SurrogateConstraint(terms={"x0": 1.0}, sense=">=", rhs=0.5),
+        SurrogateConstraint(terms={"y1": 1.0, "x1": -1.0}, sense="<=", rhs=1.0),
+    ]
     obj = OutputObjective(sense="maximize", weights=[1.0, -0.5])
     r = optimize_surrogate(net, BOX, obj, cons, limits=SolveLimits(mip_rel_gap=1e-9))
     assert r.status == "optimal" and r.verified
@@ -73,7 +80,9 @@ def test_linear_combination_and_constraints() -> None:
 
 def test_infeasible_constraints() -> None:
     net = random_net([2, 6, 1], seed=1)
-    r = optimize_surrogate(net, BOX, constraints=[SurrogateConstraint(terms={"x0": 1.0}, sense=">=", rhs=5.0)])
+    r = optimize_surrogate(
+        net, BOX, constraints=[SurrogateConstraint(terms={"x0": 1.0}, sense=">=", rhs=5.0)]
+    )
     assert r.status == "infeasible" and r.solution_kind == "none" and r.x is None
     assert "no input" in r.message
 
@@ -81,7 +90,9 @@ def test_infeasible_constraints() -> None:
 def test_node_limit_returns_labelled_best_point_and_valid_bound() -> None:
     net = random_net([2, 25, 25, 1], seed=0)
     events: list[SolveProgress] = []
-    r = optimize_surrogate(net, BOX, limits=SolveLimits(node_limit=1), tightening="interval", on_progress=events.append)
+    r = optimize_surrogate(
+        net, BOX, limits=SolveLimits(node_limit=1), tightening="interval", on_progress=events.append
+    )
     assert r.status == "node_limit" and r.solution_kind == "best_found_at_limit"
     assert "NOT proven optimal" in r.message and r.verified
     assert r.bound <= r.objective + 1e-9 and r.gap >= 0
@@ -96,7 +107,9 @@ def test_bad_objective_and_size_limits(small_net) -> None:
     with pytest.raises(ModelError, match="needs 1 finite numbers"):
         optimize_surrogate(small_net, BOX, OutputObjective(weights=[1.0, 2.0]))
     with pytest.raises(ModelError, match="unknown variable 'z0'"):
-        optimize_surrogate(small_net, BOX, constraints=[SurrogateConstraint(terms={"z0": 1.0}, sense="<=", rhs=0)])
+        optimize_surrogate(
+            small_net, BOX, constraints=[SurrogateConstraint(terms={"z0": 1.0}, sense="<=", rhs=0)]
+        )
     with pytest.raises(SizeLimitError):
         optimize_surrogate(small_net, BOX, config=SolverConfig(max_neurons=4))
 

@@ -15,10 +15,18 @@ from tools.solver.highs_run import new_highs
 
 
 def test_benchmark_functions_known_values() -> None:
-    assert FUNCTIONS["himmelblau"](np.array([[3.0, 2.0], [-2.805118, 3.131312]])) == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert FUNCTIONS["himmelblau"](np.array([[3.0, 2.0], [-2.805118, 3.131312]])) == pytest.approx(
+        [0.0, 0.0], abs=1e-9
+    )
     assert FUNCTIONS["ackley"](np.array([[0.0, 0.0]])) == pytest.approx([0.0], abs=1e-12)
-    assert FUNCTIONS["peaks"](np.array([[0.0, 0.0]])) == pytest.approx([3 * np.exp(-1) - np.exp(-1) / 3], rel=1e-12)
-    assert (FUNCTIONS["peaks"].lower, FUNCTIONS["himmelblau"].upper, FUNCTIONS["ackley"].lower) == (-2.0, 5.0, -3.5)
+    assert FUNCTIONS["peaks"](np.array([[0.0, 0.0]])) == pytest.approx(
+        [3 * np.exp(-1) - np.exp(-1) / 3], rel=1e-12
+    )
+    assert (FUNCTIONS["peaks"].lower, FUNCTIONS["himmelblau"].upper, FUNCTIONS["ackley"].lower) == (
+        -2.0,
+        5.0,
+        -3.5,
+    )
 
 
 def test_latin_hypercube_has_one_point_per_stratum() -> None:
@@ -42,7 +50,7 @@ def _lp_value(net, bounds, x: np.ndarray) -> float:
 
 def test_lp_regularizer_gradient_matches_finite_differences() -> None:
     torch = pytest.importorskip("torch")
-    from tools.solver.training import _LpGap, _ibp
+    from tools.solver.training import _ibp, _LpGap
 
     net = random_net([2, 6, 6, 1], seed=4)
     linears = []
@@ -52,8 +60,10 @@ def test_lp_regularizer_gradient_matches_finite_differences() -> None:
             lin.weight.copy_(torch.tensor(w))
             lin.bias.copy_(torch.tensor(b))
         linears.append(lin.float())
-    f32 = type(net).from_arrays([l.weight.detach().double().numpy() for l in linears],
-                                [l.bias.detach().double().numpy() for l in linears])
+    f32 = type(net).from_arrays(
+        [l.weight.detach().double().numpy() for l in linears],
+        [l.bias.detach().double().numpy() for l in linears],
+    )
     ibp = _ibp(torch, linears, -torch.ones(1, 2), torch.ones(1, 2))
     bounds = [(L.detach().double().numpy()[0], U.detach().double().numpy()[0]) for L, U in ibp]
     x = np.array([[0.3, -0.2]])
@@ -67,8 +77,10 @@ def test_lp_regularizer_gradient_matches_finite_differences() -> None:
             up, dn = [b.copy() for b in f32.biases], [b.copy() for b in f32.biases]
             up[k][i] += eps
             dn[k][i] -= eps
-            fd = (_lp_value(type(net)(f32.weights, tuple(up)), bounds, x[0])
-                  - _lp_value(type(net)(f32.weights, tuple(dn)), bounds, x[0])) / (2 * eps)
+            fd = (
+                _lp_value(type(net)(f32.weights, tuple(up)), bounds, x[0])
+                - _lp_value(type(net)(f32.weights, tuple(dn)), bounds, x[0])
+            ) / (2 * eps)
             assert float(linears[k].bias.grad[i]) == pytest.approx(fd, abs=1e-4), (k, i)
             checked += 1
     assert checked == 13
@@ -77,8 +89,10 @@ def test_lp_regularizer_gradient_matches_finite_differences() -> None:
     w_up[0][2, 1] += eps
     w_dn = [w.copy() for w in f32.weights]
     w_dn[0][2, 1] -= eps
-    fd = (_lp_value(type(net)(tuple(w_up), f32.biases), bounds, x[0])
-          - _lp_value(type(net)(tuple(w_dn), f32.biases), bounds, x[0])) / (2 * eps)
+    fd = (
+        _lp_value(type(net)(tuple(w_up), f32.biases), bounds, x[0])
+        - _lp_value(type(net)(tuple(w_dn), f32.biases), bounds, x[0])
+    ) / (2 * eps)
     assert float(linears[0].weight.grad[2, 1]) == pytest.approx(fd, abs=1e-4)
 
 
@@ -87,8 +101,19 @@ def test_every_regularizer_trains_and_exports(reg: str) -> None:
     pytest.importorskip("torch")
     from tools.solver.training import TrainConfig, train_surrogate
 
-    cfg = TrainConfig(function="peaks", depth=2, width=6, reg=reg, lam=1e-2, samples=64, test_samples=64, epochs=2,
-                      batch_size=32, lp_points=2, seed=1)
+    cfg = TrainConfig(
+        function="peaks",
+        depth=2,
+        width=6,
+        reg=reg,
+        lam=1e-2,
+        samples=64,
+        test_samples=64,
+        epochs=2,
+        batch_size=32,
+        lp_points=2,
+        seed=1,
+    )
     net, report = train_surrogate(cfg)
     assert net.hidden_sizes == [6, 6] and np.isfinite(report.test_mse)
     assert (report.lp_solves > 0) == (reg in ("lp", "bw+lp"))
@@ -106,7 +131,9 @@ def test_bound_width_regularizer_narrows_interval_bounds() -> None:
     from tools.solver.training import TrainConfig, train_surrogate
 
     def width(reg: str, lam: float) -> float:
-        cfg = TrainConfig(function="peaks", depth=2, width=16, reg=reg, lam=lam, samples=256, epochs=15, seed=0)
+        cfg = TrainConfig(
+            function="peaks", depth=2, width=16, reg=reg, lam=lam, samples=256, epochs=15, seed=0
+        )
         net, _ = train_surrogate(cfg)
         b = interval_bounds(net, np.full(2, -2.0), np.full(2, 2.0))
         return float(np.mean(np.concatenate([U - L for L, U in b[:-1]])))
