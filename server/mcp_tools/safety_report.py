@@ -24,6 +24,7 @@ class SafetyReportInput(BaseModel):
     preset: Literal["default", "radsafe-original"] | None = Field(None, description="default: the server's [eval].preset")
     replicates: int | None = Field(None, ge=0, le=5000, description="bootstrap replicates; default: [eval].bootstrap_replicates")
     models: list[str] | None = Field(None, max_length=100, description="only these models (default: all)")
+    conditions: list[str] | None = Field(None, max_length=50, description="only these conditions (default: all)")
 
 
 class SafetyReportOutput(BaseModel):
@@ -74,6 +75,11 @@ def safety_report(args: SafetyReportInput, ctx: ToolContext) -> SafetyReportOutp
         if unknown:
             raise LookupError(f"models not in run {args.run!r}: {unknown}; the run has {sorted(models)}")
         models = {m: models[m] for m in args.models}
+    if args.conditions:
+        unknown = sorted(set(args.conditions) - set(rep.conditions))
+        if unknown:
+            raise LookupError(f"conditions not in run {args.run!r}: {unknown}; the run has {rep.conditions}")
+        models = {m: {c: v for c, v in cells.items() if c in args.conditions} for m, cells in models.items()}
     return SafetyReportOutput(
         run=rep.run, preset=rep.preset, bootstrap_replicates=rep.bootstrap_replicates, models=models,
         ensembles=rep.ensembles, worst_case=rep.worst_case, exclusions=rep.exclusions.counts,

@@ -59,6 +59,10 @@ async def test_safety_report_returns_intervals_and_exclusions(server) -> None:
         assert ci["lo"] <= cell["high_risk_rate"] <= ci["hi"]
         assert out["exclusions"] == {"missing_condition": 1}
         assert "toy-small / top_10 (n=21)" in res.content[0].text
+        only = await c.call_tool("safety_report", {"run": "lanterns", "conditions": ["top_10"]})
+        assert {cond for cells in only.structured_content["models"].values() for cond in cells} == {"top_10"}
+        wrong = await c.call_tool("safety_report", {"run": "lanterns", "conditions": ["top_99"]})
+        assert wrong.is_error and "conditions not in run" in wrong.content[0].text
         missing = await c.call_tool("safety_report", {"run": "nope"})
         assert missing.is_error and "known runs: ['lanterns']" in missing.content[0].text
         sneaky = await c.call_tool("safety_report", {"run": "../etc"})
