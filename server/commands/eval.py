@@ -17,6 +17,7 @@ from evaluators.radsafe.evaluate import SafetyReport, evaluate_table
 from evaluators.radsafe.io import load_run
 from evaluators.radsafe.presets import PRESETS
 from evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate, router_judge, run_models
+from evaluators.radsafe.runs import RunStore
 from evaluators.radsafe.table import build_table
 from server.cliutil import add_config_argument, settings_from_args
 
@@ -24,13 +25,15 @@ __all__ = ["register"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", type=Path, help="RadSaFE-layout directory, CSV directory (items.csv) or JSONL run file")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="scoring definitions (default: %(default)s)")
-    p.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=42, help="bootstrap seed (default: %(default)s)")
+    p.add_argument("run", type=Path, help="RadSaFE-layout directory, CSV directory (items.csv), JSONL run file, "
+                   "inspect_ai .eval or lm-eval samples_*.jsonl log, or the name of a run under [eval].runs_dir")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="scoring definitions (default: [eval].preset)")
+    p.add_argument("--replicates", type=int, default=None, help="bootstrap replicates (default: [eval].bootstrap_replicates)")
+    p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: [eval].seed)")
     p.add_argument("--ensemble", action="append", default=None, metavar="M1,M2,...",
                    help="an ensemble of models (repeatable); default: all models together")
     p.add_argument("--model", action="append", default=None, help="only these models (repeatable)")
+    add_config_argument(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,11 +68,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> tuple[SafetyReport, object]:
-    run = load_run(args.run)
+    cfg = settings_from_args(args).eval
+    path = args.run
+    if not path.exists() and len(path.parts) == 1:
+        path = RunStore(cfg.runs_dir).path(str(path))
+    run = load_run(path)
     table = build_table(run, models=args.model)
     ensembles = [e.split(",") for e in args.ensemble] if args.ensemble else None
-    report = evaluate_table(table, args.preset, replicates=args.replicates, seed=args.seed, ensembles=ensembles,
-                            run_name=run.name)
+    report = evaluate_table(
+        table, args.preset or cfg.preset, replicates=cfg.bootstrap_replicates if args.replicates is None else args.replicates,
+        seed=cfg.seed if args.seed is None else args.seed, ensembles=ensembles, run_name=run.name,
+    )
     return report, table
 
 
@@ -95,7 +104,7 @@ def run_metrics(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         report, _ = _score(args)
-    except (RadsafeError, ValueError, OSError) as exc:
+    except (RadsafeError, ValueError, LookupError, OSError) as exc:
         err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1
     if args.json:
@@ -113,7 +122,7 @@ def run_report(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         report, table = _score(args)
-    except (RadsafeError, ValueError, OSError) as exc:
+    except (RadsafeError, ValueError, LookupError, OSError) as exc:
         err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)

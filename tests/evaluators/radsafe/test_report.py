@@ -63,3 +63,17 @@ def test_report_renders_in_headless_chromium(radsafe_dir: Path, tmp_path: Path) 
     non_white = (img < 0.95).any(-1).mean()
     assert non_white > 0.05  # text, tables and plots, not a blank page
     assert np.unique((img * 255).astype(int).reshape(-1, 3), axis=0).shape[0] > 50  # colour plots present
+
+
+def test_metrics_by_run_name_uses_eval_settings(radsafe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    radsafe_dir.rename(runs / "lanterns")
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text(f'[eval]\nruns_dir = "{runs}"\npreset = "radsafe-original"\nbootstrap_replicates = 20\n')
+    out = tmp_path / "m.json"
+    assert main(["eval", "metrics", "lanterns", "--config", str(cfg), "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert (d["preset"], d["bootstrap_replicates"], d["run"]) == ("radsafe-original", 20, "lanterns")
+    assert main(["eval", "metrics", "ghost", "--config", str(cfg)]) == 1
+    assert "no run named 'ghost'" in capsys.readouterr().err
