@@ -40,6 +40,10 @@ class CircuitBreaker:
         if self.state == "half_open":
             self._probing = True
 
+    def release(self) -> None:
+        """End a request that neither succeeded nor failed (cancelled, or rejected as malformed)."""
+        self._probing = False
+
     def success(self) -> None:
         self.failures = 0
         self._open = False

@@ -12,9 +12,9 @@ import httpx
 
 from router.accounting import Ledger, cost_usd
 from router.backends import Backend, Completion, Delta, make_backend
+from router.calibration import Calibration
 from router.config import RouterConfig
 from router.errors import BackendError, BackendUnavailableError, StreamInterruptedError, UnknownPolicyError
-from router.calibration import Calibration
 from router.policies import Predictor, RouteInput, apply_filters, replica_order, select
 from router.pool import Pool, Replica
 from router.tokens import count_message_tokens
@@ -163,14 +163,16 @@ class Router:
         retry = self.config.retry
         attempts: list[Attempt] = []
         errors: list[str] = []
-        for i, r in enumerate(plan[: retry.max_attempts]):
-            if i:
-                pause = min(retry.backoff_base_s * 2 ** (i - 1), retry.backoff_max_s)
+        for r in plan:
+            if len(attempts) >= retry.max_attempts:
+                break
+            if attempts and not r.available():
+                continue
+            if attempts:
+                pause = min(retry.backoff_base_s * 2 ** (len(attempts) - 1), retry.backoff_max_s)
                 if time.monotonic() + pause >= deadline:
                     break
                 await asyncio.sleep(pause)
-            if not r.available() and i:
-                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -191,6 +193,7 @@ class Router:
                 continue
             finally:
                 r.in_flight -= 1
+                r.breaker.release()
             r.breaker.success()
             attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome="ok", elapsed_s=time.monotonic() - t0))
             return self._finish(request, decision, r, comp, attempts, principal, role)

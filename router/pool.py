@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import Counter, OrderedDict
 
@@ -15,6 +16,8 @@ from router.metrics import ReplicaMetrics, parse_metrics
 from router.types import ModelStatus, ReplicaStatus
 
 __all__ = ["Pool", "Replica"]
+
+log = logging.getLogger("ogmux.router")
 
 _DEFAULT_TTFT_S = {"vllm": 0.05, "openai": 0.5, "anthropic": 0.6}
 _DEFAULT_TPOT_S = {"vllm": 0.01, "openai": 0.02, "anthropic": 0.02}
@@ -162,7 +165,10 @@ class Pool:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.poll_interval_s)
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except Exception:  # a bad poll must not end polling; the next one may succeed
+                log.exception("pool poll failed")
 
     async def poll_once(self) -> None:
         """Poll /health and /metrics of every vLLM replica concurrently (each bounded by the probe timeout)."""

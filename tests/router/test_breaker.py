@@ -42,3 +42,14 @@ def test_retry_after_longer_than_cooldown_wins():
     assert b.state == "open"
     clock.t += 1
     assert b.state == "half_open"
+
+
+def test_a_probe_that_ends_without_a_verdict_frees_the_slot():
+    clock = Clock()
+    b = CircuitBreaker(threshold=1, cooldown_s=5, clock=clock)
+    b.failure("down")
+    clock.t += 5
+    b.acquire()
+    assert not b.available()
+    b.release()  # e.g. the probe was a 400 or the caller cancelled
+    assert b.state == "half_open" and b.available()
