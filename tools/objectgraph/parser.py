@@ -24,6 +24,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.model import FORMAT_VERSION, Assertion, Document, Edge, Node, Segment, parse_ref
 from tools.objectgraph.syntax import (
     OG_BLOCK_START,
@@ -322,8 +323,18 @@ def load_path(
 ) -> Document:
     """Read a `.og`/`.md` file as UTF-8 (newlines kept as written) and parse it."""
     p = Path(path)
-    with p.open(encoding="utf-8", newline="") as fh:
-        text = fh.read()
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        raise ObjectGraphSyntaxError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            path=str(p),
+            line=data.count(b"\n", 0, exc.start) + 1,
+            column=exc.start - line_start + 1,
+            hint="save the file as UTF-8",
+        ) from None
     return parse_document(
         text, path=str(p), doc_id=doc_id, max_node_tokens=max_node_tokens, metadata=metadata
     )

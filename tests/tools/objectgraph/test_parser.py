@@ -288,3 +288,11 @@ def test_format_version_is_checked():
         with pytest.raises(ObjectGraphSyntaxError) as info:
             parse_document(f"<!-- og:meta id=d format={bad} -->\n# A\n")
         assert "unsupported ObjectGraph format" in info.value.message and info.value.column == 19
+
+
+def test_non_utf8_file_is_a_located_error(tmp_path):
+    path = tmp_path / "latin1.md"
+    path.write_bytes("# Title\n\ncaf\xe9 ok\n".encode("latin-1"))
+    with pytest.raises(ObjectGraphSyntaxError) as info:
+        load_path(path)
+    assert (info.value.line, info.value.column) == (3, 4) and "UTF-8" in info.value.hint
