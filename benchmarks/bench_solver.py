@@ -34,7 +34,7 @@ DEFAULT_LAM = {"none": 0.0, "l1": 1e-3, "l2": 1e-3, "bw": 1e-2, "sn": 1e-2, "lp"
 
 
 def _key(e: dict) -> str:
-    return f"{e['function']}-d{e['depth']}-w{e['width']}-{e['reg']}-s{e['seed']}"
+    return f"{e['function']}-d{e['depth']}-w{e['width']}-{e['reg']}-lam{e['lam']:g}-s{e['seed']}"
 
 
 def _lp_gap(net, lo, hi, bounds, optimum: float) -> float:
@@ -182,10 +182,14 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def _variant(e: dict) -> str:
+    return "none" if e["reg"] == "none" else f"{e['reg']}@{e['lam']:g}"
+
+
 def summarize_grid(entries: list[dict], time_limit: float) -> dict:
     groups: dict[str, list[dict]] = {}
     for e in entries:
-        groups.setdefault(f"{e['function']}-d{e['depth']}-{e['reg']}", []).append(e)
+        groups.setdefault(f"{e['function']}-d{e['depth']}-{_variant(e)}", []).append(e)
     table = {}
     for k, es in sorted(groups.items()):
         table[k] = {
@@ -200,9 +204,9 @@ def summarize_grid(entries: list[dict], time_limit: float) -> dict:
         }
     ratios = {}
     for depth in sorted({e["depth"] for e in entries}):
-        for reg in sorted({e["reg"] for e in entries} - {"none"}):
+        for reg in sorted({_variant(e) for e in entries} - {"none"}):
             base = [e for e in entries if e["depth"] == depth and e["reg"] == "none"]
-            mine = [e for e in entries if e["depth"] == depth and e["reg"] == reg]
+            mine = [e for e in entries if e["depth"] == depth and _variant(e) == reg]
             if not base or not mine:
                 continue
             tb, tm = _median([e["solve_time_s"] for e in base]), _median([e["solve_time_s"] for e in mine])
@@ -277,8 +281,14 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--lam", default="", help="regularizer weights overriding the defaults, e.g. bw+lp=1e-2,bw=1e-3")
+    p.add_argument("--merge", default="", help="comma-separated result files whose grid entries join this one")
     a = p.parse_args()
     a.nets_dir.mkdir(parents=True, exist_ok=True)
+    lams = dict(DEFAULT_LAM)
+    for item in filter(None, a.lam.split(",")):
+        reg, value = item.split("=")
+        lams[reg] = float(value)
     doc = _load(a.out)
     doc["machine"] = {
         "cpus": os.cpu_count(),
@@ -296,11 +306,17 @@ def main() -> int:
         },
         "mip_rel_gap": a.gap,
         "width": a.width,
-        "lambda": DEFAULT_LAM,
+        "lambda_defaults": DEFAULT_LAM,
         "lp_tightening_budget_s": a.tighten_time,
         "objective": "minimize the network output over the function's box",
     }
     grid = {_key(e): e for e in doc.get("grid", [])}
+    for extra in filter(None, a.merge.split(",")):
+        grid.update({_key(e): e for e in _load(Path(extra)).get("grid", [])})
+    if grid:
+        doc["grid"] = list(grid.values())
+        doc["grid_summary"] = summarize_grid(doc["grid"], a.time_limit)
+        _save(doc, a.out)
     if a.phase in ("grid", "all"):
         jobs = []
         for depth in map(int, a.depths.split(",")):
@@ -312,7 +328,7 @@ def main() -> int:
                             "depth": depth,
                             "width": a.width,
                             "reg": reg,
-                            "lam": DEFAULT_LAM[reg],
+                            "lam": lams[reg],
                             "seed": seed,
                             "samples": a.samples,
                             "test_samples": a.test_samples,
@@ -339,7 +355,8 @@ def main() -> int:
                     flush=True,
                 )
     if a.phase in ("omlt", "all"):
-        chosen = [e for e in grid.values() if e["status"] == "optimal"][: a.omlt_max]
+        solved = sorted((e for e in grid.values() if e["status"] == "optimal"), key=lambda e: e["solve_time_s"])
+        chosen = solved[: a.omlt_max]
         rows = []
         for e in chosen:
             rows.append(run_omlt(e, a.omlt_time_limit, a.omlt_gap))
@@ -349,6 +366,7 @@ def main() -> int:
                 "mip_rel_gap": a.omlt_gap,
                 "time_limit_s": a.omlt_time_limit,
                 "omlt_formulation": "ReluBigMFormulation, interval bounds",
+                "selection": f"the {len(chosen)} grid networks ogmux solved fastest at the grid gap (of {len(solved)} solved)",
                 "solver": "appsi_highs",
             }
             _save(doc, a.out)
