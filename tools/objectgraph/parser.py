@@ -54,6 +54,7 @@ _STEPS_RE = re.compile(
 )
 _MD = MarkdownIt("commonmark").enable("table").disable("inline")  # block structure only
 _INLINE = MarkdownIt("commonmark")
+_ANCHOR_RE = re.compile(r"\s*\{\s*#([A-Za-z0-9][\w.-]*)[^{}]*\}\s*$")  # Pandoc / MkDocs attribute list
 
 
 def split_lines(text: str) -> list[str]:
@@ -82,6 +83,7 @@ class _Event:
     inline: str = ""
     title: str = ""
     tag: str = ""
+    anchor: str = ""  # explicit heading id: `## Title {#anchor}`
     splits: list[int] = field(default_factory=list)  # extra split candidates inside (list items)
 
 
@@ -109,11 +111,7 @@ def _plain(inline_source: str) -> str:
     """Heading text without inline markup (emphasis, code spans and links keep their text)."""
     tokens = _INLINE.parseInline(inline_source)
     children = tokens[0].children if tokens and tokens[0].children else []
-    parts = [
-        c.content if c.content.strip() else " "
-        for c in children
-        if c.type in ("text", "code_inline", "html_inline")
-    ]
+    parts = [c.content if c.content.strip() else " " for c in children if c.type in ("text", "code_inline")]
     return re.sub(r"\s+", " ", "".join(parts)).strip()
 
 
@@ -139,15 +137,18 @@ def _events(lines: list[str]) -> list[_Event]:
         if tok.type == "html_block" and OG_BLOCK_START.match(tok.content):
             events.append(_Event("og", start, end))
         elif tok.type == "heading_open":
-            inline = tokens[i + 1] if i + 1 < len(tokens) else None
+            source = tokens[i + 1].content if i + 1 < len(tokens) else ""
+            anchor = _ANCHOR_RE.search(source)
+            text = source[: anchor.start()] if anchor else source
             events.append(
                 _Event(
                     "heading",
                     start,
                     end,
                     level=int(tok.tag[1]),
-                    inline=inline.content if inline else "",
-                    title=_plain(inline.content) if inline else "",
+                    inline=source,
+                    title=_plain(text),
+                    anchor=anchor.group(1) if anchor else "",
                 )
             )
         else:
@@ -431,7 +432,7 @@ def _assign_ids(ctx: SourceContext, drafts: list[_Draft]) -> None:
             elif d.heading is None:
                 d.id = claim("preamble")
             else:
-                slug = slugify(d.heading.title)
+                slug = slugify(d.heading.anchor or d.heading.title)
                 if slug in used and stack:
                     slug = f"{stack[-1].id}-{slug}"
                 d.id = claim(slug)

@@ -296,3 +296,14 @@ def test_non_utf8_file_is_a_located_error(tmp_path):
     with pytest.raises(ObjectGraphSyntaxError) as info:
         load_path(path)
     assert (info.value.line, info.value.column) == (3, 4) and "UTF-8" in info.value.hint
+
+
+def test_explicit_heading_anchor_names_the_node():
+    src = "# Behind a Proxy { #behind-a-proxy }\n\nx\n\n## Sub {#custom-id .cls}\n\n## <a name='z'></a>Plain **bold**\n"
+    doc = parse_document(src)
+    assert [(n.id, n.title) for n in doc.nodes] == [
+        ("behind-a-proxy", "Behind a Proxy"),
+        ("custom-id", "Sub"),
+        ("plain-bold", "Plain bold"),
+    ]
+    assert render_document(doc) == src
