@@ -25,6 +25,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from tools.objectgraph.errors import ObjectGraphSyntaxError
+from tools.objectgraph.metadata import fill_metadata
 from tools.objectgraph.model import FORMAT_VERSION, Assertion, Document, Edge, Node, Segment, parse_ref
 from tools.objectgraph.syntax import (
     OG_BLOCK_START,
@@ -189,25 +190,23 @@ class _Draft:
     part: int = 0  # >0 for pieces split off an oversized section
 
 
-def parse_document(
-    text: str,
-    *,
-    path: str | None = None,
-    doc_id: str | None = None,
-    max_node_tokens: int | None = DEFAULT_MAX_NODE_TOKENS,
-    metadata: bool = True,
-) -> Document:
-    """Parse `.og` or plain `.md` text into a Document (see the module docstring)."""
-    if max_node_tokens is not None and max_node_tokens < 16:
-        raise ValueError("max_node_tokens must be at least 16 (or None to never split)")
-    bom = "\ufeff" if text.startswith("\ufeff") else ""
-    lines = split_lines(text[len(bom) :])
-    ctx = SourceContext(path, lines)
-    events = _events(lines)
+_Layout = list[tuple[str, int, object]]  # (segment kind, first line, Block / Marker / _Draft)
 
+
+def _dangling(ctx: SourceContext, marker: Marker) -> ObjectGraphSyntaxError:
+    return ctx.error(
+        "og:node marker is not followed by content",
+        marker.block.start + 1,
+        1,
+        "put the heading or text of the node right after its marker",
+    )
+
+
+def _scan(ctx: SourceContext, events: list[_Event]) -> tuple[dict[str, Block], list[_Draft], _Layout]:
+    """Group events into manifest blocks and node drafts, in source order."""
     manifest: dict[str, Block] = {}
     drafts: list[_Draft] = []
-    layout: list[tuple[str, int, object]] = []  # (kind, start line, payload)
+    layout: _Layout = []
     pending: Marker | None = None
     current: _Draft | None = None
     seen_heading = False
@@ -215,12 +214,7 @@ def parse_document(
         if ev.kind == "og":
             block = read_block(ctx, ev.start, ev.end)
             if pending is not None:
-                raise ctx.error(
-                    "og:node marker is not followed by content",
-                    pending.block.start + 1,
-                    1,
-                    "put the heading or text of the node right after its marker",
-                )
+                raise _dangling(ctx, pending)
             if block.kind == "node":
                 pending = read_marker(ctx, block)
                 layout.append(("marker", ev.start, pending))
@@ -258,13 +252,27 @@ def parse_document(
         drafts.append(current)
         layout.append(("node", ev.start, current))
     if pending is not None:
-        raise ctx.error(
-            "og:node marker is not followed by content",
-            pending.block.start + 1,
-            1,
-            "put the heading or text of the node right after its marker",
-        )
+        raise _dangling(ctx, pending)
+    return manifest, drafts, layout
 
+
+def parse_document(
+    text: str,
+    *,
+    path: str | None = None,
+    doc_id: str | None = None,
+    max_node_tokens: int | None = DEFAULT_MAX_NODE_TOKENS,
+    metadata: bool = True,
+) -> Document:
+    """Parse `.og` or plain `.md` text into a Document (see the module docstring)."""
+    if max_node_tokens is not None and max_node_tokens < 16:
+        raise ValueError("max_node_tokens must be at least 16 (or None to never split)")
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    lines = split_lines(text[len(bom) :])
+    ctx = SourceContext(path, lines)
+    events = _events(lines)
+
+    manifest, drafts, layout = _scan(ctx, events)
     starts = sorted(s for _, s, _ in layout) + [len(lines)]
     next_start = {s: starts[i + 1] for i, s in enumerate(starts[:-1])}
     for draft in drafts:
@@ -306,8 +314,6 @@ def parse_document(
     if "index" in manifest:
         doc = _apply_index(ctx, doc, manifest["index"])
     if metadata:
-        from tools.objectgraph.metadata import fill_metadata
-
         doc = fill_metadata(doc)
     segments = _layout(doc, layout, lines)
     if bom:  # a byte-order mark is kept for the round trip but is not content
@@ -353,8 +359,8 @@ def _front_matter_name(lines: list[str]) -> str | None:
 
 
 def _split_oversized(
-    drafts: list[_Draft], layout: list[tuple[str, int, object]], lines: list[str], limit: int
-) -> tuple[list[_Draft], list[tuple[str, int, object]]]:
+    drafts: list[_Draft], layout: _Layout, lines: list[str], limit: int
+) -> tuple[list[_Draft], _Layout]:
     """Split unmarked sections above `limit` tokens at block (and list item) boundaries."""
     extra: dict[int, list[_Draft]] = {}
     for draft in drafts:
@@ -387,7 +393,7 @@ def _split_oversized(
     if not extra:
         return drafts, layout
     new_drafts: list[_Draft] = []
-    new_layout: list[tuple[str, int, object]] = []
+    new_layout: _Layout = []
     for kind, start, payload in layout:
         new_layout.append((kind, start, payload))
         if kind == "node":
@@ -646,7 +652,7 @@ def _apply_index(ctx: SourceContext, doc: Document, block: Block) -> Document:
     return doc.model_copy(update={"nodes": new_nodes})
 
 
-def _layout(doc: Document, layout: list[tuple[str, int, object]], lines: list[str]) -> list[Segment]:
+def _layout(doc: Document, layout: _Layout, lines: list[str]) -> list[Segment]:
     segments: list[Segment] = []
     first = min((s for _, s, _ in layout), default=len(lines))
     if first > 0:
