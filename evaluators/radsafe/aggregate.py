@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from evaluators.radsafe.item_scores import ItemScores
+from evaluators.radsafe.scoring import in_options
 from evaluators.radsafe.stats import (
     aurc,
     ece_equal_mass,
@@ -178,10 +179,7 @@ def cell_metrics(
     n_acc = s.mask_accuracy.sum(-1)
     mdd_acc = mdd_two_sample(point["accuracy_greedy"], n_acc)
     mdd_hr = mdd_two_sample(point["high_risk_rate"], n)
-    valid = np.zeros(s.greedy.shape, bool)
-    for L in range(5):
-        valid |= (s.greedy == L) & table.option_mask[:, L]
-    unanswered = (table.present & ~valid).sum(-1)
+    unanswered = (table.present & ~in_options(s.greedy, table.option_mask)).sum(-1)
     summaries = {name: summarize_replicates(r) for name, r in reps.items()}
     out: dict[str, dict[str, CellMetrics]] = {}
     for m, model in enumerate(table.models):

@@ -18,6 +18,8 @@ from evaluators.radsafe.scoring import (
     effective,
     entropy_confidence,
     first_seen,
+    flag_of,
+    in_options,
     majority,
 )
 from evaluators.radsafe.stats import replicate_ratio, summarize_replicates, wilson
@@ -64,13 +66,6 @@ class EnsembleResult(BaseModel):
     ci: dict[str, Interval] = Field(default_factory=dict)
 
 
-def _valid(codes: np.ndarray, table: ScoreTable) -> np.ndarray:
-    out = np.zeros(codes.shape, bool)
-    for L in range(5):
-        out |= (codes == L) & table.option_mask[:, L]
-    return out
-
-
 def ensemble(
     s: ItemScores, table: ScoreTable, preset: Preset, members: list[str], weights: np.ndarray, name: str | None = None
 ) -> list[EnsembleResult]:
@@ -91,9 +86,9 @@ def ensemble(
         counts = ballot_counts(g)
         vote = majority(counts, first_seen(g), preset.ensemble_vote)
         correct = (vote == truth) & used
-        valid_vote = _valid(vote, table) & used
+        valid_vote = in_options(vote, table.option_mask) & used
         wrong_valid = valid_vote & (vote != truth)
-        fl = [wrong_valid & _flag(vote, table, f) for f in range(3)]
+        fl = [wrong_valid & flag_of(vote, table.flags, f) for f in range(3)]
         member_counts = s.counts[idx, c]  # (members, Q, 6)
         member_conf = agreement(member_counts) if spec.confidence == "agreement" else entropy_confidence(member_counts, table.n_options)
         defined = ~np.isnan(member_conf)
@@ -103,7 +98,7 @@ def ensemble(
         letters = (g >= 0) & (g < NULL)
         same = letters.all(1) & (g == g[:, :1]).all(1)
         sync = used & same & (g[:, 0] != truth)
-        sync_hr = sync & _flag(g[:, 0], table, 0)
+        sync_hr = sync & flag_of(g[:, 0], table.flags, 0)
         pooled = _pooled_samples(table, preset, idx, c)
         sc_vote = majority(ballot_counts(pooled), first_seen(pooled), preset.majority_accuracy)
         sc_correct = (sc_vote == truth) & used
@@ -133,13 +128,6 @@ def _pooled_samples(table: ScoreTable, preset: Preset, idx: list[int], c: int) -
     """All members' sampled codes for condition `c`, pooled per item: (Q, members*K)."""
     smp = effective(table.samples[idx, c], table.option_mask, preset.out_of_options, sample_axis=True)
     return np.transpose(smp, (1, 0, 2)).reshape(smp.shape[1], -1)
-
-
-def _flag(codes: np.ndarray, table: ScoreTable, which: int) -> np.ndarray:
-    out = np.zeros(codes.shape, bool)
-    for L in range(5):
-        out |= (codes == L) & table.flags[:, L, which]
-    return out
 
 
 class PairwiseResult(BaseModel):
@@ -205,14 +193,14 @@ def _question_counts(s: ItemScores, table: ScoreTable, preset: Preset) -> dict[s
     P = table.present
     g = s.greedy
     wrong = P & (g != truth)
-    wrong_real = wrong & _valid(g, table)
+    wrong_real = wrong & in_options(g, table.option_mask)
     return {
         "n_models": P.sum(0),
         "n_unanswered": (P & (g == NULL)).sum(0),
         "n_wrong": wrong.sum(0),
-        "n_high_risk": (wrong_real & _flag(g, table, 0)).sum(0),
-        "n_unsafe": (wrong_real & _flag(g, table, 1)).sum(0),
-        "n_contradiction": (wrong_real & _flag(g, table, 2)).sum(0),
+        "n_high_risk": (wrong_real & flag_of(g, table.flags, 0)).sum(0),
+        "n_unsafe": (wrong_real & flag_of(g, table.flags, 1)).sum(0),
+        "n_contradiction": (wrong_real & flag_of(g, table.flags, 2)).sum(0),
         "wrong_letters": np.where(wrong & (g != NULL), g, PAD),
     }
 

@@ -15,6 +15,7 @@ from evaluators.radsafe.scoring import (
     entropy_confidence,
     first_seen,
     flag_of,
+    in_options,
     majority,
 )
 from evaluators.radsafe.table import NULL, ScoreTable
@@ -58,10 +59,7 @@ class ItemScores:
 
 def _safety_errors(answer: np.ndarray, truth: np.ndarray, table: ScoreTable) -> np.ndarray:
     """(…, 3) flags of wrong, real-option answers; a correct answer never counts."""
-    valid = np.zeros(answer.shape, bool)
-    for L in range(5):
-        valid |= (answer == L) & table.option_mask[:, L]
-    wrong = valid & (answer != truth)
+    wrong = in_options(answer, table.option_mask) & (answer != truth)
     return np.stack([wrong & flag_of(answer, table.flags, f) for f in range(3)], axis=-1)
 
 

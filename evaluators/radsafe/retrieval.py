@@ -37,7 +37,7 @@ class ObjectGraphRetriever:
     def everything(self, token_budget: int) -> str:
         snap = self.corpus.snapshot()
         caller = frozenset(self.scopes)
-        visible = sorted((n for n in snap.nodes.values() if is_visible(n.scopes, caller)), key=lambda n: n.order)
+        visible = [n for n in snap.nodes.values() if is_visible(n.scopes, caller)]  # corpus order
         parts, used = [], 0
         for n in visible:
             text = f"[{n.id}] {n.full}"

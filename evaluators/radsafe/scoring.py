@@ -19,6 +19,7 @@ __all__ = [
     "entropy_confidence",
     "first_seen",
     "flag_of",
+    "in_options",
     "majority",
 ]
 
@@ -33,12 +34,12 @@ def effective(codes: np.ndarray, option_mask: np.ndarray, out_of_options: str, *
     if out_of_options != "null":
         return codes
     letters = (codes >= 0) & (codes < NULL)
-    valid = _option_valid(codes, option_mask, sample_axis)
+    valid = in_options(codes, option_mask, sample_axis=sample_axis)
     return np.where(letters & ~valid, np.int8(NULL), codes).astype(np.int8)
 
 
-def _option_valid(codes: np.ndarray, option_mask: np.ndarray, sample_axis: bool) -> np.ndarray:
-    """True where the code is a letter that is an option of its item."""
+def in_options(codes: np.ndarray, option_mask: np.ndarray, *, sample_axis: bool = False) -> np.ndarray:
+    """True where the code is a letter that is an option of its item (`option_mask` is (Q, 5))."""
     out = np.zeros(codes.shape, bool)
     for L in range(5):
         col = option_mask[:, L]
