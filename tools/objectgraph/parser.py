@@ -219,6 +219,13 @@ def _scan(ctx: SourceContext, events: list[_Event]) -> tuple[dict[str, Block], l
                 pending = read_marker(ctx, block)
                 layout.append(("marker", ev.start, pending))
             else:
+                if drafts:
+                    raise ctx.error(
+                        f"og:{block.kind} after the first node",
+                        ev.start + 1,
+                        1,
+                        "move og:meta / og:index / og:changelog above the first heading or node",
+                    )
                 if block.kind in manifest:
                     raise ctx.error(
                         f"second og:{block.kind} block",
@@ -228,7 +235,6 @@ def _scan(ctx: SourceContext, events: list[_Event]) -> tuple[dict[str, Block], l
                     )
                 manifest[block.kind] = block
                 layout.append((block.kind, ev.start, block))
-                current = None
             continue
         if ev.kind == "heading":
             seen_heading = True
@@ -237,13 +243,6 @@ def _scan(ctx: SourceContext, events: list[_Event]) -> tuple[dict[str, Block], l
             level = 7 if seen_heading or drafts else 0
             current = _Draft(ev.start, level, pending, None, [ev])
         elif current is None:
-            if drafts:
-                raise ctx.error(
-                    "text after an og: manifest block must start with a heading or og:node marker",
-                    ev.start + 1,
-                    1,
-                    "move og:meta / og:index / og:changelog above the first node",
-                )
             current = _Draft(ev.start, 0, None, None, [ev])
         else:
             current.blocks.append(ev)

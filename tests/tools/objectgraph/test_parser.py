@@ -120,7 +120,8 @@ def _err(src: str) -> ObjectGraphSyntaxError:
         ("<!-- og:changelog\nversion=1 date=2026-13-01\n-->\n# A\n", 2, 11, "YYYY-MM-DD"),
         ("<!-- og:meta id=a -->\n<!-- og:meta id=b -->\n# A\n", 2, 1, "second og:meta"),
         ('<!-- og:meta id="bad id" -->\n# A\n', 1, 14, "invalid document id"),
-        ("# A\n<!-- og:meta id=a -->\ntext\n", 3, 1, "must start with a heading"),
+        ("# A\n<!-- og:meta id=a -->\ntext\n", 2, 1, "og:meta after the first node"),
+        ("text\n\n<!-- og:index\n-->\n# A\n", 3, 1, "og:index after the first node"),
         ('<!-- og:node id=x title="unterminated -->\n# A\n', 1, 19, "expected key=value"),
     ],
 )
