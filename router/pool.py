@@ -22,6 +22,7 @@ log = logging.getLogger("ogmux.router")
 _DEFAULT_TTFT_S = {"vllm": 0.05, "openai": 0.5, "anthropic": 0.6}
 _DEFAULT_TPOT_S = {"vllm": 0.01, "openai": 0.02, "anthropic": 0.02}
 _AFFINITY_SLOTS = 4096
+_SLOW_POLLS_DOWN = 2
 
 
 def _ewma(prev: float | None, dsum: float, dcount: float) -> float | None:
@@ -49,6 +50,7 @@ class Replica:
         self.peer_ttft_s: float | None = None
         self.peer_itl_s: float | None = None
         self.discovered = False
+        self.slow_polls = 0
 
     @property
     def polled(self) -> bool:
@@ -204,9 +206,14 @@ class Pool:
         )
         r.polled_at = time.monotonic()
         if isinstance(health, BaseException) or health.status_code != 200:
-            r.healthy = False
-            r.health_error = f"/health: {health!r}" if isinstance(health, BaseException) else f"/health: HTTP {health.status_code}"
+            # A refused connection or a non-200 answer is definite; a slow answer on a busy host is
+            # only believed the second time in a row.
+            r.slow_polls = r.slow_polls + 1 if isinstance(health, httpx.TimeoutException) else _SLOW_POLLS_DOWN
+            if r.slow_polls >= _SLOW_POLLS_DOWN:
+                r.healthy = False
+                r.health_error = f"/health: {health!r}" if isinstance(health, BaseException) else f"/health: HTTP {health.status_code}"
             return
+        r.slow_polls = 0
         if not r.discovered:
             await self._discover(r)
             if not r.discovered:

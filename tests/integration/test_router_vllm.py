@@ -241,7 +241,7 @@ async def test_failover_when_replicas_die_mid_run(vllm_pool, router):
     deadline = time.monotonic() + 10
     while a2.in_flight == 0 and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-    assert a2.in_flight > 0, "the load spread must put some of 6 concurrent requests on a2"
+    assert a2.in_flight > 0, f"the load spread must put some of 6 concurrent requests on a2: {router.models()[0]}"
     vllm_pool.a2.kill()
     results += await running
     results += await batch(4)
