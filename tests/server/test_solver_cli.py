@@ -1,0 +1,113 @@
+"""`ogmux solve milp | analyze | surrogate | train` through the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.cli import main
+from tools.solver import ReluNetwork, load_network_file, save_onnx
+
+
+@pytest.fixture
+def net_file(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    net = ReluNetwork.from_arrays(
+        [rng.normal(size=(10, 2)), rng.normal(size=(1, 10))], [rng.normal(size=10) * 0.3, np.zeros(1)]
+    )
+    path = tmp_path / "net.onnx"
+    save_onnx(net, path)
+    return path
+
+
+def test_surrogate_json_has_the_certificate(
+    net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "solve",
+                "surrogate",
+                str(net_file),
+                "--bounds",
+                "x0=-2:2,x1=-1:1",
+                "--minimize",
+                "0",
+                "--gap",
+                "1e-9",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "status: optimal" in capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert {"status", "objective", "x", "gap", "bound", "time_s", "verification_error"} <= set(r)
+    net = load_network_file(net_file)
+    grid = np.stack(np.meshgrid(np.linspace(-2, 2, 201), np.linspace(-1, 1, 101)), -1).reshape(-1, 2)
+    assert r["objective"] <= net.forward(grid).min() + 1e-9
+    assert r["objective"] == pytest.approx(float(net.forward(np.array(r["x"]))[0]), abs=1e-12)
+    assert r["verification_error"] <= 1e-6
+
+
+def test_surrogate_and_analyze_bad_bounds(net_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["solve", "surrogate", str(net_file), "--bounds", "x0=-2:2", "--maximize", "0"]) == 2
+    assert "missing bounds: ['x1']" in capsys.readouterr().err
+    assert main(["solve", "analyze", str(net_file), "--bounds", "x0=-2:2,x1=-1:1"]) == 0
+    assert "binaries needed" in capsys.readouterr().out
+
+
+def test_milp_json_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = {
+        "variables": [{"name": "x", "type": "integer", "upper": 10}],
+        "objective": {"x": 1},
+        "sense": "maximize",
+        "constraints": [{"name": "c", "terms": {"x": 2}, "sense": "<=", "rhs": 7}],
+    }
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(model))
+    assert main(["solve", "milp", str(path)]) == 0
+    assert "objective: 3" in capsys.readouterr().out
+    model["constraints"][0]["rhs"] = -1
+    path.write_text(json.dumps(model))
+    assert main(["solve", "milp", str(path)]) == 1
+    assert "infeasible" in capsys.readouterr().out
+
+
+def test_train_writes_an_onnx_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "peaks.onnx"
+    assert (
+        main(
+            [
+                "solve",
+                "train",
+                "peaks",
+                "--depth",
+                "1",
+                "--width",
+                "6",
+                "--reg",
+                "bw+lp",
+                "--lam",
+                "1e-3",
+                "--epochs",
+                "1",
+                "--samples",
+                "32",
+                "--seed",
+                "2",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["lp_solves"] > 0 and np.isfinite(report["test_mse"])
+    assert load_network_file(out).hidden_sizes == [6]
