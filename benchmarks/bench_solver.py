@@ -222,7 +222,18 @@ def summarize_grid(entries: list[dict], time_limit: float) -> dict:
                         "test_mse_ratio": mm / mb if mb else None,
                     }
             censored = sum(e["status"] != "optimal" for e in base)
+            nb, nm = _median([e["nodes"] for e in base]), _median([e["nodes"] for e in mine])
             ratios[f"d{depth}-{reg}-vs-none"] = {
+                "median_nodes_none": nb,
+                "median_nodes_reg": nm,
+                "median_unstable_none": _median([e["unstable"] for e in base]),
+                "median_unstable_reg": _median([e["unstable"] for e in mine]),
+                "median_lp_gap_interval_none": _median(
+                    [e["lp_gap_interval"] for e in base if "lp_gap_interval" in e]
+                ),
+                "median_lp_gap_interval_reg": _median(
+                    [e["lp_gap_interval"] for e in mine if "lp_gap_interval" in e]
+                ),
                 "median_solve_time_none_s": tb,
                 "median_solve_time_reg_s": tm,
                 "solve_time_reduction": tb / max(tm, 1e-9),
@@ -281,8 +292,12 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
     p.add_argument("--out", type=Path, default=OUT)
-    p.add_argument("--lam", default="", help="regularizer weights overriding the defaults, e.g. bw+lp=1e-2,bw=1e-3")
-    p.add_argument("--merge", default="", help="comma-separated result files whose grid entries join this one")
+    p.add_argument(
+        "--lam", default="", help="regularizer weights overriding the defaults, e.g. bw+lp=1e-2,bw=1e-3"
+    )
+    p.add_argument(
+        "--merge", default="", help="comma-separated result files whose grid entries join this one"
+    )
     a = p.parse_args()
     a.nets_dir.mkdir(parents=True, exist_ok=True)
     lams = dict(DEFAULT_LAM)
@@ -355,7 +370,9 @@ def main() -> int:
                     flush=True,
                 )
     if a.phase in ("omlt", "all"):
-        solved = sorted((e for e in grid.values() if e["status"] == "optimal"), key=lambda e: e["solve_time_s"])
+        solved = sorted(
+            (e for e in grid.values() if e["status"] == "optimal"), key=lambda e: e["solve_time_s"]
+        )
         chosen = solved[: a.omlt_max]
         rows = []
         for e in chosen:
