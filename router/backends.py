@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +59,7 @@ def _map_error(exc: Exception, where: str) -> Exception:
     if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError)):
         return BackendError(f"{where}: timed out", None)
     if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
-        return BackendError(f"{where}: connection failed ({exc.__cause__ or exc})", None)
+        return BackendError(f"{where}: connection failed ({exc.__cause__ or exc})", None, unreachable=True)
     if status is not None:
         body = getattr(exc, "message", str(exc))
         if status in _REJECT:

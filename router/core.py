@@ -183,9 +183,10 @@ class Router:
             try:
                 comp = await asyncio.wait_for(self._call(r, request, left, on_delta, sent), timeout=left)
             except (BackendError, TimeoutError) as exc:
-                status = getattr(exc, "status", None)
+                # Unreachable or rate-limited: open at once; a slow answer counts towards the threshold.
+                hard = isinstance(exc, BackendError) and (exc.unreachable or exc.status == 429)
                 msg = str(exc) or f"{r.backend.name}@{r.url}: no answer within {left:.1f}s"
-                r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=status is None or status == 429)
+                r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=hard)
                 attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=msg, elapsed_s=time.monotonic() - t0))
                 errors.append(msg)
                 if sent[0]:

@@ -50,10 +50,13 @@ class UpstreamRejectedError(RouterError, ValueError):
 class BackendError(RouterError):
     """A retryable backend failure (429, 5xx, connection error, timeout)."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
+    def __init__(
+        self, message: str, status: int | None = None, retry_after_s: float | None = None, unreachable: bool = False
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after_s = retry_after_s
+        self.unreachable = unreachable
 
 
 class StreamInterruptedError(RouterError, TimeoutError):
