@@ -6,7 +6,7 @@ benchmark: the local quality-predictor router trained on a random half and teste
 half, computed as RouteLLM's evaluation code does (11 quantile thresholds, PGR, CPT(50%),
 CPT(80%), APGR), the random and prompt-length baselines on the same test half, routers trained
 on the other benchmarks (the fair comparison with RouteLLM's out-of-domain numbers), APGR mean
-and sd over extra random splits, the cascade guarantee over 200 calibration/test splits, and an escalation-budget check.
+and sd over extra random splits, the cascade guarantee over 1,000 calibration/test splits, and an escalation-budget check.
 
 Usage: python benchmarks/bench_router_offline.py [--data DIR] [--benchmarks mmlu,gsm8k,mt_bench] [--seed 0]
 """
@@ -47,7 +47,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--delta", type=float, default=0.1)
-    parser.add_argument("--splits", type=int, default=200)
+    parser.add_argument("--splits", type=int, default=1000)
     args = parser.parse_args()
     if not args.data.is_dir():
         print(
