@@ -70,7 +70,7 @@ async def test_search_and_resolve_for_admin(corpus: Path) -> None:
         nodes = res.structured_content["nodes"]
         assert [n["id"] for n in nodes] == ["vault#rotation", "vault#howto"]
         assert nodes[1]["text"] == "## Rotating keys\n\nRotate keys with the rotation procedure.\n\n"
-        assert "doc=vault@1.1" in res.content[0].text
+        assert "vault#howto doc@1.1>>>" in res.content[0].text
 
 
 async def test_reader_never_sees_admin_nodes(corpus: Path) -> None:

@@ -14,7 +14,7 @@ import re
 
 from pydantic import BaseModel
 
-__all__ = ["InjectionFlag", "content_hash", "fence", "scan_instructions"]
+__all__ = ["InjectionFlag", "content_hash", "fence", "node_label", "scan_instructions"]
 
 
 class InjectionFlag(BaseModel):
@@ -88,3 +88,17 @@ def fence(text: str, label: str) -> str:
     mark = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     body = text if text.endswith("\n") else text + "\n"
     return f"<<<og-data {mark} {label}>>>\n{body}<<<end og-data {mark}>>>"
+
+
+def node_label(node_id: str, doc_version: str, version: str, node_hash: str, exact_source: bool) -> str:
+    """Fence label of a node: `doc#node`, document version, node version when it differs, content hash.
+
+    For the exact source the fence mark already is the first 12 hex digits of the node's
+    SHA-256, so the hash is not repeated.
+    """
+    label = f"{node_id} doc@{doc_version}"
+    if version != doc_version:
+        label += f" node@{version}"
+    if not exact_source:
+        label += f" {node_hash[:19]}"
+    return label
