@@ -197,18 +197,27 @@ def llm_metadata(
 
 
 def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_tokens: int = 48) -> Document:
-    """Set keywords and dense for nodes without source metadata (LLM first when given, grounded)."""
+    """Set keywords and dense where the source declares none (LLM first when given, grounded).
+
+    Declared values are kept; a node whose index line declares only one of the two gets the
+    other extractively.
+    """
     df = term_document_frequencies([n.full for n in doc.nodes])
     nodes = []
     for node in doc.nodes:
-        if not node.derived_metadata:
+        if node.keywords and node.dense:
             nodes.append(node)
             continue
-        result = llm_metadata(node, complete, max_dense_tokens=max_dense_tokens) if complete else None
-        keywords = extract_keywords(node.full, node.title, df, len(doc.nodes))
-        dense = extract_dense(node.full, max_dense_tokens) or node.title
-        if result is not None:
-            keywords = result[0] or keywords
-            dense = result[1]
+        result = None
+        if complete is not None and node.derived_metadata:
+            result = llm_metadata(node, complete, max_dense_tokens=max_dense_tokens)
+        keywords = (
+            node.keywords
+            or (result and result[0])
+            or extract_keywords(node.full, node.title, df, len(doc.nodes))
+        )
+        dense = (
+            node.dense or (result and result[1]) or extract_dense(node.full, max_dense_tokens) or node.title
+        )
         nodes.append(node.model_copy(update={"keywords": keywords, "dense": dense}))
     return doc.model_copy(update={"nodes": nodes})

@@ -15,6 +15,7 @@ from tools.objectgraph.metadata import (
 )
 from tools.objectgraph.parser import parse_document
 from tools.objectgraph.tokens import count_tokens
+from tools.objectgraph.writer import render_document
 
 SRC = """# Restarting the gateway
 
@@ -120,3 +121,11 @@ def test_source_metadata_is_kept(tmp_path: Path):
     )
     node = parse_document(src).nodes[0]
     assert (node.keywords, node.dense, node.derived_metadata) == (["given"], "Given summary.", False)
+
+
+def test_partly_declared_metadata_is_completed_and_round_trips():
+    src = '<!-- og:index\na keywords="given"\n-->\n<!-- og:node id=a -->\n# A\n\nDrain the queue first.\n'
+    doc = parse_document(src)
+    node = doc.nodes[0]
+    assert node.keywords == ["given"] and node.dense == "Drain the queue first."
+    assert render_document(doc) == src
