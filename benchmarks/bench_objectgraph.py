@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -33,13 +32,13 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.objectgraph.config import ObjectGraphConfig  # noqa: E402
-from tools.objectgraph.corpus import Corpus  # noqa: E402
-from tools.objectgraph.lexical import FieldIndex, analyze  # noqa: E402
-from tools.objectgraph.render import render_resolve, render_search  # noqa: E402
-from tools.objectgraph.resolve import resolve_context  # noqa: E402
-from tools.objectgraph.search import search_index  # noqa: E402
-from tools.objectgraph.tokens import _encoding, count_tokens  # noqa: E402
+from tools.objectgraph.config import ObjectGraphConfig
+from tools.objectgraph.corpus import Corpus
+from tools.objectgraph.lexical import FieldIndex, analyze
+from tools.objectgraph.render import render_resolve, render_search
+from tools.objectgraph.resolve import resolve_context
+from tools.objectgraph.search import search_index
+from tools.objectgraph.tokens import _encoding, count_tokens
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "og-dev"
 OUT = ROOT / "benchmarks" / "results" / "objectgraph.json"
@@ -99,7 +98,10 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
     corpus = Corpus(docs_dir, config)
     snap = corpus.snapshot()
     load_s = time.perf_counter() - t0
-    sources = {p.relative_to(docs_dir).as_posix(): p.read_text(encoding="utf-8") for p in sorted(docs_dir.rglob("*.md"))}
+    sources = {
+        p.relative_to(docs_dir).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(docs_dir.rglob("*.md"))
+    }
     doc_tokens = {k: count_tokens(v) for k, v in sources.items()}
     rows = []
     per_doc: dict[str, list[dict]] = {}
@@ -179,12 +181,62 @@ def workflow(per_doc: dict[str, list[dict]]) -> dict:
 
 
 # --- scale -------------------------------------------------------------------------------
-_WORDS = (
-    "cluster member snapshot restore backup compaction defrag quota alarm leader follower raft wal "
-    "token budget index dense node edge scope role assertion retry escalate changelog version release "
-    "deploy rollout canary proxy header certificate rotate secret policy route replica metrics latency "
-    "queue worker cache shard partition schema migration rollback upgrade kernel volume disk memory cpu"
-).split()
+_WORDS = [
+    "cluster",
+    "member",
+    "snapshot",
+    "restore",
+    "backup",
+    "compaction",
+    "defrag",
+    "quota",
+    "alarm",
+    "leader",
+    "follower",
+    "raft",
+    "wal",
+    "token",
+    "budget",
+    "index",
+    "dense",
+    "node",
+    "edge",
+    "scope",
+    "role",
+    "assertion",
+    "retry",
+    "escalate",
+    "changelog",
+    "version",
+    "release",
+    "deploy",
+    "rollout",
+    "canary",
+    "proxy",
+    "header",
+    "certificate",
+    "rotate",
+    "secret",
+    "policy",
+    "route",
+    "replica",
+    "metrics",
+    "latency",
+    "queue",
+    "worker",
+    "cache",
+    "shard",
+    "partition",
+    "schema",
+    "migration",
+    "rollback",
+    "upgrade",
+    "kernel",
+    "volume",
+    "disk",
+    "memory",
+    "cpu",
+]
 
 
 def _generate(root: Path, n_nodes: int, per_doc: int = 100, seed: int = 7) -> None:
@@ -205,7 +257,12 @@ def _generate(root: Path, n_nodes: int, per_doc: int = 100, seed: int = 7) -> No
             if i > 0 and rng.random() < 0.5:
                 edges.append(Edge(kind="requires", target=f"n{rng.randrange(i):03d}"))
             if rng.random() < 0.1:
-                edges.append(Edge(kind="see-also", target=f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(per_doc):03d}"))
+                edges.append(
+                    Edge(
+                        kind="see-also",
+                        target=f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(per_doc):03d}",
+                    )
+                )
             nodes.append(
                 Node(
                     id=f"n{i:03d}",
@@ -228,7 +285,7 @@ def _generate(root: Path, n_nodes: int, per_doc: int = 100, seed: int = 7) -> No
 
 def _pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def scale(n_nodes: int, repeats: int = 300) -> dict:
@@ -285,7 +342,9 @@ def scale(n_nodes: int, repeats: int = 300) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)")
+    ap.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)"
+    )
     ap.add_argument("--scale", default="10000,100000", help="comma-separated node counts")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
@@ -305,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.data / "questions.jsonl").is_file():
         result["p1"] = protocol_p1(args.data, config)
     else:
-        result["p1"] = {"skipped": f"dev data not found at {args.data} (../shared/data/og-dev); pass --data DIR"}
+        result["p1"] = {
+            "skipped": f"dev data not found at {args.data} (../shared/data/og-dev); pass --data DIR"
+        }
         print(result["p1"]["skipped"], file=sys.stderr)
     if not args.skip_scale:
         result["scale"] = [scale(int(n)) for n in args.scale.split(",") if n]

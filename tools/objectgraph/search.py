@@ -153,7 +153,7 @@ def _rerank(snapshot: Snapshot, ids: list[str], query: str, complete: Complete) 
     order: list[str] = []
     try:
         answer = complete([{"role": "user", "content": prompt}])
-    except Exception:  # any backend failure: fall back to the lexical order
+    except Exception:  # noqa: BLE001 - any backend failure: fall back to the lexical order
         return None
     for tok in re.findall(r"\d+", answer):
         i = int(tok)

@@ -32,7 +32,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+|these\s+|my\s+)*"
             r"(?:previous|prior|above|earlier|preceding|system|original|existing)?\s*"
             r"(?:instructions?|prompts?|directions|rules|guidelines|messages|context)\b",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -40,7 +40,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:you\s+are\s+now\s+(?:a|an|in)\b|new\s+instructions?\s*:|act\s+as\s+(?:the\s+)?system\b"
             r"|reveal\s+(?:your|the)\s+(?:system\s+)?prompt|do\s+not\s+tell\s+the\s+user)",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
     (
@@ -49,7 +49,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>"
             r"|</?(?:system|assistant|user|developer|instructions?)>|\[/?INST\]|<</?SYS>>"
             r"|^\s*(?:#+\s*)?(?:system|assistant|developer)\s*:\s*\S",
-            re.I | re.M,
+            re.IGNORECASE | re.MULTILINE,
         ),
     ),
     (
@@ -58,7 +58,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"</?(?:tool_call|tool_use|function_calls?|invoke|antml:[a-z_]+)\b"
             r"|\"(?:tool_calls|function_call)\"\s*:"
             r"|\{\s*\"name\"\s*:\s*\"[^\"]+\"\s*,\s*\"(?:arguments|parameters|input)\"\s*:",
-            re.I,
+            re.IGNORECASE,
         ),
     ),
 ]
