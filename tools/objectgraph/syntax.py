@@ -221,7 +221,8 @@ def read_marker(ctx: SourceContext, block: Block) -> Marker:
                 "unrecognised line in og:node",
                 line_no,
                 col,
-                "lines are ':kind target, ...' edges or 'check: path op value'",
+                "lines are ':kind target, ...' edges or 'check: path op value'; "
+                "keywords and dense summaries go in og:index",
             )
     if typ == "assertion" and not checks:
         raise ctx.error(
