@@ -52,6 +52,8 @@ _ID_RE = re.compile(ID_PATTERN)
 
 @dataclass
 class SourceContext:
+    """The text being parsed (its lines) and its path, for located errors."""
+
     path: str | None
     lines: list[str]
 
@@ -61,12 +63,15 @@ class SourceContext:
 
 @dataclass
 class Attrs:
+    """`key=value` pairs of one line, with the 1-based column of each key."""
+
     values: dict[str, str]
     columns: dict[str, int]
     line: int
 
 
 def parse_attrs(ctx: SourceContext, text: str, line: int, col0: int) -> Attrs:
+    """Parse `key=value` / `key="json string"` pairs; `col0` is the 1-based column of `text[0]`."""
     values: dict[str, str] = {}
     columns: dict[str, int] = {}
     pos = 0
@@ -97,6 +102,7 @@ def parse_attrs(ctx: SourceContext, text: str, line: int, col0: int) -> Attrs:
 
 
 def check_keys(ctx: SourceContext, attrs: Attrs, allowed: tuple[str, ...], what: str) -> None:
+    """Reject attributes not in `allowed`."""
     for key in attrs.values:
         if key not in allowed:
             raise ctx.error(
@@ -108,10 +114,12 @@ def check_keys(ctx: SourceContext, attrs: Attrs, allowed: tuple[str, ...], what:
 
 
 def split_list(value: str) -> list[str]:
+    """Comma-separated items, trimmed, empties dropped."""
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def check_id(ctx: SourceContext, value: str, line: int, col: int, what: str = "id") -> str:
+    """Return `value` if it is a valid id, else raise a located error."""
     if not _ID_RE.fullmatch(value):
         raise ctx.error(
             f"invalid {what} {value!r}",
@@ -124,6 +132,8 @@ def check_id(ctx: SourceContext, value: str, line: int, col: int, what: str = "i
 
 @dataclass
 class Block:
+    """One `og:` comment block: its kind, line span, first-line attributes and further lines."""
+
     kind: str
     start: int  # 0-based first line
     end: int  # 0-based exclusive
@@ -132,6 +142,7 @@ class Block:
 
 
 def read_block(ctx: SourceContext, start: int, end: int) -> Block:
+    """Read the `og:` block on lines `[start, end)` (0-based): kind, attributes, body lines."""
     raw_lines = [ln.rstrip("\r\n") for ln in ctx.lines[start:end]]
     head_match = _OG_HEAD.match(raw_lines[0])
     assert head_match is not None
@@ -161,6 +172,8 @@ def read_block(ctx: SourceContext, start: int, end: int) -> Block:
 
 @dataclass
 class Marker:
+    """A parsed `og:node` marker: id, raw attributes, edges and assertion checks."""
+
     block: Block
     id: str
     attrs: dict[str, str]
@@ -172,6 +185,7 @@ NODE_KEYS = ("id", "type", "title", "scopes", "confidence", "version", "tags", "
 
 
 def read_marker(ctx: SourceContext, block: Block) -> Marker:
+    """Validate an `og:node` block: id, type, edges, checks and assertion-only keys."""
     head = block.head
     check_keys(ctx, head, NODE_KEYS, "og:node")
     if "id" not in head.values:
@@ -245,6 +259,7 @@ def read_marker(ctx: SourceContext, block: Block) -> Marker:
 
 
 def read_check(ctx: SourceContext, text: str, line: int, col: int) -> Check:
+    """Parse `path op [json value]` of a `check:` line."""
     parts = text.split(None, 2)
     if len(parts) < 2:
         raise ctx.error(
@@ -275,6 +290,7 @@ def read_check(ctx: SourceContext, text: str, line: int, col: int) -> Check:
 
 
 def read_meta(ctx: SourceContext, block: Block | None) -> dict[str, str]:
+    """The `og:meta` attributes (they may continue on further lines), validated."""
     if block is None:
         return {}
     attrs = block.head
@@ -306,6 +322,7 @@ def read_meta(ctx: SourceContext, block: Block | None) -> dict[str, str]:
 
 
 def read_changelog(ctx: SourceContext, block: Block | None) -> list[ChangelogEntry]:
+    """The releases listed in an `og:changelog` block, one per line."""
     if block is None:
         return []
     if block.head.values:
