@@ -48,6 +48,7 @@ OG_BLOCK_START = re.compile(r" {0,3}<!--\s*og:")
 _OG_HEAD = re.compile(r"( {0,3}<!--\s*og:)([A-Za-z_-]*)")
 _ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
 _ID_RE = re.compile(ID_PATTERN)
+_BLANK_TAIL = re.compile(r"\s*\Z")
 
 
 @dataclass
@@ -76,7 +77,7 @@ def parse_attrs(ctx: SourceContext, text: str, line: int, col0: int) -> Attrs:
     columns: dict[str, int] = {}
     pos = 0
     while pos < len(text):
-        if text[pos:].strip() == "":
+        if _BLANK_TAIL.match(text, pos):
             break
         match = _ATTR_RE.match(text, pos)
         if match is None:
