@@ -65,6 +65,11 @@ class Replica:
         running = max(m.running if m else 0.0, float(self.in_flight))
         return running, (m.waiting if m else 0.0)
 
+    def unloaded(self) -> bool:
+        """At most one request running and none waiting: its latencies describe an idle replica."""
+        running, waiting = self.queue()
+        return running <= 1 and waiting == 0
+
     def load_share(self) -> float:
         """0..1 pressure: the larger of KV-cache use and a saturating queue measure."""
         running, waiting = self.queue()
@@ -176,7 +181,7 @@ class Pool:
         """Poll /health and /metrics of every vLLM replica concurrently (each bounded by the probe timeout)."""
         await asyncio.gather(*(self._poll(r) for r in self._polled()))
         for reps in self.replicas.values():
-            seen = [(r.ttft_s, r.itl_s) for r in reps if r.ttft_s and r.itl_s]
+            seen = [(r.ttft_s, r.itl_s) for r in reps if r.ttft_s and r.itl_s and r.unloaded()]
             for r in reps:
                 r.peer_ttft_s = sum(t for t, _ in seen) / len(seen) if seen else None
                 r.peer_itl_s = sum(i for _, i in seen) / len(seen) if seen else None
