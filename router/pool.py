@@ -80,7 +80,8 @@ class Replica:
         """Predicted seconds to finish: one service time stretched by batch size, queue and KV pressure.
 
         service = TTFT + TPOT × expected output tokens (recent means from /metrics, see `observe`;
-        for a replica that has served nothing yet, the mean of its measured sibling replicas);
+        for a replica that has served nothing yet, the mean of its unloaded measured siblings,
+        else a default per kind);
         × (1 + running/2 + waiting): decode slows with batch size, queued requests wait a turn;
         ÷ (1 − KV use): a nearly full KV cache means preemption and recomputation.
         """
