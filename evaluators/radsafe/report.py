@@ -106,7 +106,7 @@ def _curves(table: ScoreTable, report: SafetyReport) -> tuple[str, str]:
         ax.set_xlim(0, 1)
     for k in range(C, rows * cols):
         axes[k // cols][k % cols].axis("off")
-    if M <= 12:
+    if M <= 12 and axes[0][0].get_lines():
         axes[0][0].legend(fontsize=7)
     rc = _png(fig)
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -122,7 +122,8 @@ def _curves(table: ScoreTable, report: SafetyReport) -> tuple[str, str]:
     ax.set_xlabel("confidence (1 - normalised entropy)")
     ax.set_ylabel("accuracy of the majority answer")
     ax.set_title("Reliability")
-    ax.legend(fontsize=7)
+    if len(ax.get_lines()) > 1:
+        ax.legend(fontsize=7)
     return rc, _png(fig)
 
 
