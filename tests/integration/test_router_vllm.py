@@ -45,7 +45,7 @@ async def _saturate(url: str, model: str, count: int) -> list[asyncio.Task]:
     return [
         asyncio.create_task(
             client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": "go " * 40}], max_tokens=300,
+                model=model, messages=[{"role": "user", "content": "go " * 40}], max_tokens=440,
                 extra_body={"ignore_eos": True},
             )
         )
@@ -131,7 +131,7 @@ async def test_dead_replica_is_reported_and_an_all_down_model_fails_at_once(vllm
 async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router):
     a1, a2 = vllm_pool.a1.url, vllm_pool.a2.url
     assert router.decide(_req(model="tiny-a")).model == "tiny-a"
-    load = await _saturate(a1, "tiny-a", 8)
+    load = await _saturate(a1, "tiny-a", 12)
     try:
         await _wait_running(router, "tiny-a", a1, 4)
         d = router.decide(_req(model="tiny-a"))
@@ -142,8 +142,9 @@ async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router)
         assert res.replica == a2
         # Both replicas of tiny-a saturated: the load policy picks the other model.
         assert router.decide(_req()).model == "tiny-a"
-        load += await _saturate(a2, "tiny-a", 8)
+        load += await _saturate(a1, "tiny-a", 12) + await _saturate(a2, "tiny-a", 12)
         await _wait_running(router, "tiny-a", a2, 4)
+        await _wait_running(router, "tiny-a", a1, 4)
         d = router.decide(_req(policy="load"))
         assert d.model == "tiny-b", d.candidates
     finally:
