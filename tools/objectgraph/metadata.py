@@ -41,6 +41,7 @@ __all__ = [
 _MD = MarkdownIt("commonmark").enable("table")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 _FRONT_RE = re.compile(r"\A\s*---\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_DENSE_SOURCE_CHARS = 8000  # a 48-token summary never needs more of the node than this
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'`(\[])")
 # fmt: off
 _STOP = frozenset([
@@ -143,7 +144,12 @@ def extract_dense(node_text: str, max_tokens: int = 48) -> str:
     """The lead sentence of each block in order, joined, cut to `max_tokens` cl100k tokens."""
     parts: list[str] = []
     size = 0
-    for block in plain_blocks(node_text):
+    head = (
+        node_text[:_DENSE_SOURCE_CHARS].rsplit("\n", 1)[0]
+        if len(node_text) > _DENSE_SOURCE_CHARS
+        else node_text
+    )
+    for block in plain_blocks(head):
         lead = _SENTENCE_RE.split(block, maxsplit=1)[0].strip()
         if lead and lead not in parts:
             parts.append(lead)

@@ -417,11 +417,13 @@ def _assign_ids(ctx: SourceContext, drafts: list[_Draft]) -> None:
             used.add(d.marker.id)
             d.id = d.marker.id
 
+    next_suffix: dict[str, int] = {}
+
     def claim(candidate: str) -> str:
-        base, n = candidate, 2
+        base = candidate
         while candidate in used:
-            candidate = f"{base}-{n}"
-            n += 1
+            next_suffix[base] = next_suffix.get(base, 1) + 1
+            candidate = f"{base}-{next_suffix[base]}"
         used.add(candidate)
         return candidate
 
