@@ -308,3 +308,10 @@ def test_explicit_heading_anchor_names_the_node():
         ("plain-bold", "Plain bold"),
     ]
     assert render_document(doc) == src
+
+
+def test_many_identical_headings_get_numbered_ids():
+    doc = parse_document("## Notes\n\n" + "#\n" * 3000, metadata=False)
+    ids = [n.id for n in doc.nodes]
+    assert len(set(ids)) == len(ids) == 3001
+    assert ids[:3] == ["notes", "section", "section-2"] and ids[-1] == "section-3000"
