@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["FieldIndex", "analyze"]
 
@@ -100,7 +101,12 @@ def analyze(text: str) -> list[str]:
 
 
 class FieldIndex:
-    """One BM25 index per field over the same rows; a row's score is the weighted sum over fields."""
+    """Field-weighted BM25: one `bm25s` index per field, merged into one term-by-row score matrix.
+
+    bm25s precomputes each (term, row) BM25 contribution; summing the weighted per-field
+    matrices over a shared vocabulary gives a row's weighted score with a single lookup per
+    query term (a repeated query term counts again, as in bm25s).
+    """
 
     def __init__(
         self,
@@ -110,20 +116,40 @@ class FieldIndex:
         b: float = 0.75,
     ):
         self.size = len(next(iter(fields.values()))) if fields else 0
-        self._parts: list[tuple[float, bm25s.BM25]] = []
+        self._vocab: dict[str, int] = {}
+        rows_, cols_, data_ = [], [], []
         for name, rows in fields.items():
             weight = float(weights.get(name, 0.0))
             if weight <= 0 or not any(rows):
                 continue  # an all-empty field scores zero everywhere (and bm25s cannot index it)
             bm = bm25s.BM25(k1=k1, b=b)
             bm.index([list(r) for r in rows], show_progress=False)
-            self._parts.append((weight, bm))
+            sc = bm.scores
+            width = len(sc["indptr"]) - 1
+            local = sp.csc_matrix((sc["data"], sc["indices"], sc["indptr"]), shape=(self.size, width)).tocoo()
+            remap = np.zeros(width, dtype=np.int64)
+            for term, i in bm.vocab_dict.items():
+                if i < width:
+                    remap[i] = self._vocab.setdefault(term, len(self._vocab))
+            rows_.append(local.row)
+            cols_.append(remap[local.col])
+            data_.append(local.data * weight)
+        shape = (self.size, len(self._vocab))
+        if data_:
+            coo = sp.coo_matrix((np.concatenate(data_), (np.concatenate(rows_), np.concatenate(cols_))), shape=shape)
+            self._matrix = coo.tocsc().astype(np.float32)
+        else:
+            self._matrix = sp.csc_matrix(shape, dtype=np.float32)
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """Weighted BM25 score of every row for the query `terms`."""
-        total = np.zeros(self.size, dtype=np.float32)
-        if not terms:
-            return total
-        for weight, bm in self._parts:
-            total += weight * bm.get_scores(terms)
-        return total
+        counts: dict[int, int] = {}
+        for t in terms:
+            col = self._vocab.get(t)
+            if col is not None:
+                counts[col] = counts.get(col, 0) + 1
+        if not counts:
+            return np.zeros(self.size, dtype=np.float32)
+        cols = np.fromiter(counts, dtype=np.int64)
+        q = np.fromiter(counts.values(), dtype=np.float32)
+        return np.asarray(self._matrix[:, cols] @ q, dtype=np.float32).ravel()

@@ -152,3 +152,29 @@ def test_a_failing_reranker_leaves_the_lexical_order(snap: Snapshot) -> None:
     lexical = [e.id for e in search_index(snap, "defragment disk space", k=10).entries]
     page = search_index(snap, "defragment disk space", k=10, config=ObjectGraphConfig(rerank="llm"), complete=broken)
     assert not page.reranked and [e.id for e in page.entries] == lexical
+
+
+def test_merged_field_index_equals_weighted_per_field_bm25() -> None:
+    """FieldIndex merges per-field bm25s score matrices; its scores must equal the weighted bm25s sums."""
+    import random
+
+    import bm25s
+    import numpy as np
+
+    from tools.objectgraph.lexical import FieldIndex
+
+    rng = random.Random(5)
+    vocab = [f"w{i}" for i in range(120)]
+    fields = {f: [rng.choices(vocab, k=rng.randint(0, 20)) for _ in range(300)] for f in ("title", "body")}
+    fields["empty"] = [[] for _ in range(300)]
+    weights = {"title": 0.25, "body": 1.0, "empty": 1.0}
+    index = FieldIndex(fields, weights, k1=1.2, b=0.75)
+    reference = {}
+    for name in ("title", "body"):
+        reference[name] = bm25s.BM25(k1=1.2, b=0.75)
+        reference[name].index(fields[name], show_progress=False)
+    for _ in range(30):
+        query = rng.choices([*vocab, "unseen"], k=rng.randint(1, 5))
+        expected = sum(weights[f] * reference[f].get_scores(query) for f in ("title", "body"))
+        assert np.allclose(index.scores(query), expected, rtol=1e-5, atol=1e-6)
+    assert not index.scores(["unseen"]).any()
