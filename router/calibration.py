@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "FORMAT",
@@ -125,7 +125,7 @@ def clopper_pearson_upper(failures: int, n: int, level: float) -> float:
     """One-sided Clopper–Pearson upper confidence limit at confidence 1 - level (1.0 when n = 0)."""
     if n == 0 or failures >= n:
         return 1.0
-    return float(stats.beta.ppf(1 - level, failures + 1, n - failures))
+    return float(special.betaincinv(failures + 1, n - failures, 1 - level))
 
 
 def _check(
@@ -175,7 +175,7 @@ def risk_pvalues(
     cum_fail = np.concatenate([[0], np.cumsum(weak_failed[order])])
     m = np.searchsorted(sorted_scores, grid, side="left")
     k = cum_fail[m]
-    p = np.where(m > 0, stats.binom.cdf(k, np.maximum(m, 1), alpha), 1.0)
+    p = np.where(m > 0, special.bdtr(k, np.maximum(m, 1), alpha), 1.0)
     return p, m, k
 
 
@@ -183,7 +183,7 @@ def budget_pvalues(scores: np.ndarray, grid: np.ndarray, budget: float) -> tuple
     """Per threshold: exact binomial p-value of "escalation rate P(score >= t) exceeds budget", and the count."""
     sorted_scores = np.sort(scores)
     escalated = len(scores) - np.searchsorted(sorted_scores, grid, side="left")
-    return stats.binom.cdf(escalated, len(scores), budget), escalated
+    return special.bdtr(escalated, len(scores), budget), escalated
 
 
 def _multi_start_fst(p: np.ndarray, level: float, starts: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, sparse
+from scipy import sparse
 from scipy.special import expit
 
 from router.quality.features import DENSE_NAMES, FeatureConfig, dense_features, hashed_ngrams
@@ -53,6 +53,8 @@ def _fit_logistic(
     x: sparse.csr_matrix, y: np.ndarray, reg: float, start: np.ndarray | None = None
 ) -> np.ndarray:
     """Weights then intercept of the L2-regularised logistic regression (Newton-CG with Hessian products)."""
+    from scipy import optimize  # only needed for training; keeps `import router` light
+
     n, d = x.shape
     xt = x.T.tocsr()
     prior = min(max(y.mean(), 1e-6), 1 - 1e-6)
