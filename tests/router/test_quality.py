@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,3 +92,38 @@ def test_damaged_arrays_are_refused(fitted: QualityPredictor) -> None:
     data["coef"] = data["coef"][:-1]
     with pytest.raises(QualityDataError, match="different lengths"):
         QualityPredictor.from_dict(data)
+
+
+def test_neighbour_targets_by_hand() -> None:
+    from scipy import sparse
+
+    from router.quality.predictor import _neighbor_targets
+
+    # Rows 0 and 1 point the same way, as do rows 2 and 3: each row's single nearest neighbour is its twin.
+    x = sparse.csr_matrix(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]))
+    x = sparse.csr_matrix(x.multiply(1 / np.sqrt(x.multiply(x).sum(axis=1))))
+    y = np.array([1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_allclose(_neighbor_targets(x, y, 1), [0.5, 0.5, 1.0, 1.0])
+
+
+def test_smoothed_targets_still_rank_prompts() -> None:
+    prompts, weak, _ = prompts_and_outcomes(300, seed=4)
+    predictor = QualityPredictor().fit(prompts, (weak == 0).astype(int), neighbors=10)
+    assert predictor.meta["neighbors"] == 10
+    test_prompts, test_weak, _ = prompts_and_outcomes(200, seed=5)
+    assert _auc(predictor.predict_batch(test_prompts), (test_weak == 0).astype(int)) > 0.75
+
+
+def test_saved_predictor_scores_the_same_in_another_process(fitted: QualityPredictor, tmp_path) -> None:
+    path = fitted.save(tmp_path / "p.json")
+    prompt = "what about the matrix and the river of the proof?"
+    code = f"from router.quality import QualityPredictor; print(QualityPredictor.load({str(path)!r}).predict({prompt!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert float(out.stdout) == pytest.approx(fitted.predict(prompt), abs=1e-6)
