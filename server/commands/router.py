@@ -179,13 +179,15 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"{name:28} {s.apgr:7.3f} {s.cpt50:7.2%} {s.cpt80:7.2%}")
     g = report.guarantee
     print(
-        f"cascade alpha={g.alpha} delta={g.delta}: violations in {g.violation_share:.3f} of {g.splits} splits, "
+        f"cascade alpha={g.alpha} delta={g.delta}: violations in {g.violation_share:.3f} of {g.splits} splits "
+        f"({g.population_violation_share:.3f} against the pool), "
         f"strong calls {g.strong_call_share:.3f}, failure rate kept {g.mean_failure_rate:.3f} (weak alone {g.weak_failure_rate:.3f})"
     )
     if report.budget_check is not None:
         b = report.budget_check
         print(
-            f"budget {b.budget}: over budget in {b.violation_share:.3f} of {b.splits} splits, "
+            f"budget {b.budget}: over budget in {b.violation_share:.3f} of {b.splits} splits "
+            f"({b.population_violation_share:.3f} against the pool), "
             f"strong calls {b.strong_call_share:.3f}, failure rate kept {b.mean_failure_rate:.3f}"
         )
     if args.json:
