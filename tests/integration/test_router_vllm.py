@@ -141,7 +141,6 @@ async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router)
         res = await router.chat(_req(model="tiny-a"), "p", "admin")
         assert res.replica == a2
         # Both replicas of tiny-a saturated: the load policy picks the other model.
-        assert router.decide(_req()).model == "tiny-a"
         load += await _saturate(a1, "tiny-a", 12) + await _saturate(a2, "tiny-a", 12)
         await _wait_running(router, "tiny-a", a2, 4)
         await _wait_running(router, "tiny-a", a1, 4)
