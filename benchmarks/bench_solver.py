@@ -304,6 +304,11 @@ def main() -> int:
     p.add_argument(
         "--merge", default="", help="comma-separated result files whose grid entries join this one"
     )
+    p.add_argument(
+        "--attach",
+        default="",
+        help="NAME=FILE[+FILE...],...: store the grid summary of other runs (e.g. repeated solves) under repeats.NAME",
+    )
     a = p.parse_args()
     a.nets_dir.mkdir(parents=True, exist_ok=True)
     lams = dict(DEFAULT_LAM)
@@ -334,6 +339,13 @@ def main() -> int:
     grid = {_key(e): e for e in doc.get("grid", [])}
     for extra in filter(None, a.merge.split(",")):
         grid.update({_key(e): e for e in _load(Path(extra)).get("grid", [])})
+    for item in filter(None, a.attach.split(",")):
+        name, files = item.split("=")
+        entries = [e for f in files.split("+") for e in _load(Path(f)).get("grid", [])]
+        doc.setdefault("repeats", {})[name] = {
+            "entries": entries,
+            "summary": summarize_grid(entries, a.time_limit),
+        }
     if grid:
         doc["grid"] = list(grid.values())
         doc["grid_summary"] = summarize_grid(doc["grid"], a.time_limit)
