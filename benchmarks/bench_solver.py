@@ -291,9 +291,9 @@ def main() -> int:
     p.add_argument("--omlt-max", type=int, default=24, help="networks compared with OMLT")
     p.add_argument(
         "--omlt-select",
-        choices=["fastest", "spread"],
+        choices=["fastest", "spread", "hardest"],
         default="spread",
-        help="the networks ogmux solved fastest, or an even spread over solve times",
+        help="the networks ogmux solved fastest, an even spread over solve times, or the slowest",
     )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
@@ -394,6 +394,8 @@ def main() -> int:
         if a.omlt_select == "spread" and len(solved) > a.omlt_max:
             step = len(solved) / a.omlt_max
             chosen = [solved[int(i * step)] for i in range(a.omlt_max)]
+        elif a.omlt_select == "hardest":
+            chosen = solved[-a.omlt_max :]
         else:
             chosen = solved[: a.omlt_max]
         rows = list(doc.get("omlt", []))
