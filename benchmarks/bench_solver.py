@@ -309,6 +309,9 @@ def main() -> int:
         default="",
         help="NAME=FILE[+FILE...],...: store the grid summary of other runs (e.g. repeated solves) under repeats.NAME",
     )
+    p.add_argument(
+        "--note", action="append", default=[], help="a note stored in the result file (repeatable)"
+    )
     a = p.parse_args()
     a.nets_dir.mkdir(parents=True, exist_ok=True)
     lams = dict(DEFAULT_LAM)
@@ -339,6 +342,8 @@ def main() -> int:
     grid = {_key(e): e for e in doc.get("grid", [])}
     for extra in filter(None, a.merge.split(",")):
         grid.update({_key(e): e for e in _load(Path(extra)).get("grid", [])})
+    if a.note:
+        doc["notes"] = a.note
     for item in filter(None, a.attach.split(",")):
         name, files = item.split("=")
         entries = [e for f in files.split("+") for e in _load(Path(f)).get("grid", [])]
