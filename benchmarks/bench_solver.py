@@ -249,14 +249,25 @@ def summarize_grid(entries: list[dict], time_limit: float) -> dict:
 
 def summarize_omlt(rows: list[dict]) -> dict:
     sp = [r["speedup"] for r in rows]
+    both = [r for r in rows if r["objective_rel_diff"] is not None]
+    censored = [r for r in rows if "optimal" not in r["omlt_status"]]
     return {
         "n": len(rows),
         "geomean_speedup_total_time": math.exp(statistics.fmean(math.log(s) for s in sp)) if sp else None,
         "median_speedup": _median(sp),
+        "omlt_hit_time_limit": len(censored),
+        "speedup_is_lower_bound_for": [r["network"] for r in censored],
+        "geomean_speedup_both_optimal": math.exp(
+            statistics.fmean(math.log(r["speedup"]) for r in rows if r not in censored)
+        )
+        if len(censored) < len(rows)
+        else None,
         "median_binaries_omlt": _median([r["omlt_binaries"] for r in rows]),
         "median_binaries_ogmux": _median([r["ogmux_binaries"] for r in rows]),
         "all_fewer_or_equal_binaries": all(r["ogmux_binaries"] <= r["omlt_binaries"] for r in rows),
+        "both_solved": len(both),
         "optima_agree_1e-6": sum(r["agree_1e-6"] for r in rows),
+        "max_objective_rel_diff": max((r["objective_rel_diff"] for r in both), default=None),
     }
 
 
@@ -351,6 +362,8 @@ def main() -> int:
             "entries": entries,
             "summary": summarize_grid(entries, a.time_limit),
         }
+    if doc.get("omlt"):
+        doc["omlt_summary"] = summarize_omlt(doc["omlt"])
     if grid:
         doc["grid"] = list(grid.values())
         doc["grid_summary"] = summarize_grid(doc["grid"], a.time_limit)
