@@ -28,6 +28,11 @@ class VllmPool:
         ]  # fmt: skip
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the test that kills vLLM replicas after every other test that shares the pool."""
+    items.sort(key=lambda item: item.name.startswith("test_failover_when_replicas_die"))
+
+
 @pytest.fixture(scope="session")
 def vllm_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmPool]:
     """Build the checkpoint, start the three servers concurrently, wait for /health, kill them at the end."""

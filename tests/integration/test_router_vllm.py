@@ -53,15 +53,16 @@ async def _saturate(url: str, model: str, count: int) -> list[asyncio.Task]:
     ]  # fmt: skip
 
 
-async def _wait_running(router: Router, model: str, url: str, at_least: float, timeout: float = 15) -> None:
-    rep = next(r for r in router.pool.replicas[model] if r.url == url)
+async def _wait_running(router: Router, model: str, urls: str | list[str], at_least: float, timeout: float = 15) -> None:
+    wanted = [urls] if isinstance(urls, str) else urls
+    reps = [r for r in router.pool.replicas[model] if r.url in wanted]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await router.pool.poll_once()
-        if rep.metrics and rep.metrics.running >= at_least:
+        if all(r.metrics and r.metrics.running >= at_least for r in reps):
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"{url} never reported {at_least} running requests: {rep.metrics}")
+    raise AssertionError(f"{wanted} never all reported {at_least} running requests: {[r.metrics for r in reps]}")
 
 
 async def _wait_idle(router: Router, model: str, timeout: float = 60) -> None:
@@ -140,10 +141,18 @@ async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router)
         assert lat[a1] > lat[a2]
         res = await router.chat(_req(model="tiny-a"), "p", "admin")
         assert res.replica == a2
-        # Both replicas of tiny-a saturated: the load policy picks the other model.
-        load += await _saturate(a1, "tiny-a", 12) + await _saturate(a2, "tiny-a", 12)
-        await _wait_running(router, "tiny-a", a2, 4)
-        await _wait_running(router, "tiny-a", a1, 4)
+        # Both replicas of tiny-a busy with requests sent through ogmux itself (so the pool knows at
+        # once, without waiting for a /metrics poll): the load policy picks the other model.
+        busy = [asyncio.create_task(router.chat(_req(model="tiny-a", max_tokens=440), "p", "admin"))
+                for _ in range(8)]  # fmt: skip
+        load += busy
+        deadline = time.monotonic() + 15
+        while not all(r.in_flight >= 2 for r in router.pool.replicas["tiny-a"]):
+            assert time.monotonic() < deadline, [r.in_flight for r in router.pool.replicas["tiny-a"]]
+            await asyncio.sleep(0.05)
+        # tiny-b sat idle, so its service time fell back to the default; one call measures it afresh.
+        await router.chat(_req(model="tiny-b"), "p", "admin")
+        await router.pool.poll_once()
         d = router.decide(_req(policy="load"))
         assert d.model == "tiny-b", d.candidates
     finally:
