@@ -53,7 +53,7 @@ async def _saturate(url: str, model: str, count: int) -> list[asyncio.Task]:
     ]  # fmt: skip
 
 
-async def _wait_running(router: Router, model: str, urls: str | list[str], at_least: float, timeout: float = 15) -> None:
+async def _wait_running(router: Router, model: str, urls: str | list[str], at_least: float, timeout: float = 40) -> None:
     wanted = [urls] if isinstance(urls, str) else urls
     reps = [r for r in router.pool.replicas[model] if r.url in wanted]
     deadline = time.monotonic() + timeout
@@ -132,7 +132,7 @@ async def test_dead_replica_is_reported_and_an_all_down_model_fails_at_once(vllm
 async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router):
     a1, a2 = vllm_pool.a1.url, vllm_pool.a2.url
     assert router.decide(_req(model="tiny-a")).model == "tiny-a"
-    load = await _saturate(a1, "tiny-a", 12)
+    load = await _saturate(a1, "tiny-a", 32)  # long enough that a /metrics poll sees it despite slow probes
     try:
         await _wait_running(router, "tiny-a", a1, 4)
         d = router.decide(_req(model="tiny-a"))
@@ -147,8 +147,10 @@ async def test_router_moves_off_a_saturated_replica_and_model(vllm_pool, router)
                 for _ in range(8)]  # fmt: skip
         load += busy
         deadline = time.monotonic() + 15
-        while not all(r.in_flight >= 2 for r in router.pool.replicas["tiny-a"]):
-            assert time.monotonic() < deadline, [r.in_flight for r in router.pool.replicas["tiny-a"]]
+        while not all(r.queue()[0] >= 2 for r in router.pool.replicas["tiny-a"]):
+            failed = [t.exception() for t in busy if t.done() and t.exception()]
+            assert not failed, failed
+            assert time.monotonic() < deadline, [(r.in_flight, r.metrics) for r in router.pool.replicas["tiny-a"]]
             await asyncio.sleep(0.05)
         # tiny-b sat idle, so its service time fell back to the default; one call measures it afresh.
         await router.chat(_req(model="tiny-b"), "p", "admin")
