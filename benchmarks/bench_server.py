@@ -28,7 +28,7 @@ from mcp import StdioServerParameters
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "server.json"
 sys.path.insert(0, str(REPO))
-from tests.integration.procs import free_port  # noqa: E402
+from tests.integration.procs import free_port
 
 BARE = '''
 import sys
@@ -68,7 +68,7 @@ CONC_CALLS = int(os.environ.get("BENCH_CONC_CALLS", "60"))  # per client
 
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def _rss_mb(pid: int) -> float:

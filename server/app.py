@@ -21,7 +21,14 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import CallToolResult, Completion, ResourceTemplateReference, TextContent, Tool, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    Completion,
+    ResourceTemplateReference,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -32,7 +39,7 @@ from server.context import AppState, ToolContext
 from server.errors import USER_ERRORS, describe_validation_error
 from server.instructions import build_instructions
 from server.principal import Principal, principal_for
-from server.ratelimit import RateLimitExceeded, RateLimiter
+from server.ratelimit import RateLimiter, RateLimitExceeded
 from server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
 from server.settings import Settings
 from server.version import __version__

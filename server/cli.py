@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ogmux", description="Agent-serving middleware: an MCP server.")
     parser.add_argument("--version", action="version", version=f"ogmux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import server.commands as commands
+    from server import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"server.commands.{info.name}")

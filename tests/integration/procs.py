@@ -32,7 +32,7 @@ def http_server(config: Path | None = None, env: dict[str, str] | None = None, t
     cmd = [sys.executable, "-m", "server", "serve", "--http", "--port", str(port)]
     if config is not None:
         cmd += ["--config", str(config)]
-    log = tempfile.TemporaryFile("w+")
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in the finally below, after the process
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.monotonic() + timeout

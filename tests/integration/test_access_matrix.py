@@ -8,7 +8,6 @@ can be wrong (missing, unknown, expired, wrong audience, wrong issuer, wrong key
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 import jwt

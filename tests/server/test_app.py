@@ -119,7 +119,7 @@ async def test_role_sees_and_calls_only_granted_tools(tmp_path: Path) -> None:
 
 
 async def test_rate_limit_says_when_to_retry(tmp_path: Path) -> None:
-    server = _server(tmp_path, **{"rate_limit": {"rate": 0.5, "burst": 2}})
+    server = _server(tmp_path, rate_limit={"rate": 0.5, "burst": 2})
     async with mcp.Client(server) as client:
         results = [await client.call_tool("echo", {"text": "x"}) for _ in range(3)]
     assert [r.is_error for r in results] == [False, False, True]

@@ -59,8 +59,8 @@ async def test_es256_from_jwks_file_selects_key_by_kid(tmp_path: Path) -> None:
     path.write_text(json.dumps(jwks))
     v = OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, algorithms=["ES256"], jwks_file=str(path)))
     claims = {"sub": "carol", "iss": ISS, "aud": AUD, "exp": time.time() + 60, "ogmux_role": "admin"}
-    for kid in keys:
-        tok = jwt.encode(claims, keys[kid], "ES256", headers={"kid": kid})
+    for kid, key in keys.items():
+        tok = jwt.encode(claims, key, "ES256", headers={"kid": kid})
         assert (await v.verify_token(tok)).client_id == "carol"
     swapped = jwt.encode(claims, keys["k1"], "ES256", headers={"kid": "k2"})
     assert await v.verify_token(swapped) is None

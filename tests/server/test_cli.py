@@ -53,7 +53,7 @@ def test_invalid_config_stops_serve_with_file_key_reason(tmp_path: Path) -> None
     bad = tmp_path / "bad.toml"
     bad.write_text("[server]\nport = -1\n")
     proc = subprocess.run([sys.executable, "-m", "server", "serve", "--config", str(bad)],
-                          capture_output=True, text=True, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, check=False, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "server.port" in proc.stderr
     assert proc.stdout == ""
