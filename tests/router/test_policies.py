@@ -115,3 +115,29 @@ def test_decision_lists_every_candidate_with_its_terms():
     d = Router(_config()).decide(_req())
     assert d.decision_time_us > 0 and {c.model for c in d.candidates} == {"small", "big"}
     assert d.candidates == sorted(d.candidates, key=lambda c: -c.score)
+
+
+def test_load_policy_leaves_a_saturated_model_for_an_idle_one():
+    """Model and replica in one score: the cheaper model wins while idle; saturated, the other model does."""
+    from router.metrics import ReplicaMetrics
+
+    backends = [
+        {"name": "a", "kind": "vllm", "replicas": ["http://127.0.0.1:9", "http://127.0.0.1:10"], "context_length": 512,
+         "price_in_per_mtok": 0.1, "price_out_per_mtok": 0.2, "quality": 0.8},
+        {"name": "b", "kind": "vllm", "replicas": ["http://127.0.0.1:11"], "context_length": 512,
+         "price_in_per_mtok": 1.0, "price_out_per_mtok": 2.0, "quality": 0.8},
+    ]  # fmt: skip
+    router = Router(RouterConfig(backends=backends))
+    measured = {"ttft_s": 0.05, "itl_s": 0.005}
+    for reps in router.pool.replicas.values():
+        for r in reps:
+            r.ttft_s, r.itl_s = measured["ttft_s"], measured["itl_s"]
+            r.metrics = ReplicaMetrics()
+    idle = router.decide(_req(policy="load", max_tokens=16))
+    assert idle.model == "a"
+    for r in router.pool.replicas["a"]:
+        r.metrics = ReplicaMetrics(running=16, waiting=8, kv_cache_usage=0.9)
+    busy = router.decide(_req(policy="load", max_tokens=16))
+    assert busy.model == "b", busy.candidates
+    lat = {c.model: c.predicted_latency_s for c in busy.candidates}
+    assert lat["a"] > lat["b"]
