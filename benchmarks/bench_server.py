@@ -152,6 +152,7 @@ async def main() -> dict:
         results["bare_http_structured"] = await _measure_http(
             [sys.executable, str(bare), "http", str(ps)], ps, "noop_structured", {})
         results["bare_stdio"] = await _measure_stdio([sys.executable, str(bare), "stdio"], "noop", {})
+        results["bare_stdio_structured"] = await _measure_stdio([sys.executable, str(bare), "stdio"], "noop_structured", {})
         results["ogmux_stdio"] = await _measure_stdio([sys.executable, "-m", "server", "serve"], "server_info", env)
     results["ratios"] = {
         "http_p50": results["ogmux_http"]["p50_ms"] / results["bare_http"]["p50_ms"],
@@ -160,6 +161,7 @@ async def main() -> dict:
         "throughput": results["ogmux_http"]["calls_per_s_16_clients"] / results["bare_http"]["calls_per_s_16_clients"],
         # against a bare tool whose structured result the client validates too: the server's own overhead
         "http_p50_vs_structured": results["ogmux_http"]["p50_ms"] / results["bare_http_structured"]["p50_ms"],
+        "stdio_p50_vs_structured": results["ogmux_stdio"]["p50_ms"] / results["bare_stdio_structured"]["p50_ms"],
     }
     results["goals"] = {
         "p50_within_1.2x_http": results["ratios"]["http_p50"] <= 1.2,
