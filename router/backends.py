@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,21 +76,24 @@ def _expert_counts(b64: str) -> dict[str, int]:
     return {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}
 
 
-class Backend:
+class Backend(ABC):
     """One replica of one backend, callable streaming or not."""
 
     def __init__(self, config: BackendConfig, url: str):
         self.config = config
         self.url = url
 
+    @abstractmethod
     async def complete(self, req: ChatRequest, timeout: float) -> Completion:
-        raise NotImplementedError
+        """One non-streamed completion within `timeout` seconds."""
 
+    @abstractmethod
     def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
-        raise NotImplementedError
+        """Text deltas as they arrive, the last one carrying usage."""
 
+    @abstractmethod
     async def aclose(self) -> None:
-        raise NotImplementedError
+        """Release the SDK client."""
 
 
 class OpenAIBackend(Backend):
