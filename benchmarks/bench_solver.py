@@ -68,6 +68,7 @@ def run_one(job: dict) -> dict:
     )
     path = Path(job["nets_dir"]) / f"{_key(job)}.onnx"
     meta = path.with_suffix(".json")
+    load_train = os.getloadavg()[0]
     if path.exists() and meta.exists():
         report = json.loads(meta.read_text())
     else:
@@ -79,6 +80,7 @@ def run_one(job: dict) -> dict:
     fn = FUNCTIONS[job["function"]]
     lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
     box = InputBounds(lower=lo.tolist(), upper=hi.tolist())
+    load_solve = os.getloadavg()[0]
     res = optimize_surrogate(
         net,
         box,
@@ -104,6 +106,8 @@ def run_one(job: dict) -> dict:
         bound_time_s=res.bound_time_s,
         total_time_s=res.time_s,
         verification_error=res.verification_error,
+        load_avg_1m_at_train=load_train,
+        load_avg_1m_at_solve=load_solve,
     )
     if res.objective is not None:
         out["lp_gap_interval"] = _lp_gap(net, lo, hi, ibp, res.objective)
@@ -306,6 +310,12 @@ def main() -> int:
         default="spread",
         help="the networks ogmux solved fastest, an even spread over solve times, or the slowest",
     )
+    p.add_argument(
+        "--omlt-match",
+        default="",
+        help="comma-separated name fragments (e.g. d5-w25-bw+lp-lam0.01): compare every solved grid network "
+        "whose name holds one, instead of --omlt-select",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
     p.add_argument("--out", type=Path, default=OUT)
@@ -409,7 +419,9 @@ def main() -> int:
         solved = sorted(
             (e for e in grid.values() if e["status"] == "optimal"), key=lambda e: e["solve_time_s"]
         )
-        if a.omlt_select == "spread" and len(solved) > a.omlt_max:
+        if a.omlt_match:
+            chosen = [e for e in solved if any(m in _key(e) for m in a.omlt_match.split(","))]
+        elif a.omlt_select == "spread" and len(solved) > a.omlt_max:
             step = len(solved) / a.omlt_max
             chosen = [solved[int(i * step)] for i in range(a.omlt_max)]
         elif a.omlt_select == "hardest":
