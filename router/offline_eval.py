@@ -12,14 +12,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.calibration import fit_budget_threshold, fit_threshold
+from router.calibration import Calibration, fit_budget_threshold, fit_threshold
 from router.quality import QualityPredictor
 from router.tokens import count_tokens
 
@@ -397,6 +397,24 @@ def _kept_failure_rate(weak_failed: np.ndarray, escalated: np.ndarray) -> float:
     return float(weak_failed[kept].mean()) if kept.any() else 0.0
 
 
+def _split_worlds(
+    scores: np.ndarray, splits: int, seed: int, fit: Callable[[np.ndarray], Calibration]
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per split: the test half, its escalations under a fit on the other half, and the whole
+    pool's escalations under a fit on a bootstrap half (`fit` takes the calibration indices)."""
+    n = len(scores)
+    if n < 4:
+        raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    for _ in range(splits):
+        order = rng.permutation(n)
+        cal, test = order[:half], order[half:]
+        escalated = fit(cal).escalate_many(scores[test])
+        boot = rng.integers(0, n, half)
+        yield test, escalated, fit(boot).escalate_many(scores)
+
+
 def check_guarantee(
     scores: np.ndarray,
     weak_failed: np.ndarray,
@@ -413,26 +431,16 @@ def check_guarantee(
     calibration draws i.i.d. from it and the failure rate is that of the pool itself, which
     is exactly what the guarantee speaks of (no test-set sampling noise).
     """
-    n = len(scores)
-    if n < 4:
-        raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
-    rng = np.random.default_rng(seed)
-    half = n // 2
     violations = population_violations = 0
     strong_shares, failure_rates = [], []
-    for _ in range(splits):
-        order = rng.permutation(n)
-        cal, test = order[:half], order[half:]
-        escalated = fit_threshold(scores[cal], weak_failed[cal], alpha, delta, grid=grid).escalate_many(
-            scores[test]
-        )
+    fit = lambda idx: fit_threshold(scores[idx], weak_failed[idx], alpha, delta, grid=grid)
+    for test, escalated, pool in _split_worlds(scores, splits, seed, fit):
         rate = _kept_failure_rate(weak_failed[test], escalated)
         violations += rate > alpha
         strong_shares.append(float(escalated.mean()))
         failure_rates.append(rate)
-        boot = rng.integers(0, n, half)
-        pool = fit_threshold(scores[boot], weak_failed[boot], alpha, delta, grid=grid).escalate_many(scores)
         population_violations += _kept_failure_rate(weak_failed, pool) > alpha
+    n = len(scores)
     return GuaranteeCheck(
         alpha=alpha,
         delta=delta,
@@ -442,8 +450,8 @@ def check_guarantee(
         strong_call_share=float(np.mean(strong_shares)),
         mean_failure_rate=float(np.mean(failure_rates)),
         weak_failure_rate=float(weak_failed.mean()),
-        n_calibration=half,
-        n_test=n - half,
+        n_calibration=n // 2,
+        n_test=n - n // 2,
     )
 
 
@@ -459,24 +467,14 @@ def check_budget(
 ) -> BudgetCheck:
     """Calibrate an escalation budget on a random half and test on the other half, `splits` times
     (plus bootstrap worlds as in `check_guarantee`)."""
-    n = len(scores)
-    if n < 4:
-        raise EvalDataError(f"{n} held-out queries are too few for calibration/test splits")
-    rng = np.random.default_rng(seed)
-    half = n // 2
     violations = population_violations = 0
     shares, failure_rates = [], []
-    for _ in range(splits):
-        order = rng.permutation(n)
-        cal, test = order[:half], order[half:]
-        escalated = fit_budget_threshold(scores[cal], budget, delta, grid=grid).escalate_many(scores[test])
+    fit = lambda idx: fit_budget_threshold(scores[idx], budget, delta, grid=grid)
+    for test, escalated, pool in _split_worlds(scores, splits, seed, fit):
         violations += escalated.mean() > budget
         shares.append(float(escalated.mean()))
         failure_rates.append(_kept_failure_rate(weak_failed[test], escalated))
-        boot = rng.integers(0, n, half)
-        population_violations += (
-            fit_budget_threshold(scores[boot], budget, delta, grid=grid).escalate_many(scores).mean() > budget
-        )
+        population_violations += pool.mean() > budget
     return BudgetCheck(
         budget=budget,
         delta=delta,
