@@ -5,6 +5,9 @@ Public API
 - `extract_keywords(node_text, title, df, n_texts, k=8) -> list[str]`: tf-idf terms, title-weighted;
   `df = term_document_frequencies(texts)` over the document's node texts.
 - `extract_dense(node_text, max_tokens=48) -> str`: lead sentences of the node's blocks, bounded.
+- `without_navigation(markdown) -> str`: the text without table-of-contents lines (list items that
+  are only a link to an anchor, `* [Install](#install)`); they name other sections, so neither
+  metadata nor ranking counts them.
 - `fill_metadata(doc, complete=None, *, max_dense_tokens=48) -> Document`: keywords and dense for
   every node whose metadata is not written in the source (`derived_metadata=True`).
 - `Complete`: the injected LLM call — `complete(messages) -> str` with `{role, content}` messages
@@ -36,11 +39,13 @@ __all__ = [
     "llm_metadata",
     "plain_blocks",
     "term_document_frequencies",
+    "without_navigation",
 ]
 
 _MD = MarkdownIt("commonmark").enable("table")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 _FRONT_RE = re.compile(r"\A\s*---\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_NAV_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+\[[^\]\n]*\]\(#[^)\s]*\)[ \t]*$", re.MULTILINE)
 _DENSE_SOURCE_CHARS = 8000  # a 48-token summary never needs more of the node than this
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'`(\[])")
 # fmt: off
@@ -59,6 +64,11 @@ _STOP = frozenset([
     "like", "need", "needs", "want",
 ])
 # fmt: on
+
+
+def without_navigation(markdown: str) -> str:
+    """`markdown` without table-of-contents lines: list items consisting of one link to an anchor."""
+    return _NAV_ITEM.sub("", markdown) if "](#" in markdown else markdown
 
 
 class Complete(Protocol):
@@ -208,9 +218,12 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
     Declared values are kept; a node whose index line declares only one of the two gets the
     other extractively.
     """
-    df = term_document_frequencies([n.full for n in doc.nodes])
+    if all(n.keywords and n.dense for n in doc.nodes):
+        return doc
+    texts = [without_navigation(n.full) for n in doc.nodes]
+    df = term_document_frequencies(texts)
     nodes = []
-    for node in doc.nodes:
+    for node, text in zip(doc.nodes, texts, strict=True):
         if node.keywords and node.dense:
             nodes.append(node)
             continue
@@ -220,10 +233,8 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
         keywords = (
             node.keywords
             or (result and result[0])
-            or extract_keywords(node.full, node.title, df, len(doc.nodes))
+            or extract_keywords(text, node.title, df, len(doc.nodes))
         )
-        dense = (
-            node.dense or (result and result[1]) or extract_dense(node.full, max_dense_tokens) or node.title
-        )
+        dense = node.dense or (result and result[1]) or extract_dense(text, max_dense_tokens) or node.title
         nodes.append(node.model_copy(update={"keywords": keywords, "dense": dense}))
     return doc.model_copy(update={"nodes": nodes})

@@ -55,6 +55,7 @@ _STEPS_RE = re.compile(
 )
 _MD = MarkdownIt("commonmark").enable("table").disable("inline")  # block structure only
 _INLINE = MarkdownIt("commonmark")
+_INLINE_MARKUP = re.compile(r"[\\`*_\[\]<>&!~\r\n]")  # text without these characters parses as itself
 _ANCHOR_RE = re.compile(r"\s*\{\s*#([A-Za-z0-9][\w.-]*)[^{}]*\}\s*$")  # Pandoc / MkDocs attribute list
 
 
@@ -110,6 +111,8 @@ def _front_matter(lines: list[str]) -> tuple[int, int] | None:
 
 def _plain(inline_source: str) -> str:
     """Heading text without inline markup (emphasis, code spans and links keep their text)."""
+    if not _INLINE_MARKUP.search(inline_source):
+        return re.sub(r"\s+", " ", inline_source).strip()
     tokens = _INLINE.parseInline(inline_source)
     children = tokens[0].children if tokens and tokens[0].children else []
     parts = [c.content if c.content.strip() else " " for c in children if c.type in ("text", "code_inline")]
@@ -357,6 +360,11 @@ def _front_matter_name(lines: list[str]) -> str | None:
     return None
 
 
+def _introduces(block: _Event, lines: list[str]) -> bool:
+    """A paragraph ending in a colon introduces the block after it (`Run this:` + code), so no cut goes between."""
+    return block.tag == "paragraph" and "".join(lines[block.start : block.end]).rstrip().endswith(":")
+
+
 def _split_oversized(
     drafts: list[_Draft], layout: _Layout, lines: list[str], limit: int
 ) -> tuple[list[_Draft], _Layout]:
@@ -368,7 +376,8 @@ def _split_oversized(
         text = "".join(lines[draft.start : draft.end])
         if count_tokens(text) <= limit:
             continue
-        cuts = sorted({b.start for b in draft.blocks} | {s for b in draft.blocks for s in b.splits})
+        lead_ins = {b.start for a, b in pairwise(draft.blocks) if _introduces(a, lines)}
+        cuts = sorted(({b.start for b in draft.blocks} - lead_ins) | {s for b in draft.blocks for s in b.splits})
         cuts = [c for c in cuts if draft.start < c < draft.end]
         bounds = [draft.start, *cuts, draft.end]
         pieces: list[tuple[int, int]] = []

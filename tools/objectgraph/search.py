@@ -1,6 +1,7 @@
 """`search_index`: ranked index entries visible to the caller, with opaque cursor paging.
 
-Ranking is field-weighted BM25 (`bm25s`) over title, keywords, dense summary and content.
+Ranking is field-weighted BM25 (`bm25s`) over title, keywords, dense summary and content
+(without table-of-contents link lists, which name other sections rather than hold content).
 The index is built over the caller's visible nodes only, so hidden nodes influence neither
 the result list nor any score (IDF and length statistics included). An optional re-rank
 asks a model to order the top lexical candidates (the paper's LLM-as-router design).
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 from tools.objectgraph.access import Scopes, normalize_scopes
 from tools.objectgraph.config import ObjectGraphConfig
 from tools.objectgraph.lexical import FieldIndex, analyze
-from tools.objectgraph.metadata import Complete
+from tools.objectgraph.metadata import Complete, without_navigation
 from tools.objectgraph.snapshot import NodeRecord, Snapshot
 from tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
 
@@ -72,7 +73,7 @@ def _fields(n: NodeRecord) -> dict[str, list[str]]:
         "title": analyze(" ".join((*n.heading_path, n.title))),
         "keywords": analyze(" ".join(n.keywords)),
         "dense": analyze(n.dense),
-        "content": analyze(n.full),
+        "content": analyze(without_navigation(n.full)),
     }
 
 

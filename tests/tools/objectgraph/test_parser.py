@@ -227,6 +227,19 @@ def test_oversized_sections_split_at_block_boundaries():
     assert [n.id for n in parse_document(src, max_node_tokens=None).nodes] == ["big", "small"]
 
 
+def test_a_lead_in_paragraph_stays_with_the_block_it_introduces():
+    filler = "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(3))
+    code = "```sh\n" + "etcdctl snapshot save backup.db\n" * 4 + "```\n"
+    src = f"# Big\n\n{filler}\n\nTake a snapshot first:\n\n{code}\nThen restore it.\n"
+    doc = parse_document(src, max_node_tokens=60)
+    holder = next(n for n in doc.nodes if "Take a snapshot first:" in n.full)
+    assert "etcdctl snapshot save" in holder.full and len(doc.nodes) >= 3
+    assert doc.body() == src and render_document(doc) == src
+    plain = src.replace("Take a snapshot first:", "Take a snapshot first.")
+    holder = next(n for n in parse_document(plain, max_node_tokens=60).nodes if "Take a snapshot first." in n.full)
+    assert "etcdctl" not in holder.full  # without the colon the code block may start a new node
+
+
 def test_slugify():
     assert slugify("Behind a Proxy { #behind-a-proxy }") == "behind-a-proxy-behind-a-proxy"
     assert slugify("Ünïcode — ok?") == "unicode-ok"

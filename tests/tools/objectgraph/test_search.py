@@ -145,6 +145,20 @@ def test_dev_questions_find_their_document(tmp_path: Path) -> None:
         assert top[0].doc == Path(q["doc"]).stem, q["id"]
 
 
+def test_a_table_of_contents_does_not_rank_its_section(tmp_path: Path) -> None:
+    toc = "".join(f"* [Restore step {i}](#restore-step-{i})\n" for i in range(1, 6))
+    (tmp_path / "manual.md").write_text(
+        f"# Manual\n\nContents:\n\n{toc}\n## Backups\n\nTake one every night.\n\n"
+        "## Restore\n\nStop the server, copy the backup back and restore each step in order.\n",
+        encoding="utf-8",
+    )
+    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    page = search_index(snap, "restore step", k=3)
+    assert page.entries[0].id == "manual#restore"
+    assert "manual#manual" not in [e.id for e in page.entries]  # its only matches are the contents links
+    assert "[Restore step 1](#restore-step-1)" in snap.nodes["manual#manual"].full  # the source is untouched
+
+
 def test_a_failing_reranker_leaves_the_lexical_order(snap: Snapshot) -> None:
     def broken(messages: list[dict[str, str]]) -> str:
         raise ConnectionError("backend down")
