@@ -76,6 +76,27 @@ def _expert_counts(b64: str) -> dict[str, int]:
     return {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}
 
 
+def _chunk_deltas(chunk: Any) -> list[Delta]:
+    """The deltas of one `chat.completion.chunk` object, as decoded JSON."""
+    out = [
+        Delta(
+            index=c.get("index", 0),
+            text=(c.get("delta") or {}).get("content") or "",
+            finish_reason=c.get("finish_reason"),
+        )
+        for c in chunk.get("choices") or []
+    ]
+    usage = chunk.get("usage")
+    if usage:
+        out.append(
+            Delta(
+                prompt_tokens=usage.get("prompt_tokens", 0),
+                completion_tokens=usage.get("completion_tokens", 0),
+            )
+        )
+    return out
+
+
 class Backend(ABC):
     """One replica of one backend, callable streaming or not."""
 
@@ -136,16 +157,24 @@ class OpenAIBackend(Backend):
         )
 
     async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
+        """The SDK sends the request, decodes the SSE and maps errors; chunks stay plain dicts
+        (`cast_to=object`): a typed model per chunk would cost more CPU than the routing."""
         where = f"{self.config.name}@{self.url}"
+        args = self._args(req, timeout)
+        body = {**args, "stream": True, "stream_options": {"include_usage": True}}
+        del body["timeout"]
         try:
-            stream = await self.client.chat.completions.create(
-                **self._args(req, timeout), stream=True, stream_options={"include_usage": True}
+            stream = await self.client.post(
+                "/chat/completions",
+                cast_to=object,
+                body=body,
+                options={"timeout": args["timeout"]},
+                stream=True,
+                stream_cls=openai.AsyncStream[object],
             )
             async for chunk in stream:
-                for c in chunk.choices:
-                    yield Delta(index=c.index, text=c.delta.content or "", finish_reason=c.finish_reason)
-                if chunk.usage is not None:
-                    yield Delta(prompt_tokens=chunk.usage.prompt_tokens, completion_tokens=chunk.usage.completion_tokens)
+                for d in _chunk_deltas(chunk):
+                    yield d
         except openai.OpenAIError as exc:
             raise _map_error(exc, where) from exc
 
@@ -164,7 +193,12 @@ def _anthropic_content(m: ChatMessage) -> str | list[dict[str, Any]]:
         url = (p.get("image_url") or {}).get("url", "")
         if url.startswith("data:"):
             head, _, data = url.partition(",")
-            parts.append({"type": "image", "source": {"type": "base64", "media_type": head[5:].split(";")[0], "data": data}})
+            parts.append(
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": head[5:].split(";")[0], "data": data},
+                }
+            )
         else:
             parts.append({"type": "image", "source": {"type": "url", "url": url}})
     return parts
