@@ -231,9 +231,7 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
         if complete is not None and node.derived_metadata:
             result = llm_metadata(node, complete, max_dense_tokens=max_dense_tokens)
         keywords = (
-            node.keywords
-            or (result and result[0])
-            or extract_keywords(text, node.title, df, len(doc.nodes))
+            node.keywords or (result and result[0]) or extract_keywords(text, node.title, df, len(doc.nodes))
         )
         dense = node.dense or (result and result[1]) or extract_dense(text, max_dense_tokens) or node.title
         nodes.append(node.model_copy(update={"keywords": keywords, "dense": dense}))

@@ -377,7 +377,9 @@ def _split_oversized(
         if count_tokens(text) <= limit:
             continue
         lead_ins = {b.start for a, b in pairwise(draft.blocks) if _introduces(a, lines)}
-        cuts = sorted(({b.start for b in draft.blocks} - lead_ins) | {s for b in draft.blocks for s in b.splits})
+        cuts = sorted(
+            ({b.start for b in draft.blocks} - lead_ins) | {s for b in draft.blocks for s in b.splits}
+        )
         cuts = [c for c in cuts if draft.start < c < draft.end]
         bounds = [draft.start, *cuts, draft.end]
         pieces: list[tuple[int, int]] = []

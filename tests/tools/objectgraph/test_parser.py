@@ -236,7 +236,9 @@ def test_a_lead_in_paragraph_stays_with_the_block_it_introduces():
     assert "etcdctl snapshot save" in holder.full and len(doc.nodes) >= 3
     assert doc.body() == src and render_document(doc) == src
     plain = src.replace("Take a snapshot first:", "Take a snapshot first.")
-    holder = next(n for n in parse_document(plain, max_node_tokens=60).nodes if "Take a snapshot first." in n.full)
+    holder = next(
+        n for n in parse_document(plain, max_node_tokens=60).nodes if "Take a snapshot first." in n.full
+    )
     assert "etcdctl" not in holder.full  # without the colon the code block may start a new node
 
 
