@@ -7,10 +7,16 @@ resolve result's text as the client receives it), tokens including the search re
 source document tokens, reduction and whitespace-normalized evidence recall; the same questions
 through a chunk-RAG baseline (fixed 512-token chunks, BM25 top-3); and a 5-turn workflow.
 
+The same protocol, with the same settings, on ../shared/data/og-heldout (documents from other
+repositories, never used for tuning) when its questions.jsonl is present; its questions are not
+distributed with the corpus, so without them only its corpus statistics are recorded. A curve
+of reduction and recall over `max_node_tokens` on the dev questions shows the trade-off.
+
 Scale: generated corpora of 10,000 and 100,000 nodes — load time, RSS, search and resolve
 p50/p99 in-process.
 
-Usage: python benchmarks/bench_objectgraph.py [--data DIR] [--scale 10000,100000] [--skip-scale]
+Usage: python benchmarks/bench_objectgraph.py [--data DIR] [--heldout DIR] [--curve 150,200,...]
+       [--scale 10000,100000] [--skip-scale]
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from tools.objectgraph.search import search_index
 from tools.objectgraph.tokens import _encoding, count_tokens
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "og-dev"
+DEFAULT_HELDOUT = ROOT.parent / "shared" / "data" / "og-heldout"
+CURVE = "150,200,250,300,350,400,600"
 OUT = ROOT / "benchmarks" / "results" / "objectgraph.json"
 CHUNK_TOKENS = 512
 TURNS = 5
@@ -91,6 +99,31 @@ def chunk_rag(docs: dict[str, str], questions: list[dict]) -> dict:
 
 
 # --- Protocol P1 -----------------------------------------------------------------------
+def _sources(docs_dir: Path) -> dict[str, str]:
+    return {
+        p.relative_to(docs_dir).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(docs_dir.rglob("*.md"))
+    }
+
+
+def corpus_stats(data: Path, config: ObjectGraphConfig) -> dict:
+    """Documents, nodes and node sizes of a corpus served as-is (no questions needed)."""
+    t0 = time.perf_counter()
+    snap = Corpus(data / "docs", config).snapshot()
+    load_s = time.perf_counter() - t0
+    sizes = [snap.tokens(n, "full") for n in snap.nodes.values()]
+    doc_tokens = [count_tokens(t) for t in _sources(data / "docs").values()]
+    return {
+        "documents": len(snap.docs),
+        "nodes": len(snap.nodes),
+        "load_s": round(load_s, 3),
+        "max_node_tokens": config.max_node_tokens,
+        "mean_document_tokens": round(statistics.mean(doc_tokens), 1),
+        "mean_node_tokens": round(statistics.mean(sizes), 1),
+        "nodes_over_max": sum(s > config.max_node_tokens for s in sizes),
+    }
+
+
 def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
     docs_dir = data / "docs"
     questions = _questions(data)
@@ -98,10 +131,7 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
     corpus = Corpus(docs_dir, config)
     snap = corpus.snapshot()
     load_s = time.perf_counter() - t0
-    sources = {
-        p.relative_to(docs_dir).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(docs_dir.rglob("*.md"))
-    }
+    sources = _sources(docs_dir)
     doc_tokens = {k: count_tokens(v) for k, v in sources.items()}
     rows = []
     per_doc: dict[str, list[dict]] = {}
@@ -114,6 +144,7 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
             "id": q["id"],
             "task": q["task"],
             "context_tokens": count_tokens(text),
+            "node_text_tokens": res.total_tokens,
             "search_tokens": count_tokens(search_text),
             "document_tokens": doc_tokens[q["doc"]],
             "recall": _recall(q["evidence"], text),
@@ -137,6 +168,7 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
         "max_node_tokens": config.max_node_tokens,
         "search_weights": config.search_weights.model_dump(),
         "mean_context_tokens": round(mean_ctx, 1),
+        "mean_node_text_tokens": round(statistics.mean(r["node_text_tokens"] for r in rows), 1),
         "mean_tokens_with_search": round(mean_with_search, 1),
         "mean_document_tokens": round(mean_doc, 1),
         "reduction": round(1 - mean_ctx / mean_doc, 4),
@@ -148,6 +180,16 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
         "workflow_5_turn": workflow(per_doc),
         "misses": [r["id"] for r in rows if r["recall"] < 1],
     }
+
+
+def size_curve(data: Path, config: ObjectGraphConfig, sizes: list[int]) -> list[dict]:
+    """Protocol P1 at several `max_node_tokens`: the token/recall trade-off of node granularity."""
+    keys = ("nodes", "mean_context_tokens", "reduction", "evidence_recall", "recall_by_task")
+    out = []
+    for size in sizes:
+        p1 = protocol_p1(data, config.model_copy(update={"max_node_tokens": size}))
+        out.append({"max_node_tokens": size, **{k: p1[k] for k in keys}})
+    return out
 
 
 def workflow(per_doc: dict[str, list[dict]]) -> dict:
@@ -345,6 +387,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)"
     )
+    ap.add_argument(
+        "--heldout",
+        type=Path,
+        default=DEFAULT_HELDOUT,
+        help="og-heldout directory (docs/ [+ questions.jsonl])",
+    )
+    ap.add_argument(
+        "--curve",
+        default=CURVE,
+        help="comma-separated max_node_tokens for the dev trade-off curve ('' = none)",
+    )
     ap.add_argument("--scale", default="10000,100000", help="comma-separated node counts")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
@@ -368,11 +421,28 @@ def main(argv: list[str] | None = None) -> int:
             "skipped": f"dev data not found at {args.data} (../shared/data/og-dev); pass --data DIR"
         }
         print(result["p1"]["skipped"], file=sys.stderr)
+    if (args.heldout / "questions.jsonl").is_file():
+        result["p1_heldout"] = protocol_p1(args.heldout, config)
+    elif (args.heldout / "docs").is_dir():
+        result["p1_heldout"] = {
+            "skipped": f"no questions.jsonl in {args.heldout}: the held-out questions are not distributed; "
+            "corpus statistics only (same settings as dev)",
+            "corpus": corpus_stats(args.heldout, config),
+        }
+    else:
+        result["p1_heldout"] = {"skipped": f"held-out data not found at {args.heldout}; pass --heldout DIR"}
+    if "skipped" in result["p1_heldout"]:
+        print(result["p1_heldout"]["skipped"], file=sys.stderr)
+    if args.curve and "skipped" not in result["p1"]:
+        result["p1_curve"] = size_curve(args.data, config, [int(n) for n in args.curve.split(",") if n])
     if not args.skip_scale:
         result["scale"] = [scale(int(n)) for n in args.scale.split(",") if n]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.get("p1", {}).items() if k != "misses"}, indent=2))
+    print(json.dumps({k: v for k, v in result["p1_heldout"].items() if k != "misses"}, indent=2))
+    for point in result.get("p1_curve", []):
+        print(json.dumps(point))
     for s in result.get("scale", []):
         print(json.dumps(s))
     return 0
