@@ -251,21 +251,28 @@ def summarize_grid(entries: list[dict], time_limit: float) -> dict:
     return {"time_limit_s": time_limit, "groups": table, "ratios_vs_none": ratios}
 
 
+def _geomean(xs: list[float]) -> float | None:
+    return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else None
+
+
 def summarize_omlt(rows: list[dict]) -> dict:
     sp = [r["speedup"] for r in rows]
+    by_network: dict[str, list[float]] = {}
+    for r in rows:
+        # "peaks-d5-w25-bw+lp-lam0.01-s1" -> "d5-w25-bw+lp-lam0.01": depth and variant, all functions and seeds
+        by_network.setdefault(r["network"].split("-", 1)[1].rsplit("-", 1)[0], []).append(r["speedup"])
     both = [r for r in rows if "optimal" in r["omlt_status"] and r["ogmux_status"] == "optimal"]
     censored = [r for r in rows if "optimal" not in r["omlt_status"]]
     return {
         "n": len(rows),
-        "geomean_speedup_total_time": math.exp(statistics.fmean(math.log(s) for s in sp)) if sp else None,
+        "geomean_speedup_total_time": _geomean(sp),
         "median_speedup": _median(sp),
+        "geomean_speedup_by_network_kind": {
+            k: {"n": len(v), "geomean_speedup": _geomean(v)} for k, v in sorted(by_network.items())
+        },
         "omlt_hit_time_limit": len(censored),
         "speedup_is_lower_bound_for": [r["network"] for r in censored],
-        "geomean_speedup_both_optimal": math.exp(
-            statistics.fmean(math.log(r["speedup"]) for r in rows if r not in censored)
-        )
-        if len(censored) < len(rows)
-        else None,
+        "geomean_speedup_both_optimal": _geomean([r["speedup"] for r in rows if r not in censored]),
         "median_binaries_omlt": _median([r["omlt_binaries"] for r in rows]),
         "median_binaries_ogmux": _median([r["ogmux_binaries"] for r in rows]),
         "all_fewer_or_equal_binaries": all(r["ogmux_binaries"] <= r["omlt_binaries"] for r in rows),
