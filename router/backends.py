@@ -12,9 +12,9 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-import anthropic
 import numpy as np
 import openai
 
@@ -55,11 +55,12 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _map_error(exc: Exception, where: str) -> Exception:
+def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
+    """`exc` raised by `sdk` (the openai or anthropic module: both name their errors alike) as ours."""
     status = getattr(exc, "status_code", None)
-    if isinstance(exc, (openai.APITimeoutError, anthropic.APITimeoutError)):
+    if isinstance(exc, sdk.APITimeoutError):
         return BackendError(f"{where}: timed out", None)
-    if isinstance(exc, (openai.APIConnectionError, anthropic.APIConnectionError)):
+    if isinstance(exc, sdk.APIConnectionError):
         return BackendError(f"{where}: connection failed ({exc.__cause__ or exc})", None, unreachable=True)
     if status is not None:
         body = getattr(exc, "message", str(exc))
@@ -144,7 +145,7 @@ class OpenAIBackend(Backend):
         try:
             resp = await self.client.chat.completions.create(**self._args(req, timeout))
         except openai.OpenAIError as exc:
-            raise _map_error(exc, f"{self.config.name}@{self.url}") from exc
+            raise _map_error(exc, f"{self.config.name}@{self.url}", openai) from exc
         choices = sorted(resp.choices, key=lambda c: c.index)
         experts = [(c.model_extra or {}).get("routed_experts") for c in choices]
         usage = resp.usage
@@ -176,7 +177,7 @@ class OpenAIBackend(Backend):
                 for d in _chunk_deltas(chunk):
                     yield d
         except openai.OpenAIError as exc:
-            raise _map_error(exc, where) from exc
+            raise _map_error(exc, where, openai) from exc
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -213,6 +214,9 @@ class AnthropicBackend(Backend):
 
     def __init__(self, config: BackendConfig, url: str, api_key: str):
         super().__init__(config, url)
+        import anthropic  # about 1.5 s to import: paid only when an Anthropic backend is configured
+
+        self.sdk = anthropic
         self.client = anthropic.AsyncAnthropic(base_url=url, api_key=api_key or "EMPTY", max_retries=0)
 
     def _args(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
@@ -245,8 +249,8 @@ class AnthropicBackend(Backend):
     async def complete(self, req: ChatRequest, timeout: float) -> Completion:
         try:
             msg = await self.client.messages.create(**self._args(req, timeout))
-        except anthropic.AnthropicError as exc:
-            raise _map_error(exc, f"{self.config.name}@{self.url}") from exc
+        except self.sdk.AnthropicError as exc:
+            raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
         text = "".join(b.text for b in msg.content if b.type == "text")
         return Completion([text], [msg.stop_reason], msg.usage.input_tokens, msg.usage.output_tokens)
 
@@ -265,8 +269,8 @@ class AnthropicBackend(Backend):
                         prompt_tokens=prompt_tokens,
                         completion_tokens=ev.usage.output_tokens,
                     )
-        except anthropic.AnthropicError as exc:
-            raise _map_error(exc, f"{self.config.name}@{self.url}") from exc
+        except self.sdk.AnthropicError as exc:
+            raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
 
     async def aclose(self) -> None:
         await self.client.close()
