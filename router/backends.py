@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import openai
 
 from router.config import BackendConfig
 from router.errors import BackendError, UpstreamRejectedError
@@ -124,6 +123,9 @@ class OpenAIBackend(Backend):
     def __init__(self, config: BackendConfig, url: str, api_key: str):
         super().__init__(config, url)
         base = f"{url}/v1" if config.kind == "vllm" else url
+        import openai  # imported with the first backend, not with the server
+
+        self.sdk = openai
         self.client = openai.AsyncOpenAI(base_url=base, api_key=api_key or "EMPTY", max_retries=0)
 
     def _args(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
@@ -144,8 +146,8 @@ class OpenAIBackend(Backend):
     async def complete(self, req: ChatRequest, timeout: float) -> Completion:
         try:
             resp = await self.client.chat.completions.create(**self._args(req, timeout))
-        except openai.OpenAIError as exc:
-            raise _map_error(exc, f"{self.config.name}@{self.url}", openai) from exc
+        except self.sdk.OpenAIError as exc:
+            raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
         choices = sorted(resp.choices, key=lambda c: c.index)
         experts = [(c.model_extra or {}).get("routed_experts") for c in choices]
         usage = resp.usage
@@ -171,13 +173,13 @@ class OpenAIBackend(Backend):
                 body=body,
                 options={"timeout": args["timeout"]},
                 stream=True,
-                stream_cls=openai.AsyncStream[object],
+                stream_cls=self.sdk.AsyncStream[object],
             )
             async for chunk in stream:
                 for d in _chunk_deltas(chunk):
                     yield d
-        except openai.OpenAIError as exc:
-            raise _map_error(exc, where, openai) from exc
+        except self.sdk.OpenAIError as exc:
+            raise _map_error(exc, where, self.sdk) from exc
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -214,7 +216,7 @@ class AnthropicBackend(Backend):
 
     def __init__(self, config: BackendConfig, url: str, api_key: str):
         super().__init__(config, url)
-        import anthropic  # about 1.5 s to import: paid only when an Anthropic backend is configured
+        import anthropic  # imported with the first Anthropic backend, not with the server (about 1 s)
 
         self.sdk = anthropic
         self.client = anthropic.AsyncAnthropic(base_url=url, api_key=api_key or "EMPTY", max_retries=0)
