@@ -255,6 +255,30 @@ def _geomean(xs: list[float]) -> float | None:
     return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else None
 
 
+def _pipeline(rows: list[dict]) -> dict:
+    """Status quo vs ogmux end to end: OMLT on the unregularized network of a (function, depth, seed)
+    against ogmux on the regularized network of the same function, depth and seed."""
+    by_name = {r["network"]: r for r in rows}
+    out: dict[str, dict] = {}
+    for r in rows:
+        func, rest = r["network"].split("-", 1)
+        kind, seed = rest.rsplit("-", 1)
+        if "-none-" in kind:
+            continue
+        depth_width = "-".join(kind.split("-")[:2])
+        base = by_name.get(f"{func}-{depth_width}-none-lam0-{seed}")
+        if base is None:
+            continue
+        g = out.setdefault(kind, {"ratios": [], "lower_bounds": 0})
+        g["ratios"].append(base["omlt_total_s"] / r["ogmux_total_s"])
+        g["lower_bounds"] += "optimal" not in base["omlt_status"]
+    return {
+        k: {"n": len(g["ratios"]), "median": _median(g["ratios"]), "geomean": _geomean(g["ratios"]),
+            "omlt_hit_time_limit": g["lower_bounds"]}
+        for k, g in sorted(out.items())
+    }  # fmt: skip
+
+
 def summarize_omlt(rows: list[dict]) -> dict:
     sp = [r["speedup"] for r in rows]
     by_network: dict[str, list[float]] = {}
@@ -279,6 +303,7 @@ def summarize_omlt(rows: list[dict]) -> dict:
         "both_proved_optimal": len(both),
         "optima_agree_1e-6_when_both_optimal": sum(r["agree_1e-6"] for r in both),
         "max_objective_rel_diff": max((r["objective_rel_diff"] for r in both), default=None),
+        "omlt_on_unregularized_vs_ogmux_on_regularized": _pipeline(rows),
     }
 
 
