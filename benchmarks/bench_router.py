@@ -5,8 +5,11 @@ request straight to vLLM with the `openai` SDK, in one run; plus the in-process 
   p50/p99 of each path, and the added latency as percentiles of the paired differences
   (ogmux − the direct call just before it), which cancels most of the machine's load swings, and
   the CPU time the ogmux server process spent per call (independent of the neighbours);
-- throughput with 8 concurrent streams on each path, in alternated rounds (requests/s and
-  completion tokens/s; median ratio over rounds);
+- throughput with 8 concurrent streams on each path, in rounds of ABBA order (requests/s and
+  completion tokens/s; median ratio over rounds), with the CPU time the ogmux server and the
+  vLLM process tree spent per request: on a CPU-bound machine the throughput ratio tends to
+  vLLM / (vLLM + ogmux) CPU per request, a figure far less sensitive to the neighbours' load
+  than the wall-clock ratio;
 - decision time of `Router.decide` for the static / cost_quality / load / cascade policies, wall
   and thread CPU time (cascade with a predictor and calibration fitted on synthetic prompts: timing
   only). The 1-minute load average is recorded: on a shared 2-core machine wall-clock tails
@@ -36,6 +39,7 @@ import httpx
 import mcp
 import numpy as np
 import openai
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "router.json"
@@ -72,7 +76,13 @@ async def _direct_once(client: openai.AsyncOpenAI, model: str) -> tuple[float, i
 async def _ogmux_once(session: mcp.Client, model: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     res = await session.call_tool(
-        "chat", {"messages": [{"role": "user", "content": PROMPT}], "model": model, "max_tokens": MAX_TOKENS, "temperature": 0}
+        "chat",
+        {
+            "messages": [{"role": "user", "content": PROMPT}],
+            "model": model,
+            "max_tokens": MAX_TOKENS,
+            "temperature": 0,
+        },
     )
     dt = time.perf_counter() - t0
     if res.is_error:
@@ -97,7 +107,14 @@ async def _throughput(call, sessions: list, total: int) -> dict:
 
 
 async def _serve_benchmark(
-    vllm_url: str, model: str, mcp_url: str, n_seq: int, n_conc: int, rounds: int, ogmux_pid: int
+    vllm_url: str,
+    model: str,
+    mcp_url: str,
+    n_seq: int,
+    n_conc: int,
+    rounds: int,
+    ogmux_pid: int,
+    vllm_pid: int | None,
 ) -> dict:
     direct = openai.AsyncOpenAI(base_url=f"{vllm_url}/v1", api_key="x", max_retries=0)
     async with mcp.Client(mcp_url) as warm:
@@ -112,11 +129,30 @@ async def _serve_benchmark(
         cpu_per_call_ms = (_cpu_seconds(ogmux_pid) - cpu0) / n_seq * 1e3
     async with contextlib.AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(mcp.Client(mcp_url)) for _ in range(8)]
-        o_runs, d_runs = [], []
-        for _ in range(rounds):  # alternated rounds: both paths share the machine's load swings
-            o_runs.append(await _throughput(lambda s: _ogmux_once(s, model), clients, n_conc))
-            d_runs.append(await _throughput(lambda s: _direct_once(s, model), [direct] * 8, n_conc))
+        runs: dict[str, list[dict]] = {"ogmux": [], "direct": []}
+        paths = {
+            "ogmux": lambda: _throughput(lambda s: _ogmux_once(s, model), clients, n_conc),
+            "direct": lambda: _throughput(lambda s: _direct_once(s, model), [direct] * 8, n_conc),
+        }
+        for i in range(rounds):  # ABBA order: both paths share the machine's load swings and drift
+            for name in ("ogmux", "direct") if i % 2 == 0 else ("direct", "ogmux"):
+                cpu0 = (_cpu_seconds(ogmux_pid), _tree_cpu_seconds(vllm_pid))
+                run = await paths[name]()
+                run["ogmux_cpu_ms_per_request"] = (_cpu_seconds(ogmux_pid) - cpu0[0]) / n_conc * 1e3
+                if vllm_pid is not None:
+                    run["vllm_cpu_ms_per_request"] = (_tree_cpu_seconds(vllm_pid) - cpu0[1]) / n_conc * 1e3
+                runs[name].append(run)
+    o_runs, d_runs = runs["ogmux"], runs["direct"]
     ratios = [o["requests_per_s"] / d["requests_per_s"] for o, d in zip(o_runs, d_runs, strict=True)]
+    cpu_bound = None
+    if vllm_pid is not None:
+        vllm_ms = statistics.median(r["vllm_cpu_ms_per_request"] for r in o_runs)
+        ogmux_ms = statistics.median(r["ogmux_cpu_ms_per_request"] for r in o_runs)
+        cpu_bound = {
+            "vllm_cpu_ms_per_request": vllm_ms,
+            "ogmux_cpu_ms_per_request": ogmux_ms,
+            "throughput_ratio_if_cpu_bound": vllm_ms / (vllm_ms + ogmux_ms),
+        }
     diffs = [o - d for o, d in zip(o_lat, d_lat, strict=True)]
     return {
         "sequential": {
@@ -134,6 +170,7 @@ async def _serve_benchmark(
             "direct": d_runs, "ogmux": o_runs,
             "ratio_requests_per_s_per_round": ratios,
             "ratio_requests_per_s": statistics.median(ratios),
+            "cpu_accounting": cpu_bound,
         },
     }  # fmt: skip
 
@@ -145,12 +182,16 @@ def _decision_benchmark(backends: list[dict], n: int) -> dict:
     pred = QualityPredictor().fit(prompts, [1, 1, 0, 0] * 40)
     rng = np.random.default_rng(0)
     labels = (np.array([1, 1, 0, 0] * 40) & (rng.random(160) < 0.9)).astype(int)
-    cal = fit_threshold(pred.predict_batch(prompts), labels, alpha=0.1, delta=0.1, source="synthetic (timing only)")
+    cal = fit_threshold(
+        pred.predict_batch(prompts), labels, alpha=0.1, delta=0.1, source="synthetic (timing only)"
+    )
     cfg = RouterConfig(backends=backends, rules=[{"model": backends[-1]["name"], "contains": ["prove"]}])
     router = Router(cfg, predictor=pred, calibration=cal)
     out = {}
     for policy in ("static", "cost_quality", "load", "cascade"):
-        req = ChatRequest(messages=[{"role": "user", "content": PROMPT}], policy=policy, max_tokens=MAX_TOKENS)
+        req = ChatRequest(
+            messages=[{"role": "user", "content": PROMPT}], policy=policy, max_tokens=MAX_TOKENS
+        )
         router.decide(req)
         wall, cpu = [], []
         for _ in range(n):
@@ -169,6 +210,19 @@ def _cpu_seconds(pid: int) -> float:
     """utime + stime of a process (Linux /proc), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds of a process and its children (vLLM runs its engine in a child process)."""
+    if pid is None:
+        return 0.0
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def _ogmux_process(config: Path, port: int, log: Path) -> subprocess.Popen:
@@ -191,7 +245,7 @@ def main() -> int:
     ap.add_argument("--model", default="tiny", help="served model name (with --vllm-url)")
     ap.add_argument("--sequential", type=int, default=100)
     ap.add_argument("--concurrent-requests", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=3, help="alternated throughput rounds per path")
+    ap.add_argument("--rounds", type=int, default=6, help="throughput rounds per path, in ABBA order")
     ap.add_argument("--decisions", type=int, default=5000)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ogmux-bench-router-"))
@@ -215,7 +269,18 @@ def main() -> int:
     port = free_port()
     ogmux = _ogmux_process(config, port, work / "ogmux.log")
     try:
-        serve = asyncio.run(_serve_benchmark(url, model, f"http://127.0.0.1:{port}/mcp", args.sequential, args.concurrent_requests, args.rounds, ogmux.pid))
+        serve = asyncio.run(
+            _serve_benchmark(
+                url,
+                model,
+                f"http://127.0.0.1:{port}/mcp",
+                args.sequential,
+                args.concurrent_requests,
+                args.rounds,
+                ogmux.pid,
+                servers[0].proc.pid if servers else None,
+            )
+        )
         decide = _decision_benchmark(backends, args.decisions)
     finally:
         ogmux.terminate()
@@ -230,7 +295,9 @@ def main() -> int:
         **serve,
         "decision_time": decide,
         "goals": {
-            "decision_p99_under_1ms_rule_score": all(decide[p]["p99_us"] < 1000 for p in ("static", "cost_quality", "load")),
+            "decision_p99_under_1ms_rule_score": all(
+                decide[p]["p99_us"] < 1000 for p in ("static", "cost_quality", "load")
+            ),
             "decision_cpu_p99_under_1ms_rule_score": all(
                 decide[p]["cpu_p99_us"] < 1000 for p in ("static", "cost_quality", "load")
             ),
