@@ -348,6 +348,12 @@ def main() -> int:
         help="comma-separated name fragments (e.g. d5-w25-bw+lp-lam0.01): compare every solved grid network "
         "whose name holds one, instead of --omlt-select",
     )
+    p.add_argument(
+        "--omlt-redo",
+        action="store_true",
+        help="compare again every network already in the OMLT table (e.g. on a quieter machine); "
+        "the previous rows move to repeats.omlt_previous",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
     p.add_argument("--out", type=Path, default=OUT)
@@ -461,11 +467,16 @@ def main() -> int:
         else:
             chosen = solved[: a.omlt_max]
         rows = list(doc.get("omlt", []))
+        if a.omlt_redo:
+            chosen = [grid[r["network"]] for r in rows]
+            doc.setdefault("repeats", {})["omlt_previous"] = {"rows": rows, "summary": summarize_omlt(rows)}
+            rows = []
         done = {r["network"] for r in rows}
         for e in chosen:
             if _key(e) in done:
                 continue
-            rows.append(run_omlt(e, a.omlt_time_limit, a.omlt_gap))
+            load = os.getloadavg()[0]
+            rows.append({**run_omlt(e, a.omlt_time_limit, a.omlt_gap), "load_avg_1m_at_start": load})
             doc["omlt"] = rows
             doc["omlt_summary"] = summarize_omlt(rows)
             doc["omlt_settings"] = {
