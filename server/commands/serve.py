@@ -45,7 +45,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.http:
         server = build_server(settings, transport="http")
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
-        anyio.run(serve_http, server, backend_options={"use_uvloop": importlib.util.find_spec("uvloop") is not None})
+        uvloop = importlib.util.find_spec("uvloop") is not None
+        anyio.run(serve_http, server, backend_options={"use_uvloop": uvloop})
     else:
         server = build_server(settings, transport="stdio")
         anyio.run(serve_stdio, server)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+
 from pydantic import BaseModel, Field
 
 from router.accounting import SpendSummary
@@ -12,7 +16,7 @@ from server.mcp_tools.route_model import RouteInput, render_decision
 from server.registry import ToolSpec
 from server.routing import router_for
 
-_PROGRESS_EVERY = 16
+PROGRESS_INTERVAL_S = 0.25  # while streaming: at most one progress notification per interval, plus the last
 
 
 class ChatInput(RouteInput):
@@ -30,19 +34,50 @@ class ChatOutput(BaseModel):
     role_budget_left_usd: float | None = Field(description="budget left for the caller's role; null = unlimited")
 
 
+class StreamProgress:
+    """Progress of a streamed answer: the first chunk, then at most one notification per `interval_s`,
+    then a last one at 100 % when the answer is complete. Progress values only ever increase."""
+
+    def __init__(
+        self,
+        ctx: ToolContext,
+        total: float,
+        interval_s: float = PROGRESS_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._ctx = ctx
+        self._total = total
+        self._interval_s = interval_s
+        self._clock = clock
+        self._due = -math.inf
+        self._sent = 0.0
+        self.chunks = 0
+
+    async def on_delta(self, d: Delta) -> None:
+        self.chunks += 1
+        now = self._clock()
+        if now >= self._due:
+            self._due = now + self._interval_s
+            await self._send(float(self.chunks), self._total, f"streaming: {self.chunks} chunks")
+
+    async def finish(self) -> None:
+        done = max(self._total, float(self.chunks))
+        if done > self._sent:
+            await self._send(done, done, f"done: {self.chunks} chunks")
+
+    async def _send(self, done: float, total: float, message: str) -> None:
+        self._sent = done
+        await self._ctx.progress(done, total, message)
+
+
 async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
     router = await router_for(ctx)
-    total = float(args.max_tokens * args.n)
-    seen = [0]
-
-    async def on_delta(d: Delta) -> None:
-        seen[0] += 1
-        if seen[0] % _PROGRESS_EVERY == 1:
-            await ctx.progress(float(seen[0]), total, f"streaming: {seen[0]} chunks")
-
+    progress = StreamProgress(ctx, float(args.max_tokens * args.n)) if args.stream else None
     result = await router.chat(
-        args.request(), ctx.principal.id, ctx.principal.role, on_delta=on_delta if args.stream else None
+        args.request(), ctx.principal.id, ctx.principal.role, on_delta=progress.on_delta if progress else None
     )
+    if progress is not None:
+        await progress.finish()
     p = ctx.principal
     return ChatOutput(
         result=result,

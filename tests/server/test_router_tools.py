@@ -5,11 +5,16 @@ exist here); the real-engine version of these calls is in tests/integration/test
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from itertools import pairwise
 
 import mcp
 import pytest
 
+from router.backends import Delta
 from server.app import build_server
+from server.context import AppState, ToolContext
+from server.mcp_tools.chat import StreamProgress
+from server.principal import principal_for
 from server.settings import load_settings
 from tests.router.wire_server import wire_server
 
@@ -68,6 +73,53 @@ async def test_chat_returns_answer_usage_and_spend(wire):
         assert out["caller_spend"]["requests"] == 1
         assert out["role_budget_left_usd"] == pytest.approx(1.0 - out["result"]["usage"]["cost_usd"])
         assert res.content[0].text.startswith("alpha beta gamma")
+
+
+async def test_streamed_chat_reports_progress_up_to_completion(wire):
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with connect(wire) as client:
+        args = {"messages": _msgs(), "model": "cheap", "max_tokens": 20}
+        res = await client.call_tool("chat", args, progress_callback=on_progress)
+        assert not res.is_error, res.content
+    assert seen[0] == (1.0, 20.0, "streaming: 1 chunks") and seen[-1] == (20.0, 20.0, "done: 3 chunks")
+    assert all(a[0] < b[0] for a, b in pairwise(seen))
+
+
+async def test_stream_progress_sends_at_most_one_notification_per_interval_and_the_last():
+    sent: list[tuple[float, float | None, str | None]] = []
+
+    async def record(done: float, total: float | None = None, message: str | None = None) -> None:
+        sent.append((done, total, message))
+
+    settings = load_settings()
+    ctx = ToolContext(principal_for(settings, "p", "admin"), AppState(settings), progress=record)
+    now = [0.0]
+    progress = StreamProgress(ctx, total=8.0, interval_s=0.25, clock=lambda: now[0])
+    for _ in range(7):  # a chunk every 0.1 s: notified at 0.0, 0.3, 0.6 s (chunks 1, 4, 7)
+        await progress.on_delta(Delta(text="x"))
+        now[0] += 0.1
+    await progress.finish()
+    assert [d for d, _, _ in sent] == [1.0, 4.0, 7.0, 8.0]
+    assert sent[-1] == (8.0, 8.0, "done: 7 chunks") and all(t == 8.0 for _, t, _ in sent)
+
+
+async def test_stream_progress_ends_without_repeating_a_value_already_sent():
+    sent: list[float] = []
+
+    async def record(done: float, total: float | None = None, message: str | None = None) -> None:
+        sent.append(done)
+
+    settings = load_settings()
+    ctx = ToolContext(principal_for(settings, "p", "admin"), AppState(settings), progress=record)
+    progress = StreamProgress(ctx, total=2.0, interval_s=0.0, clock=lambda: 0.0)
+    for _ in range(3):  # more chunks than the estimate: the last value is the chunk count, sent once
+        await progress.on_delta(Delta(text="x"))
+    await progress.finish()
+    assert sent == [1.0, 2.0, 3.0]
 
 
 async def test_caller_mistakes_are_tool_errors_that_say_what_to_fix(wire):
