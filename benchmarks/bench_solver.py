@@ -28,9 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.solver.surrogate import SURROGATE_HIGHS_OPTIONS
+
 OUT = Path(__file__).resolve().parent / "results" / "solver.json"
 NETS = Path("/tmp/ogmux-bench-solver-nets")
 DEFAULT_LAM = {"none": 0.0, "l1": 1e-3, "l2": 1e-3, "bw": 1e-2, "sn": 1e-2, "lp": 1e-2, "bw+lp": 1e-3}
+
+
+_JOB_KEYS = (
+    "function", "depth", "width", "reg", "lam", "seed", "samples", "test_samples", "epochs",
+    "lp_points", "time_limit", "gap", "tighten_time",
+)  # fmt: skip
 
 
 def _key(e: dict) -> str:
@@ -153,6 +161,14 @@ def run_omlt(entry: dict, time_limit: float, gap: float) -> dict:
     omlt_obj = r.best_feasible_objective
     omlt_bound = r.best_objective_bound
     binaries = sum(1 for v in m.component_data_objects(pyo.Var) if v.is_binary())
+    tuned = AppsiHighs()
+    tuned.config.time_limit = time_limit
+    tuned.config.mip_gap = gap
+    tuned.config.load_solution = False
+    tuned.highs_options = dict(SURROGATE_HIGHS_OPTIONS)
+    t_tuned = time.perf_counter()
+    r_tuned = tuned.solve(m)
+    tuned_s = time.perf_counter() - t_tuned
     t3 = time.perf_counter()
     net = load_onnx(entry["onnx"])
     box = InputBounds(lower=[fn.lower] * 2, upper=[fn.upper] * 2)
@@ -169,6 +185,9 @@ def run_omlt(entry: dict, time_limit: float, gap: float) -> dict:
         "omlt_objective": omlt_obj,
         "omlt_bound": omlt_bound,
         "omlt_binaries": binaries,
+        "omlt_same_options_total_s": (t1 - t0) + tuned_s,
+        "omlt_same_options_status": str(r_tuned.termination_condition),
+        "omlt_same_options_objective": r_tuned.best_feasible_objective,
         "ogmux_total_s": t4 - t3,
         "ogmux_solve_s": ours.solve_time_s,
         "ogmux_status": ours.status,
@@ -304,6 +323,27 @@ def summarize_omlt(rows: list[dict]) -> dict:
         "optima_agree_1e-6_when_both_optimal": sum(r["agree_1e-6"] for r in both),
         "max_objective_rel_diff": max((r["objective_rel_diff"] for r in both), default=None),
         "omlt_on_unregularized_vs_ogmux_on_regularized": _pipeline(rows),
+        "same_highs_options": _same_options(rows),
+    }
+
+
+def _same_options(rows: list[dict]) -> dict | None:
+    """OMLT's model solved with ogmux's HiGHS options too: the speed-up left is the formulation's
+    (tightened bounds, no binary for stable neurons), not the solver settings'."""
+    rows = [r for r in rows if "omlt_same_options_total_s" in r]
+    if not rows:
+        return None
+    sp = [r["omlt_same_options_total_s"] / r["ogmux_total_s"] for r in rows]
+    censored = [r["network"] for r in rows if "optimal" not in r["omlt_same_options_status"]]
+    return {
+        "n": len(rows),
+        "geomean_speedup_total_time": _geomean(sp),
+        "median_speedup": _median(sp),
+        "geomean_omlt_default_over_same_options": _geomean(
+            [r["omlt_total_s"] / r["omlt_same_options_total_s"] for r in rows]
+        ),
+        "omlt_hit_time_limit": len(censored),
+        "speedup_is_lower_bound_for": censored,
     }
 
 
@@ -354,6 +394,12 @@ def main() -> int:
         help="compare again every network already in the OMLT table (e.g. on a quieter machine); "
         "the previous rows move to repeats.omlt_previous",
     )
+    p.add_argument(
+        "--grid-redo",
+        action="store_true",
+        help="solve again every network already in the grid (saved networks are reused, e.g. after a "
+        "solver change); the previous entries move to repeats.grid_previous",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
     p.add_argument("--out", type=Path, default=OUT)
@@ -397,6 +443,7 @@ def main() -> int:
         "lambda_defaults": DEFAULT_LAM,
         "lp_tightening_budget_s": a.tighten_time,
         "objective": "minimize the network output over the function's box",
+        "ogmux_highs_options": SURROGATE_HIGHS_OPTIONS,
     }
     grid = {_key(e): e for e in doc.get("grid", [])}
     for extra in filter(None, a.merge.split(",")):
@@ -418,6 +465,13 @@ def main() -> int:
         _save(doc, a.out)
     if a.phase in ("grid", "all"):
         jobs = []
+        if a.grid_redo:
+            doc.setdefault("repeats", {})["grid_previous"] = {
+                "entries": list(grid.values()),
+                "summary": summarize_grid(list(grid.values()), a.time_limit),
+            }
+            jobs = [{**{k: e[k] for k in _JOB_KEYS}, "nets_dir": str(a.nets_dir)} for e in grid.values()]
+            grid = {}
         for depth in map(int, a.depths.split(",")):
             for reg in a.regs.split(","):
                 for seed in range(a.seeds):
@@ -438,7 +492,7 @@ def main() -> int:
                             "tighten_time": a.tighten_time,
                             "nets_dir": str(a.nets_dir),
                         }
-                        if _key(job) not in grid:
+                        if _key(job) not in grid and not a.grid_redo:
                             jobs.append(job)
         with ProcessPoolExecutor(a.workers) as pool:
             futures = [pool.submit(run_one, j) for j in jobs]
@@ -466,8 +520,13 @@ def main() -> int:
             chosen = solved[-a.omlt_max :]
         else:
             chosen = solved[: a.omlt_max]
+        selection = (
+            f"grid networks whose name holds one of {a.omlt_match}" if a.omlt_match
+            else f"{a.omlt_max} grid networks ogmux solved (--omlt-select {a.omlt_select})"
+        )  # fmt: skip
         rows = list(doc.get("omlt", []))
         if a.omlt_redo:
+            selection = doc.get("omlt_settings", {}).get("selection", selection) + "; measured again together"
             chosen = [grid[r["network"]] for r in rows]
             doc.setdefault("repeats", {})["omlt_previous"] = {"rows": rows, "summary": summarize_omlt(rows)}
             rows = []
@@ -483,9 +542,9 @@ def main() -> int:
                 "mip_rel_gap": a.omlt_gap,
                 "time_limit_s": a.omlt_time_limit,
                 "omlt_formulation": "ReluBigMFormulation, interval bounds",
-                "selection": "grid networks ogmux solved: first the 12 it solved fastest, then an even spread "
-                "over solve times (--omlt-select); each row names its network",
+                "selection": selection,
                 "solver": "appsi_highs",
+                "ogmux_highs_options": SURROGATE_HIGHS_OPTIONS,
             }
             _save(doc, a.out)
             print(
