@@ -115,6 +115,11 @@ class ServerSettings(_Section):
         "", description="role of HTTP requests without a token when no auth is configured (loopback only)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    json_response: bool = Field(
+        False,
+        description="HTTP: answer each request with one JSON body instead of an SSE stream; slightly "
+        "less work per call, but the transport then drops in-request notifications such as progress",
+    )
 
     def resource_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}{self.path}"

@@ -62,12 +62,12 @@ async def serve_stdio(server: OgmuxServer) -> None:
 
 
 async def serve_http(server: OgmuxServer) -> None:
-    """Serve streamable HTTP (stateless, JSON responses) with the Host allowlist."""
+    """Serve stateless streamable HTTP with the Host allowlist (SSE responses unless `json_response`)."""
     cfg = server.ogmux_settings.server
     app = server.streamable_http_app(
         streamable_http_path=cfg.path,
         stateless_http=True,
-        json_response=True,
+        json_response=cfg.json_response,
         transport_security=transport_security(server.ogmux_settings),
         host=cfg.host,
     )

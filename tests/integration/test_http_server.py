@@ -7,6 +7,7 @@ import mcp
 import pytest
 
 from tests.integration.procs import http_server
+from tests.server.test_solver_tools import _net
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,20 @@ async def test_invalid_arguments_are_a_tool_error_over_http(url: str) -> None:
         result = await client.call_tool("server_info", {"bogus": 1})
         assert result.is_error
         assert "bogus: unknown argument" in result.content[0].text
+
+
+async def test_progress_notifications_reach_an_http_client(url: str) -> None:
+    events: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        events.append((done, total))
+
+    args = {"network": {"inline": _net().to_spec().model_dump()}, "bounds": {"lower": [-2, -2], "upper": [2, 2]}}
+    async with mcp.Client(url) as client:
+        result = await client.call_tool("optimize_surrogate", args, progress_callback=on_progress)
+    assert not result.is_error, result.content
+    assert result.structured_content["verified"]
+    assert events, "progress sent during the solve never reached the HTTP client"
 
 
 def test_host_allowlist_rejects_foreign_host(url: str) -> None:
