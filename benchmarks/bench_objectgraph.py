@@ -10,7 +10,8 @@ through a chunk-RAG baseline (fixed 512-token chunks, BM25 top-3); and a 5-turn 
 The same protocol, with the same settings, on ../shared/data/og-heldout (documents from other
 repositories, never used for tuning) when its questions.jsonl is present; its questions are not
 distributed with the corpus, so without them only its corpus statistics are recorded. A curve
-of reduction and recall over `max_node_tokens` on the dev questions shows the trade-off.
+of reduction and recall over `max_node_tokens` on the dev questions shows the trade-off, each
+point next to its ceiling with perfect ranking (the best 3 nodes of the question's document).
 
 Scale: generated corpora of 10,000 and 100,000 nodes — load time, RSS, search and resolve
 p50/p99 in-process.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import platform
@@ -182,13 +184,50 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
     }
 
 
+def oracle_p1(data: Path, config: ObjectGraphConfig) -> dict:
+    """The ceiling of P1 at this granularity: for each question the best 3 nodes of its document
+    (most evidence, then fewest tokens), as if ranking were perfect."""
+    docs_dir = data / "docs"
+    snap = Corpus(docs_dir, config).snapshot()
+    by_doc: dict[str, list[str]] = {}
+    for node_id, node in snap.nodes.items():
+        by_doc.setdefault(node.doc, []).append(node_id)
+    sources = _sources(docs_dir)
+
+    def rendered(ids: tuple[str, ...]) -> str:
+        return render_resolve(resolve_context(snap, list(ids), level="full", follow=[], config=config))
+
+    recalls, tokens, documents = [], [], []
+    for q in _questions(data):
+        useful = [n for n in by_doc.get(Path(q["doc"]).stem, []) if _recall(q["evidence"], rendered((n,))) > 0]
+        best = (0.0, 0)
+        for r in range(1, min(3, len(useful)) + 1):
+            for combo in itertools.combinations(useful, r):
+                text = rendered(combo)
+                cand = (_recall(q["evidence"], text), count_tokens(text))
+                if cand[0] > best[0] or (cand[0] == best[0] and cand[1] < best[1]):
+                    best = cand
+            if best[0] == 1.0:
+                break
+        recalls.append(best[0])
+        tokens.append(best[1])
+        documents.append(count_tokens(sources[q["doc"]]))
+    return {
+        "oracle_evidence_recall": round(statistics.mean(recalls), 4),
+        "oracle_context_tokens": round(statistics.mean(tokens), 1),
+        "oracle_reduction": round(1 - statistics.mean(tokens) / statistics.mean(documents), 4),
+    }
+
+
 def size_curve(data: Path, config: ObjectGraphConfig, sizes: list[int]) -> list[dict]:
-    """Protocol P1 at several `max_node_tokens`: the token/recall trade-off of node granularity."""
+    """Protocol P1 at several `max_node_tokens`: the token/recall trade-off of node granularity,
+    next to its ceiling with perfect ranking (`oracle_p1`)."""
     keys = ("nodes", "mean_context_tokens", "reduction", "evidence_recall", "recall_by_task")
     out = []
     for size in sizes:
-        p1 = protocol_p1(data, config.model_copy(update={"max_node_tokens": size}))
-        out.append({"max_node_tokens": size, **{k: p1[k] for k in keys}})
+        sized = config.model_copy(update={"max_node_tokens": size})
+        p1 = protocol_p1(data, sized)
+        out.append({"max_node_tokens": size, **{k: p1[k] for k in keys}, **oracle_p1(data, sized)})
     return out
 
 
