@@ -5,8 +5,9 @@ request straight to vLLM with the `openai` SDK, in one run; plus the in-process 
   p50/p99 of each path, and the added latency as percentiles of the paired differences
   (ogmux − the direct call just before it), which cancels most of the machine's load swings, and
   the CPU time the ogmux server process spent per call (independent of the neighbours);
-- throughput with 8 concurrent streams on each path, in rounds of ABBA order (requests/s and
-  completion tokens/s; median ratio over rounds), with the CPU time the ogmux server and the
+- throughput with 8 concurrent streams on each path, in many short rounds of ABBA order
+  (requests/s and completion tokens/s; median ratio over rounds with its 95% bootstrap interval,
+  and the ratio of total times), with the CPU time the ogmux server and the
   vLLM process tree spent per request: on a CPU-bound machine the throughput ratio tends to
   vLLM / (vLLM + ogmux) CPU per request, a figure far less sensitive to the neighbours' load
   than the wall-clock ratio;
@@ -170,9 +171,18 @@ async def _serve_benchmark(
             "direct": d_runs, "ogmux": o_runs,
             "ratio_requests_per_s_per_round": ratios,
             "ratio_requests_per_s": statistics.median(ratios),
+            "ratio_requests_per_s_ci95": _median_ci(ratios),
+            "ratio_total_time": sum(r["wall_s"] for r in d_runs) / sum(r["wall_s"] for r in o_runs),
             "cpu_accounting": cpu_bound,
         },
     }  # fmt: skip
+
+
+def _median_ci(xs: list[float], resamples: int = 2000) -> list[float]:
+    """95% bootstrap interval of the median of `xs` (percentile method, fixed seed)."""
+    rng = np.random.default_rng(0)
+    meds = np.median(rng.choice(np.asarray(xs), size=(resamples, len(xs))), axis=1)
+    return [float(np.percentile(meds, 2.5)), float(np.percentile(meds, 97.5))]
 
 
 def _decision_benchmark(backends: list[dict], n: int) -> dict:
@@ -244,8 +254,13 @@ def main() -> int:
     ap.add_argument("--vllm-url", default="", help="use this running vLLM server instead of starting one")
     ap.add_argument("--model", default="tiny", help="served model name (with --vllm-url)")
     ap.add_argument("--sequential", type=int, default=100)
-    ap.add_argument("--concurrent-requests", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=6, help="throughput rounds per path, in ABBA order")
+    ap.add_argument("--concurrent-requests", type=int, default=16, help="requests per throughput run")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=24,
+        help="throughput rounds per path, in ABBA order; many short rounds average out the host's swings",
+    )
     ap.add_argument("--decisions", type=int, default=5000)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ogmux-bench-router-"))
