@@ -1,7 +1,8 @@
 """Server overhead: `server_info` through ogmux vs a bare MCPServer with a no-op tool.
 
 All run as real processes at the same time, driven from one client process:
-- p50/p99 latency of sequential calls over streamable HTTP (stateless, JSON responses) and stdio,
+- p50/p99 latency of sequential calls over streamable HTTP (stateless, SSE responses: the SDK's
+  and ogmux's default) and stdio,
   one call to each server in turn, so that load swings of the shared machine hit all alike;
 - calls/s with 16 concurrent HTTP clients (median of 4 rounds in alternating order);
 - idle RSS of each server process.
@@ -57,7 +58,7 @@ def noop_structured() -> Info:
 
 if sys.argv[1] == "http":
     import anyio, uvicorn
-    web = app.streamable_http_app(stateless_http=True, json_response=True)
+    web = app.streamable_http_app(stateless_http=True)
     uvicorn.run(web, host="127.0.0.1", port=int(sys.argv[2]), log_level="error", access_log=False)
 else:
     app.run()
