@@ -1,11 +1,17 @@
 """Router overhead on the real CPU vLLM: `chat` through ogmux (MCP over streamable HTTP) vs the same
 request straight to vLLM with the `openai` SDK, in one run; plus the in-process decision time.
 
-- sequential latency (streamed, greedy, same prompt and max_tokens on both paths, interleaved):
+Two modes, each measured as below: "plain" (the MCP call carries no progress token, so ogmux asks
+vLLM for the whole answer; the direct request is not streamed either) and "streamed" (the call
+carries a progress token, so ogmux streams from vLLM and sends progress; the direct request is
+streamed).
+- sequential latency (greedy, same prompt and max_tokens on both paths, interleaved):
   p50/p99 of each path, and the added latency as percentiles of the paired differences
   (ogmux − the direct call just before it), which cancels most of the machine's load swings, and
   the CPU time the ogmux server process spent per call (independent of the neighbours);
-- throughput with 8 concurrent streams on each path, in many short rounds of ABBA order
+- throughput with 8 concurrent streams on each path, with identical requests (32 tokens, which
+  finish in lock-step) and with a cycle of lengths (16-48 tokens), in many short rounds of ABBA order
+  after a warm-up run
   (requests/s and completion tokens/s; median ratio over rounds with its 95% bootstrap interval,
   and the ratio of total times), with the CPU time the ogmux server and the
   vLLM process tree spent per request: on a CPU-bound machine the throughput ratio tends to
@@ -18,6 +24,8 @@ request straight to vLLM with the `openai` SDK, in one run; plus the in-process 
 
 Starts its own vLLM server on the tiny MoE checkpoint the integration tests build (or uses
 --vllm-url URL --model NAME) and an `ogmux serve --http` process routing to it.
+With --pin the vLLM server gets the first CPU to itself and the clients and ogmux share the rest,
+as when the router runs beside a GPU server; written to --out (e.g. router_pinned.json).
 Writes benchmarks/results/router.json. Goals: decision p99 < 1 ms for rule/score policies,
 added p50 <= 5 ms, throughput >= 0.95x direct.
 """
@@ -55,35 +63,49 @@ from tests.integration.vllm_harness import VllmServer, build_tiny_moe, start_ser
 
 PROMPT = "Summarise the plan of the house in one sentence."
 MAX_TOKENS = 32
+# Identical requests finish in lock-step, so every per-request cost lands in one burst between
+# batches; a cycle of lengths spreads completions out as real traffic does.
+MIXED_LENGTHS = (16, 24, 32, 40, 48)
 
 
 def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q))
 
 
-async def _direct_once(client: openai.AsyncOpenAI, model: str) -> tuple[float, int]:
+async def _direct_once(
+    client: openai.AsyncOpenAI, model: str, stream: bool, max_tokens: int = MAX_TOKENS
+) -> tuple[float, int]:
     t0 = time.perf_counter()
-    stream = await client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=MAX_TOKENS, temperature=0,
-        stream=True, stream_options={"include_usage": True},
-    )  # fmt: skip
+    args = {"model": model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0}
+    if not stream:
+        done = await client.chat.completions.create(**args)
+        return time.perf_counter() - t0, done.usage.completion_tokens
+    chunks = await client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True})
     tokens = 0
-    async for chunk in stream:
+    async for chunk in chunks:
         if chunk.usage is not None:
             tokens = chunk.usage.completion_tokens
     return time.perf_counter() - t0, tokens
 
 
-async def _ogmux_once(session: mcp.Client, model: str) -> tuple[float, int]:
+async def _ignore_progress(done: float, total: float | None, message: str | None) -> None:
+    return None
+
+
+async def _ogmux_once(
+    session: mcp.Client, model: str, stream: bool, max_tokens: int = MAX_TOKENS
+) -> tuple[float, int]:
+    """`chat` through ogmux; with `stream` the call asks for progress, so ogmux streams from vLLM."""
     t0 = time.perf_counter()
     res = await session.call_tool(
         "chat",
         {
             "messages": [{"role": "user", "content": PROMPT}],
             "model": model,
-            "max_tokens": MAX_TOKENS,
+            "max_tokens": max_tokens,
             "temperature": 0,
         },
+        progress_callback=_ignore_progress if stream else None,
     )
     dt = time.perf_counter() - t0
     if res.is_error:
@@ -91,14 +113,14 @@ async def _ogmux_once(session: mcp.Client, model: str) -> tuple[float, int]:
     return dt, res.structured_content["result"]["usage"]["completion_tokens"]
 
 
-async def _throughput(call, sessions: list, total: int) -> dict:
-    queue = list(range(total))
+async def _throughput(call, sessions: list, total: int, lengths: tuple[int, ...]) -> dict:
+    """`total` calls over the sessions; call i asks for lengths[i % len(lengths)] tokens."""
+    queue = [lengths[i % len(lengths)] for i in range(total)]
     tokens = [0]
 
     async def worker(s):
         while queue:
-            queue.pop()
-            _, n = await call(s)
+            _, n = await call(s, queue.pop())
             tokens[0] += n
 
     t0 = time.perf_counter()
@@ -116,44 +138,30 @@ async def _serve_benchmark(
     rounds: int,
     ogmux_pid: int,
     vllm_pid: int | None,
+    stream: bool,
 ) -> dict:
     direct = openai.AsyncOpenAI(base_url=f"{vllm_url}/v1", api_key="x", max_retries=0)
     async with mcp.Client(mcp_url) as warm:
         for _ in range(3):
-            await _ogmux_once(warm, model)
-            await _direct_once(direct, model)
+            await _ogmux_once(warm, model, stream)
+            await _direct_once(direct, model, stream)
         d_lat, o_lat = [], []
         cpu0 = _cpu_seconds(ogmux_pid)
         for _ in range(n_seq):  # interleaved so both paths see the same machine state
-            d_lat.append((await _direct_once(direct, model))[0])
-            o_lat.append((await _ogmux_once(warm, model))[0])
+            d_lat.append((await _direct_once(direct, model, stream))[0])
+            o_lat.append((await _ogmux_once(warm, model, stream))[0])
         cpu_per_call_ms = (_cpu_seconds(ogmux_pid) - cpu0) / n_seq * 1e3
     async with contextlib.AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(mcp.Client(mcp_url)) for _ in range(8)]
-        runs: dict[str, list[dict]] = {"ogmux": [], "direct": []}
-        paths = {
-            "ogmux": lambda: _throughput(lambda s: _ogmux_once(s, model), clients, n_conc),
-            "direct": lambda: _throughput(lambda s: _direct_once(s, model), [direct] * 8, n_conc),
-        }
-        for i in range(rounds):  # ABBA order: both paths share the machine's load swings and drift
-            for name in ("ogmux", "direct") if i % 2 == 0 else ("direct", "ogmux"):
-                cpu0 = (_cpu_seconds(ogmux_pid), _tree_cpu_seconds(vllm_pid))
-                run = await paths[name]()
-                run["ogmux_cpu_ms_per_request"] = (_cpu_seconds(ogmux_pid) - cpu0[0]) / n_conc * 1e3
-                if vllm_pid is not None:
-                    run["vllm_cpu_ms_per_request"] = (_tree_cpu_seconds(vllm_pid) - cpu0[1]) / n_conc * 1e3
-                runs[name].append(run)
-    o_runs, d_runs = runs["ogmux"], runs["direct"]
-    ratios = [o["requests_per_s"] / d["requests_per_s"] for o, d in zip(o_runs, d_runs, strict=True)]
-    cpu_bound = None
-    if vllm_pid is not None:
-        vllm_ms = statistics.median(r["vllm_cpu_ms_per_request"] for r in o_runs)
-        ogmux_ms = statistics.median(r["ogmux_cpu_ms_per_request"] for r in o_runs)
-        cpu_bound = {
-            "vllm_cpu_ms_per_request": vllm_ms,
-            "ogmux_cpu_ms_per_request": ogmux_ms,
-            "throughput_ratio_if_cpu_bound": vllm_ms / (vllm_ms + ogmux_ms),
-        }
+
+        def paths(lengths: tuple[int, ...]) -> dict:
+            return {
+                "ogmux": lambda: _throughput(lambda s, m: _ogmux_once(s, model, stream, m), clients, n_conc, lengths),
+                "direct": lambda: _throughput(lambda s, m: _direct_once(s, model, stream, m), [direct] * 8, n_conc, lengths),
+            }  # fmt: skip
+
+        same = await _rounds(paths((MAX_TOKENS,)), rounds, n_conc, ogmux_pid, vllm_pid)
+        mixed = await _rounds(paths(MIXED_LENGTHS), rounds, n_conc, ogmux_pid, vllm_pid)
     diffs = [o - d for o, d in zip(o_lat, d_lat, strict=True)]
     return {
         "sequential": {
@@ -166,15 +174,43 @@ async def _serve_benchmark(
             "paired_added_p99_ms": _pct(diffs, 99) * 1e3,
             "ogmux_server_cpu_ms_per_call": cpu_per_call_ms,
         },
-        "concurrent_8": {
-            "requests_per_run": n_conc, "rounds": rounds,
-            "direct": d_runs, "ogmux": o_runs,
-            "ratio_requests_per_s_per_round": ratios,
-            "ratio_requests_per_s": statistics.median(ratios),
-            "ratio_requests_per_s_ci95": _median_ci(ratios),
-            "ratio_total_time": sum(r["wall_s"] for r in d_runs) / sum(r["wall_s"] for r in o_runs),
-            "cpu_accounting": cpu_bound,
-        },
+        "concurrent_8": same,
+        "concurrent_8_mixed_lengths": {"max_tokens_cycle": list(MIXED_LENGTHS), **mixed},
+    }  # fmt: skip
+
+
+async def _rounds(paths: dict, rounds: int, n_conc: int, ogmux_pid: int, vllm_pid: int | None) -> dict:
+    """Throughput of both paths in ABBA rounds after one unrecorded warm-up run of each."""
+    for run_path in paths.values():
+        await run_path()
+    runs: dict[str, list[dict]] = {"ogmux": [], "direct": []}
+    for i in range(rounds):  # ABBA order: both paths share the machine's load swings and drift
+        for name in ("ogmux", "direct") if i % 2 == 0 else ("direct", "ogmux"):
+            cpu0 = (_cpu_seconds(ogmux_pid), _tree_cpu_seconds(vllm_pid))
+            run = await paths[name]()
+            run["ogmux_cpu_ms_per_request"] = (_cpu_seconds(ogmux_pid) - cpu0[0]) / n_conc * 1e3
+            if vllm_pid is not None:
+                run["vllm_cpu_ms_per_request"] = (_tree_cpu_seconds(vllm_pid) - cpu0[1]) / n_conc * 1e3
+            runs[name].append(run)
+    o_runs, d_runs = runs["ogmux"], runs["direct"]
+    ratios = [o["requests_per_s"] / d["requests_per_s"] for o, d in zip(o_runs, d_runs, strict=True)]
+    cpu_bound = None
+    if vllm_pid is not None:
+        vllm_ms = statistics.median(r["vllm_cpu_ms_per_request"] for r in o_runs)
+        ogmux_ms = statistics.median(r["ogmux_cpu_ms_per_request"] for r in o_runs)
+        cpu_bound = {
+            "vllm_cpu_ms_per_request": vllm_ms,
+            "ogmux_cpu_ms_per_request": ogmux_ms,
+            "throughput_ratio_if_cpu_bound": vllm_ms / (vllm_ms + ogmux_ms),
+        }
+    return {
+        "requests_per_run": n_conc, "rounds": rounds,
+        "direct": d_runs, "ogmux": o_runs,
+        "ratio_requests_per_s_per_round": ratios,
+        "ratio_requests_per_s": statistics.median(ratios),
+        "ratio_requests_per_s_ci95": _median_ci(ratios),
+        "ratio_total_time": sum(r["wall_s"] for r in d_runs) / sum(r["wall_s"] for r in o_runs),
+        "cpu_accounting": cpu_bound,
     }  # fmt: skip
 
 
@@ -262,13 +298,28 @@ def main() -> int:
         help="throughput rounds per path, in ABBA order; many short rounds average out the host's swings",
     )
     ap.add_argument("--decisions", type=int, default=5000)
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="vLLM on the first CPU, this process, its clients and ogmux on the others: the engine gets "
+        "its own core, as when the router runs beside a GPU server (needs >= 2 CPUs; not with --vllm-url)",
+    )
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    pinning = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2 or args.vllm_url:
+            ap.error("--pin needs at least 2 CPUs and a vLLM server started by the benchmark")
+        pinning = {"vllm": cpus[:1], "clients_and_ogmux": cpus[1:]}
+        os.sched_setaffinity(0, cpus[1:])  # before any thread or child exists, so all inherit it
     work = Path(tempfile.mkdtemp(prefix="ogmux-bench-router-"))
     servers: list[VllmServer] = []
     url, model = args.vllm_url, args.model
     if not url:
         model = "tiny"
-        servers = [VllmServer(model, free_port(), work / "vllm.log")]
+        vllm_cpus = frozenset(pinning["vllm"]) if pinning else None
+        servers = [VllmServer(model, free_port(), work / "vllm.log", cpus=vllm_cpus)]
         start_servers(servers, build_tiny_moe(work), work)
         url = servers[0].url
     backends = [
@@ -284,30 +335,43 @@ def main() -> int:
     port = free_port()
     ogmux = _ogmux_process(config, port, work / "ogmux.log")
     try:
-        serve = asyncio.run(
-            _serve_benchmark(
-                url,
-                model,
-                f"http://127.0.0.1:{port}/mcp",
-                args.sequential,
-                args.concurrent_requests,
-                args.rounds,
-                ogmux.pid,
-                servers[0].proc.pid if servers else None,
+        runs = {
+            mode: asyncio.run(
+                _serve_benchmark(
+                    url,
+                    model,
+                    f"http://127.0.0.1:{port}/mcp",
+                    args.sequential,
+                    args.concurrent_requests,
+                    args.rounds,
+                    ogmux.pid,
+                    servers[0].proc.pid if servers else None,
+                    stream=mode == "streamed",
+                )
             )
-        )
+            for mode in ("plain", "streamed")
+        }
         decide = _decision_benchmark(backends, args.decisions)
     finally:
         ogmux.terminate()
         ogmux.wait(10)
         stop_servers(servers)
-    seq, conc = serve["sequential"], serve["concurrent_8"]
+    seq, conc = runs["plain"]["sequential"], runs["plain"]["concurrent_8"]
+    s_seq, s_conc = runs["streamed"]["sequential"], runs["streamed"]["concurrent_8"]
     result = {
         "benchmark": "router",
         "engine": "vllm-cpu 0.32.0, tiny random-weight Qwen3-MoE (2 layers, 8 experts top-2), 2-core CPU",
         "load_average_1m_at_end": os.getloadavg()[0],
-        "request": {"prompt": PROMPT, "max_tokens": MAX_TOKENS, "temperature": 0, "stream": True},
-        **serve,
+        "cpu_pinning": pinning,
+        "request": {"prompt": PROMPT, "max_tokens": MAX_TOKENS, "temperature": 0},
+        "modes": {
+            "plain": "chat without a progress token (ogmux asks vLLM for the whole answer) vs a direct "
+            "non-streamed request",
+            "streamed": "chat with a progress token (ogmux streams from vLLM and sends progress) vs a direct "
+            "streamed request",
+        },
+        **runs["plain"],
+        "streamed": runs["streamed"],
         "decision_time": decide,
         "goals": {
             "decision_p99_under_1ms_rule_score": all(
@@ -318,10 +382,20 @@ def main() -> int:
             ),
             "added_p50_at_most_5ms": seq["paired_added_p50_ms"] <= 5.0,
             "throughput_at_least_0.95x": conc["ratio_requests_per_s"] >= 0.95,
+            "streamed_added_p50_at_most_5ms": s_seq["paired_added_p50_ms"] <= 5.0,
+            "streamed_throughput_at_least_0.95x": s_conc["ratio_requests_per_s"] >= 0.95,
+            "mixed_lengths_throughput_at_least_0.95x": runs["plain"]["concurrent_8_mixed_lengths"][
+                "ratio_requests_per_s"
+            ]
+            >= 0.95,
+            "streamed_mixed_lengths_throughput_at_least_0.95x": runs["streamed"]["concurrent_8_mixed_lengths"][
+                "ratio_requests_per_s"
+            ]
+            >= 0.95,
         },
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

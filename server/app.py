@@ -69,6 +69,7 @@ class OgmuxServer(MCPServer):
         tools: Iterable[ToolSpec] | None = None,
         resources: Iterable[ResourceSpec] | None = None,
         token_verifier: OgmuxTokenVerifier | None = None,
+        in_process: bool = False,
     ):
         specs = list(discover_tools() if tools is None else tools)
         res = list(discover_resources() if resources is None else resources)
@@ -90,6 +91,8 @@ class OgmuxServer(MCPServer):
         self.ogmux_settings = settings
         self.state = AppState(settings)
         self.default_principal = default_principal
+        # In-process clients pass a progress callback without a token, so a listener cannot be ruled out.
+        self._progress_without_token = in_process
         self.specs: dict[str, ToolSpec] = {s.name: s for s in specs}
         self._definitions: dict[str, Tool] = {s.name: tool_definition(s) for s in specs}
         self.state.component(TOOLS_COMPONENT, lambda _: list(specs))
@@ -186,7 +189,12 @@ class OgmuxServer(MCPServer):
             args = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
             raise ToolCallError("invalid", describe_validation_error(name, spec.input_model, exc)) from None
-        ctx = ToolContext(principal=principal, state=self.state, progress=_progress_fn(context))
+        ctx = ToolContext(
+            principal=principal,
+            state=self.state,
+            progress=_progress_fn(context),
+            wants_progress=self._progress_without_token or _has_progress_token(context),
+        )
         try:
             if inspect.iscoroutinefunction(spec.handler):
                 result = await spec.handler(args, ctx)
@@ -261,6 +269,13 @@ def _template_params(uri: str) -> list[str]:
     return list(UriTemplate.parse(uri).variable_names)
 
 
+def _has_progress_token(context: Context[Any, Any] | None) -> bool:
+    if context is None:
+        return False
+    meta = context.request_context.meta
+    return bool(meta) and meta.get("progress_token") is not None
+
+
 def _progress_fn(context: Context[Any, Any] | None):
     async def progress(done: float, total: float | None = None, message: str | None = None) -> None:
         if context is not None:
@@ -328,5 +343,12 @@ def build_server(
             default = principal_for(settings, "anonymous", role)
     else:
         default = principal_for(settings, settings.server.stdio_principal, settings.server.stdio_role)
-    return OgmuxServer(settings, default_principal=default, tools=tools, resources=resources, token_verifier=verifier)
+    return OgmuxServer(
+        settings,
+        default_principal=default,
+        tools=tools,
+        resources=resources,
+        token_verifier=verifier,
+        in_process=transport == "memory",
+    )
 

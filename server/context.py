@@ -58,6 +58,7 @@ class ToolContext:
     principal: Principal
     state: AppState
     progress: ProgressFn = field(default=_no_progress)
+    wants_progress: bool = False  # the caller sent a progress token, so `progress` reaches someone
 
     @property
     def settings(self) -> Settings:

@@ -21,7 +21,11 @@ PROGRESS_INTERVAL_S = 0.25  # while streaming: at most one progress notification
 
 class ChatInput(RouteInput):
     temperature: float = Field(0.7, ge=0, le=2, description="sampling temperature")
-    stream: bool = Field(True, description="stream from the backend and send progress notifications")
+    stream: bool = Field(
+        True,
+        description="when the call carries a progress token: stream from the backend and send progress "
+        "notifications; without one the answer is fetched in one piece",
+    )
     timeout_s: float | None = Field(None, gt=0, le=600, description="deadline for the whole call, retries included")
 
     def request(self) -> ChatRequest:
@@ -72,7 +76,9 @@ class StreamProgress:
 
 async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
     router = await router_for(ctx)
-    progress = StreamProgress(ctx, float(args.max_tokens * args.n)) if args.stream else None
+    # Streaming only feeds progress notifications: without a listener the answer comes in one piece,
+    # which costs the backend and the server less per call.
+    progress = StreamProgress(ctx, float(args.max_tokens * args.n)) if args.stream and ctx.wants_progress else None
     result = await router.chat(
         args.request(), ctx.principal.id, ctx.principal.role, on_delta=progress.on_delta if progress else None
     )

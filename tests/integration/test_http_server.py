@@ -7,6 +7,7 @@ import mcp
 import pytest
 
 from tests.integration.procs import http_server
+from tests.router.wire_server import STREAMED, wire_server
 from tests.server.test_solver_tools import _net
 
 
@@ -45,6 +46,29 @@ async def test_progress_notifications_reach_an_http_client(url: str) -> None:
     assert not result.is_error, result.content
     assert result.structured_content["verified"]
     assert events, "progress sent during the solve never reached the HTTP client"
+
+
+async def test_chat_streams_from_the_backend_only_for_a_caller_that_wants_progress(tmp_path) -> None:
+    with wire_server() as wire:
+        config = tmp_path / "ogmux.toml"
+        config.write_text(
+            f'[[router.backends]]\nname = "cheap"\nkind = "openai"\nmodel = "ok"\nreplicas = ["{wire}/v1"]\n'
+        )
+        events: list[float] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            events.append(done)
+
+        args = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+        with http_server(config) as url:
+            async with mcp.Client(url) as client:
+                plain = await client.call_tool("chat", args)
+                streamed = await client.call_tool("chat", args, progress_callback=on_progress)
+    for result in (plain, streamed):
+        assert not result.is_error, result.content
+        assert result.structured_content["result"]["choices"] == ["alpha beta gamma"]
+    assert STREAMED[-2:] == [False, True]
+    assert events and events[-1] == 8.0
 
 
 def test_host_allowlist_rejects_foreign_host(url: str) -> None:

@@ -94,6 +94,7 @@ class VllmServer:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     extra: list[str] = field(default_factory=list)
+    cpus: frozenset[int] | None = None  # CPU affinity of the server and everything it starts
 
     @property
     def url(self) -> str:
@@ -123,6 +124,8 @@ class VllmServer:
             "--max-model-len", "512", "--dtype", "bfloat16", "--enforce-eager",
             "--distributed-executor-backend", "uni", *self.extra,
         ]  # fmt: skip
+        if self.cpus:
+            cmd = ["taskset", "--cpu-list", ",".join(map(str, sorted(self.cpus))), *cmd]
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -4,6 +4,7 @@ There are no API keys here, so the hosted-API paths are tested with the real `op
 `anthropic` SDKs against this server on 127.0.0.1. The `model` field picks a behaviour:
 "ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
 "cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`.
+`STREAMED` records, per OpenAI-format request, whether it asked for a stream.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from starlette.routing import Route
 
 from tests.integration.procs import free_port
 
-__all__ = ["EXPERTS", "wire_server"]
+__all__ = ["EXPERTS", "STREAMED", "wire_server"]
 
 EXPERTS = np.array([[[0, 3], [1, 3]], [[3, 5], [0, 1]]], dtype=np.uint8)  # (tokens, layers, top-k)
 WORDS = ["alpha", " beta", " gamma"]
+STREAMED: list[bool] = []
 
 
 def _npy_b64(arr: np.ndarray) -> str:
@@ -63,6 +65,7 @@ def _sse(events: list[str], cut: bool) -> StreamingResponse:
 
 async def openai_chat(request: Request) -> Response:
     body = await request.json()
+    STREAMED.append(bool(body.get("stream")))
     model = body["model"]
     if (fail := await _failure(model)) is not None:
         return fail
