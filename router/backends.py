@@ -8,7 +8,6 @@ Every failure is mapped to `BackendError` (retryable elsewhere) or `UpstreamReje
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -25,7 +24,6 @@ from router.types import ChatMessage, ChatRequest
 __all__ = ["Backend", "Completion", "Delta", "make_backend"]
 
 _REJECT = {400, 404, 413, 422}
-_AIOHTTP = importlib.util.find_spec("aiohttp") is not None
 
 
 @dataclass
@@ -119,13 +117,6 @@ class Backend(ABC):
         """Release the SDK client."""
 
 
-def _openai_http_client(openai: ModuleType) -> Any:
-    """The SDK's aiohttp transport when aiohttp is installed (the `openai[aiohttp]` extra), else None
-    (the SDK's default pure-Python HTTP/1.1 stack). A streamed answer arrives as one chunk per token, and
-    aiohttp's C parser takes a fraction of the CPU per chunk, which is most of a routed call's cost."""
-    return openai.DefaultAioHttpClient() if _AIOHTTP else None
-
-
 class OpenAIBackend(Backend):
     """vLLM (base URL = root + /v1) or OpenAI, through `openai.AsyncOpenAI`."""
 
@@ -135,9 +126,7 @@ class OpenAIBackend(Backend):
         import openai  # imported with the first backend, not with the server
 
         self.sdk = openai
-        self.client = openai.AsyncOpenAI(
-            base_url=base, api_key=api_key or "EMPTY", max_retries=0, http_client=_openai_http_client(openai)
-        )
+        self.client = openai.AsyncOpenAI(base_url=base, api_key=api_key or "EMPTY", max_retries=0)
 
     def _args(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
         args: dict[str, Any] = {

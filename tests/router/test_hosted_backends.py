@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from router import backends
 from router.complete import Complete, RouterComplete
 from router.config import RouterConfig
 from router.core import Router
@@ -54,28 +53,6 @@ async def test_plain_and_streamed_answers_with_usage_and_cost(wire, kind):
         u = streamed.usage
         assert u.completion_tokens == 3 and u.cost_usd == pytest.approx((u.prompt_tokens * 2 + 3 * 4) / 1e6)
         assert r.ledger.by_principal["alice"].requests == 2
-    finally:
-        await r.aclose()
-
-
-@pytest.mark.parametrize("aiohttp", [True, False], ids=["aiohttp", "sdk-default"])
-async def test_openai_streams_alike_on_either_http_transport(wire, monkeypatch, aiohttp):
-    """aiohttp under the SDK when installed, else the SDK's default transport: same deltas, usage and errors."""
-    if aiohttp and not backends._AIOHTTP:
-        pytest.skip("aiohttp is not installed")
-    monkeypatch.setattr(backends, "_AIOHTTP", aiohttp)
-    r = _router(_backend("m", "openai", "ok", wire), _backend("c", "openai", "cut", wire))
-    await r.start()
-    try:
-        got: list[str] = []
-
-        async def on_delta(d):
-            got.append(d.text)
-
-        res = await r.chat(_req(model="m"), on_delta=on_delta)
-        assert got == ["alpha", " beta", " gamma"] and res.usage.completion_tokens == 3
-        with pytest.raises(StreamInterruptedError, match="no fallback"):
-            await r.chat(_req(model="c"), on_delta=on_delta)
     finally:
         await r.aclose()
 
