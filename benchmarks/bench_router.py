@@ -140,7 +140,7 @@ async def _serve_benchmark(
     vllm_pid: int | None,
     stream: bool,
 ) -> dict:
-    direct = openai.AsyncOpenAI(base_url=f"{vllm_url}/v1", api_key="x", max_retries=0)
+    direct = openai.AsyncOpenAI(base_url=f"{vllm_url}/v1", api_key="x")  # the SDK's default retries
     async with mcp.Client(mcp_url) as warm:
         for _ in range(3):
             await _ogmux_once(warm, model, stream)
@@ -313,6 +313,10 @@ def main() -> int:
             ap.error("--pin needs at least 2 CPUs and a vLLM server started by the benchmark")
         pinning = {"vllm": cpus[:1], "clients_and_ogmux": cpus[1:]}
         os.sched_setaffinity(0, cpus[1:])  # before any thread or child exists, so all inherit it
+    # vLLM closes idle keep-alive connections after 5 s by default; a client reusing one at that
+    # moment gets a connection error, which the sequential phases (7 of 8 pooled connections idle)
+    # would otherwise provoke.
+    os.environ.setdefault("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", "75")
     work = Path(tempfile.mkdtemp(prefix="ogmux-bench-router-"))
     servers: list[VllmServer] = []
     url, model = args.vllm_url, args.model
