@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.procs import http_server
 from tests.router.wire_server import STREAMED, wire_server
-from tests.server.test_solver_tools import _net
+from tests.tools.solver.conftest import random_net
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,8 @@ async def test_progress_notifications_reach_an_http_client(url: str) -> None:
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         events.append((done, total))
 
-    args = {"network": {"inline": _net().to_spec().model_dump()}, "bounds": {"lower": [-2, -2], "upper": [2, 2]}}
+    net = random_net([2, 16, 16, 1], seed=0).to_spec().model_dump()
+    args = {"network": {"inline": net}, "bounds": {"lower": [-2, -2], "upper": [2, 2]}}
     async with mcp.Client(url) as client:
         result = await client.call_tool("optimize_surrogate", args, progress_callback=on_progress)
     assert not result.is_error, result.content
