@@ -60,7 +60,12 @@ def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
     if isinstance(exc, sdk.APITimeoutError):
         return BackendError(f"{where}: timed out", None)
     if isinstance(exc, sdk.APIConnectionError):
-        return BackendError(f"{where}: connection failed ({exc.__cause__ or exc})", None, unreachable=True)
+        # Refused or unresolvable: the replica is down. Anything else (a kept-alive connection the
+        # server closed, a reset) is transient and worth retrying on the same replica. The SDKs
+        # raise their own copies of httpx's ConnectError (openai vendors httpx), hence by name.
+        down = any(c.__name__ == "ConnectError" for c in type(exc.__cause__).__mro__)
+        what = "connection refused" if down else "connection dropped"
+        return BackendError(f"{where}: {what} ({exc.__cause__ or exc})", None, unreachable=down)
     if status is not None:
         body = getattr(exc, "message", str(exc))
         if status in _REJECT:

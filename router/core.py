@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import uuid
@@ -152,6 +153,10 @@ class Router:
     ) -> ChatResult:
         """Run `request`: decide, then try the plan under one deadline.
 
+        Retryable failures move on along the plan, and round again to replicas that are still
+        available (a dropped connection or a 5xx leaves the breaker closed below its threshold),
+        with exponential backoff, up to `retry.max_attempts` attempts in all.
+
         With `on_delta` the answer is streamed and each text delta is passed on as it arrives;
         a fallback happens only before the first delta was passed on. The request is charged
         once, on success, with the backend's reported usage.
@@ -163,11 +168,13 @@ class Router:
         retry = self.config.retry
         attempts: list[Attempt] = []
         errors: list[str] = []
-        for r in plan:
-            if len(attempts) >= retry.max_attempts:
-                break
+        order, idle = itertools.cycle(plan), 0
+        while len(attempts) < retry.max_attempts and idle < len(plan):
+            r = next(order)
             if attempts and not r.available():
+                idle += 1
                 continue
+            idle = 0
             if attempts:
                 pause = min(retry.backoff_base_s * 2 ** (len(attempts) - 1), retry.backoff_max_s)
                 if time.monotonic() + pause >= deadline:

@@ -13,7 +13,8 @@ from router.config import RouterConfig
 from router.core import Router
 from router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
 from router.types import ChatRequest
-from tests.router.wire_server import wire_server
+from tests.integration.procs import free_port
+from tests.router.wire_server import dropping_server, wire_server
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,32 @@ async def test_5xx_retries_then_reports_every_attempt(wire):
         await r.aclose()
 
 
+async def test_a_dropped_connection_is_retried_on_the_same_replica():
+    with dropping_server(drops=2) as url:
+        r = _router(_backend("only", "openai", "ok", url))
+        await r.start()
+        try:
+            res = await r.chat(_req())
+            assert res.choices == ["alpha beta gamma"]
+            assert [a.outcome.split(": ")[-1][:18] for a in res.attempts] == ["connection dropped"] * 2 + ["ok"]
+            assert {a.replica for a in res.attempts} == {f"{url}/v1"}
+            assert r.pool.replicas["only"][0].breaker.state == "closed"
+        finally:
+            await r.aclose()
+
+
+async def test_a_refused_connection_opens_the_breaker_at_once_and_falls_back(wire):
+    dead = f"http://127.0.0.1:{free_port()}"
+    r = _router(_backend("dead", "openai", "ok", dead, quality=0.99), _backend("spare", "openai", "ok", wire, quality=0.1))
+    await r.start()
+    try:
+        res = await r.chat(_req(policy="cost_quality"))
+        assert [a.model for a in res.attempts] == ["dead", "spare"] and "connection refused" in res.attempts[0].outcome
+        assert r.pool.replicas["dead"][0].breaker.state == "open"
+    finally:
+        await r.aclose()
+
+
 async def test_400_is_not_retried(wire):
     r = _router(_backend("a", "openai", "bad", wire), _backend("b", "openai", "ok", wire))
     await r.start()
@@ -130,8 +157,9 @@ async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
             await r.chat(_req(policy="cost_quality"), "p", "admin", on_delta=on_delta)
         assert sent[0] == "alpha" and "".join(sent) != "alpha beta gamma"
         assert "p" not in r.ledger.by_principal
-        res = await r.chat(_req(policy="cost_quality"), "p", "admin")  # not streamed: the fallback may answer
-        assert res.model == "b"
+        assert r.pool.replicas["a"][0].breaker.state == "closed"  # a dropped stream is transient
+        res = await r.chat(_req(policy="cost_quality"), "p", "admin")
+        assert res.model == "a" and res.choices == ["alpha beta gamma"]
     finally:
         await r.aclose()
 

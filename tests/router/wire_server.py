@@ -5,12 +5,15 @@ There are no API keys here, so the hosted-API paths are tested with the real `op
 "ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
 "cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`.
 `STREAMED` records, per OpenAI-format request, whether it asked for a stream.
+`dropping_server(n)` closes the connection without an answer on its first `n` requests, as a
+server does with a kept-alive connection it has timed out, and answers "ok" afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import http.server
 import io
 import json
 import threading
@@ -27,7 +30,7 @@ from starlette.routing import Route
 
 from tests.integration.procs import free_port
 
-__all__ = ["EXPERTS", "STREAMED", "wire_server"]
+__all__ = ["EXPERTS", "STREAMED", "dropping_server", "wire_server"]
 
 EXPERTS = np.array([[[0, 3], [1, 3]], [[3, 5], [0, 1]]], dtype=np.uint8)  # (tokens, layers, top-k)
 WORDS = ["alpha", " beta", " gamma"]
@@ -146,3 +149,46 @@ def wire_server() -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+def _ok_body() -> bytes:
+    msg = {"role": "assistant", "content": "".join(WORDS)}
+    return json.dumps({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": "ok",
+        "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+    }).encode()  # fmt: skip
+
+
+@contextmanager
+def dropping_server(drops: int) -> Iterator[str]:
+    """A server whose first `drops` requests get their connection closed unanswered; yields its root URL."""
+    left = [drops]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            if left[0] > 0:
+                left[0] -= 1
+                self.close_connection = True
+                return
+            body = _ok_body()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
