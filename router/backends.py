@@ -102,6 +102,20 @@ def _chunk_deltas(chunk: Any) -> list[Delta]:
     return out
 
 
+def _completion(data: Any) -> Completion:
+    """A `chat.completion` object, as decoded JSON."""
+    choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+    experts = [c.get("routed_experts") for c in choices]
+    usage = data.get("usage") or {}
+    return Completion(
+        texts=[(c.get("message") or {}).get("content") or "" for c in choices],
+        finish_reasons=[c.get("finish_reason") for c in choices],
+        prompt_tokens=usage.get("prompt_tokens") or 0,
+        completion_tokens=usage.get("completion_tokens") or 0,
+        routed_experts=[_expert_counts(e) for e in experts] if all(experts) and experts else None,
+    )
+
+
 class Backend(ABC):
     """One replica of one backend, callable streaming or not."""
 
@@ -133,56 +147,61 @@ class OpenAIBackend(Backend):
         self.sdk = openai
         self.client = openai.AsyncOpenAI(base_url=base, api_key=api_key or "EMPTY", max_retries=0)
 
-    def _args(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
-        args: dict[str, Any] = {
+    def _body(self, req: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "model": self.config.model,
             "messages": [m.model_dump() for m in req.messages],
             "max_tokens": req.max_tokens,
             "temperature": req.temperature,
             "n": req.n,
-            "timeout": timeout,
         }
         if req.json_output:
-            args["response_format"] = {"type": "json_object"}
+            body["response_format"] = {"type": "json_object"}
         if req.tools:
-            args["tools"] = req.tools
-        return args
+            body["tools"] = req.tools
+        return body
 
-    async def complete(self, req: ChatRequest, timeout: float) -> Completion:
-        try:
-            resp = await self.client.chat.completions.create(**self._args(req, timeout))
-        except self.sdk.OpenAIError as exc:
-            raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
-        choices = sorted(resp.choices, key=lambda c: c.index)
-        experts = [(c.model_extra or {}).get("routed_experts") for c in choices]
-        usage = resp.usage
-        return Completion(
-            texts=[c.message.content or "" for c in choices],
-            finish_reasons=[c.finish_reason for c in choices],
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            routed_experts=[_expert_counts(e) for e in experts] if all(experts) and experts else None,
+    async def _post(self, body: dict[str, Any], timeout: float, stream: bool) -> Any:
+        # The SDK sends the request, decodes JSON or SSE and maps errors, but the body and the
+        # answer stay plain JSON (`cast_to=object`): its typed request transform and response
+        # models cost more CPU per call than the whole routing decision.
+        return await self.client.post(
+            "/chat/completions",
+            cast_to=object,
+            body=body,
+            options={"timeout": timeout},
+            stream=stream,
+            stream_cls=self.sdk.AsyncStream[object],
         )
 
-    async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
-        """The SDK sends the request, decodes the SSE and maps errors; chunks stay plain dicts
-        (`cast_to=object`): a typed model per chunk would cost more CPU than the routing."""
+    async def complete(self, req: ChatRequest, timeout: float) -> Completion:
         where = f"{self.config.name}@{self.url}"
-        args = self._args(req, timeout)
-        body = {**args, "stream": True, "stream_options": {"include_usage": True}}
-        del body["timeout"]
         try:
-            stream = await self.client.post(
-                "/chat/completions",
-                cast_to=object,
-                body=body,
-                options={"timeout": args["timeout"]},
-                stream=True,
-                stream_cls=self.sdk.AsyncStream[object],
-            )
+            data = await self._post(self._body(req), timeout, stream=False)
+        except self.sdk.OpenAIError as exc:
+            raise _map_error(exc, where, self.sdk) from exc
+        try:
+            return _completion(data)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise BackendError(f"{where}: not a chat completion ({exc!r}): {str(data)[:200]}") from exc
+
+    async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
+        """Deltas of the SSE answer, the last one carrying usage (`stream_options.include_usage`)."""
+        where = f"{self.config.name}@{self.url}"
+        body = {**self._body(req), "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            stream = await self._post(body, timeout, stream=True)
+            chunks = 0
             async for chunk in stream:
-                for d in _chunk_deltas(chunk):
+                chunks += 1
+                try:
+                    deltas = _chunk_deltas(chunk)
+                except (AttributeError, KeyError, TypeError) as exc:
+                    raise BackendError(f"{where}: not a chat completion chunk: {str(chunk)[:200]}") from exc
+                for d in deltas:
                     yield d
+            if not chunks:
+                raise BackendError(f"{where}: not a chat completion stream: the answer held no SSE chunks")
         except self.sdk.OpenAIError as exc:
             raise _map_error(exc, where, self.sdk) from exc
 

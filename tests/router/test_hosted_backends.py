@@ -121,6 +121,20 @@ async def test_a_refused_connection_opens_the_breaker_at_once_and_falls_back(wir
         await r.aclose()
 
 
+async def test_an_answer_that_is_no_chat_completion_is_a_clear_backend_error(wire):
+    async def ignore(d):
+        return None
+
+    for on_delta in (None, ignore):
+        r = _router(_backend("odd", "openai", "garbled", wire))
+        await r.start()
+        try:
+            with pytest.raises(BackendUnavailableError, match="not a chat completion"):
+                await r.chat(_req(), on_delta=on_delta)
+        finally:
+            await r.aclose()
+
+
 async def test_400_is_not_retried(wire):
     r = _router(_backend("a", "openai", "bad", wire), _backend("b", "openai", "ok", wire))
     await r.start()

@@ -3,7 +3,8 @@
 There are no API keys here, so the hosted-API paths are tested with the real `openai` and
 `anthropic` SDKs against this server on 127.0.0.1. The `model` field picks a behaviour:
 "ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
-"cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`.
+"cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`,
+"garbled" answers 200 with JSON that is no chat completion.
 `STREAMED` records, per OpenAI-format request, whether it asked for a stream.
 `dropping_server(n)` closes the connection without an answer on its first `n` requests, as a
 server does with a kept-alive connection it has timed out, and answers "ok" afterwards.
@@ -52,6 +53,8 @@ async def _failure(model: str) -> Response | None:
         return JSONResponse({"error": {"message": "messages must not be empty", "type": "invalid_request_error"}}, 400)
     if model == "slow":
         await asyncio.sleep(5)
+    if model == "garbled":
+        return JSONResponse({"detail": "maintenance page"})
     return None
 
 
