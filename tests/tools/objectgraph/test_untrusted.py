@@ -16,7 +16,7 @@ from tools.objectgraph.resolve import resolve_context
 from tools.objectgraph.search import search_index
 from tools.objectgraph.untrusted import fence, scan_instructions
 
-FIXTURES = Path(__file__).parent / "fixtures"
+OG_DEV = Path(__file__).parents[2] / "data" / "og-dev" / "docs"
 
 
 @pytest.mark.parametrize(
@@ -41,9 +41,9 @@ def test_instruction_like_text_is_flagged(text: str, kind: str) -> None:
     assert all(f.field == "full" and f.excerpt for f in flags)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.md")))
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(OG_DEV)) for p in OG_DEV.rglob("*.md")))
 def test_real_documents_raise_no_flags(name: str) -> None:
-    assert scan_instructions((FIXTURES / name).read_text(encoding="utf-8"), "full") == []
+    assert scan_instructions((OG_DEV / name).read_text(encoding="utf-8"), "full") == []
 
 
 @pytest.mark.parametrize(
