@@ -332,8 +332,9 @@ def main() -> int:
          "price_in_per_mtok": 2.5, "price_out_per_mtok": 10, "quality": 0.9},
     ]  # fmt: skip
     config = work / "ogmux.toml"
+    # The per-principal rate limit (20 calls/s by default) would throttle the throughput runs.
     config.write_text(
-        "[router]\npoll_interval_s = 1.0\n[[router.backends]]\n"
+        "[rate_limit]\nrate = 100000.0\nburst = 100000\n[router]\npoll_interval_s = 1.0\n[[router.backends]]\n"
         + "".join(f"{k} = {json.dumps(v)}\n" for k, v in backends[0].items())
     )
     port = free_port()
