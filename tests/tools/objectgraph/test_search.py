@@ -145,6 +145,32 @@ def test_dev_questions_find_their_document(tmp_path: Path) -> None:
         assert top[0].doc == Path(q["doc"]).stem, q["id"]
 
 
+BUNDLED = Path(__file__).parents[2] / "data" / "og-dev" / "docs"
+
+
+@pytest.fixture(scope="module")
+def bundled_snapshot():
+    return Corpus(BUNDLED, ObjectGraphConfig(reload=False)).snapshot()
+
+
+# Questions written for these tests, in words that differ from the documents' own, with the
+# node that answers each; the corpus is the 40 bundled real documents.
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("how to reclaim disk space after compacting etcd keys", "etcd-maintenance#defragmentation"),
+        ("stop a homebrew formula from being upgraded", "homebrew-faq#how-do-i-stop-certain-formulae-from-being-updated"),
+        ("send requests to an ASGI app in tests without a network", "httpx-transports#asgi-transport"),
+        ("FastAPI app served under a path prefix by a reverse proxy", "fastapi-behind-a-proxy#proxy-with-a-stripped-path-prefix"),
+        ("terminal text looks blurry", "windows-terminal-troubleshooting#the-text-is-blurry"),
+        ("persistent volume almost full, how do I make it bigger", "kube-persistent-volume-filling-up#direct-volume-resizing"),
+        ("set the tab title in Windows Terminal", "windows-terminal-troubleshooting#setting-the-tab-title"),
+    ],
+)
+def test_real_documents_answer_paraphrased_questions_in_the_top_three(bundled_snapshot, question, answer):
+    assert answer in [e.id for e in search_index(bundled_snapshot, question, k=3).entries]
+
+
 def test_a_table_of_contents_does_not_rank_its_section(tmp_path: Path) -> None:
     toc = "".join(f"* [Restore step {i}](#restore-step-{i})\n" for i in range(1, 6))
     (tmp_path / "manual.md").write_text(
