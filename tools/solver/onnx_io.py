@@ -81,7 +81,12 @@ def load_onnx(source: Path | bytes) -> ReluNetwork:
                 c = init.get(node.input[2])
                 if c is None:
                     raise NetworkError(f"{_where(node, i)}: C must be a constant")
-                bias = bias + a.get("beta", 1.0) * np.broadcast_to(c.reshape(-1), w.shape[0])
+                c = c.reshape(-1)
+                if c.size not in (1, w.shape[0]):
+                    raise NetworkError(
+                        f"{_where(node, i)}: bias C of size {c.size} does not match {w.shape[0]} outputs"
+                    )
+                bias = bias + a.get("beta", 1.0) * c
             ops.append(("affine", w, bias))
         elif op == "MatMul":
             b_mat = init.get(node.input[1])

@@ -124,6 +124,11 @@ def test_save_roundtrip(tmp_path: Path) -> None:
             "NaN or infinity",
         ),
         (
+            [helper.make_node("Gemm", ["x", "W", "b"], ["y"], name="dense", transB=1)],
+            {"W": np.ones((2, 3)), "b": np.zeros(3)},
+            "node 0 (Gemm 'dense'): bias C of size 3 does not match 2 outputs",
+        ),
+        (
             [helper.make_node("Conv", ["x", "W"], ["y"])],
             {"W": np.ones((1, 1, 1))},
             "operator Conv is not supported",
