@@ -244,10 +244,11 @@ def _solve_loaded(
     is_mip = any(t != highspy.HighsVarType.kContinuous for t in lp.integrality_)
     time_limit = min(limits.time_limit_s or config.default_time_s, config.max_time_s)
     out: HighsOutcome = run_highs(h, limits, time_limit, on_progress, is_mip=is_mip)
-    if out.status == "infeasible_or_unbounded" and not is_mip:
+    if out.status == "infeasible_or_unbounded":
+        # Without presolve HiGHS tells the two apart (for MILPs too); the re-solve gets what time is left.
         h.setOptionValue("presolve", "off")
         h.clearSolver()
-        out = run_highs(h, limits, time_limit, None, is_mip=False)
+        out = run_highs(h, limits, max(time_limit - out.time_s, 0.01), None, is_mip=is_mip)
     iis, iis_relaxed = None, False
     if out.status == "infeasible":
         if not is_mip:

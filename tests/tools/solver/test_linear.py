@@ -107,6 +107,39 @@ def test_unbounded_lp() -> None:
     assert "unbounded" in r.message
 
 
+def test_unbounded_milp_is_told_apart_from_infeasible() -> None:
+    # presolve alone answers "infeasible or unbounded" for both of these MILPs
+    m = LinearModel(
+        variables=[Variable(name="x", type="integer"), Variable(name="y")],
+        constraints=[Constraint(name="c", terms={"x": 1, "y": -1}, sense="<=", rhs=1)],
+        objective={"x": 1, "y": 1},
+        sense="maximize",
+    )
+    r = solve_milp(m)
+    assert r.is_mip and r.status == "unbounded" and r.solution_kind == "none" and r.values is None
+    assert "unbounded" in r.message
+
+
+def test_infeasible_milp_with_an_unbounded_direction() -> None:
+    # x1 - x2 >= 1 and x2 - x1 >= 1 contradict each other, while y alone could grow without limit
+    m = LinearModel(
+        variables=[
+            Variable(name="x1", type="integer", lower=None),
+            Variable(name="x2", type="integer", lower=None),
+            Variable(name="y", lower=None),
+        ],
+        constraints=[
+            Constraint(name="a", terms={"x1": 1, "x2": -1}, sense=">=", rhs=1),
+            Constraint(name="b", terms={"x1": -1, "x2": 1}, sense=">=", rhs=1),
+        ],
+        objective={"y": 1},
+        sense="maximize",
+    )
+    r = solve_milp(m)
+    assert r.is_mip and r.status == "infeasible" and r.solution_kind == "none"
+    assert "infeasible" in r.message
+
+
 @pytest.mark.parametrize(
     ("model", "needle"),
     [
