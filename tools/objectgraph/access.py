@@ -11,10 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ALL_SCOPES", "NotFoundError", "Scopes", "is_visible", "normalize_scopes", "scope_key"]
+__all__ = [
+    "ALL_SCOPES",
+    "PUBLIC",
+    "NotFoundError",
+    "Scopes",
+    "covers",
+    "effective_scopes",
+    "is_visible",
+    "normalize_scopes",
+    "scope_key",
+]
 
 Scopes = frozenset[str]
 ALL_SCOPES: Scopes = frozenset({"*"})
+PUBLIC = "public"
 
 
 class NotFoundError(LookupError):
@@ -32,6 +43,21 @@ def normalize_scopes(scopes: Iterable[str] | None) -> Scopes:
     if scopes is None:
         return ALL_SCOPES
     return frozenset(scopes)
+
+
+def effective_scopes(declared: Iterable[str]) -> Scopes:
+    """A node's declared scope names as effective scopes: empty (public) when "public" is among them."""
+    names = frozenset(declared)
+    return frozenset() if not names or PUBLIC in names else names
+
+
+def covers(outer: Scopes, inner: Scopes) -> bool:
+    """True if every caller who sees a node with effective scopes `inner` also sees one with `outer`.
+
+    Text derived from several nodes (a section's heading path, a document's title, term
+    statistics) may only combine a node with nodes that cover it.
+    """
+    return not outer or (bool(inner) and inner <= outer)
 
 
 def is_visible(node_scopes: frozenset[str], caller: Scopes) -> bool:

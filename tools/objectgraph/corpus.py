@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from tools.objectgraph.access import covers, effective_scopes
 from tools.objectgraph.config import ObjectGraphConfig
 from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.model import Document, Node
@@ -38,7 +39,6 @@ ParseFn = Callable[[str, str, ObjectGraphConfig], Document]
 """Parse file text (with its path relative to the corpus root) into a Document."""
 
 SUFFIXES = (".og", ".md")
-PUBLIC = "public"
 
 
 class CorpusError(ValueError):
@@ -95,10 +95,13 @@ def _records(doc: Document) -> Prepared:
     by_id = {n.id: n for n in doc.nodes}
 
     def heading_path(n: Node) -> tuple[str, ...]:
+        """Titles of the ancestors that every caller seeing `n` may see."""
+        mine = effective_scopes(n.scopes)
         path, cur, seen = [], n.parent, set()
         while cur and cur in by_id and cur not in seen:
             seen.add(cur)
-            path.append(by_id[cur].title)
+            if covers(effective_scopes(by_id[cur].scopes), mine):
+                path.append(by_id[cur].title)
             cur = by_id[cur].parent
         return tuple(reversed(path))
 
@@ -115,7 +118,7 @@ def _records(doc: Document) -> Prepared:
                 retries=n.assertion.retries,
                 escalate=n.assertion.escalate_to,
             )
-        scopes = frozenset() if (not n.scopes or PUBLIC in n.scopes) else frozenset(n.scopes)
+        scopes = effective_scopes(n.scopes)
         nodes.append(
             NodeRecord(
                 id=f"{doc.id}#{n.id}",
@@ -151,7 +154,7 @@ def _records(doc: Document) -> Prepared:
         hash=content_hash(doc.body()),
         nodes=tuple(n.id for n in nodes),
         changelog=tuple(changelog),
-        scopes=frozenset() if doc.scope == PUBLIC else frozenset({doc.scope}),
+        scopes=effective_scopes([doc.scope]),
     )
     return record, nodes
 
@@ -365,7 +368,8 @@ class Corpus:
         last_good = old.doc if old is not None else None
         kept = old.prepared if old is not None else None
         try:
-            text = p.read_text(encoding="utf-8")
+            with p.open(encoding="utf-8", newline="") as fh:  # keep CRLF: Full is the source byte for byte
+                text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             issue = Issue(severity="error", kind="read", path=rel, message=f"cannot read file: {exc}", hint="save the file as UTF-8 text")
             return _FileState(stamp, last_good, issue, kept)
@@ -380,6 +384,20 @@ class Corpus:
                 column=exc.column,
                 message=exc.message + ("; the last good version is still served" if last_good else ""),
                 hint=exc.hint,
+            )
+            return _FileState(stamp, last_good, issue, kept)
+        except ValidationError as exc:
+            # The parser reports what it checks with a location; anything it missed still must not
+            # take the corpus down.
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            issue = Issue(
+                severity="error",
+                kind="syntax",
+                path=rel,
+                message=f"invalid document ({where}: {first['msg']})"
+                + ("; the last good version is still served" if last_good else ""),
+                hint="fix the value named above",
             )
             return _FileState(stamp, last_good, issue, kept)
         return _FileState(stamp, doc, None)

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from markdown_it import MarkdownIt
 
+from tools.objectgraph.access import covers, effective_scopes
 from tools.objectgraph.model import Document, Node
 from tools.objectgraph.tokens import count_tokens
 
@@ -221,9 +222,15 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
     if all(n.keywords and n.dense for n in doc.nodes):
         return doc
     texts = [without_navigation(n.full) for n in doc.nodes]
-    df = term_document_frequencies(texts)
+    scopes = [effective_scopes(n.scopes) for n in doc.nodes]
+    # Term statistics come only from nodes that every caller seeing the node may see too, so a
+    # node's keywords reveal nothing about nodes hidden from some of its readers.
+    pools: dict[frozenset[str], tuple[Counter[str], int]] = {}
+    for mine in set(scopes):
+        pool = [t for t, s in zip(texts, scopes, strict=True) if covers(s, mine)]
+        pools[mine] = (term_document_frequencies(pool), len(pool))
     nodes = []
-    for node, text in zip(doc.nodes, texts, strict=True):
+    for node, text, mine in zip(doc.nodes, texts, scopes, strict=True):
         if node.keywords and node.dense:
             nodes.append(node)
             continue
@@ -231,7 +238,7 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
         if complete is not None and node.derived_metadata:
             result = llm_metadata(node, complete, max_dense_tokens=max_dense_tokens)
         keywords = (
-            node.keywords or (result and result[0]) or extract_keywords(text, node.title, df, len(doc.nodes))
+            node.keywords or (result and result[0]) or extract_keywords(text, node.title, *pools[mine])
         )
         dense = node.dense or (result and result[1]) or extract_dense(text, max_dense_tokens) or node.title
         nodes.append(node.model_copy(update={"keywords": keywords, "dense": dense}))

@@ -28,6 +28,7 @@ __all__ = [
     "EDGE_KINDS",
     "FORMAT_VERSION",
     "ID_PATTERN",
+    "MAX_RETRIES",
     "NODE_TYPES",
     "Assertion",
     "ChangelogEntry",
@@ -49,6 +50,7 @@ FORMAT_VERSION = "1.0"
 """Version of the `.og` format specification (docs/objectgraph.md) this package implements."""
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+MAX_RETRIES = 100
 """Document and node ids: ASCII letters, digits, `.`, `_`, `-`; start alphanumeric; ≤ 128 chars."""
 _ID_RE = re.compile(ID_PATTERN)
 _REF_RE = re.compile(rf"(?:(?P<doc>{ID_PATTERN})#)?(?P<node>{ID_PATTERN})")
@@ -124,7 +126,7 @@ class Assertion(_Model):
     """The executable part of an `assertion` node: checks, retries, and whom to escalate to."""
 
     checks: list[Check] = Field(min_length=1)
-    retries: int = Field(default=0, ge=0, le=100, description="How many times to retry before escalating.")
+    retries: int = Field(default=0, ge=0, le=MAX_RETRIES, description="How many times to retry before escalating.")
     escalate_to: str | None = Field(
         default=None, description="Node reference ('id' / 'doc#id') or 'role:<name>' to hand over to."
     )

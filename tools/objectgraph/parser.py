@@ -24,9 +24,19 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from tools.objectgraph.access import covers, effective_scopes
 from tools.objectgraph.errors import ObjectGraphSyntaxError
 from tools.objectgraph.metadata import fill_metadata
-from tools.objectgraph.model import FORMAT_VERSION, Assertion, Document, Edge, Node, Segment, parse_ref
+from tools.objectgraph.model import (
+    FORMAT_VERSION,
+    MAX_RETRIES,
+    Assertion,
+    Document,
+    Edge,
+    Node,
+    Segment,
+    parse_ref,
+)
 from tools.objectgraph.syntax import (
     OG_BLOCK_START,
     Block,
@@ -289,12 +299,9 @@ def parse_document(
     _assign_ids(ctx, drafts)
     _link_parents(drafts)
 
-    first_h1 = next((d.heading.title for d in drafts if d.heading and d.heading.level == 1), None)
-    title = (
-        meta.get("title") or first_h1 or _front_matter_name(lines) or (Path(path).stem if path else doc_id)
-    )
     version = meta.get("version", "1.0")
     scope = meta.get("scope", "public")
+    title = meta.get("title") or _derived_title(drafts, lines, scope) or (Path(path).stem if path else doc_id)
     children: dict[int, list[str]] = {}
     for d in drafts:
         if d.parent is not None:
@@ -347,6 +354,27 @@ def load_path(
     return parse_document(
         text, path=str(p), doc_id=doc_id, max_node_tokens=max_node_tokens, metadata=metadata
     )
+
+
+def _declared_scopes(d: _Draft, default: str) -> list[str]:
+    m = d.marker
+    return split_list(m.attrs["scopes"]) if m is not None and "scopes" in m.attrs else [default]
+
+
+def _derived_title(drafts: list[_Draft], lines: list[str], default_scope: str) -> str | None:
+    """The first H1, else the front matter's name, when every caller who sees any node of the
+    document may see the node it comes from (the document title is shown with every listing)."""
+    scopes = [effective_scopes(_declared_scopes(d, default_scope)) for d in drafts]
+
+    def shown(i: int) -> bool:
+        return all(covers(scopes[i], other) for other in scopes)
+
+    h1 = next((i for i, d in enumerate(drafts) if d.heading and d.heading.level == 1), None)
+    if h1 is not None and shown(h1):
+        return drafts[h1].heading.title
+    if drafts and drafts[0].start == 0 and shown(0):
+        return _front_matter_name(lines)
+    return None
 
 
 def _front_matter_name(lines: list[str]) -> str | None:
@@ -431,6 +459,8 @@ def _assign_ids(ctx: SourceContext, drafts: list[_Draft]) -> None:
     next_suffix: dict[str, int] = {}
 
     def claim(candidate: str) -> str:
+        # Room for a "-N" suffix within the 128-character id limit, whatever the prefix.
+        candidate = candidate[:120].rstrip("-._")
         base = candidate
         while candidate in used:
             next_suffix[base] = next_suffix.get(base, 1) + 1
@@ -545,7 +575,7 @@ def _build_node(
         title = _first_words(full)
     typ, tags = _infer(d, d.heading.title if d.heading else "")
     confidence = 1.0
-    scopes = [scope]
+    scopes = _declared_scopes(d, scope)
     node_version = version
     assertion = None
     edges: list[Edge] = []
@@ -556,7 +586,6 @@ def _build_node(
         typ = attrs.get("type", typ)
         node_version = attrs.get("version", version)
         if "scopes" in attrs:
-            scopes = split_list(attrs["scopes"])
             for s in scopes:
                 check_id(ctx, s, line, cols["scopes"], "scope")
             if not scopes:
@@ -573,9 +602,12 @@ def _build_node(
         edges = m.edges
         if typ == "assertion":
             retries = attrs.get("retries", "0")
-            if not retries.isdigit():
+            if not (retries.isdigit() and int(retries) <= MAX_RETRIES):
                 raise ctx.error(
-                    "retries must be a whole number", line, cols.get("retries", 1), "e.g. retries=2"
+                    f"retries must be a whole number from 0 to {MAX_RETRIES}",
+                    line,
+                    cols.get("retries", 1),
+                    "e.g. retries=2",
                 )
             escalate = attrs.get("escalate")
             if escalate is not None and not escalate.startswith("role:"):

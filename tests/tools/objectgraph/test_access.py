@@ -190,3 +190,41 @@ def test_hidden_and_missing_ids_answer_alike() -> None:
     admin = resolve_context(snap, ["d#open"], depth=3, scopes=frozenset({"admin"}))
     assert [n.id for n in admin.nodes] == ["d#secret", "d#open"]
     assert [n.id for n in resolve_context(snap, ["d#open"], depth=3).nodes] == ["d#secret", "d#open"]
+
+
+def _derived_view(tmp_path, hidden_heading: str, hidden_body: str) -> tuple[Any, ...]:
+    """What a public caller sees of a document whose H1 section and one subsection are admin-only."""
+    from tools.objectgraph.config import ObjectGraphConfig
+    from tools.objectgraph.corpus import Corpus
+
+    text = (
+        f"<!-- og:node id=top scopes=admin -->\n# {hidden_heading}\n\n{hidden_body}\n\n"
+        "## Backups\n\nTake a backup of the disk every night and keep seven.\n\n"
+        f"<!-- og:node id=inner scopes=admin -->\n### {hidden_heading} details\n\n{hidden_body}\n\n"
+        "#### Restore\n\nCopy the backup back, then restart the replica.\n"
+    )
+    root = tmp_path / hidden_heading.split()[0]
+    root.mkdir()
+    (root / "manual.md").write_text(text, encoding="utf-8")
+    snap = Corpus(root, ObjectGraphConfig(reload=False)).snapshot()
+    public = frozenset({"public"})
+    nodes = tuple(
+        (r.id, r.title, r.keywords, r.dense, r.heading_path)
+        for r in snap.nodes.values()
+        if is_visible(r.scopes, public)
+    )
+    docs = tuple((d.id, d.title) for d in list_documents(snap, public))
+    hits = tuple(e.id for e in search_index(snap, f"{hidden_heading} backup restore", k=10, scopes=public).entries)
+    return nodes, docs, hits
+
+
+def test_hidden_headings_leave_no_trace_in_titles_heading_paths_or_keywords(tmp_path) -> None:
+    """Derived text (the document title from its first H1, heading paths, keyword statistics) only
+    draws on nodes every reader of the derived text may see."""
+    a = _derived_view(tmp_path, "Zeus launch codes", "Zeus zeus launch launch codes backup backup restore.")
+    b = _derived_view(tmp_path, "Quiet garden notes", "Tulips and roses grow in spring beds.")
+    assert a == b
+    nodes, docs, _ = a
+    assert docs == (("manual", "manual"),)  # the hidden H1 does not title the document
+    assert "Zeus" not in repr(a)
+    assert {n[0] for n in nodes} == {"manual#backups", "manual#restore"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus, CorpusError
+from tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
 
 RUNBOOK = """<!-- og:meta id=runbook title="Runbook" version=1.1 scope=public -->
 <!-- og:changelog
@@ -176,3 +176,47 @@ def test_demo_corpus_is_the_default_and_lints_clean() -> None:
     corpus = Corpus(cfg.corpus_dir(), cfg)
     assert len(corpus.snapshot().docs) >= 3
     assert [i for i in corpus.lint() if i.severity == "error"] == []
+
+
+def test_out_of_range_retries_are_a_located_error_and_other_documents_serve(tree: Path) -> None:
+    _write(tree / "check.og", "<!-- og:node id=ok type=assertion retries=500\ncheck: status eq \"ok\"\n-->\nAll good.\n")
+    corpus = Corpus(tree, CONFIG)
+    assert "kb" in corpus.snapshot().docs and "check" not in corpus.snapshot().docs
+    [issue] = corpus.issues
+    assert (issue.path, issue.line, issue.kind) == ("check.og", 1, "syntax")
+    assert "retries must be a whole number from 0 to 100" in issue.message
+
+
+def test_generated_ids_stay_within_the_id_limit(tmp_path: Path) -> None:
+    parent = "p" * 128
+    text = f"# Setup\n\nText.\n\n<!-- og:node id={parent} -->\n## Long\n\nText.\n\n### Setup\n\nText.\n\n### Setup\n\nMore.\n"
+    _write(tmp_path / "long.md", text)
+    corpus = Corpus(tmp_path, CONFIG)
+    ids = [n.node for n in corpus.snapshot().nodes.values()]
+    assert corpus.issues == [] and len(ids) == 4 and len(set(ids)) == 4
+    assert max(len(i) for i in ids) <= 128
+
+
+def test_a_validation_error_the_parser_missed_is_reported_not_raised(tree: Path) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Strict(BaseModel):
+        retries: int
+
+    def parse(text: str, path: str, config: ObjectGraphConfig):
+        if path == "kb.md":
+            Strict(retries="many")  # raises ValidationError
+        return _default_parse(text, path, config)
+
+    corpus = Corpus(tree, CONFIG, parse=parse)
+    assert "runbook" in corpus.snapshot().docs and "kb" not in corpus.snapshot().docs
+    [issue] = corpus.issues
+    assert issue.path == "kb.md" and issue.kind == "syntax" and "retries" in issue.message
+    with pytest.raises(ValidationError):
+        Strict(retries="many")
+
+
+def test_crlf_documents_keep_their_bytes_through_the_corpus(tmp_path: Path) -> None:
+    (tmp_path / "win.md").write_bytes(b"# Title\r\n\r\nFirst line.\r\n\r\n## Next\r\n\r\nSecond.\r\n")
+    snap = Corpus(tmp_path, CONFIG).snapshot()
+    assert snap.nodes["win#next"].full == "## Next\r\n\r\nSecond.\r\n"
