@@ -261,7 +261,8 @@ def _solve_loaded(
             relaxed.setOptionValue("time_limit", float(time_limit))
             relaxed.run()
             if relaxed.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-                iis, iis_relaxed = _iis(relaxed, col_names, row_names), True
+                iis = _iis(relaxed, col_names, row_names)
+                iis_relaxed = iis is not None
     if out.status == "optimal" and out.has_solution:
         kind = "optimal"
     elif out.status in ("time_limit", "node_limit", "interrupted") and out.has_solution:

@@ -138,6 +138,7 @@ def test_infeasible_milp_with_an_unbounded_direction() -> None:
     r = solve_milp(m)
     assert r.is_mip and r.status == "infeasible" and r.solution_kind == "none"
     assert "infeasible" in r.message
+    assert r.iis_of_relaxation == (r.iis is not None)
 
 
 @pytest.mark.parametrize(
