@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+
 from server.context import ToolContext
 from server.settings import Settings
 from tools.objectgraph.access import Scopes
 from tools.objectgraph.corpus import Corpus
 from tools.objectgraph.snapshot import Snapshot
 
-__all__ = ["caller_scopes", "corpus_for", "snapshot_for"]
+__all__ = ["caller_scopes", "snapshot_for"]
 
 COMPONENT = "objectgraph.corpus"
 
 
-def _build(settings: Settings) -> Corpus:
+_log = logging.getLogger("ogmux.objectgraph")
+
+
+@dataclass
+class _Served:
+    corpus: Corpus
+    logged: set[str] = field(default_factory=set)
+
+
+def _build(settings: Settings) -> _Served:
     cfg = settings.objectgraph
-    return Corpus(cfg.corpus_dir(), cfg)
-
-
-def corpus_for(ctx: ToolContext) -> Corpus:
-    """The corpus configured in `[objectgraph]`, loaded once per server."""
-    return ctx.state.component(COMPONENT, _build)
+    return _Served(Corpus(cfg.corpus_dir(), cfg))
 
 
 def snapshot_for(ctx: ToolContext) -> Snapshot:
-    """The current snapshot (changed files re-read when reload is on)."""
-    return corpus_for(ctx).snapshot()
+    """The current snapshot (changed files re-read when reload is on); new load problems are logged.
+
+    A file that fails to parse is not served (or keeps its last good version), so the server log
+    says which file, where, and why, once per problem.
+    """
+    served: _Served = ctx.state.component(COMPONENT, _build)
+    snap = served.corpus.snapshot()
+    current = {str(i): i.severity for i in served.corpus.issues}
+    for text, severity in current.items():
+        if text not in served.logged:
+            _log.log(logging.ERROR if severity == "error" else logging.WARNING, "corpus: %s", text)
+    served.logged = set(current)
+    return snap
 
 
 def caller_scopes(ctx: ToolContext) -> Scopes:

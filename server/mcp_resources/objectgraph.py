@@ -8,7 +8,7 @@ from server.context import ToolContext
 from server.documents import caller_scopes, snapshot_for
 from server.registry import ResourceSpec
 from tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
-from tools.objectgraph.untrusted import fence
+from tools.objectgraph.untrusted import fence, flag_lines
 
 
 def docs(ctx: ToolContext) -> str:
@@ -16,7 +16,8 @@ def docs(ctx: ToolContext) -> str:
     if not entries:
         return "no documents"
     rows = [f"- {d.id} v{d.version}: {d.title} ({d.nodes} nodes)" for d in entries]
-    return fence("\n".join(rows), "documents")
+    warnings = flag_lines([(d.id, "title", d.title) for d in entries])
+    return "\n".join([fence("\n".join(rows), "documents"), *warnings])
 
 
 def doc(ctx: ToolContext, doc: str) -> str:
@@ -26,7 +27,8 @@ def doc(ctx: ToolContext, doc: str) -> str:
         rows.append(f"- {line.id} [{line.type}] {line.title}: {line.dense}")
         if line.edges:
             rows.append("  " + ", ".join(line.edges))
-    return fence("\n".join(rows), f"index {entry.id}@{entry.version}")
+    warnings = flag_lines([(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in lines])
+    return "\n".join([fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings])
 
 
 def node(ctx: ToolContext, id: str) -> str:
@@ -45,7 +47,8 @@ def changelog(ctx: ToolContext, doc: str) -> str:
         f"- {e['version']} {e['date']}: {', '.join(e['changed']) or '-'}" + (f" — {e['summary']}" if e.get("summary") else "")  # type: ignore[arg-type]
         for e in entries
     ]
-    return fence("\n".join(rows), f"changelog {name}")
+    warnings = flag_lines([(f"{name} {e['version']}", "changelog", str(e.get("summary") or "")) for e in entries])
+    return "\n".join([fence("\n".join(rows), f"changelog {name}"), *warnings])
 
 
 RESOURCES = [

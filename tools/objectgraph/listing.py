@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
 from tools.objectgraph.model import version_key
 from tools.objectgraph.snapshot import DocRecord, Snapshot
-from tools.objectgraph.untrusted import fence, node_label
+from tools.objectgraph.untrusted import fence, flag_lines, node_label
 
 __all__ = [
     "DocumentEntry",
@@ -71,7 +71,8 @@ def node_source(snapshot: Snapshot, ref: str, scopes: Scopes | None = None) -> s
     if n is None:
         raise NotFoundError("node", ref, "ids look like 'doc#node'; search_index lists them")
     d = snapshot.docs[n.doc]
-    return fence(n.full, node_label(n.id, d.version, n.version, n.hash, exact_source=True))
+    text = fence(n.full, node_label(n.id, d.version, n.version, n.hash, exact_source=True))
+    return "\n".join([text, *flag_lines([(n.id, "full", n.full)])])
 
 
 def document_changelog(snapshot: Snapshot, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]:
