@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools.solver.conftest import market_split
 from tools.solver import (
     Constraint,
     LinearModel,
+    MilpResult,
     ModelError,
     SizeLimitError,
+    SolveLimits,
     SolverConfig,
     Variable,
     solve_milp,
@@ -139,6 +142,33 @@ def test_infeasible_milp_with_an_unbounded_direction() -> None:
     assert r.is_mip and r.status == "infeasible" and r.solution_kind == "none"
     assert "infeasible" in r.message
     assert r.iis_of_relaxation == (r.iis is not None)
+
+
+def _assert_labelled_best_found(r: MilpResult, model: LinearModel, status: str) -> None:
+    assert r.status == status and r.solution_kind == "best_found_at_limit"
+    assert "NOT proven optimal" in r.message and "`bound` is the best proven bound" in r.message
+    # `values` is a feasible point whose objective is `objective`, and `bound` is a valid lower bound
+    for c in model.constraints:
+        assert sum(coef * r.values[v] for v, coef in c.terms.items()) == pytest.approx(c.rhs, abs=1e-6)
+    assert all(-1e-9 <= r.values[f"x{j}"] <= 1 + 1e-9 for j in range(30))
+    assert r.objective == pytest.approx(sum(coef * r.values[v] for v, coef in model.objective.items()))
+    assert r.bound is not None and -1e-9 <= r.bound <= r.objective
+    assert r.gap == pytest.approx(abs(r.objective - r.bound) / abs(r.objective))
+
+
+def test_node_limit_returns_the_best_solution_labelled_with_a_bound() -> None:
+    model = market_split(seed=0)
+    r = solve_milp(model, SolveLimits(node_limit=1))
+    _assert_labelled_best_found(r, model, "node_limit")
+    assert r.nodes == 1 and r.gap > 0
+
+
+def test_time_limit_returns_the_best_solution_labelled_with_a_bound() -> None:
+    # HiGHS has a solution within milliseconds but still has a gap after 20 s on this model,
+    # so 1 s ends at the time limit with a solution, also on a loaded machine
+    model = market_split(seed=1)
+    r = solve_milp(model, SolveLimits(time_limit_s=1.0))
+    _assert_labelled_best_found(r, model, "time_limit")
 
 
 @pytest.mark.parametrize(
