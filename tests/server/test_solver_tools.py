@@ -11,6 +11,7 @@ import pytest
 
 from server.app import build_server
 from server.settings import load_settings
+from tests.tools.solver.conftest import market_split
 from tools.solver import ReluNetwork, save_onnx
 
 
@@ -83,6 +84,28 @@ async def test_solve_milp_infeasible_and_malformed(server) -> None:
         assert res.is_error and "unknown variable 'nope'" in res.content[0].text
         res = await c.call_tool("solve_milp", {})
         assert res.is_error and "exactly one of" in res.content[0].text
+
+
+async def test_solve_milp_reports_progress_and_the_node_limit(server) -> None:
+    # HiGHS is deterministic and emits one event per improved solution (not per elapsed time);
+    # this model improves its incumbent several times at the root node
+    events: list[tuple[float, float | None, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        events.append((done, total, message))
+
+    async with mcp.Client(server) as c:
+        res = await c.call_tool(
+            "solve_milp",
+            {"model": market_split(seed=0).model_dump(), "limits": {"node_limit": 1, "time_limit_s": 60}},
+            progress_callback=progress,
+        )
+    assert not res.is_error, res.content
+    out = res.structured_content
+    assert out["status"] == "node_limit" and out["solution_kind"] == "best_found_at_limit"
+    assert "NOT proven optimal" in res.content[0].text and "bound:" in res.content[0].text
+    assert any(m is not None and m.startswith("0 nodes, best ") for _, _, m in events), events
+    assert all(total == 60 and 0 <= done <= total for done, total, _ in events)
 
 
 async def test_optimize_surrogate_from_directory_with_progress(server) -> None:
