@@ -54,6 +54,12 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _named(exc: BaseException | None, name: str) -> bool:
+    """Whether `exc` is an instance of a class called `name`: both SDKs raise their own vendored
+    copies of httpx's exceptions, so the class is recognised by name."""
+    return any(c.__name__ == name for c in type(exc).__mro__)
+
+
 def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
     """`exc` raised by `sdk` (the openai or anthropic module: both name their errors alike) as ours."""
     status = getattr(exc, "status_code", None)
@@ -61,9 +67,8 @@ def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
         return BackendError(f"{where}: timed out", None)
     if isinstance(exc, sdk.APIConnectionError):
         # Refused or unresolvable: the replica is down. Anything else (a kept-alive connection the
-        # server closed, a reset) is transient and worth retrying on the same replica. The SDKs
-        # raise their own copies of httpx's ConnectError (openai vendors httpx), hence by name.
-        down = any(c.__name__ == "ConnectError" for c in type(exc.__cause__).__mro__)
+        # server closed, a reset) is transient and worth retrying on the same replica.
+        down = _named(exc.__cause__, "ConnectError")
         what = "connection refused" if down else "connection dropped"
         return BackendError(f"{where}: {what} ({exc.__cause__ or exc})", None, unreachable=down)
     if status is not None:
@@ -297,6 +302,11 @@ class AnthropicBackend(Backend):
                     )
         except self.sdk.AnthropicError as exc:
             raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
+        except Exception as exc:
+            # The SDK passes a connection broken mid-stream through unwrapped.
+            if not _named(exc, "TransportError"):
+                raise
+            raise BackendError(f"{self.config.name}@{self.url}: connection dropped mid-stream ({exc!r})") from exc
 
     async def aclose(self) -> None:
         await self.client.close()

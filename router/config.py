@@ -71,6 +71,12 @@ class RetryPolicy(_Section):
     max_attempts: int = Field(4, ge=1, le=20, description="attempts over all replicas and fallback models")
     backoff_base_s: float = Field(0.05, ge=0, description="first backoff; doubles each retry")
     backoff_max_s: float = Field(2.0, ge=0, description="longest single backoff")
+    attempt_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="time an attempt may take to its first streamed byte (to the whole answer when not"
+        " streamed) before the next replica in the plan is tried; default: the rest of the deadline",
+    )
 
 
 class BreakerPolicy(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import threading
 import time
@@ -187,12 +188,17 @@ class Router:
             sent = [False]
             r.breaker.acquire()
             r.in_flight += 1
+            first = min(left, retry.attempt_timeout_s or left)
+            end = asyncio.get_running_loop().time() + left
             try:
-                comp = await asyncio.wait_for(self._call(r, request, left, on_delta, sent), timeout=left)
+                async with asyncio.timeout(first) as limit:
+                    # Once the answer has started, it may use the rest of the deadline.
+                    comp = await self._call(r, request, left, on_delta, sent, functools.partial(limit.reschedule, end))
             except (BackendError, TimeoutError) as exc:
                 # Unreachable or rate-limited: open at once; a slow answer counts towards the threshold.
                 hard = isinstance(exc, BackendError) and (exc.unreachable or exc.status == 429)
-                msg = str(exc) or f"{r.backend.name}@{r.url}: no answer within {left:.1f}s"
+                waited = left if sent[0] else first
+                msg = str(exc) or f"{r.backend.name}@{r.url}: no answer within {waited:.1f}s"
                 r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=hard)
                 attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=msg, elapsed_s=time.monotonic() - t0))
                 errors.append(msg)
@@ -210,7 +216,15 @@ class Router:
             + ("; ".join(errors) or "no replica was available")
         )
 
-    async def _call(self, r: Replica, req: ChatRequest, timeout: float, on_delta: OnDelta | None, sent: list[bool]) -> Completion:
+    async def _call(
+        self,
+        r: Replica,
+        req: ChatRequest,
+        timeout: float,
+        on_delta: OnDelta | None,
+        sent: list[bool],
+        started: Callable[[], None],
+    ) -> Completion:
         client = self._client(r)
         if on_delta is None:
             return await client.complete(req, timeout)
@@ -224,7 +238,9 @@ class Router:
                 texts[d.index] += d.text
                 finish[d.index] = d.finish_reason or finish[d.index]
             if d.text:
-                sent[0] = True
+                if not sent[0]:
+                    sent[0] = True
+                    started()
                 await on_delta(d)
         return Completion(texts, finish, pt, ct)
 

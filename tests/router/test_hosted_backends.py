@@ -158,6 +158,35 @@ async def test_one_deadline_for_the_whole_chain(wire):
         await r.aclose()
 
 
+async def test_a_hung_replica_is_left_after_the_attempt_timeout(wire):
+    r = _router(
+        _backend("hung", "openai", "slow", wire, quality=0.99),
+        _backend("spare", "anthropic", "ok", wire, quality=0.1),
+        retry={"backoff_base_s": 0.01, "attempt_timeout_s": 0.3},
+    )
+    await r.start()
+    try:
+        t0 = time.perf_counter()
+        res = await r.chat(_req(policy="cost_quality"))
+        assert res.model == "spare" and "no answer within 0.3s" in res.attempts[0].outcome
+        assert time.perf_counter() - t0 < 3  # the hung replica answers only after 5 s
+    finally:
+        await r.aclose()
+
+
+async def test_the_attempt_timeout_bounds_the_first_byte_not_the_whole_stream(wire):
+    r = _router(_backend("m", "openai", "drip", wire), retry={"attempt_timeout_s": 0.5})
+    await r.start()
+    try:
+        async def ignore(d):
+            return None
+
+        res = await r.chat(_req(), on_delta=ignore)  # about 1 s of chunks, each within 0.15 s
+        assert res.choices == ["alpha beta gamma"] and len(res.attempts) == 1
+    finally:
+        await r.aclose()
+
+
 async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
     r = _router(_backend("a", "openai", "cut", wire, quality=0.99), _backend("b", "anthropic", "ok", wire, quality=0.1))
     await r.start()
@@ -174,6 +203,22 @@ async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
         assert r.pool.replicas["a"][0].breaker.state == "closed"  # a dropped stream is transient
         res = await r.chat(_req(policy="cost_quality"), "p", "admin")
         assert res.model == "a" and res.choices == ["alpha beta gamma"]
+    finally:
+        await r.aclose()
+
+
+async def test_a_stream_cut_before_the_first_byte_falls_back(wire):
+    r = _router(_backend("a", "anthropic", "cut", wire, quality=0.99), _backend("b", "openai", "ok", wire, quality=0.1))
+    await r.start()
+    try:
+        got: list[str] = []
+
+        async def on_delta(d):
+            got.append(d.text)
+
+        res = await r.chat(_req(policy="cost_quality"), "p", "admin", on_delta=on_delta)
+        assert res.model == "b" and "".join(got) == "alpha beta gamma"
+        assert [a.model for a in res.attempts] == ["a", "b"] and "dropped mid-stream" in res.attempts[0].outcome
     finally:
         await r.aclose()
 

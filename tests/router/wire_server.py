@@ -4,7 +4,7 @@ There are no API keys here, so the hosted-API paths are tested with the real `op
 `anthropic` SDKs against this server on 127.0.0.1. The `model` field picks a behaviour:
 "ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
 "cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`,
-"garbled" answers 200 with JSON that is no chat completion.
+"garbled" answers 200 with JSON that is no chat completion, "drip" streams a chunk every 0.15 s.
 `STREAMED` records, per OpenAI-format request, whether it asked for a stream.
 `dropping_server(n)` closes the connection without an answer on its first `n` requests, as a
 server does with a kept-alive connection it has timed out, and answers "ok" afterwards.
@@ -58,13 +58,13 @@ async def _failure(model: str) -> Response | None:
     return None
 
 
-def _sse(events: list[str], cut: bool) -> StreamingResponse:
+def _sse(events: list[str], cut: bool, pause_s: float = 0.0) -> StreamingResponse:
     async def gen():
         for i, e in enumerate(events):
             yield e
             if cut and i == 1:
                 raise RuntimeError("connection dropped mid-stream")
-            await asyncio.sleep(0)
+            await asyncio.sleep(pause_s)
 
     return StreamingResponse(gen(), media_type="text/event-stream")
 
@@ -96,7 +96,7 @@ async def openai_chat(request: Request) -> Response:
         events.append(f"data: {json.dumps(chunk)}\n\n")
     events.append(f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [], 'usage': usage})}\n\n")
     events.append("data: [DONE]\n\n")
-    return _sse(events, model == "cut")
+    return _sse(events, model == "cut", 0.15 if model == "drip" else 0.0)
 
 
 async def anthropic_messages(request: Request) -> Response:
