@@ -155,8 +155,9 @@ def tighten_bounds(
     For each hidden layer k >= 1 the LP relaxation of layers < k (with the tightest bounds so
     far) is built once; each neuron's pre-activation is maximized then minimized by changing
     only the objective, so HiGHS warm-starts from the previous basis. Bounds move inward by
-    the LP optimum plus a small safety margin, so they stay valid. When the budget runs out
-    the remaining neurons keep their interval bounds.
+    the LP optimum plus a small safety margin, so they stay valid. Each LP runs with a HiGHS
+    time limit of what is left of the budget; when the budget runs out the remaining neurons
+    keep their interval bounds.
     """
     start = time.perf_counter()
     bounds = interval_bounds(net, lo, hi)
@@ -171,9 +172,6 @@ def tighten_bounds(
         L, U = bounds[k][0].copy(), bounds[k][1].copy()
         all_cols = np.arange(enc.n_cols, dtype=np.int32)
         for i in range(w.shape[0]):
-            if time.perf_counter() - start > time_budget_s:
-                stats.completed = False
-                break
             if U[i] <= 0.0 or (L[i] >= 0.0 and k == n_hidden - 1):
                 continue
             cost = np.zeros(enc.n_cols)
@@ -182,10 +180,20 @@ def tighten_bounds(
             h.changeColsCost(enc.n_cols, all_cols, cost)
             changed = False
             for sense in (highspy.ObjSense.kMaximize, highspy.ObjSense.kMinimize):
+                left = time_budget_s - (time.perf_counter() - start)
+                if left <= 0.0:
+                    stats.completed = False
+                    break
+                # HiGHS's run clock adds up over the runs of one instance, so its limit is that sum plus what is left
+                h.setOptionValue("time_limit", h.getRunTime() + left)
                 h.changeObjectiveSense(sense)
                 h.run()
+                status = h.getModelStatus()
+                if status == highspy.HighsModelStatus.kTimeLimit:
+                    stats.completed = False
+                    break
                 stats.lps_solved += 1
-                if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                if status != highspy.HighsModelStatus.kOptimal:
                     continue
                 v = h.getInfo().objective_function_value + b[i]
                 if sense == highspy.ObjSense.kMaximize:
@@ -199,6 +207,8 @@ def tighten_bounds(
                     if new > L[i]:
                         L[i], changed = new, True
             stats.neurons_tightened += int(changed)
+            if not stats.completed:
+                break
         L = np.minimum(L, U)
         bounds = interval_bounds(net, lo, hi, known=bounds[:k] + [(L, U)])
         if not stats.completed:

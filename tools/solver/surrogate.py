@@ -263,7 +263,11 @@ def optimize_surrogate(
     lo, hi = check_bounds(net, bounds)
     c = _cost(net, objective)
     time_limit = min(limits.time_limit_s or config.default_time_s, config.max_time_s)
-    budget = min(config.obbt_time_s, 0.5 * time_limit) if tighten_time_s is None else tighten_time_s
+    budget = (
+        min(config.obbt_time_s, 0.5 * time_limit)
+        if tighten_time_s is None
+        else min(tighten_time_s, time_limit)
+    )
     t0 = time.perf_counter()
     pre, tstats = compute_bounds(net, lo, hi, tightening, budget)
     t1 = time.perf_counter()
@@ -364,9 +368,8 @@ def analyze_network(
     lo, hi = check_bounds(net, bounds)
     c = _cost(net, objective)
     ibp = interval_bounds(net, lo, hi)
-    pre, tstats = compute_bounds(
-        net, lo, hi, tightening, config.obbt_time_s if tighten_time_s is None else tighten_time_s
-    )
+    budget = config.obbt_time_s if tighten_time_s is None else min(tighten_time_s, config.max_time_s)
+    pre, tstats = compute_bounds(net, lo, hi, tightening, budget)
     relaxed = encode(net, lo, hi, pre, relax=True)
     maximize = objective.sense == "maximize"
     lp = _lp_bound(relaxed, c, maximize)

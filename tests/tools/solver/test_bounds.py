@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import highspy
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -67,6 +68,27 @@ def test_zero_budget_keeps_interval_bounds() -> None:
     for (L, U), (TL, TU) in zip(interval_bounds(net, lo, hi), tight):
         np.testing.assert_array_equal(L, TL)
         np.testing.assert_array_equal(U, TU)
+
+
+def test_every_tightening_lp_runs_within_what_is_left_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    headroom: list[float] = []
+
+    class RecordingHighs(highspy.Highs):
+        def run(self):  # the time HiGHS may still spend: its limit minus its run clock so far
+            headroom.append(self.getOptionValue("time_limit")[1] - self.getRunTime())
+            return super().run()
+
+    def recording_highs() -> highspy.Highs:
+        h = RecordingHighs()
+        h.setOptionValue("output_flag", False)
+        return h
+
+    monkeypatch.setattr("tools.solver.bounds.new_highs", recording_highs)
+    net = random_net([2, 16, 16, 16, 1], seed=11)
+    _, stats = tighten_bounds(net, -np.ones(2), np.ones(2), time_budget_s=5.0)
+    assert stats.completed and len(headroom) == stats.lps_solved > 0
+    assert all(0.0 < left <= 5.0 for left in headroom)
+    assert headroom == sorted(headroom, reverse=True)
 
 
 def test_stability_counts_hand_computed() -> None:

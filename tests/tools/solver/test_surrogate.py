@@ -101,6 +101,14 @@ def test_node_limit_returns_labelled_best_point_and_valid_bound() -> None:
     assert r.bound <= ys.min() + 1e-9  # the bound is valid
 
 
+def test_tightening_budget_is_capped_by_the_time_limit() -> None:
+    net = random_net([2, 25, 25, 25, 1], seed=4)
+    r = optimize_surrogate(net, BOX, limits=SolveLimits(time_limit_s=1e-3), tighten_time_s=600)
+    assert r.tightening.method == "lp" and not r.tightening.completed
+    full = optimize_surrogate(net, BOX, limits=SolveLimits(node_limit=1), tighten_time_s=600)
+    assert full.tightening.completed and full.tightening.lps_solved > r.tightening.lps_solved
+
+
 def test_bad_objective_and_size_limits(small_net) -> None:
     with pytest.raises(ModelError, match="output index in 0..0"):
         optimize_surrogate(small_net, BOX, OutputObjective(output=3))
