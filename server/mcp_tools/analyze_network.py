@@ -46,6 +46,7 @@ def render(out: NetworkAnalysis) -> str:
             f"unstable {l.unstable} (interval bounds: {i.unstable}), mean width {l.mean_width:.4g}, max big-M {l.max_big_m:.4g}"
         )
     lines.append(f"binaries needed: {out.binaries}; output bounds: {out.output_lower} .. {out.output_upper}")
+    lines.append("per-neuron pre-activation bounds: `bounds` in the structured result")
     lines.append(
         f"LP relaxation bound {out.lp_relaxation[0]:.6g}, best sampled {out.sampled_best[0]:.6g}, "
         f"gap estimate {out.lp_gap_estimate[0]:.3g}"
@@ -57,8 +58,9 @@ SPEC = ToolSpec(
     name="analyze_network",
     title="Analyze a ReLU network's MILP embedding",
     description="Before optimizing over a trained ReLU network, check how hard its MILP will be: valid pre-activation "
-    "bounds (interval and LP-tightened), stable-active / stable-inactive / unstable neuron counts per layer (unstable "
-    "neurons need a binary), big-M sizes, output bounds and the LP relaxation bound of the objective.",
+    "bounds of every hidden neuron (after the chosen tightening), stable-active / stable-inactive / unstable neuron "
+    "counts per layer with those bounds and with interval bounds (unstable neurons need a binary), the binaries of "
+    "the MILP, big-M sizes, output bounds and the LP relaxation bound of the objective.",
     input_model=AnalyzeNetworkInput,
     output_model=NetworkAnalysis,
     handler=handle,

@@ -144,7 +144,10 @@ async def test_inline_network_and_analysis(server) -> None:
         assert not res.is_error, res.content
         out = res.structured_content
         assert out["hidden_layers"] == [16, 16] and out["binaries"] == out["unstable"]
-        assert "binaries needed" in res.content[0].text
+        assert [(len(b["lower"]), len(b["upper"])) for b in out["bounds"]] == [(16, 16), (16, 16)]
+        text = res.content[0].text
+        assert "binaries needed" in text and "`bounds`" in text
+        assert len(text.splitlines()) == 6  # the per-neuron bounds stay out of the text
         res = await c.call_tool(
             "optimize_surrogate",
             {"network": {"inline": spec}, "bounds": {"lower": [-1, -1], "upper": [1, 1]}},

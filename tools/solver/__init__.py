@@ -2,9 +2,11 @@
 
 from tools.solver.bounds import (
     InputBounds,
+    LayerBounds,
     LayerStability,
     TighteningStats,
     interval_bounds,
+    layer_bounds,
     parse_bounds,
     stability,
     tighten_bounds,
@@ -40,6 +42,7 @@ __all__ = [
     "DenseLayer",
     "IisEntry",
     "InputBounds",
+    "LayerBounds",
     "LayerStability",
     "LinearModel",
     "MilpResult",
@@ -61,6 +64,7 @@ __all__ = [
     "analyze_network",
     "from_torch",
     "interval_bounds",
+    "layer_bounds",
     "load_network_file",
     "load_onnx",
     "network_from_json",

@@ -16,10 +16,12 @@ from tools.solver.network import ReluNetwork
 
 __all__ = [
     "InputBounds",
+    "LayerBounds",
     "LayerStability",
     "TighteningStats",
     "check_bounds",
     "interval_bounds",
+    "layer_bounds",
     "parse_bounds",
     "stability",
     "tighten_bounds",
@@ -45,6 +47,14 @@ class LayerStability(BaseModel):
     unstable: int
     mean_width: float = Field(description="mean width U - L of the pre-activation bounds")
     max_big_m: float = Field(description="largest |L| or U of an unstable neuron (0 when none)")
+
+
+class LayerBounds(BaseModel):
+    """Valid pre-activation bounds of every neuron of one hidden layer."""
+
+    layer: int
+    lower: list[float] = Field(description="lower bound of each neuron's pre-activation, in neuron order")
+    upper: list[float] = Field(description="upper bound of each neuron's pre-activation, in neuron order")
 
 
 class TighteningStats(BaseModel):
@@ -138,6 +148,14 @@ def stability(net: ReluNetwork, bounds: PreBounds) -> list[LayerStability]:
             )
         )
     return rows
+
+
+def layer_bounds(net: ReluNetwork, bounds: PreBounds) -> list[LayerBounds]:
+    """The pre-activation bounds of every hidden layer as lists."""
+    return [
+        LayerBounds(layer=k, lower=L.tolist(), upper=U.tolist())
+        for k, (L, U) in enumerate(bounds[: len(net.weights) - 1])
+    ]
 
 
 def _margin(v: float) -> float:

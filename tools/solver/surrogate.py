@@ -12,10 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.solver.bounds import (
     InputBounds,
+    LayerBounds,
     LayerStability,
     TighteningStats,
     check_bounds,
     interval_bounds,
+    layer_bounds,
     stability,
     tighten_bounds,
 )
@@ -113,8 +115,11 @@ class NetworkAnalysis(BaseModel):
     parameters: int
     layers: list[LayerStability] = Field(description="after tightening")
     interval_layers: list[LayerStability] = Field(description="with interval bounds only")
+    bounds: list[LayerBounds] = Field(
+        description="pre-activation bounds of every hidden neuron, after tightening"
+    )
     unstable: int
-    binaries: int
+    binaries: int = Field(description="binary variables of the MILP encoding")
     output_lower: list[float] = Field(description="valid lower bounds of each output (from the bounds)")
     output_upper: list[float]
     lp_relaxation: list[float] = Field(description="LP relaxation bound of the objective")
@@ -343,8 +348,10 @@ def _best_bound(
 def _lp_bound(enc: Encoding, c: np.ndarray, maximize: bool) -> float:
     cost = np.zeros(enc.n_cols)
     cost[enc.y_cols] = c
+    lp = to_highs_lp(enc, cost, maximize=maximize)
+    lp.integrality_ = []  # the LP relaxation
     h = new_highs()
-    h.passModel(to_highs_lp(enc, cost, maximize=maximize))
+    h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return float("nan")
@@ -370,9 +377,9 @@ def analyze_network(
     ibp = interval_bounds(net, lo, hi)
     budget = config.obbt_time_s if tighten_time_s is None else min(tighten_time_s, config.max_time_s)
     pre, tstats = compute_bounds(net, lo, hi, tightening, budget)
-    relaxed = encode(net, lo, hi, pre, relax=True)
+    enc = encode(net, lo, hi, pre)
     maximize = objective.sense == "maximize"
-    lp = _lp_bound(relaxed, c, maximize)
+    lp = _lp_bound(enc, c, maximize)
     pts = lo + (hi - lo) * np.random.default_rng(seed).random((samples, net.n_inputs))
     vals = net.forward(pts) @ c
     best = float(vals.max() if maximize else vals.min())
@@ -384,8 +391,9 @@ def analyze_network(
         parameters=net.n_params,
         layers=layers,
         interval_layers=stability(net, ibp),
+        bounds=layer_bounds(net, pre),
         unstable=sum(l.unstable for l in layers),
-        binaries=sum(l.unstable for l in layers),
+        binaries=enc.n_binaries,
         output_lower=pre[-1][0].tolist(),
         output_upper=pre[-1][1].tolist(),
         lp_relaxation=[lp],

@@ -17,8 +17,10 @@ from tools.solver import (
     SolverConfig,
     SurrogateConstraint,
     analyze_network,
+    interval_bounds,
     optimize_surrogate,
 )
+from tools.solver.formulation import encode
 
 BOX = InputBounds(lower=[-2.0, -1.0], upper=[1.5, 2.0])
 
@@ -134,3 +136,30 @@ def test_analyze_network_counts_and_relaxation(small_net) -> None:
     assert a.lp_relaxation[0] <= opt + 1e-7 <= a.sampled_best[0] + 2e-7
     assert a.output_lower[0] <= opt <= a.output_upper[0]
     assert a.lp_gap_estimate[0] >= 0
+
+
+@pytest.mark.parametrize("tightening", ["lp", "interval"])
+def test_analysis_bounds_are_valid_and_binaries_are_those_of_the_encoding(tightening: str) -> None:
+    net = random_net([2, 12, 12, 12, 1], seed=7)
+    lo, hi = np.array(BOX.lower), np.array(BOX.upper)
+    a = analyze_network(net, BOX, tightening=tightening, tighten_time_s=30)
+    assert a.tightening.completed
+    ibp = interval_bounds(net, lo, hi)
+    assert [b.layer for b in a.bounds] == [0, 1, 2]
+    xs, _ = _grid(net, 101)
+    h = xs
+    for k, (b, (L, U)) in enumerate(zip(a.bounds, ibp)):
+        lower, upper = np.array(b.lower), np.array(b.upper)
+        assert lower.shape == upper.shape == (12,)
+        assert (lower >= L - 1e-12).all() and (upper <= U + 1e-12).all()
+        z = h @ net.weights[k].T + net.biases[k]
+        assert (z >= lower - 1e-9).all() and (z <= upper + 1e-9).all()
+        h = np.maximum(z, 0.0)
+        assert a.layers[k].unstable == int(((lower < 0) & (upper > 0)).sum())
+    pre = [(np.array(b.lower), np.array(b.upper)) for b in a.bounds]
+    pre.append((np.array(a.output_lower), np.array(a.output_upper)))
+    assert a.binaries == encode(net, lo, hi, pre).n_binaries == a.unstable
+    if tightening == "interval":
+        assert a.bounds[1].lower == ibp[1][0].tolist() and a.bounds[1].upper == ibp[1][1].tolist()
+    r = optimize_surrogate(net, BOX, tightening=tightening, limits=SolveLimits(node_limit=1))
+    assert r.binaries == sum(l.unstable for l in r.layers) > 0
