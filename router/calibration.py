@@ -70,6 +70,9 @@ class Calibration(BaseModel):
     n: int = Field(ge=1, description="calibration requests")
     signal: str = Field("predictor", description="what the score is (predictor, disagreement, logprob, ...)")
     source: str = Field("", description="where the calibration data came from")
+    predictor_sha256: str | None = Field(
+        None, description="fingerprint of the predictor whose scores were calibrated; the router refuses another"
+    )
     data_hash: str = Field(description="sha256 of the calibration scores and labels")
     created: str
     calib_escalation_rate: float = Field(ge=0, le=1, description="share of calibration requests escalated")
@@ -233,6 +236,7 @@ def fit_threshold(
     starts: int = 10,
     signal: str = "predictor",
     source: str = "",
+    predictor_sha256: str | None = None,
 ) -> Calibration:
     """Largest threshold whose failure rate among non-escalated requests is certified <= alpha w.p. >= 1 - delta.
 
@@ -280,6 +284,7 @@ def fit_threshold(
         n=len(s),
         signal=signal,
         source=source,
+        predictor_sha256=predictor_sha256,
         data_hash=_data_hash(s, y),
         created=_now(),
         calib_escalation_rate=1 - kept / len(s),
@@ -297,6 +302,7 @@ def fit_budget_threshold(
     grid: Sequence[float] | np.ndarray | None = None,
     signal: str = "predictor",
     source: str = "",
+    predictor_sha256: str | None = None,
 ) -> Calibration:
     """Calibrate-Then-Delegate: the lowest threshold whose escalation rate is certified <= budget w.p. >= 1 - delta."""
     s, _ = _check(scores, None, delta)
@@ -317,6 +323,7 @@ def fit_budget_threshold(
         n=len(s),
         signal=signal,
         source=source,
+        predictor_sha256=predictor_sha256,
         data_hash=_data_hash(s, None),
         created=_now(),
         calib_escalation_rate=int(escalated[j]) / len(s),

@@ -14,7 +14,7 @@ import httpx
 
 from router.accounting import Ledger, cost_usd
 from router.backends import Backend, Completion, Delta, make_backend
-from router.calibration import Calibration
+from router.calibration import Calibration, CalibrationError
 from router.config import RouterConfig
 from router.errors import BackendError, BackendUnavailableError, StreamInterruptedError, UnknownPolicyError
 from router.policies import Predictor, RouteInput, apply_filters, replica_order, select
@@ -22,10 +22,34 @@ from router.pool import Pool, Replica
 from router.tokens import count_message_tokens
 from router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
 
-__all__ = ["OnDelta", "Router"]
+__all__ = ["OnDelta", "Router", "load_signals"]
 
 OnDelta = Callable[[Delta], Awaitable[None]]
 _POLICIES = ("static", "cost_quality", "cascade", "load")
+
+
+def load_signals(config: RouterConfig) -> tuple[Predictor | None, Calibration | None]:
+    """The predictor and calibration files named in `config`, checked to belong together.
+
+    A calibration certifies thresholds on one predictor's scores; under another predictor its
+    guarantee means nothing, so a mismatch is an error rather than a silently void α/δ.
+    """
+    predictor = calibration = None
+    if config.predictor_path is not None:
+        from router.quality import QualityPredictor
+
+        predictor = QualityPredictor.load(config.predictor_path)
+    if config.calibration_path is not None:
+        calibration = Calibration.load(config.calibration_path)
+        expected = calibration.predictor_sha256
+        found = predictor.fingerprint() if predictor is not None else None
+        if expected is not None and found != expected:
+            raise CalibrationError(
+                f"{config.calibration_path} was fitted on the scores of predictor {expected[:19]}, but "
+                + (f"predictor_path {config.predictor_path} is {found[:19]}" if found else "no predictor_path is set")
+                + f"; recalibrate with `ogmux router calibrate --predictor {config.predictor_path or 'FILE'}`"
+            )
+    return predictor, calibration
 
 
 class Router:
@@ -57,14 +81,7 @@ class Router:
     @classmethod
     def from_config(cls, config: RouterConfig, api_keys: dict[str, str] | None = None) -> Router:
         """Build a router, loading the predictor and calibration files named in the config."""
-        predictor = calibration = None
-        if config.predictor_path is not None:
-            from router.quality import QualityPredictor
-
-            predictor = QualityPredictor.load(config.predictor_path)
-        if config.calibration_path is not None:
-            calibration = Calibration.load(config.calibration_path)
-        return cls(config, api_keys, predictor, calibration)
+        return cls(config, api_keys, *load_signals(config))
 
     # lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:

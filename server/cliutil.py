@@ -21,9 +21,12 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def config_path(args: argparse.Namespace) -> Path | None:
+    """The settings file in use: --config, else ./ogmux.toml when present."""
+    path = getattr(args, "config", None)
+    return DEFAULT_CONFIG if path is None and DEFAULT_CONFIG.exists() else path
+
+
 def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Load settings from --config (or ./ogmux.toml when present) plus dotted-key overrides that are not None."""
-    path = getattr(args, "config", None)
-    if path is None and DEFAULT_CONFIG.exists():
-        path = DEFAULT_CONFIG
-    return load_settings(path, **{k: v for k, v in overrides.items() if v is not None})
+    return load_settings(config_path(args), **{k: v for k, v in overrides.items() if v is not None})

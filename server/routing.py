@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from router.core import Router
+from router.core import Router, load_signals
 from server.context import ToolContext
-from server.settings import Settings
+from server.settings import ConfigError, Settings
 
-__all__ = ["build_router", "router_for"]
+__all__ = ["build_router", "check_router_files", "router_for"]
+
+
+def check_router_files(settings: Settings, path: Path | None) -> None:
+    """Load the predictor and calibration files the config (read from `path`) names, so a missing,
+    damaged or mismatched file stops startup instead of failing the first routed call."""
+    try:
+        load_signals(settings.router)
+    except ValueError as exc:
+        raise ConfigError(path, [("router", str(exc))]) from exc
 
 
 def build_router(settings: Settings) -> Router:

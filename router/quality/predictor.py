@@ -7,6 +7,7 @@ the strong model is needed. Saved as versioned JSON (numbers and names only, nev
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -302,6 +303,11 @@ class QualityPredictor:
             "idf": [round(float(v), 6) for v in self.idf],
             "coef": [float(f"{v:.7g}") for v in self.coef],
         }
+
+    def fingerprint(self) -> str:
+        """`sha256:` of the predictor's canonical JSON: what a calibration fitted on its scores names."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def save(self, path: str | Path) -> Path:
         """Write the predictor as JSON to `path`."""

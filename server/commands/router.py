@@ -131,6 +131,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
             budget=args.budget,
             signal=f"predictor:{args.predictor.name}",
             source=source,
+            predictor_sha256=predictor.fingerprint(),
         )
     except (EvalDataError, QualityDataError, CalibrationError) as exc:
         return _fail(exc)

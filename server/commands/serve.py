@@ -12,7 +12,8 @@ import anyio
 import uvicorn
 
 from server.app import OgmuxServer, build_server, transport_security
-from server.cliutil import add_config_argument, settings_from_args
+from server.cliutil import add_config_argument, config_path, settings_from_args
+from server.routing import check_router_files
 from server.settings import Settings
 
 __all__ = ["register", "serve_http", "serve_stdio"]
@@ -42,6 +43,7 @@ def run_serve(args: argparse.Namespace) -> int:
         },
     )
     _configure_logging(settings)
+    check_router_files(settings, config_path(args))
     if args.http:
         server = build_server(settings, transport="http")
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.

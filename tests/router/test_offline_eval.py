@@ -229,3 +229,30 @@ def test_public_data_matches_its_documented_facts() -> None:
     )
     random_router = route_metrics(np.random.default_rng(0).random(len(gsm8k)), gsm8k)
     assert 0.4 < random_router.apgr < 0.6
+
+
+def test_a_calibration_only_loads_with_the_predictor_it_was_fitted_on(tmp_path, capsys) -> None:
+    from router.calibration import CalibrationError
+    from router.config import RouterConfig
+    from router.core import load_signals
+
+    data_dir = write_gsm8k_folder(tmp_path / "data", n=400, seed=5)
+    common = ["--data", str(data_dir), "--benchmark", "gsm8k"]
+    mine, other, calib = tmp_path / "mine.json", tmp_path / "other.json", tmp_path / "c.json"
+    assert main(["router", "train", *common, "-o", str(mine), "--label", "weak_failed"]) == 0
+    assert main(["router", "train", *common, "-o", str(other), "--label", "weak_failed", "--seed", "3"]) == 0
+    assert main(["router", "calibrate", *common, "--predictor", str(mine), "--alpha", "0.2", "-o", str(calib)]) == 0
+    assert json.loads(calib.read_text())["predictor_sha256"].startswith("sha256:")
+
+    predictor, calibration = load_signals(RouterConfig(predictor_path=mine, calibration_path=calib))
+    assert predictor is not None and calibration is not None
+    for wrong in (other, None):
+        with pytest.raises(CalibrationError, match="recalibrate"):
+            load_signals(RouterConfig(predictor_path=wrong, calibration_path=calib))
+
+    config = tmp_path / "ogmux.toml"
+    config.write_text(f'[router]\npredictor_path = "{other}"\ncalibration_path = "{calib}"\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["serve", "--config", str(config)]) == 2  # refused at startup, before serving
+    err = capsys.readouterr().err
+    assert f"invalid configuration in {config}" in err and "was fitted on the scores of predictor" in err
