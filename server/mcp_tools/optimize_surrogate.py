@@ -69,7 +69,9 @@ def render(out: SurrogateResult) -> str:
     if out.objective is not None:
         lines.append(f"objective: {out.objective:.10g}  bound: {out.bound}  gap: {out.gap}")
         lines.append(f"x: {out.x}  y: {out.y}")
-        lines.append(f"verification error (relative): {out.verification_error:.2e}")
+        lines.append(
+            f"verification error: {out.verification_error:.2e} ({'verified' if out.verified else 'NOT verified'})"
+        )
     lines.append(
         f"binaries: {out.binaries}  nodes: {out.nodes}  time: {out.time_s:.3f}s "
         f"(bounds {out.bound_time_s:.3f}s, solve {out.solve_time_s:.3f}s)"

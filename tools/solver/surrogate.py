@@ -92,10 +92,15 @@ class SurrogateResult(BaseModel):
     x: list[float] | None = None
     y: list[float] | None = Field(None, description="network outputs at x by a forward pass")
     verification_error: float | None = Field(
-        None, description="relative |MILP objective - forward objective|"
+        None,
+        description="|milp_objective - objective| / max(1, |objective|): relative for objectives above 1 in "
+        "magnitude, absolute below",
     )
-    verification_abs_error: float | None = None
-    verified: bool = Field(False, description=f"verification_error <= {VERIFY_RTOL}")
+    verification_abs_error: float | None = Field(None, description="|milp_objective - objective|")
+    verified: bool = Field(
+        False,
+        description=f"verification_error <= {VERIFY_RTOL}; when false `x` is not a verified optimum (see `message`)",
+    )
     nodes: int = 0
     binaries: int
     time_s: float = Field(description="total: bounds + build + solve")
@@ -234,18 +239,24 @@ def _start(
 
 
 def _message(status: SolveStatus, kind: str, verified: bool) -> str:
-    if kind == "optimal":
-        base = "global optimum within the requested gap"
-    elif kind == "best_found_at_limit":
-        base = f"stopped at {status.replace('_', ' ')}: `x` is the best point found so far, NOT proven optimal; `bound` is the best proven bound"
-    elif status == "infeasible":
-        return "no input in the box satisfies the constraints"
-    else:
+    if kind == "none":
+        if status == "infeasible":
+            return "no input in the box satisfies the constraints"
         return f"no solution ({status}); raise the time limit or loosen constraints"
+    if kind == "optimal":
+        base = (
+            "global optimum within the requested gap"
+            if verified
+            else "HiGHS proved the MILP optimal within the requested gap"
+        )
+    else:
+        base = f"stopped at {status.replace('_', ' ')}: `x` is the best point found so far, NOT proven optimal; `bound` is the best proven bound"
+    if verified:
+        return base + "; verified by a forward pass"
     return base + (
-        "; verified by a forward pass"
-        if verified
-        else "; WARNING: forward-pass verification error above tolerance"
+        f"; WARNING: the network's forward pass at `x` differs from the MILP objective by more than {VERIFY_RTOL} "
+        "(`verification_error`), so `x` is NOT a verified optimum of the network; `objective` is the network's "
+        "value at `x`, and `bound` holds only up to that error"
     )
 
 

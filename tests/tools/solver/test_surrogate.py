@@ -11,6 +11,7 @@ from tools.solver import (
     InputBounds,
     ModelError,
     OutputObjective,
+    ReluNetwork,
     SizeLimitError,
     SolveLimits,
     SolveProgress,
@@ -163,3 +164,17 @@ def test_analysis_bounds_are_valid_and_binaries_are_those_of_the_encoding(tighte
         assert a.bounds[1].lower == ibp[1][0].tolist() and a.bounds[1].upper == ibp[1][1].tolist()
     r = optimize_surrogate(net, BOX, tightening=tightening, limits=SolveLimits(node_limit=1))
     assert r.binaries == sum(l.unstable for l in r.layers) > 0
+
+
+def test_a_forward_pass_that_disagrees_with_the_milp_is_not_a_verified_optimum(
+    small_net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = ReluNetwork.forward
+    monkeypatch.setattr(ReluNetwork, "forward", lambda self, x: exact(self, x) + 1e-3)
+    r = optimize_surrogate(small_net, BOX, limits=SolveLimits(mip_rel_gap=1e-9))
+    assert r.status == "optimal" and not r.verified
+    assert r.objective == pytest.approx(exact(small_net, np.array(r.x))[0] + 1e-3, abs=1e-12)
+    assert r.verification_abs_error == pytest.approx(1e-3, rel=1e-6)
+    assert r.verification_error == pytest.approx(1e-3 / max(1.0, abs(r.objective)), rel=1e-6)
+    assert "WARNING" in r.message and "NOT a verified optimum" in r.message
+    assert "global optimum" not in r.message and "verified by a forward pass" not in r.message
