@@ -41,3 +41,13 @@ def test_cli_prints_the_command(capsys):
     assert "vllm serve Qwen/Qwen3-30B-A3B" in out and "--enable-expert-parallel" in out
     assert main(["vllm", "cmd", "qwen3-30b-a3b", "--gpus", "3"]) == 2
     assert set(PRESETS) == {"qwen3-30b-a3b", "gpt-oss-20b", "mixtral-8x7b", "olmoe-1b-7b"}
+
+
+def test_compose_runs_the_printed_command_line_on_the_tested_vllm_release():
+    import re
+    from pathlib import Path
+
+    compose = (Path(__file__).parents[2] / "compose.yaml").read_text(encoding="utf-8")
+    folded = re.search(r"command: >-\n((?:      .*\n)+)", compose).group(1)
+    assert folded.split() == plan_launch("qwen3-30b-a3b", gpus=2).argv[2:]
+    assert re.search(r"image: vllm/vllm-openai:v0\.32\.0\b", compose)
