@@ -46,6 +46,7 @@ from tools.objectgraph.lexical import FieldIndex, analyze
 from tools.objectgraph.render import render_resolve, render_search
 from tools.objectgraph.resolve import resolve_context
 from tools.objectgraph.search import search_index
+from tools.objectgraph.snapshot import Snapshot
 from tools.objectgraph.tokens import _encoding, count_tokens
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "og-dev"
@@ -126,23 +127,15 @@ def corpus_stats(data: Path, config: ObjectGraphConfig) -> dict:
     }
 
 
-def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
-    docs_dir = data / "docs"
-    questions = _questions(data)
-    t0 = time.perf_counter()
-    corpus = Corpus(docs_dir, config)
-    snap = corpus.snapshot()
-    load_s = time.perf_counter() - t0
-    sources = _sources(docs_dir)
-    doc_tokens = {k: count_tokens(v) for k, v in sources.items()}
+def _p1_rows(snap: Snapshot, questions: list[dict], config: ObjectGraphConfig, doc_tokens: dict[str, int]) -> list[dict]:
+    """Protocol P1 for each question: search_index(k=3), then resolve those 3 at full level."""
     rows = []
-    per_doc: dict[str, list[dict]] = {}
     for q in questions:
         page = search_index(snap, q["question"], k=3, config=config)
         search_text = render_search(page)
         res = resolve_context(snap, [e.id for e in page.entries], level="full", follow=[], config=config)
         text = render_resolve(res)
-        row = {
+        rows.append({
             "id": q["id"],
             "task": q["task"],
             "context_tokens": count_tokens(text),
@@ -152,8 +145,44 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
             "recall": _recall(q["evidence"], text),
             "right_doc": any(Path(q["doc"]).stem == e.doc for e in page.entries),
             "resolved": [n.id for n in res.nodes],
-        }
-        rows.append(row)
+        })  # fmt: skip
+    return rows
+
+
+def tune_weights(data: Path, config: ObjectGraphConfig) -> dict:
+    """P1 evidence recall over a grid of search field weights (content fixed at 1): how the
+    defaults in ObjectGraphConfig were chosen, reproducible. Ties go to fewer context tokens."""
+    docs_dir = data / "docs"
+    questions = _questions(data)
+    snap = Corpus(docs_dir, config).snapshot()
+    doc_tokens = {k: count_tokens(v) for k, v in _sources(docs_dir).items()}
+    levels, doc_levels = (0.0, 0.25, 0.5, 1.0), (0.0, 0.5, 1.0)
+    grid = []
+    for title, keywords, dense, document in itertools.product(levels, levels, levels, doc_levels):
+        weights = {"title": title, "keywords": keywords, "dense": dense, "content": 1.0, "document": document}
+        trial = config.model_copy(update={"search_weights": config.search_weights.model_copy(update=weights)})
+        rows = _p1_rows(snap, questions, trial, doc_tokens)
+        grid.append({
+            "weights": weights,
+            "evidence_recall": round(statistics.mean(r["recall"] for r in rows), 4),
+            "mean_context_tokens": round(statistics.mean(r["context_tokens"] for r in rows), 1),
+        })  # fmt: skip
+    grid.sort(key=lambda g: (-g["evidence_recall"], g["mean_context_tokens"]))
+    return {"grid_points": len(grid), "best": grid[0], "defaults": config.search_weights.model_dump(), "top10": grid[:10]}
+
+
+def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
+    docs_dir = data / "docs"
+    questions = _questions(data)
+    t0 = time.perf_counter()
+    corpus = Corpus(docs_dir, config)
+    snap = corpus.snapshot()
+    load_s = time.perf_counter() - t0
+    sources = _sources(docs_dir)
+    doc_tokens = {k: count_tokens(v) for k, v in sources.items()}
+    rows = _p1_rows(snap, questions, config, doc_tokens)
+    per_doc: dict[str, list[dict]] = {}
+    for q, row in zip(questions, rows, strict=True):
         per_doc.setdefault(q["doc"], []).append(row)
     mean_ctx = statistics.mean(r["context_tokens"] for r in rows)
     mean_with_search = statistics.mean(r["context_tokens"] + r["search_tokens"] for r in rows)
@@ -439,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--scale", default="10000,100000", help="comma-separated node counts")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument(
+        "--tune", action="store_true", help="also sweep the search field weights on the dev questions (about a minute)"
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     config = ObjectGraphConfig(reload=False)
@@ -472,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         result["p1_heldout"] = {"skipped": f"held-out data not found at {args.heldout}; pass --heldout DIR"}
     if "skipped" in result["p1_heldout"]:
         print(result["p1_heldout"]["skipped"], file=sys.stderr)
+    if args.tune and "skipped" not in result["p1"]:
+        result["tuning"] = tune_weights(args.data, config)
+        print(json.dumps(result["tuning"]["best"]))
     if args.curve and "skipped" not in result["p1"]:
         result["p1_curve"] = size_curve(args.data, config, [int(n) for n in args.curve.split(",") if n])
     if not args.skip_scale:
