@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,31 +20,81 @@ import numpy as np
 
 from router.config import BackendConfig
 from router.errors import BackendError, UpstreamRejectedError
-from router.types import ChatMessage, ChatRequest
+from router.types import ChatMessage, ChatRequest, MessageToolCall, ToolCall
 
-__all__ = ["Backend", "Completion", "Delta", "make_backend"]
+__all__ = ["Backend", "Completion", "Delta", "StreamAssembler", "ToolCallDelta", "make_backend"]
 
 _REJECT = {400, 404, 413, 422}
 
 
 @dataclass
+class ToolCallDelta:
+    """A piece of a streamed tool call: `position` orders the calls of one choice; the id and name
+    come with the first piece, the arguments (JSON text) in pieces."""
+
+    position: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
 class Delta:
-    """A piece of a streamed answer: text for choice `index`, and at the end finish reason / usage."""
+    """A piece of a streamed answer: text or tool-call pieces for choice `index`, and at the end
+    finish reason / usage."""
 
     index: int = 0
     text: str = ""
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
+    def has_answer(self) -> bool:
+        """Whether this piece carries part of the answer (text or a tool call), not only its end."""
+        return bool(self.text or self.tool_calls)
+
 
 @dataclass
 class Completion:
+    """A whole answer: per choice the text, the tool calls and the finish reason; usage as reported."""
+
     texts: list[str]
+    tool_calls: list[list[ToolCall]]
     finish_reasons: list[str | None]
     prompt_tokens: int
     completion_tokens: int
     routed_experts: list[dict[str, int]] | None = field(default=None)
+
+
+class StreamAssembler:
+    """Joins the deltas of a streamed answer with `n` choices into a `Completion`."""
+
+    def __init__(self, n: int):
+        self._texts = [""] * n
+        self._finish: list[str | None] = [None] * n
+        self._calls: list[dict[int, ToolCallDelta]] = [{} for _ in range(n)]
+        self._usage = (0, 0)
+
+    def add(self, d: Delta) -> None:
+        if d.prompt_tokens is not None:
+            self._usage = (d.prompt_tokens, d.completion_tokens or 0)
+        if d.index >= len(self._texts):
+            return
+        self._texts[d.index] += d.text
+        self._finish[d.index] = d.finish_reason or self._finish[d.index]
+        for piece in d.tool_calls:
+            call = self._calls[d.index].setdefault(piece.position, ToolCallDelta(piece.position))
+            call.id = call.id or piece.id
+            call.name = call.name or piece.name
+            call.arguments += piece.arguments
+
+    def completion(self) -> Completion:
+        calls = [
+            [ToolCall(id=c.id, name=c.name, arguments=c.arguments) for _, c in sorted(choice.items())]
+            for choice in self._calls
+        ]
+        return Completion(self._texts, calls, self._finish, *self._usage)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -86,16 +137,28 @@ def _expert_counts(b64: str) -> dict[str, int]:
     return {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}
 
 
+def _tool_call_pieces(calls: Any) -> list[ToolCallDelta]:
+    """The `delta.tool_calls` of one chunk choice: each names the call it continues by `index`."""
+    out = []
+    for c in calls or []:
+        fn = c.get("function") or {}
+        out.append(ToolCallDelta(c.get("index", 0), c.get("id") or "", fn.get("name") or "", fn.get("arguments") or ""))
+    return out
+
+
 def _chunk_deltas(chunk: Any) -> list[Delta]:
     """The deltas of one `chat.completion.chunk` object, as decoded JSON."""
-    out = [
-        Delta(
-            index=c.get("index", 0),
-            text=(c.get("delta") or {}).get("content") or "",
-            finish_reason=c.get("finish_reason"),
+    out = []
+    for c in chunk.get("choices") or []:
+        delta = c.get("delta") or {}
+        out.append(
+            Delta(
+                index=c.get("index", 0),
+                text=delta.get("content") or "",
+                tool_calls=_tool_call_pieces(delta.get("tool_calls")),
+                finish_reason=c.get("finish_reason"),
+            )
         )
-        for c in chunk.get("choices") or []
-    ]
     usage = chunk.get("usage")
     if usage:
         out.append(
@@ -107,13 +170,23 @@ def _chunk_deltas(chunk: Any) -> list[Delta]:
     return out
 
 
+def _tool_calls(message: dict[str, Any]) -> list[ToolCall]:
+    """The `tool_calls` of a `chat.completion` message, as decoded JSON."""
+    return [
+        ToolCall(id=c.get("id") or "", name=c["function"]["name"], arguments=c["function"].get("arguments") or "")
+        for c in message.get("tool_calls") or []
+    ]
+
+
 def _completion(data: Any) -> Completion:
     """A `chat.completion` object, as decoded JSON."""
     choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+    messages = [c.get("message") or {} for c in choices]
     experts = [c.get("routed_experts") for c in choices]
     usage = data.get("usage") or {}
     return Completion(
-        texts=[(c.get("message") or {}).get("content") or "" for c in choices],
+        texts=[m.get("content") or "" for m in messages],
+        tool_calls=[_tool_calls(m) for m in messages],
         finish_reasons=[c.get("finish_reason") for c in choices],
         prompt_tokens=usage.get("prompt_tokens") or 0,
         completion_tokens=usage.get("completion_tokens") or 0,
@@ -134,7 +207,7 @@ class Backend(ABC):
 
     @abstractmethod
     def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
-        """Text deltas as they arrive, the last one carrying usage."""
+        """Deltas (text, tool-call pieces) as they arrive, the last one carrying usage."""
 
     @abstractmethod
     async def aclose(self) -> None:
@@ -155,7 +228,7 @@ class OpenAIBackend(Backend):
     def _body(self, req: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.config.model,
-            "messages": [m.model_dump() for m in req.messages],
+            "messages": [m.model_dump(exclude_none=True) for m in req.messages],
             "max_tokens": req.max_tokens,
             "temperature": req.temperature,
             "n": req.n,
@@ -218,7 +291,7 @@ def _anthropic_content(m: ChatMessage) -> str | list[dict[str, Any]]:
     if isinstance(m.content, str):
         return m.content
     parts: list[dict[str, Any]] = []
-    for p in m.content:
+    for p in m.content or []:
         if p["type"] == "text":
             parts.append({"type": "text", "text": p.get("text", "")})
             continue
@@ -234,6 +307,45 @@ def _anthropic_content(m: ChatMessage) -> str | list[dict[str, Any]]:
         else:
             parts.append({"type": "image", "source": {"type": "url", "url": url}})
     return parts
+
+
+def _tool_use(call: MessageToolCall, where: str) -> dict[str, Any]:
+    """An OpenAI-style tool call as a `tool_use` block, whose input is the parsed arguments object."""
+    try:
+        args = json.loads(call.function.arguments or "{}")
+    except json.JSONDecodeError:
+        args = None
+    if not isinstance(args, dict):
+        raise UpstreamRejectedError(
+            f"{where} takes tool call arguments as a JSON object, but call {call.id!r} ({call.function.name}) has "
+            f"{call.function.arguments[:80]!r}",
+            400,
+        )
+    return {"type": "tool_use", "id": call.id, "name": call.function.name, "input": args}
+
+
+def _anthropic_messages(messages: list[ChatMessage], where: str) -> list[dict[str, Any]]:
+    """The non-system messages as Messages API turns: an assistant's tool calls become `tool_use` blocks,
+    each "tool" message a `tool_result` block, and consecutive results share one user turn."""
+    turns: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] | None = None  # the blocks of the last turn, while it holds only tool results
+    for m in messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": _anthropic_content(m)}
+            if results is None:
+                results = []
+                turns.append({"role": "user", "content": results})
+            results.append(block)
+            continue
+        results = None
+        content = _anthropic_content(m)
+        if m.tool_calls:
+            blocks = content if isinstance(content, list) else [{"type": "text", "text": content}] if content else []
+            content = blocks + [_tool_use(c, where) for c in m.tool_calls]
+        turns.append({"role": "assistant" if m.role == "assistant" else "user", "content": content})
+    return turns
 
 
 class AnthropicBackend(Backend):
@@ -257,11 +369,7 @@ class AnthropicBackend(Backend):
         args: dict[str, Any] = {
             "model": self.config.model,
             "max_tokens": req.max_tokens,
-            "messages": [
-                {"role": "assistant" if m.role == "assistant" else "user", "content": _anthropic_content(m)}
-                for m in req.messages
-                if m.role != "system"
-            ],
+            "messages": _anthropic_messages(req.messages, f"{self.config.name}@{self.url}"),
             "timeout": timeout,
         }
         if system:
@@ -283,10 +391,13 @@ class AnthropicBackend(Backend):
         except self.sdk.AnthropicError as exc:
             raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
         text = "".join(b.text for b in msg.content if b.type == "text")
-        return Completion([text], [msg.stop_reason], msg.usage.input_tokens, msg.usage.output_tokens)
+        calls = [ToolCall(id=b.id, name=b.name, arguments=json.dumps(b.input)) for b in msg.content if b.type == "tool_use"]
+        return Completion([text], [calls], [msg.stop_reason], msg.usage.input_tokens, msg.usage.output_tokens)
 
     async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
+        """Text and `tool_use` blocks as deltas; a tool call's position is its content block's index."""
         prompt_tokens = 0
+        no_input: set[int] = set()  # tool_use blocks whose input JSON has not started
         try:
             stream = await self.client.messages.create(**self._args(req, timeout), stream=True)
             async for ev in stream:
@@ -294,6 +405,16 @@ class AnthropicBackend(Backend):
                     prompt_tokens = ev.message.usage.input_tokens
                 elif ev.type == "content_block_delta" and ev.delta.type == "text_delta":
                     yield Delta(text=ev.delta.text)
+                elif ev.type == "content_block_start" and ev.content_block.type == "tool_use":
+                    no_input.add(ev.index)
+                    yield Delta(tool_calls=[ToolCallDelta(ev.index, ev.content_block.id, ev.content_block.name)])
+                elif ev.type == "content_block_delta" and ev.delta.type == "input_json_delta" and ev.delta.partial_json:
+                    no_input.discard(ev.index)
+                    yield Delta(tool_calls=[ToolCallDelta(ev.index, arguments=ev.delta.partial_json)])
+                elif ev.type == "content_block_stop" and ev.index in no_input:
+                    # A call without input streams no JSON; unstreamed it reads {} (json.dumps of the input).
+                    no_input.discard(ev.index)
+                    yield Delta(tool_calls=[ToolCallDelta(ev.index, arguments="{}")])
                 elif ev.type == "message_delta":
                     yield Delta(
                         finish_reason=ev.delta.stop_reason,

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from router.accounting import Ledger, cost_usd
-from router.backends import Backend, Completion, Delta, make_backend
+from router.backends import Backend, Completion, Delta, StreamAssembler, make_backend
 from router.calibration import Calibration, CalibrationError
 from router.config import RouterConfig
 from router.errors import BackendError, BackendUnavailableError, StreamInterruptedError, UnknownPolicyError
@@ -175,9 +175,9 @@ class Router:
         available (a dropped connection or a 5xx leaves the breaker closed below its threshold),
         with exponential backoff, up to `retry.max_attempts` attempts in all.
 
-        With `on_delta` the answer is streamed and each text delta is passed on as it arrives;
-        a fallback happens only before the first delta was passed on. The request is charged
-        once, on success, with the backend's reported usage.
+        With `on_delta` the answer is streamed and each piece of text or of a tool call is passed
+        on as it arrives; a fallback happens only before the first piece was passed on. The
+        request is charged once, on success, with the backend's reported usage.
         """
         budget = min(request.timeout_s or self.config.request_timeout_s, self.config.request_timeout_s)
         deadline = time.monotonic() + budget
@@ -245,21 +245,15 @@ class Router:
         client = self._client(r)
         if on_delta is None:
             return await client.complete(req, timeout)
-        texts = [""] * req.n
-        finish: list[str | None] = [None] * req.n
-        pt = ct = 0
+        answer = StreamAssembler(req.n)
         async for d in client.stream(req, timeout):
-            if d.prompt_tokens is not None:
-                pt, ct = d.prompt_tokens, d.completion_tokens or 0
-            if d.index < req.n:
-                texts[d.index] += d.text
-                finish[d.index] = d.finish_reason or finish[d.index]
-            if d.text:
+            answer.add(d)
+            if d.has_answer():
                 if not sent[0]:
                     sent[0] = True
                     started()
                 await on_delta(d)
-        return Completion(texts, finish, pt, ct)
+        return answer.completion()
 
     def _finish(
         self, req: ChatRequest, decision: Decision, r: Replica, comp: Completion, attempts: list[Attempt], principal: str, role: str
@@ -272,6 +266,7 @@ class Router:
                 self.pool.record_experts(r.backend.name, counts)
         return ChatResult(
             choices=comp.texts,
+            tool_calls=comp.tool_calls,
             finish_reasons=comp.finish_reasons,
             model=r.backend.name,
             replica=r.url,

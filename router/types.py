@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router.config import Capability, PolicyName
 
@@ -16,20 +17,67 @@ __all__ = [
     "ChatResult",
     "Decision",
     "FilterResult",
+    "FunctionCall",
     "Guarantee",
+    "MessageToolCall",
     "ModelStatus",
     "ReplicaStatus",
+    "ToolCall",
     "Usage",
 ]
 
 
+class FunctionCall(BaseModel):
+    """The function an assistant message calls, in the OpenAI chat-completions shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="function name, as in the request's `tools`")
+    arguments: str = Field(description="the arguments as JSON text, as the model wrote them (an object is encoded)")
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _encode(cls, v: Any) -> Any:
+        return json.dumps(v) if isinstance(v, dict) else v
+
+
+class MessageToolCall(BaseModel):
+    """One tool call carried by an assistant message: {id, type: "function", function: {name, arguments}}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="the call's id; the 'tool' message with the result names it")
+    type: Literal["function"] = Field("function", description="always 'function'")
+    function: FunctionCall = Field(description="which function, with which arguments")
+
+
+class ToolCall(BaseModel):
+    """A tool call in a model's answer."""
+
+    id: str = Field(description="the call's id; answer it with a 'tool' message whose tool_call_id is this id")
+    name: str = Field(description="the function the model calls")
+    arguments: str = Field(description="the arguments as JSON text, as the model produced it (not checked)")
+
+
 class ChatMessage(BaseModel):
-    """One chat message; `content` is text or OpenAI-style content parts (text / image_url)."""
+    """One chat message in the OpenAI chat-completions shape.
+
+    `content` is text or content parts (text / image_url). An assistant message may carry
+    `tool_calls` (then `content` may be null); a "tool" message answers one call by `tool_call_id`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "user", "assistant", "tool"] = Field(description="who speaks")
-    content: str | list[dict[str, Any]] = Field(description="text, or a list of {type: text|image_url, ...} parts")
+    content: str | list[dict[str, Any]] | None = Field(
+        None,
+        description="text, or a list of {type: text|image_url, ...} parts; may be null only on an assistant "
+        "message with tool_calls",
+    )
+    tool_calls: list[MessageToolCall] | None = Field(
+        None, description="assistant only: the tool calls it made, as {id, type: function, function: {name, arguments}}"
+    )
+    tool_call_id: str | None = Field(None, min_length=1, description="'tool' messages only: the id of the call answered")
 
     @field_validator("content")
     @classmethod
@@ -40,7 +88,24 @@ class ChatMessage(BaseModel):
                     raise ValueError(f"content[{i}].type must be 'text' or 'image_url', got {part.get('type')!r}")
         return v
 
+    @model_validator(mode="after")
+    def _tool_fields(self) -> ChatMessage:
+        if self.role == "tool" and self.tool_call_id is None:
+            raise ValueError("a 'tool' message needs tool_call_id: the id of the assistant tool call it answers")
+        if self.role != "tool" and self.tool_call_id is not None:
+            raise ValueError(f"tool_call_id belongs on a 'tool' message, not on a {self.role!r} one")
+        if self.role != "assistant" and self.tool_calls:
+            raise ValueError(f"tool_calls belong on an assistant message, not on a {self.role!r} one")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(
+                f"content is required on a message with role {self.role!r}; only an assistant message with "
+                "tool_calls may omit it"
+            )
+        return self
+
     def text(self) -> str:
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
@@ -147,8 +212,11 @@ class Attempt(BaseModel):
 class ChatResult(BaseModel):
     """A completed chat: the choices, which backend answered, usage and cost, and the decision."""
 
-    choices: list[str]
-    finish_reasons: list[str | None]
+    choices: list[str] = Field(description="per choice: the answer text (empty when the model only called tools)")
+    tool_calls: list[list[ToolCall]] = Field(description="per choice: the tool calls the model made; empty when none")
+    finish_reasons: list[str | None] = Field(
+        description="per choice, as the backend reports it (e.g. stop, length, tool_calls; Anthropic: end_turn, tool_use)"
+    )
     model: str
     replica: str
     usage: Usage

@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 
 from router.accounting import SpendSummary
 from router.backends import Delta
-from router.types import ChatRequest, ChatResult
+from router.types import ChatRequest, ChatResult, ToolCall
 from server.context import ToolContext
 from server.mcp_tools.route_model import RouteInput, render_decision
 from server.registry import ToolSpec
 from server.routing import router_for
 
 PROGRESS_INTERVAL_S = 0.25  # while streaming: at most one progress notification per interval, plus the last
+ARGUMENTS_SHOWN = 160  # characters of a tool call's arguments in the text rendering
 
 
 class ChatInput(RouteInput):
@@ -33,7 +34,9 @@ class ChatInput(RouteInput):
 
 
 class ChatOutput(BaseModel):
-    result: ChatResult = Field(description="choices, serving model and replica, usage/cost, attempts and decision")
+    result: ChatResult = Field(
+        description="choices (text and tool calls), serving model and replica, usage/cost, attempts and decision"
+    )
     caller_spend: SpendSummary = Field(description="the caller's requests, tokens and cost on this server so far")
     role_budget_left_usd: float | None = Field(description="budget left for the caller's role; null = unlimited")
 
@@ -92,6 +95,15 @@ async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
     )
 
 
+def _choice(text: str, calls: list[ToolCall]) -> str:
+    """A choice's text, then one line per tool call: name(arguments, truncated) and the call's id."""
+    lines = [text] if text else []
+    for c in calls:
+        args = c.arguments if len(c.arguments) <= ARGUMENTS_SHOWN else c.arguments[: ARGUMENTS_SHOWN - 1] + "…"
+        lines.append(f"tool call {c.name}({args}) id={c.id}")
+    return "\n".join(lines)
+
+
 def render(out: ChatOutput) -> str:
     r = out.result
     u = r.usage
@@ -99,7 +111,8 @@ def render(out: ChatOutput) -> str:
         f"[{r.model} @ {r.replica}; {u.prompt_tokens} in / {u.completion_tokens} out tokens; ${u.cost_usd:.6f}; "
         f"{len(r.attempts)} attempt(s)]"
     )
-    body = r.choices[0] if len(r.choices) == 1 else "\n\n".join(f"--- choice {i} ---\n{c}" for i, c in enumerate(r.choices))
+    choices = [_choice(t, c) for t, c in zip(r.choices, r.tool_calls, strict=True)]
+    body = choices[0] if len(choices) == 1 else "\n\n".join(f"--- choice {i} ---\n{c}" for i, c in enumerate(choices))
     return f"{body}\n\n{head}\n{render_decision(r.decision)}"
 
 
@@ -108,7 +121,9 @@ SPEC = ToolSpec(
     title="Chat through the router",
     description="Run a chat completion on the model and replica the router picks (or the `model` you name), with "
     "retries and failover. Returns the answer(s), which model/replica served it, token usage and cost, and the "
-    "routing decision. Use `policy` to override the routing policy (static, cost_quality, cascade, load).",
+    "routing decision. Use `policy` to override the routing policy (static, cost_quality, cascade, load). With "
+    "`tools` (OpenAI-style definitions) the answer may hold tool calls; send the next turn with the assistant "
+    "message carrying them as `tool_calls` and one {role: tool, tool_call_id, content} message per result.",
     input_model=ChatInput,
     output_model=ChatOutput,
     handler=chat,

@@ -1,20 +1,28 @@
 """OpenAI and Anthropic paths, through their real SDKs, against a local HTTP server speaking their wire
 formats (tests/router/wire_server.py; no API keys exist here). Also covers retries with Retry-After,
-fallback before the first streamed byte, the deadline, charge-once accounting, and vLLM's routed_experts."""
+fallback before the first streamed byte, the deadline, charge-once accounting, vLLM's routed_experts,
+and tool calls: answers plain and streamed, and the next turn in each API's wire shape."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from pydantic import ValidationError
 
 from router.complete import Complete, RouterComplete
 from router.config import RouterConfig
 from router.core import Router
 from router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
-from router.types import ChatRequest
+from router.types import ChatRequest, ToolCall
 from tests.integration.procs import free_port
-from tests.router.wire_server import dropping_server, wire_server
+from tests.router.wire_server import BODIES, TOOL_CALLS, TOOL_TEXT, dropping_server, wire_server
+
+TOOLS = [
+    {"type": "function", "function": {"name": f, "description": f"{f} tool", "parameters": {"type": "object"}}}
+    for _, f, _ in TOOL_CALLS
+]
 
 
 @pytest.fixture(scope="module")
@@ -268,5 +276,121 @@ async def test_session_affinity_only_below_the_load_gate(wire):
         busy.in_flight = 8  # above the gate: affinity is dropped and load decides
         d = r.decide(_req(session="conv-1"))
         assert d.replica != served and not any(c.affinity for c in d.candidates)
+    finally:
+        await r.aclose()
+
+
+def _calls(count: int) -> list[ToolCall]:
+    return [ToolCall(id=c, name=f, arguments="".join(p)) for c, f, p in TOOL_CALLS[:count]]
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_tool_calls_in_plain_and_streamed_answers(wire, kind):
+    r = _router(_backend("m", kind, "tool", wire, capabilities=["tools"]))
+    await r.start()
+    try:
+        res = await r.chat(_req(tools=TOOLS))
+        pieces: list = []
+
+        async def on_delta(d):
+            pieces.extend(d.tool_calls)
+
+        streamed = await r.chat(_req(tools=TOOLS), on_delta=on_delta)
+    finally:
+        await r.aclose()
+    if kind == "openai":  # two calls, no text; each call's id and name, then its arguments in pieces
+        want, text, finish = _calls(2), "", "tool_calls"
+        assert len(pieces) == sum(1 + len(p) for _, _, p in TOOL_CALLS)
+    else:  # a text block, then one tool_use block with its input in input_json_delta fragments
+        want, text, finish = _calls(1), TOOL_TEXT, "tool_use"
+        assert len(pieces) == 1 + len(TOOL_CALLS[0][2])
+    for got in (res, streamed):
+        assert got.tool_calls == [want] and got.choices == [text] and got.finish_reasons == [finish]
+    assert json.loads(res.tool_calls[0][0].arguments) == {"city": "Paris", "unit": "C"}
+
+
+async def test_the_next_turn_carries_tool_calls_and_results_in_each_wire_shape(wire):
+    r = _router(*(_backend(k, k, "tool", wire, capabilities=["tools"]) for k in ("openai", "anthropic")))
+    await r.start()
+    try:
+        sent = {}
+        for first in ("openai", "anthropic"):
+            res = await r.chat(_req(model=first, tools=TOOLS))
+            calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                     for c in res.tool_calls[0]]  # fmt: skip
+            turn = [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": res.choices[0] or None, "tool_calls": calls}]
+            turn += [{"role": "tool", "tool_call_id": c.id, "content": f"result of {c.name}"} for c in res.tool_calls[0]]
+            for target in ("openai", "anthropic"):
+                await r.chat(ChatRequest(messages=turn, model=target, tools=TOOLS))
+                sent[first, target] = BODIES[-1]
+    finally:
+        await r.aclose()
+    weather = {"city": "Paris", "unit": "C"}
+    # OpenAI: the messages go as given (no text: no content key), one "tool" message per result.
+    assert sent["openai", "openai"]["messages"][1:] == [
+        {"role": "assistant", "tool_calls": [
+            {"id": "call_w", "type": "function", "function": {"name": "get_weather", "arguments": json.dumps(weather)}},
+            {"id": "call_t", "type": "function", "function": {"name": "get_time", "arguments": '{"zone": "Europe/Paris"}'}}]},
+        {"role": "tool", "content": "result of get_weather", "tool_call_id": "call_w"},
+        {"role": "tool", "content": "result of get_time", "tool_call_id": "call_t"},
+    ]  # fmt: skip
+    assert sent["anthropic", "openai"]["messages"][1]["content"] == TOOL_TEXT
+    # Anthropic: tool_use blocks with the parsed input; the results share one user turn.
+    assert sent["openai", "anthropic"]["messages"][1:] == [
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "call_w", "name": "get_weather", "input": weather},
+            {"type": "tool_use", "id": "call_t", "name": "get_time", "input": {"zone": "Europe/Paris"}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "call_w", "content": "result of get_weather"},
+            {"type": "tool_result", "tool_use_id": "call_t", "content": "result of get_time"}]},
+    ]  # fmt: skip
+    assert sent["anthropic", "anthropic"]["messages"][1:] == [
+        {"role": "assistant", "content": [
+            {"type": "text", "text": TOOL_TEXT}, {"type": "tool_use", "id": "call_w", "name": "get_weather", "input": weather}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_w", "content": "result of get_weather"}]},
+    ]  # fmt: skip
+    assert [t["name"] for t in sent["openai", "anthropic"]["tools"]] == ["get_weather", "get_time"]
+
+
+async def test_no_fallback_after_the_first_streamed_tool_call_piece(wire):
+    r = _router(_backend("a", "openai", "toolcut", wire, quality=0.99, capabilities=["tools"]),
+                _backend("b", "anthropic", "tool", wire, quality=0.1, capabilities=["tools"]))  # fmt: skip
+    await r.start()
+    try:
+        pieces: list = []
+
+        async def on_delta(d):
+            pieces.extend(d.tool_calls)
+
+        with pytest.raises(StreamInterruptedError, match="no fallback"):
+            await r.chat(_req(policy="cost_quality", tools=TOOLS), on_delta=on_delta)
+        assert pieces and pieces[0].name == "get_weather"
+    finally:
+        await r.aclose()
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"role": "tool", "content": "18 C"}, "tool_call_id"),
+        ({"role": "user", "content": "hi", "tool_call_id": "call_w"}, "tool_call_id"),
+        ({"role": "user", "content": "hi", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]}, "tool_calls"),
+        ({"role": "assistant"}, "content"),
+        ({"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f"}}]}, "arguments"),
+    ],
+)
+def test_malformed_tool_messages_are_rejected_naming_the_field(message, field):
+    with pytest.raises(ValidationError, match=field):
+        ChatRequest(messages=[message])
+
+
+async def test_anthropic_needs_tool_call_arguments_that_are_a_json_object(wire):
+    r = _router(_backend("m", "anthropic", "ok", wire, capabilities=["tools"]))
+    await r.start()
+    try:
+        call = {"id": "call_x", "type": "function", "function": {"name": "f", "arguments": "not json"}}
+        msgs = [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "tool_call_id": "call_x", "content": "x"}]
+        with pytest.raises(UpstreamRejectedError, match="call 'call_x'.*JSON object|JSON object.*call 'call_x'"):
+            await r.chat(ChatRequest(messages=msgs, tools=TOOLS))
     finally:
         await r.aclose()

@@ -4,8 +4,12 @@ There are no API keys here, so the hosted-API paths are tested with the real `op
 `anthropic` SDKs against this server on 127.0.0.1. The `model` field picks a behaviour:
 "ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
 "cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`,
-"garbled" answers 200 with JSON that is no chat completion, "drip" streams a chunk every 0.15 s.
-`STREAMED` records, per OpenAI-format request, whether it asked for a stream.
+"garbled" answers 200 with JSON that is no chat completion, "drip" streams a chunk every 0.15 s,
+"tool" answers with tool calls (`TOOL_CALLS`; OpenAI: two calls, no text, the streamed arguments
+split over several chunks; Anthropic: a text block, then one `tool_use` block whose streamed input
+comes in `input_json_delta` fragments), "toolcut" (OpenAI) streams two tool-call chunks and drops.
+`STREAMED` records, per OpenAI-format request, whether it asked for a stream; `BODIES` records the
+decoded body of every request in either format.
 `dropping_server(n)` closes the connection without an answer on its first `n` requests, as a
 server does with a kept-alive connection it has timed out, and answers "ok" afterwards.
 """
@@ -31,11 +35,18 @@ from starlette.routing import Route
 
 from tests.integration.procs import free_port
 
-__all__ = ["EXPERTS", "STREAMED", "dropping_server", "wire_server"]
+__all__ = ["BODIES", "EXPERTS", "STREAMED", "TOOL_CALLS", "TOOL_TEXT", "dropping_server", "wire_server"]
 
 EXPERTS = np.array([[[0, 3], [1, 3]], [[3, 5], [0, 1]]], dtype=np.uint8)  # (tokens, layers, top-k)
 WORDS = ["alpha", " beta", " gamma"]
 STREAMED: list[bool] = []
+BODIES: list[dict] = []
+# (id, name, arguments split as streamed); Anthropic answers with the first only, ids as given here.
+TOOL_CALLS = [
+    ("call_w", "get_weather", ['{"city": ', '"Par', 'is", "unit": "C"}']),
+    ("call_t", "get_time", ['{"zone"', ': "Europe/Paris"}']),
+]
+TOOL_TEXT = "Let me look that up."  # Anthropic's text block before the tool_use block
 
 
 def _npy_b64(arr: np.ndarray) -> str:
@@ -69,15 +80,37 @@ def _sse(events: list[str], cut: bool, pause_s: float = 0.0) -> StreamingRespons
     return StreamingResponse(gen(), media_type="text/event-stream")
 
 
+def _openai_tool_events(base: dict, n: int) -> list[dict]:
+    """Chunks of an answer made of the TOOL_CALLS: id and name first, then the argument pieces."""
+    chunks = []
+    for i in range(n):
+        for k, (cid, name, pieces) in enumerate(TOOL_CALLS):
+            head = {"index": k, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}
+            calls = [head] + [{"index": k, "function": {"arguments": p}} for p in pieces]
+            chunks += [{"index": i, "delta": {"tool_calls": [c]}, "finish_reason": None} for c in calls]
+        chunks.append({"index": i, "delta": {}, "finish_reason": "tool_calls"})
+    return [{**base, "object": "chat.completion.chunk", "choices": [c]} for c in chunks]
+
+
 async def openai_chat(request: Request) -> Response:
     body = await request.json()
     STREAMED.append(bool(body.get("stream")))
+    BODIES.append(body)
     model = body["model"]
     if (fail := await _failure(model)) is not None:
         return fail
     n = body.get("n", 1)
     usage = {"prompt_tokens": 11, "completion_tokens": 3 * n, "total_tokens": 11 + 3 * n}
     base = {"id": "chatcmpl-1", "created": int(time.time()), "model": model}
+    if model == "tool" and not body.get("stream"):
+        calls = [{"id": c, "type": "function", "function": {"name": f, "arguments": "".join(p)}} for c, f, p in TOOL_CALLS]
+        msg = {"role": "assistant", "content": None, "tool_calls": calls}
+        choices = [{"index": i, "message": msg, "finish_reason": "tool_calls"} for i in range(n)]
+        return JSONResponse({**base, "object": "chat.completion", "choices": choices, "usage": usage})
+    if model in ("tool", "toolcut"):
+        events = [f"data: {json.dumps(c)}\n\n" for c in _openai_tool_events(base, n)]
+        events.append(f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [], 'usage': usage})}\n\n")
+        return _sse([*events, "data: [DONE]\n\n"], cut=model == "toolcut")
     if not body.get("stream"):
         choices = []
         for i in range(n):
@@ -101,14 +134,21 @@ async def openai_chat(request: Request) -> Response:
 
 async def anthropic_messages(request: Request) -> Response:
     body = await request.json()
+    BODIES.append(body)
     model = body["model"]
     if (fail := await _failure(model)) is not None:
         return fail
-    text = "".join(WORDS)
+    words = [TOOL_TEXT] if model == "tool" else WORDS
+    text = "".join(words)
+    cid, fn, pieces = TOOL_CALLS[0]
+    stop = "tool_use" if model == "tool" else "end_turn"
     if not body.get("stream"):
+        content = [{"type": "text", "text": text}]
+        if model == "tool":
+            content.append({"type": "tool_use", "id": cid, "name": fn, "input": json.loads("".join(pieces))})
         return JSONResponse({
             "id": "msg_1", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "content": content, "stop_reason": stop, "stop_sequence": None,
             "usage": {"input_tokens": 9, "output_tokens": 3},
         })  # fmt: skip
 
@@ -119,9 +159,13 @@ async def anthropic_messages(request: Request) -> Response:
         "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 0}}})]  # fmt: skip
     events.append(ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
-    events += [ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}}) for w in WORDS]
+    events += [ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}}) for w in words]
     events.append(ev("content_block_stop", {"index": 0}))
-    events.append(ev("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}}))
+    if model == "tool":
+        events.append(ev("content_block_start", {"index": 1, "content_block": {"type": "tool_use", "id": cid, "name": fn, "input": {}}}))
+        events += [ev("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta", "partial_json": p}}) for p in pieces]
+        events.append(ev("content_block_stop", {"index": 1}))
+    events.append(ev("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 3}}))
     events.append(ev("message_stop", {}))
     return _sse(events, model == "cut")
 

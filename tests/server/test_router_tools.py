@@ -11,12 +11,13 @@ import mcp
 import pytest
 
 from router.backends import Delta
+from router.types import ToolCall
 from server.app import build_server
 from server.context import AppState, ToolContext
-from server.mcp_tools.chat import StreamProgress
+from server.mcp_tools.chat import ARGUMENTS_SHOWN, StreamProgress, _choice
 from server.principal import principal_for
 from server.settings import load_settings
-from tests.router.wire_server import wire_server
+from tests.router.wire_server import TOOL_CALLS, wire_server
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,8 @@ def wire():
 
 
 @asynccontextmanager
-async def connect(wire: str):
-    backends = [
+async def connect(wire: str, *extra: dict):
+    backends = [*extra,
         {"name": "cheap", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1"], "quality": 0.4,
          "price_in_per_mtok": 0.5, "price_out_per_mtok": 1.0, "context_length": 4096},
         {"name": "claude", "kind": "anthropic", "model": "ok", "replicas": [wire], "quality": 0.9,
@@ -132,3 +133,36 @@ async def test_caller_mistakes_are_tool_errors_that_say_what_to_fix(wire):
         assert res.is_error and "type must be 'text' or 'image_url'" in res.content[0].text
         res = await client.call_tool("route_model", {"messages": _msgs(), "policy": "cascade"})
         assert res.is_error and "ogmux router train" in res.content[0].text
+
+
+async def test_chat_returns_tool_calls_and_takes_the_next_turn(wire):
+    tooly = {"name": "tooly", "kind": "openai", "model": "tool", "replicas": [f"{wire}/v1"], "capabilities": ["tools"]}
+    tools = [{"type": "function", "function": {"name": f, "parameters": {"type": "object"}}} for _, f, _ in TOOL_CALLS]
+    seen: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    async with connect(wire, tooly) as client:
+        args = {"messages": _msgs("weather?"), "model": "tooly", "tools": tools}
+        res = await client.call_tool("chat", args, progress_callback=on_progress)
+        assert not res.is_error, res.content
+        calls = res.structured_content["result"]["tool_calls"][0]
+        assert [(c["id"], c["name"]) for c in calls] == [(c, f) for c, f, _ in TOOL_CALLS]
+        assert 'tool call get_weather({"city": "Paris", "unit": "C"}) id=call_w' in res.content[0].text
+        pieces = sum(1 + len(p) for _, _, p in TOOL_CALLS)  # every tool-call piece counts as a streamed chunk
+        assert seen[-1] == f"done: {pieces} chunks"
+        wire_calls = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                      for c in calls]  # fmt: skip
+        turn = [*args["messages"], {"role": "assistant", "content": None, "tool_calls": wire_calls}]
+        turn += [{"role": "tool", "tool_call_id": c["id"], "content": "done"} for c in calls]
+        res = await client.call_tool("chat", {**args, "messages": turn})
+        assert not res.is_error, res.content
+        res = await client.call_tool("chat", {**args, "messages": [*turn[:-1], {"role": "tool", "content": "done"}]})
+        assert res.is_error and "tool_call_id" in res.content[0].text
+
+
+def test_chat_rendering_truncates_long_tool_arguments():
+    line = _choice("", [ToolCall(id="c1", name="store", arguments='{"text": "' + "x" * 500 + '"}')])
+    assert line.startswith("tool call store({") and line.endswith("…) id=c1")
+    assert len(line) == len("tool call store() id=c1") + ARGUMENTS_SHOWN
