@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ from router.types import ChatMessage, ChatRequest, MessageToolCall, ToolCall
 __all__ = ["Backend", "Completion", "Delta", "StreamAssembler", "ToolCallDelta", "make_backend"]
 
 _REJECT = {400, 404, 413, 422}
+# How vLLM, OpenAI and Anthropic word a prompt longer than the model's context.
+_CONTEXT_OVERFLOW = re.compile(
+    r"maximum context length|context[ _]length[ _]exceeded|prompt is too long|too many tokens|"
+    r"exceeds the (?:model's )?(?:maximum )?context",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -125,7 +132,8 @@ def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
     if status is not None:
         body = getattr(exc, "message", str(exc))
         if status in _REJECT:
-            return UpstreamRejectedError(f"{where} rejected the request (HTTP {status}): {body}", status)
+            overflow = status in (400, 413) and bool(_CONTEXT_OVERFLOW.search(str(body)))
+            return UpstreamRejectedError(f"{where} rejected the request (HTTP {status}): {body}", status, overflow)
         headers = getattr(getattr(exc, "response", None), "headers", None)
         return BackendError(f"{where}: HTTP {status}: {body}", status, _retry_after(headers))
     return BackendError(f"{where}: {exc!r}", None)

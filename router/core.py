@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import math
 import threading
 import time
 import uuid
@@ -16,7 +17,13 @@ from router.accounting import Ledger, cost_usd
 from router.backends import Backend, Completion, Delta, StreamAssembler, make_backend
 from router.calibration import Calibration, CalibrationError
 from router.config import RouterConfig
-from router.errors import BackendError, BackendUnavailableError, StreamInterruptedError, UnknownPolicyError
+from router.errors import (
+    BackendError,
+    BackendUnavailableError,
+    StreamInterruptedError,
+    UnknownPolicyError,
+    UpstreamRejectedError,
+)
 from router.policies import Predictor, RouteInput, apply_filters, replica_order, select
 from router.pool import Pool, Replica
 from router.tokens import count_message_tokens
@@ -187,9 +194,13 @@ class Router:
         attempts: list[Attempt] = []
         errors: list[str] = []
         order, idle = itertools.cycle(plan), 0
+        overflowed = 0.0  # largest context a backend said the prompt does not fit
+
+        def context(r: Replica) -> float:
+            return self.pool.context_length(r.backend) or math.inf
         while len(attempts) < retry.max_attempts and idle < len(plan):
             r = next(order)
-            if attempts and not r.available():
+            if attempts and (not r.available() or context(r) <= overflowed):
                 idle += 1
                 continue
             idle = 0
@@ -211,6 +222,17 @@ class Router:
                 async with asyncio.timeout(first) as limit:
                     # Once the answer has started, it may use the rest of the deadline.
                     comp = await self._call(r, request, left, on_delta, sent, functools.partial(limit.reschedule, end))
+            except UpstreamRejectedError as exc:
+                # The prompt did not fit after all (the router counts with cl100k, the model with its
+                # own tokenizer): a model with a longer context may still take it.
+                if not exc.context_overflow or sent[0]:
+                    raise
+                overflowed = max(overflowed, context(r))
+                attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=str(exc), elapsed_s=time.monotonic() - t0))
+                errors.append(str(exc))
+                if not any(context(p) > overflowed for p in plan):
+                    raise
+                continue
             except (BackendError, TimeoutError) as exc:
                 # Unreachable or rate-limited: open at once; a slow answer counts towards the threshold.
                 hard = isinstance(exc, BackendError) and (exc.unreachable or exc.status == 429)

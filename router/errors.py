@@ -42,9 +42,10 @@ class BackendUnavailableError(RouterError, TimeoutError):
 class UpstreamRejectedError(RouterError, ValueError):
     """A backend refused the request as malformed (HTTP 400/404/422); retrying elsewhere would not help."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, context_overflow: bool = False):
         super().__init__(message)
         self.status = status
+        self.context_overflow = context_overflow
 
 
 class BackendError(RouterError):

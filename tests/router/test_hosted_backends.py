@@ -17,7 +17,7 @@ from router.core import Router
 from router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
 from router.types import ChatRequest, ToolCall
 from tests.integration.procs import free_port
-from tests.router.wire_server import BODIES, TOOL_CALLS, TOOL_TEXT, dropping_server, wire_server
+from tests.router.wire_server import AUTH, BODIES, TOOL_CALLS, TOOL_TEXT, dropping_server, wire_server
 
 TOOLS = [
     {"type": "function", "function": {"name": f, "description": f"{f} tool", "parameters": {"type": "object"}}}
@@ -141,6 +141,42 @@ async def test_an_answer_that_is_no_chat_completion_is_a_clear_backend_error(wir
                 await r.chat(_req(), on_delta=on_delta)
         finally:
             await r.aclose()
+
+
+async def test_a_prompt_too_long_for_one_model_goes_to_one_with_a_longer_context(wire):
+    r = _router(
+        _backend("short", "openai", "overflow", wire, quality=0.99, context_length=2048),
+        _backend("long", "anthropic", "ok", wire, quality=0.1, context_length=200_000),
+    )
+    await r.start()
+    try:
+        res = await r.chat(_req(policy="cost_quality"))
+        assert res.model == "long" and [a.model for a in res.attempts] == ["short", "long"]
+        assert "maximum context length" in res.attempts[0].outcome
+        assert r.pool.replicas["short"][0].breaker.state == "closed"  # the request's fault, not the replica's
+    finally:
+        await r.aclose()
+
+
+async def test_a_context_overflow_with_no_longer_model_is_reported(wire):
+    r = _router(_backend("short", "openai", "overflow", wire, context_length=2048), _backend("same", "openai", "ok", wire, context_length=2048))
+    await r.start()
+    try:
+        with pytest.raises(UpstreamRejectedError, match="maximum context length"):
+            await r.chat(_req(model="short"))
+    finally:
+        await r.aclose()
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_the_api_key_reaches_the_upstream(wire, kind):
+    r = _router(_backend("oa", kind, "ok", wire))
+    await r.start()
+    try:
+        await r.chat(_req())
+        assert AUTH[-1] in ("Bearer sk-test", "sk-test")
+    finally:
+        await r.aclose()
 
 
 async def test_400_is_not_retried(wire):

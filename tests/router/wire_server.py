@@ -5,11 +5,13 @@ There are no API keys here, so the hosted-API paths are tested with the real `op
 "ok" answers, "rate" → 429 with Retry-After: 7, "boom" → 500, "bad" → 400, "slow" sleeps 5 s,
 "cut" streams one chunk then drops the connection, "experts" adds vLLM's `routed_experts`,
 "garbled" answers 200 with JSON that is no chat completion, "drip" streams a chunk every 0.15 s,
+"overflow" → vLLM's 400 for a prompt longer than the context,
 "tool" answers with tool calls (`TOOL_CALLS`; OpenAI: two calls, no text, the streamed arguments
 split over several chunks; Anthropic: a text block, then one `tool_use` block whose streamed input
 comes in `input_json_delta` fragments), "toolcut" (OpenAI) streams two tool-call chunks and drops.
 `STREAMED` records, per OpenAI-format request, whether it asked for a stream; `BODIES` records the
-decoded body of every request in either format.
+decoded body of every request in either format, `AUTH` its credential header (authorization or
+x-api-key).
 `dropping_server(n)` closes the connection without an answer on its first `n` requests, as a
 server does with a kept-alive connection it has timed out, and answers "ok" afterwards.
 """
@@ -35,12 +37,13 @@ from starlette.routing import Route
 
 from tests.integration.procs import free_port
 
-__all__ = ["BODIES", "EXPERTS", "STREAMED", "TOOL_CALLS", "TOOL_TEXT", "dropping_server", "wire_server"]
+__all__ = ["AUTH", "BODIES", "EXPERTS", "STREAMED", "TOOL_CALLS", "TOOL_TEXT", "dropping_server", "wire_server"]
 
 EXPERTS = np.array([[[0, 3], [1, 3]], [[3, 5], [0, 1]]], dtype=np.uint8)  # (tokens, layers, top-k)
 WORDS = ["alpha", " beta", " gamma"]
 STREAMED: list[bool] = []
 BODIES: list[dict] = []
+AUTH: list[str] = []
 # (id, name, arguments split as streamed); Anthropic answers with the first only, ids as given here.
 TOOL_CALLS = [
     ("call_w", "get_weather", ['{"city": ', '"Par', 'is", "unit": "C"}']),
@@ -66,6 +69,12 @@ async def _failure(model: str) -> Response | None:
         await asyncio.sleep(5)
     if model == "garbled":
         return JSONResponse({"detail": "maintenance page"})
+    if model == "overflow":
+        message = (
+            "This model's maximum context length is 2048 tokens. However, you requested 2300 tokens "
+            "(2200 in the messages, 100 in the completion). Please reduce the length of the messages or completion."
+        )
+        return JSONResponse({"error": {"message": message, "type": "BadRequestError", "code": 400}}, 400)
     return None
 
 
@@ -96,6 +105,7 @@ async def openai_chat(request: Request) -> Response:
     body = await request.json()
     STREAMED.append(bool(body.get("stream")))
     BODIES.append(body)
+    AUTH.append(request.headers.get("authorization", ""))
     model = body["model"]
     if (fail := await _failure(model)) is not None:
         return fail
@@ -135,6 +145,7 @@ async def openai_chat(request: Request) -> Response:
 async def anthropic_messages(request: Request) -> Response:
     body = await request.json()
     BODIES.append(body)
+    AUTH.append(request.headers.get("x-api-key") or request.headers.get("authorization", ""))
     model = body["model"]
     if (fail := await _failure(model)) is not None:
         return fail
