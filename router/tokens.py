@@ -27,5 +27,10 @@ def count_tokens(text: str) -> int:
 
 
 def count_message_tokens(messages: list[ChatMessage]) -> int:
-    """Prompt tokens of a chat: content tokens plus the per-message framing overhead."""
-    return sum(_PER_MESSAGE + count_tokens(m.text()) for m in messages) + _PER_REPLY
+    """Prompt tokens of a chat: content and tool-call tokens plus the per-message framing overhead."""
+    total = _PER_REPLY
+    for m in messages:
+        total += _PER_MESSAGE + count_tokens(m.text())
+        for call in m.tool_calls or []:
+            total += count_tokens(call.function.name) + count_tokens(call.function.arguments)
+    return total
