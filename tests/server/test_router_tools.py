@@ -8,16 +8,19 @@ from contextlib import asynccontextmanager
 from itertools import pairwise
 
 import mcp
+import numpy as np
 import pytest
 
 from router.backends import Delta
+from router.calibration import fit_threshold
+from router.quality import QualityPredictor
 from router.types import ToolCall
 from server.app import build_server
 from server.context import AppState, ToolContext
 from server.mcp_tools.chat import ARGUMENTS_SHOWN, StreamProgress, _choice
 from server.principal import principal_for
 from server.settings import load_settings
-from tests.router.wire_server import TOOL_CALLS, wire_server
+from tests.router.wire_server import BODIES, TOOL_CALLS, wire_server
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +30,17 @@ def wire():
 
 
 @asynccontextmanager
-async def connect(wire: str, *extra: dict):
+async def connect(wire: str, *extra: dict, **router: object):
     backends = [*extra,
         {"name": "cheap", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1"], "quality": 0.4,
          "price_in_per_mtok": 0.5, "price_out_per_mtok": 1.0, "context_length": 4096},
         {"name": "claude", "kind": "anthropic", "model": "ok", "replicas": [wire], "quality": 0.9,
          "price_in_per_mtok": 3.0, "price_out_per_mtok": 15.0, "context_length": 100000, "capabilities": ["json"]},
     ]  # fmt: skip
-    settings = load_settings(**{"router.backends": backends, "router.role_budgets_usd": {"admin": 1.0}})
+    settings = load_settings(
+        **{"router.backends": backends, "router.role_budgets_usd": {"admin": 1.0}},
+        **{f"router.{k}": v for k, v in router.items()},
+    )
     server = build_server(settings, transport="memory")
     try:
         async with mcp.Client(server) as c:
@@ -63,6 +69,42 @@ async def test_route_model_explains_the_decision(wire):
         assert d["model"] == "claude"
         assert next(f for f in d["filters"] if f["name"] == "capabilities")["removed"] == {"cheap": "lacks json"}
         assert "filtered out: capabilities: cheap (lacks json)" in res.content[0].text
+
+
+async def test_route_model_carries_the_cascade_guarantee_and_its_calibration(wire, tmp_path):
+    hard = ["prove that the integral of this series converges", "derive the closed form of the recurrence"]
+    easy = ["say hello to my friend", "what colour is the sky today"]
+    predictor = QualityPredictor().fit([p + f" {i}" for i in range(30) for p in hard + easy], [1, 1, 0, 0] * 30)
+    prompts = [p + f" v{i}" for i in range(150) for p in hard + easy]
+    weak_failed = np.array([1, 1, 0, 0] * 150) & (np.random.default_rng(0).random(600) < 0.9)
+    calibration = fit_threshold(
+        predictor.predict_batch(prompts), weak_failed.astype(int), alpha=0.1, delta=0.1,
+        source="synthetic split", predictor_sha256=predictor.fingerprint(),
+    )  # fmt: skip
+    paths = {"predictor_path": predictor.save(tmp_path / "p.json"), "calibration_path": calibration.save(tmp_path / "c.json")}
+    async with connect(wire, **paths) as client:
+        res = await client.call_tool("route_model", {"messages": _msgs(easy[0] + " v999"), "policy": "cascade"})
+        g = res.structured_content["decision"]["guarantee"]
+        assert (g["alpha"], g["delta"], g["escalated"], g["calibration_source"]) == (0.1, 0.1, False, "synthetic split")
+        assert res.structured_content["decision"]["model"] == "cheap"
+        assert "guarantee (ltt_risk): failure rate among non-escalated ≤ 0.1 with probability ≥ 0.9" in res.content[0].text
+        res = await client.call_tool("route_model", {"messages": _msgs(hard[0] + " v999"), "policy": "cascade"})
+        assert res.structured_content["decision"]["guarantee"]["escalated"]
+        assert res.structured_content["decision"]["model"] == "claude"
+
+
+async def test_images_need_a_vision_model_and_reach_anthropic_as_image_blocks(wire):
+    image = [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
+    async with connect(wire) as client:
+        res = await client.call_tool("route_model", {"messages": [{"role": "user", "content": image}]})
+        assert res.is_error and "vision" in res.content[0].text
+    seeing = {"name": "eyes", "kind": "anthropic", "model": "ok", "replicas": [wire], "capabilities": ["vision"]}
+    async with connect(wire, seeing) as client:
+        res = await client.call_tool("chat", {"messages": [{"role": "user", "content": image}]})
+        assert not res.is_error and res.structured_content["result"]["model"] == "eyes"
+    blocks = BODIES[-1]["messages"][0]["content"]
+    assert blocks[0] == {"type": "text", "text": "what is this?"}
+    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
 
 
 async def test_chat_returns_answer_usage_and_spend(wire):
