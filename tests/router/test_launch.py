@@ -51,3 +51,17 @@ def test_compose_runs_the_printed_command_line_on_the_tested_vllm_release():
     folded = re.search(r"command: >-\n((?:      .*\n)+)", compose).group(1)
     assert folded.split() == plan_launch("qwen3-30b-a3b", gpus=2).argv[2:]
     assert re.search(r"image: vllm/vllm-openai:v0\.32\.0\b", compose)
+
+
+def test_vllm_up_runs_the_planned_command_line(tmp_path, monkeypatch, capsys):
+    # A 30B MoE cannot start here; a stand-in `vllm` on PATH records the command line it was given.
+    record = tmp_path / "argv.txt"
+    fake = tmp_path / "vllm"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["vllm", "up", "olmoe-1b-7b", "--gpus", "1"]) == 0
+    assert record.read_text().split("\n")[:-1] == plan_launch("olmoe-1b-7b", gpus=1).argv[1:]
+    fake.unlink()
+    assert main(["vllm", "up", "olmoe-1b-7b", "--gpus", "1"]) == 127
+    assert "`vllm` is not on PATH" in capsys.readouterr().err
