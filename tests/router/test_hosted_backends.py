@@ -41,6 +41,26 @@ def _router(*backends: dict, **kw) -> Router:
     return Router(RouterConfig(backends=list(backends), **{"retry": {"backoff_base_s": 0.01}, **kw}), api_keys={"oa": "sk-test"})
 
 
+def _texts():
+    """A list and an on_delta callback that appends each delta's text to it."""
+    got: list[str] = []
+
+    async def on_delta(d):
+        got.append(d.text)
+
+    return got, on_delta
+
+
+def _tool_pieces():
+    """A list and an on_delta callback that collects each delta's tool-call pieces."""
+    pieces: list = []
+
+    async def on_delta(d):
+        pieces.extend(d.tool_calls)
+
+    return pieces, on_delta
+
+
 def _req(**kw) -> ChatRequest:
     return ChatRequest(messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], **kw)
 
@@ -52,10 +72,7 @@ async def test_plain_and_streamed_answers_with_usage_and_cost(wire, kind):
     try:
         res = await r.chat(_req(), "alice", "admin")
         assert res.choices == ["alpha beta gamma"]
-        got: list[str] = []
-
-        async def on_delta(d):
-            got.append(d.text)
+        got, on_delta = _texts()
 
         streamed = await r.chat(_req(), "alice", "admin", on_delta=on_delta)
         assert got == ["alpha", " beta", " gamma"] and streamed.choices == res.choices
@@ -235,10 +252,7 @@ async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
     r = _router(_backend("a", "openai", "cut", wire, quality=0.99), _backend("b", "anthropic", "ok", wire, quality=0.1))
     await r.start()
     try:
-        sent: list[str] = []
-
-        async def on_delta(d):
-            sent.append(d.text)
+        sent, on_delta = _texts()
 
         with pytest.raises(StreamInterruptedError, match="no fallback"):
             await r.chat(_req(policy="cost_quality"), "p", "admin", on_delta=on_delta)
@@ -255,10 +269,7 @@ async def test_a_stream_cut_before_the_first_byte_falls_back(wire):
     r = _router(_backend("a", "anthropic", "cut", wire, quality=0.99), _backend("b", "openai", "ok", wire, quality=0.1))
     await r.start()
     try:
-        got: list[str] = []
-
-        async def on_delta(d):
-            got.append(d.text)
+        got, on_delta = _texts()
 
         res = await r.chat(_req(policy="cost_quality"), "p", "admin", on_delta=on_delta)
         assert res.model == "b" and "".join(got) == "alpha beta gamma"
@@ -326,10 +337,7 @@ async def test_tool_calls_in_plain_and_streamed_answers(wire, kind):
     await r.start()
     try:
         res = await r.chat(_req(tools=TOOLS))
-        pieces: list = []
-
-        async def on_delta(d):
-            pieces.extend(d.tool_calls)
+        pieces, on_delta = _tool_pieces()
 
         streamed = await r.chat(_req(tools=TOOLS), on_delta=on_delta)
     finally:
@@ -393,10 +401,7 @@ async def test_no_fallback_after_the_first_streamed_tool_call_piece(wire):
                 _backend("b", "anthropic", "tool", wire, quality=0.1, capabilities=["tools"]))  # fmt: skip
     await r.start()
     try:
-        pieces: list = []
-
-        async def on_delta(d):
-            pieces.extend(d.tool_calls)
+        pieces, on_delta = _tool_pieces()
 
         with pytest.raises(StreamInterruptedError, match="no fallback"):
             await r.chat(_req(policy="cost_quality", tools=TOOLS), on_delta=on_delta)

@@ -86,13 +86,20 @@ async def test_solve_milp_infeasible_and_malformed(server) -> None:
         assert res.is_error and "exactly one of" in res.content[0].text
 
 
-async def test_solve_milp_reports_progress_and_the_node_limit(server) -> None:
-    # HiGHS is deterministic and emits one event per improved solution (not per elapsed time);
-    # this model improves its incumbent several times at the root node
+def _progress_events():
+    """A list and a progress callback that records each (done, total, message)."""
     events: list[tuple[float, float | None, str | None]] = []
 
     async def progress(done: float, total: float | None, message: str | None) -> None:
         events.append((done, total, message))
+
+    return events, progress
+
+
+async def test_solve_milp_reports_progress_and_the_node_limit(server) -> None:
+    # HiGHS is deterministic and emits one event per improved solution (not per elapsed time);
+    # this model improves its incumbent several times at the root node
+    events, progress = _progress_events()
 
     async with mcp.Client(server) as c:
         res = await c.call_tool(
@@ -109,10 +116,7 @@ async def test_solve_milp_reports_progress_and_the_node_limit(server) -> None:
 
 
 async def test_optimize_surrogate_from_directory_with_progress(server) -> None:
-    events: list[tuple[float, float | None, str | None]] = []
-
-    async def progress(done: float, total: float | None, message: str | None) -> None:
-        events.append((done, total, message))
+    events, progress = _progress_events()
 
     async with mcp.Client(server) as c:
         res = await c.call_tool(
