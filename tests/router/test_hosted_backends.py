@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import asynccontextmanager
 
 import pytest
 from pydantic import ValidationError
@@ -41,6 +42,17 @@ def _router(*backends: dict, **kw) -> Router:
     return Router(RouterConfig(backends=list(backends), **{"retry": {"backoff_base_s": 0.01}, **kw}), api_keys={"oa": "sk-test"})
 
 
+@asynccontextmanager
+async def _running(*backends: dict, **kw):
+    """A started router over `backends`, closed on exit."""
+    r = _router(*backends, **kw)
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.aclose()
+
+
 def _texts():
     """A list and an on_delta callback that appends each delta's text to it."""
     got: list[str] = []
@@ -67,9 +79,7 @@ def _req(**kw) -> ChatRequest:
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 async def test_plain_and_streamed_answers_with_usage_and_cost(wire, kind):
-    r = _router(_backend("m", kind, "ok", wire))
-    await r.start()
-    try:
+    async with _running(_backend("m", kind, "ok", wire)) as r:
         res = await r.chat(_req(), "alice", "admin")
         assert res.choices == ["alpha beta gamma"]
         got, on_delta = _texts()
@@ -79,71 +89,49 @@ async def test_plain_and_streamed_answers_with_usage_and_cost(wire, kind):
         u = streamed.usage
         assert u.completion_tokens == 3 and u.cost_usd == pytest.approx((u.prompt_tokens * 2 + 3 * 4) / 1e6)
         assert r.ledger.by_principal["alice"].requests == 2
-    finally:
-        await r.aclose()
 
 
 async def test_openai_n_choices_streamed(wire):
-    r = _router(_backend("m", "openai", "ok", wire))
-    await r.start()
-    try:
+    async with _running(_backend("m", "openai", "ok", wire)) as r:
         async def ignore(d):
             return None
 
         res = await r.chat(_req(n=3), on_delta=ignore)
         assert res.choices == ["alpha beta gamma"] * 3 and res.finish_reasons == ["stop"] * 3
-    finally:
-        await r.aclose()
 
 
 async def test_429_opens_the_breaker_for_retry_after_and_falls_back(wire):
-    r = _router(_backend("limited", "openai", "rate", wire, quality=0.99), _backend("spare", "anthropic", "ok", wire, quality=0.1))
-    await r.start()
-    try:
+    async with _running(_backend("limited", "openai", "rate", wire, quality=0.99), _backend("spare", "anthropic", "ok", wire, quality=0.1)) as r:
         res = await r.chat(_req(policy="cost_quality"), "p", "admin")
         assert res.model == "spare" and [a.model for a in res.attempts] == ["limited", "spare"]
         assert "HTTP 429" in res.attempts[0].outcome
         limited = r.pool.replicas["limited"][0]
         assert limited.breaker.state == "open" and 6 < limited.breaker.retry_in_s() <= 7
         assert r.decide(_req(policy="cost_quality")).model == "spare"  # open breaker: filtered by health
-    finally:
-        await r.aclose()
 
 
 async def test_5xx_retries_then_reports_every_attempt(wire):
-    r = _router(_backend("a", "openai", "boom", wire), _backend("b", "anthropic", "boom", wire))
-    await r.start()
-    try:
+    async with _running(_backend("a", "openai", "boom", wire), _backend("b", "anthropic", "boom", wire)) as r:
         with pytest.raises(BackendUnavailableError, match="HTTP 500.*HTTP 500"):
             await r.chat(_req())
-    finally:
-        await r.aclose()
 
 
 async def test_a_dropped_connection_is_retried_on_the_same_replica():
     with dropping_server(drops=2) as url:
-        r = _router(_backend("only", "openai", "ok", url))
-        await r.start()
-        try:
+        async with _running(_backend("only", "openai", "ok", url)) as r:
             res = await r.chat(_req())
             assert res.choices == ["alpha beta gamma"]
             assert [a.outcome.split(": ")[-1][:18] for a in res.attempts] == ["connection dropped"] * 2 + ["ok"]
             assert {a.replica for a in res.attempts} == {f"{url}/v1"}
             assert r.pool.replicas["only"][0].breaker.state == "closed"
-        finally:
-            await r.aclose()
 
 
 async def test_a_refused_connection_opens_the_breaker_at_once_and_falls_back(wire):
     dead = f"http://127.0.0.1:{free_port()}"
-    r = _router(_backend("dead", "openai", "ok", dead, quality=0.99), _backend("spare", "openai", "ok", wire, quality=0.1))
-    await r.start()
-    try:
+    async with _running(_backend("dead", "openai", "ok", dead, quality=0.99), _backend("spare", "openai", "ok", wire, quality=0.1)) as r:
         res = await r.chat(_req(policy="cost_quality"))
         assert [a.model for a in res.attempts] == ["dead", "spare"] and "connection refused" in res.attempts[0].outcome
         assert r.pool.replicas["dead"][0].breaker.state == "open"
-    finally:
-        await r.aclose()
 
 
 async def test_an_answer_that_is_no_chat_completion_is_a_clear_backend_error(wire):
@@ -151,107 +139,73 @@ async def test_an_answer_that_is_no_chat_completion_is_a_clear_backend_error(wir
         return None
 
     for on_delta in (None, ignore):
-        r = _router(_backend("odd", "openai", "garbled", wire))
-        await r.start()
-        try:
+        async with _running(_backend("odd", "openai", "garbled", wire)) as r:
             with pytest.raises(BackendUnavailableError, match="not a chat completion"):
                 await r.chat(_req(), on_delta=on_delta)
-        finally:
-            await r.aclose()
 
 
 async def test_a_prompt_too_long_for_one_model_goes_to_one_with_a_longer_context(wire):
-    r = _router(
+    async with _running(
         _backend("short", "openai", "overflow", wire, quality=0.99, context_length=2048),
         _backend("long", "anthropic", "ok", wire, quality=0.1, context_length=200_000),
-    )
-    await r.start()
-    try:
+    ) as r:
         res = await r.chat(_req(policy="cost_quality"))
         assert res.model == "long" and [a.model for a in res.attempts] == ["short", "long"]
         assert "maximum context length" in res.attempts[0].outcome
         assert r.pool.replicas["short"][0].breaker.state == "closed"  # the request's fault, not the replica's
-    finally:
-        await r.aclose()
 
 
 async def test_a_context_overflow_with_no_longer_model_is_reported(wire):
-    r = _router(_backend("short", "openai", "overflow", wire, context_length=2048), _backend("same", "openai", "ok", wire, context_length=2048))
-    await r.start()
-    try:
+    async with _running(_backend("short", "openai", "overflow", wire, context_length=2048), _backend("same", "openai", "ok", wire, context_length=2048)) as r:
         with pytest.raises(UpstreamRejectedError, match="maximum context length"):
             await r.chat(_req(model="short"))
-    finally:
-        await r.aclose()
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 async def test_the_api_key_reaches_the_upstream(wire, kind):
-    r = _router(_backend("oa", kind, "ok", wire))
-    await r.start()
-    try:
+    async with _running(_backend("oa", kind, "ok", wire)) as r:
         await r.chat(_req())
         assert AUTH[-1] in ("Bearer sk-test", "sk-test")
-    finally:
-        await r.aclose()
 
 
 async def test_400_is_not_retried(wire):
-    r = _router(_backend("a", "openai", "bad", wire), _backend("b", "openai", "ok", wire))
-    await r.start()
-    try:
+    async with _running(_backend("a", "openai", "bad", wire), _backend("b", "openai", "ok", wire)) as r:
         with pytest.raises(UpstreamRejectedError, match="HTTP 400"):
             await r.chat(_req(model="a"))
         assert r.pool.replicas["a"][0].breaker.state == "closed"
-    finally:
-        await r.aclose()
 
 
 async def test_one_deadline_for_the_whole_chain(wire):
-    r = _router(_backend("a", "openai", "slow", wire), _backend("b", "anthropic", "slow", wire))
-    await r.start()
-    try:
+    async with _running(_backend("a", "openai", "slow", wire), _backend("b", "anthropic", "slow", wire)) as r:
         t0 = time.perf_counter()
         with pytest.raises(BackendUnavailableError, match="deadline"):
             await r.chat(_req(timeout_s=0.6))
         assert time.perf_counter() - t0 < 1.5
-    finally:
-        await r.aclose()
 
 
 async def test_a_hung_replica_is_left_after_the_attempt_timeout(wire):
-    r = _router(
+    async with _running(
         _backend("hung", "openai", "slow", wire, quality=0.99),
         _backend("spare", "anthropic", "ok", wire, quality=0.1),
         retry={"backoff_base_s": 0.01, "attempt_timeout_s": 0.3},
-    )
-    await r.start()
-    try:
+    ) as r:
         t0 = time.perf_counter()
         res = await r.chat(_req(policy="cost_quality"))
         assert res.model == "spare" and "no answer within 0.3s" in res.attempts[0].outcome
         assert time.perf_counter() - t0 < 3  # the hung replica answers only after 5 s
-    finally:
-        await r.aclose()
 
 
 async def test_the_attempt_timeout_bounds_the_first_byte_not_the_whole_stream(wire):
-    r = _router(_backend("m", "openai", "drip", wire), retry={"attempt_timeout_s": 0.5})
-    await r.start()
-    try:
+    async with _running(_backend("m", "openai", "drip", wire), retry={"attempt_timeout_s": 0.5}) as r:
         async def ignore(d):
             return None
 
         res = await r.chat(_req(), on_delta=ignore)  # about 1 s of chunks, each within 0.15 s
         assert res.choices == ["alpha beta gamma"] and len(res.attempts) == 1
-    finally:
-        await r.aclose()
 
 
 async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
-    r = _router(_backend("a", "openai", "cut", wire, quality=0.99), _backend("b", "anthropic", "ok", wire, quality=0.1))
-    await r.start()
-    try:
+    async with _running(_backend("a", "openai", "cut", wire, quality=0.99), _backend("b", "anthropic", "ok", wire, quality=0.1)) as r:
         sent, on_delta = _texts()
 
         with pytest.raises(StreamInterruptedError, match="no fallback"):
@@ -261,33 +215,23 @@ async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
         assert r.pool.replicas["a"][0].breaker.state == "closed"  # a dropped stream is transient
         res = await r.chat(_req(policy="cost_quality"), "p", "admin")
         assert res.model == "a" and res.choices == ["alpha beta gamma"]
-    finally:
-        await r.aclose()
 
 
 async def test_a_stream_cut_before_the_first_byte_falls_back(wire):
-    r = _router(_backend("a", "anthropic", "cut", wire, quality=0.99), _backend("b", "openai", "ok", wire, quality=0.1))
-    await r.start()
-    try:
+    async with _running(_backend("a", "anthropic", "cut", wire, quality=0.99), _backend("b", "openai", "ok", wire, quality=0.1)) as r:
         got, on_delta = _texts()
 
         res = await r.chat(_req(policy="cost_quality"), "p", "admin", on_delta=on_delta)
         assert res.model == "b" and "".join(got) == "alpha beta gamma"
         assert [a.model for a in res.attempts] == ["a", "b"] and "dropped mid-stream" in res.attempts[0].outcome
-    finally:
-        await r.aclose()
 
 
 async def test_routed_experts_are_counted_per_request_and_per_model(wire):
-    r = _router(_backend("moe", "openai", "experts", wire))
-    await r.start()
-    try:
+    async with _running(_backend("moe", "openai", "experts", wire)) as r:
         res = await r.chat(_req(n=2))
         # EXPERTS holds ids 0,3 / 1,3 / 3,5 / 0,1 over 2 tokens x 2 layers x top-2
         assert res.routed_experts == [{"0": 2, "1": 2, "3": 3, "5": 1}] * 2
         assert r.models()[0].expert_usage == {"0": 4, "1": 4, "3": 6, "5": 2}
-    finally:
-        await r.aclose()
 
 
 def test_router_complete_is_a_sync_complete_function(wire):
@@ -311,9 +255,7 @@ def test_charge_is_idempotent():
 
 async def test_session_affinity_only_below_the_load_gate(wire):
     twin = {"name": "m", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1", wire.replace("127.0.0.1", "localhost") + "/v1"]}
-    r = _router(twin, affinity_load_gate=0.5)
-    await r.start()
-    try:
+    async with _running(twin, affinity_load_gate=0.5) as r:
         served = (await r.chat(_req(session="conv-1"))).replica
         d = r.decide(_req(session="conv-1"))
         assert d.replica == served and next(c for c in d.candidates if c.replica == served).affinity
@@ -323,8 +265,6 @@ async def test_session_affinity_only_below_the_load_gate(wire):
         busy.in_flight = 8  # above the gate: affinity is dropped and load decides
         d = r.decide(_req(session="conv-1"))
         assert d.replica != served and not any(c.affinity for c in d.candidates)
-    finally:
-        await r.aclose()
 
 
 def _calls(count: int) -> list[ToolCall]:
@@ -333,15 +273,11 @@ def _calls(count: int) -> list[ToolCall]:
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 async def test_tool_calls_in_plain_and_streamed_answers(wire, kind):
-    r = _router(_backend("m", kind, "tool", wire, capabilities=["tools"]))
-    await r.start()
-    try:
+    async with _running(_backend("m", kind, "tool", wire, capabilities=["tools"])) as r:
         res = await r.chat(_req(tools=TOOLS))
         pieces, on_delta = _tool_pieces()
 
         streamed = await r.chat(_req(tools=TOOLS), on_delta=on_delta)
-    finally:
-        await r.aclose()
     if kind == "openai":  # two calls, no text; each call's id and name, then its arguments in pieces
         want, text, finish = _calls(2), "", "tool_calls"
         assert len(pieces) == sum(1 + len(p) for _, _, p in TOOL_CALLS)
@@ -354,9 +290,7 @@ async def test_tool_calls_in_plain_and_streamed_answers(wire, kind):
 
 
 async def test_the_next_turn_carries_tool_calls_and_results_in_each_wire_shape(wire):
-    r = _router(*(_backend(k, k, "tool", wire, capabilities=["tools"]) for k in ("openai", "anthropic")))
-    await r.start()
-    try:
+    async with _running(*(_backend(k, k, "tool", wire, capabilities=["tools"]) for k in ("openai", "anthropic"))) as r:
         sent = {}
         for first in ("openai", "anthropic"):
             res = await r.chat(_req(model=first, tools=TOOLS))
@@ -367,8 +301,6 @@ async def test_the_next_turn_carries_tool_calls_and_results_in_each_wire_shape(w
             for target in ("openai", "anthropic"):
                 await r.chat(ChatRequest(messages=turn, model=target, tools=TOOLS))
                 sent[first, target] = BODIES[-1]
-    finally:
-        await r.aclose()
     weather = {"city": "Paris", "unit": "C"}
     # OpenAI: the messages go as given (no text: no content key), one "tool" message per result.
     assert sent["openai", "openai"]["messages"][1:] == [
@@ -397,17 +329,15 @@ async def test_the_next_turn_carries_tool_calls_and_results_in_each_wire_shape(w
 
 
 async def test_no_fallback_after_the_first_streamed_tool_call_piece(wire):
-    r = _router(_backend("a", "openai", "toolcut", wire, quality=0.99, capabilities=["tools"]),
-                _backend("b", "anthropic", "tool", wire, quality=0.1, capabilities=["tools"]))  # fmt: skip
-    await r.start()
-    try:
+    async with _running(
+        _backend("a", "openai", "toolcut", wire, quality=0.99, capabilities=["tools"]),
+        _backend("b", "anthropic", "tool", wire, quality=0.1, capabilities=["tools"]),
+    ) as r:
         pieces, on_delta = _tool_pieces()
 
         with pytest.raises(StreamInterruptedError, match="no fallback"):
             await r.chat(_req(policy="cost_quality", tools=TOOLS), on_delta=on_delta)
         assert pieces and pieces[0].name == "get_weather"
-    finally:
-        await r.aclose()
 
 
 @pytest.mark.parametrize(
@@ -426,12 +356,8 @@ def test_malformed_tool_messages_are_rejected_naming_the_field(message, field):
 
 
 async def test_anthropic_needs_tool_call_arguments_that_are_a_json_object(wire):
-    r = _router(_backend("m", "anthropic", "ok", wire, capabilities=["tools"]))
-    await r.start()
-    try:
+    async with _running(_backend("m", "anthropic", "ok", wire, capabilities=["tools"])) as r:
         call = {"id": "call_x", "type": "function", "function": {"name": "f", "arguments": "not json"}}
         msgs = [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "tool_call_id": "call_x", "content": "x"}]
         with pytest.raises(UpstreamRejectedError, match="call 'call_x'.*JSON object|JSON object.*call 'call_x'"):
             await r.chat(ChatRequest(messages=msgs, tools=TOOLS))
-    finally:
-        await r.aclose()
