@@ -192,15 +192,15 @@ class Router:
         plan = self._plan(decision, request)
         retry = self.config.retry
         attempts: list[Attempt] = []
-        errors: list[str] = []
         order, idle = itertools.cycle(plan), 0
         overflowed = 0.0  # largest context a backend said the prompt does not fit
 
-        def context(r: Replica) -> float:
-            return self.pool.context_length(r.backend) or math.inf
+        def attempted(r: Replica, outcome: str, t0: float) -> None:
+            attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=outcome, elapsed_s=time.monotonic() - t0))
+
         while len(attempts) < retry.max_attempts and idle < len(plan):
             r = next(order)
-            if attempts and (not r.available() or context(r) <= overflowed):
+            if attempts and (not r.available() or self._context(r) <= overflowed):
                 idle += 1
                 continue
             idle = 0
@@ -227,10 +227,9 @@ class Router:
                 # own tokenizer): a model with a longer context may still take it.
                 if not exc.context_overflow or sent[0]:
                     raise
-                overflowed = max(overflowed, context(r))
-                attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=str(exc), elapsed_s=time.monotonic() - t0))
-                errors.append(str(exc))
-                if not any(context(p) > overflowed for p in plan):
+                overflowed = max(overflowed, self._context(r))
+                attempted(r, str(exc), t0)
+                if not any(self._context(p) > overflowed for p in plan):
                     raise
                 continue
             except (BackendError, TimeoutError) as exc:
@@ -239,8 +238,7 @@ class Router:
                 waited = left if sent[0] else first
                 msg = str(exc) or f"{r.backend.name}@{r.url}: no answer within {waited:.1f}s"
                 r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=hard)
-                attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=msg, elapsed_s=time.monotonic() - t0))
-                errors.append(msg)
+                attempted(r, msg, t0)
                 if sent[0]:
                     raise StreamInterruptedError(f"stream broke after the answer started, so no fallback: {msg}") from exc
                 continue
@@ -248,12 +246,16 @@ class Router:
                 r.in_flight -= 1
                 r.breaker.release()
             r.breaker.success()
-            attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome="ok", elapsed_s=time.monotonic() - t0))
+            attempted(r, "ok", t0)
             return self._finish(request, decision, r, comp, attempts, principal, role)
         raise BackendUnavailableError(
             f"no backend answered within the {budget:.1f}s deadline after {len(attempts)} attempt(s): "
-            + ("; ".join(errors) or "no replica was available")
+            + ("; ".join(a.outcome for a in attempts) or "no replica was available")
         )
+
+    def _context(self, r: Replica) -> float:
+        """The replica's context length in tokens (unknown counts as unlimited)."""
+        return self.pool.context_length(r.backend) or math.inf
 
     async def _call(
         self,
