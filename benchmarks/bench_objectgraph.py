@@ -6,6 +6,8 @@ then `resolve_context(ids of those 3, level="full", follow=[])`. Reports context
 resolve result's text as the client receives it), tokens including the search result, whole
 source document tokens, reduction and whitespace-normalized evidence recall; the same questions
 through a chunk-RAG baseline (fixed 512-token chunks, BM25 top-3); and a 5-turn workflow.
+Both systems are also compared at matched budgets: ObjectGraph resolving k = 3..6 nodes against
+chunk-RAG with 128- to 512-token chunks.
 
 The same protocol, with the same settings, on ../shared/data/og-heldout (documents from other
 repositories, never used for tuning) when its questions.jsonl is present; its questions are not
@@ -71,19 +73,19 @@ def _questions(data: Path) -> list[dict]:
 
 
 # --- chunk-RAG baseline ---------------------------------------------------------------
-def _chunks(docs: dict[str, str]) -> list[tuple[str, str]]:
-    """Fixed, non-overlapping 512-token cl100k chunks of every document."""
+def _chunks(docs: dict[str, str], size: int) -> list[tuple[str, str]]:
+    """Fixed, non-overlapping `size`-token cl100k chunks of every document."""
     enc = _encoding()
     out = []
     for name, text in docs.items():
         ids = enc.encode(text, disallowed_special=())
-        for i in range(0, len(ids), CHUNK_TOKENS):
-            out.append((name, enc.decode(ids[i : i + CHUNK_TOKENS])))
+        for i in range(0, len(ids), size):
+            out.append((name, enc.decode(ids[i : i + size])))
     return out
 
 
-def chunk_rag(docs: dict[str, str], questions: list[dict]) -> dict:
-    chunks = _chunks(docs)
+def chunk_rag(docs: dict[str, str], questions: list[dict], size: int = CHUNK_TOKENS) -> dict:
+    chunks = _chunks(docs, size)
     index = FieldIndex({"text": [analyze(c) for _, c in chunks]}, {"text": 1.0})
     ctx_tokens, recalls = [], []
     for q in questions:
@@ -94,7 +96,7 @@ def chunk_rag(docs: dict[str, str], questions: list[dict]) -> dict:
         recalls.append(_recall(q["evidence"], text))
     return {
         "chunks": len(chunks),
-        "chunk_tokens": CHUNK_TOKENS,
+        "chunk_tokens": size,
         "top_k": 3,
         "mean_context_tokens": round(statistics.mean(ctx_tokens), 1),
         "evidence_recall": round(statistics.mean(recalls), 4),
@@ -127,11 +129,13 @@ def corpus_stats(data: Path, config: ObjectGraphConfig) -> dict:
     }
 
 
-def _p1_rows(snap: Snapshot, questions: list[dict], config: ObjectGraphConfig, doc_tokens: dict[str, int]) -> list[dict]:
+def _p1_rows(
+    snap: Snapshot, questions: list[dict], config: ObjectGraphConfig, doc_tokens: dict[str, int], k: int = 3
+) -> list[dict]:
     """Protocol P1 for each question: search_index(k=3), then resolve those 3 at full level."""
     rows = []
     for q in questions:
-        page = search_index(snap, q["question"], k=3, config=config)
+        page = search_index(snap, q["question"], k=k, config=config)
         search_text = render_search(page)
         res = resolve_context(snap, [e.id for e in page.entries], level="full", follow=[], config=config)
         text = render_resolve(res)
@@ -246,6 +250,26 @@ def oracle_p1(data: Path, config: ObjectGraphConfig) -> dict:
         "oracle_context_tokens": round(statistics.mean(tokens), 1),
         "oracle_reduction": round(1 - statistics.mean(tokens) / statistics.mean(documents), 4),
     }
+
+
+def token_matched(data: Path, config: ObjectGraphConfig, ks: list[int], chunk_sizes: list[int]) -> dict:
+    """Recall against context tokens for both systems over a range of budgets: ObjectGraph with
+    k nodes resolved at full level (P1 is k=3), chunk-RAG with top-3 chunks of each size."""
+    docs_dir = data / "docs"
+    questions = _questions(data)
+    snap = Corpus(docs_dir, config).snapshot()
+    sources = _sources(docs_dir)
+    doc_tokens = {name: count_tokens(text) for name, text in sources.items()}
+    objectgraph = []
+    for k in ks:
+        rows = _p1_rows(snap, questions, config, doc_tokens, k=k)
+        objectgraph.append({
+            "k": k,
+            "mean_context_tokens": round(statistics.mean(r["context_tokens"] for r in rows), 1),
+            "evidence_recall": round(statistics.mean(r["recall"] for r in rows), 4),
+        })  # fmt: skip
+    rag = [chunk_rag(sources, questions, size) for size in chunk_sizes]
+    return {"objectgraph": objectgraph, "chunk_rag": rag}
 
 
 def size_curve(data: Path, config: ObjectGraphConfig, sizes: list[int]) -> list[dict]:
@@ -509,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result["tuning"]["best"]))
     if args.curve and "skipped" not in result["p1"]:
         result["p1_curve"] = size_curve(args.data, config, [int(n) for n in args.curve.split(",") if n])
+    if "skipped" not in result["p1"]:
+        result["token_matched"] = token_matched(args.data, config, [3, 4, 5, 6], [128, 256, 384, 512])
     if not args.skip_scale:
         result["scale"] = [scale(int(n)) for n in args.scale.split(",") if n]
     args.out.parent.mkdir(parents=True, exist_ok=True)
