@@ -132,7 +132,7 @@ def corpus_stats(data: Path, config: ObjectGraphConfig) -> dict:
 def _p1_rows(
     snap: Snapshot, questions: list[dict], config: ObjectGraphConfig, doc_tokens: dict[str, int], k: int = 3
 ) -> list[dict]:
-    """Protocol P1 for each question: search_index(k=3), then resolve those 3 at full level."""
+    """Protocol P1 for each question: search_index(k), then resolve those k at full level (P1 is k=3)."""
     rows = []
     for q in questions:
         page = search_index(snap, q["question"], k=k, config=config)
