@@ -432,7 +432,8 @@ class AnthropicBackend(Backend):
         except self.sdk.AnthropicError as exc:
             raise _map_error(exc, f"{self.config.name}@{self.url}", self.sdk) from exc
         except Exception as exc:
-            # The SDK passes a connection broken mid-stream through unwrapped.
+            # Older SDK releases pass a connection broken mid-stream through unwrapped; newer ones
+            # raise APIConnectionError, mapped above to the same retryable error.
             if not _named(exc, "TransportError"):
                 raise
             raise BackendError(f"{self.config.name}@{self.url}: connection dropped mid-stream ({exc!r})") from exc
