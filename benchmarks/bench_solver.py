@@ -8,13 +8,16 @@
 (a') paper: the grid's networks solved again with the seed paper's big-M constants, from
     interval bound propagation alone (no LP tightening), the setting in which the paper measured
     its speed-ups; everything else as in (a).
+(a'') protocol: depth-5 none and bw+lp networks trained as the seed paper trains them (its
+    initialization and min-max targets, where lam means the paper's lam), solved with interval
+    big-M only: the paper's initialization alone makes unregularized networks far harder.
 (b) omlt: the same ONNX networks and boxes through OMLT's ReluBigMFormulation (interval
     bounds, a binary per neuron) solved by HiGHS via Pyomo's appsi_highs, against
     ogmux's optimize_surrogate (LP tightening, no binary for stable neurons). OMLT and Pyomo
     are benchmark-only dependencies.
 
 Everything is measured in this run on this machine; times are medians with ratios.
-Usage: python benchmarks/bench_solver.py [--phase grid|paper|omlt|all] [--depths 5] [--regs none,bw+lp] ...
+Usage: python benchmarks/bench_solver.py [--phase grid|paper|protocol|omlt|all] [--depths 5] [--regs none,bw+lp] ...
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ _JOB_KEYS = (
 
 
 def _key(e: dict) -> str:
-    return f"{e['function']}-d{e['depth']}-w{e['width']}-{e['reg']}-lam{e['lam']:g}-s{e['seed']}"
+    protocol = "-paperinit" if e.get("init", "torch") == "paper" else ""
+    return f"{e['function']}-d{e['depth']}-w{e['width']}-{e['reg']}-lam{e['lam']:g}-s{e['seed']}{protocol}"
 
 
 def _lp_gap(net, lo, hi, bounds, optimum: float) -> float:
@@ -76,6 +80,8 @@ def run_one(job: dict) -> dict:
         test_samples=job["test_samples"],
         epochs=job["epochs"],
         lp_points=job["lp_points"],
+        init=job.get("init", "torch"),
+        target_scaling=job.get("target_scaling", "standard"),
     )
     path = Path(job["nets_dir"]) / f"{_key(job)}.onnx"
     meta = path.with_suffix(".json")
@@ -386,9 +392,48 @@ def _paper_setting(doc: dict, grid: dict[str, dict], a: argparse.Namespace) -> N
             print(f"paper {_key(e)}: {e['status']} {e['solve_time_s']:.2f}s nodes {e['nodes']}", flush=True)
 
 
+def _paper_protocol(doc: dict, a: argparse.Namespace, lams: list[float]) -> None:
+    """Depth-5 none and bw+lp networks trained as the seed paper trains them (its initialization,
+    min-max targets, so lam means the paper's lam) and solved with interval big-M only."""
+    key = "paper_protocol"
+    done = {_key(e): e for e in doc.get(key, {}).get("entries", [])}
+    variants = [("none", 0.0)] + [("bw+lp", lam) for lam in lams]
+    jobs = []
+    for seed in range(a.seeds):
+        for f in a.functions.split(","):
+            for reg, lam in variants:
+                job = {
+                    "function": f, "depth": 5, "width": a.width, "reg": reg, "lam": lam, "seed": seed,
+                    "samples": a.samples, "test_samples": a.test_samples, "epochs": a.epochs,
+                    "lp_points": a.lp_points, "time_limit": a.time_limit, "gap": a.gap,
+                    "tighten_time": a.tighten_time, "tightening": "interval", "init": "paper",
+                    "target_scaling": "minmax", "nets_dir": str(a.nets_dir),
+                }  # fmt: skip
+                if _key(job) not in done:
+                    jobs.append(job)
+    with ProcessPoolExecutor(a.workers) as pool:
+        for fut in as_completed([pool.submit(run_one, j) for j in jobs]):
+            e = fut.result()
+            done[_key(e)] = e
+            entries = list(done.values())
+            doc[key] = {
+                "training": "the seed paper's initialization (Kaiming-normal hidden layers, Xavier-normal output, "
+                "zero biases) and min-max targets in [0, 1], so lam is the paper's lam; inputs scaled to [-1, 1]; "
+                f"{a.samples} samples, {a.epochs} epochs, {a.lp_points} R_LP points per step",
+                "bounds": "interval bound propagation only (the seed paper's big-M); no LP tightening",
+                "entries": entries,
+                "summary": summarize_grid(entries, a.time_limit),
+            }
+            _save(doc, a.out)
+            print(
+                f"protocol {_key(e)}: mse {e['test_mse']:.5f} {e['status']} {e['solve_time_s']:.2f}s nodes {e['nodes']}",
+                flush=True,
+            )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--phase", choices=["grid", "paper", "omlt", "all"], default="all")
+    p.add_argument("--phase", choices=["grid", "paper", "protocol", "omlt", "all"], default="all")
     p.add_argument("--functions", default="peaks,himmelblau,ackley")
     p.add_argument("--depths", default="5,2,3")
     p.add_argument("--regs", default="none,bw+lp,l1,bw,sn,lp")
@@ -427,6 +472,9 @@ def main() -> int:
         action="store_true",
         help="solve again every network already in the grid (saved networks are reused, e.g. after a "
         "solver change); the previous entries move to repeats.grid_previous",
+    )
+    p.add_argument(
+        "--protocol-lams", default="1e-3", help="bw+lp weights of the protocol phase (the paper's lam scale)"
     )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nets-dir", type=Path, default=NETS)
@@ -537,6 +585,8 @@ def main() -> int:
                 )
     if a.phase in ("paper", "all"):
         _paper_setting(doc, grid, a)
+    if a.phase in ("protocol", "all"):
+        _paper_protocol(doc, a, [float(x) for x in a.protocol_lams.split(",")])
     if a.phase in ("omlt", "all"):
         solved = sorted(
             (e for e in grid.values() if e["status"] == "optimal"), key=lambda e: e["solve_time_s"]

@@ -65,6 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--samples", type=int, default=4000, help="Latin-hypercube training points (default 4000)")
+    t.add_argument(
+        "--protocol",
+        choices=["ogmux", "paper"],
+        default="ogmux",
+        help="ogmux: PyTorch's initialization, standardized targets; paper: the seed paper's initialization "
+        "(Kaiming-normal, zero biases) and min-max targets, where --lam means the paper's lambda",
+    )
     t.add_argument("-o", "--output", type=Path, required=True, help="ONNX file to write")
     t.add_argument("--json", type=Path, default=None, help="also write the training report as JSON")
     t.set_defaults(func=run_train)
@@ -166,6 +173,8 @@ def run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             epochs=args.epochs,
             samples=args.samples,
+            init="paper" if args.protocol == "paper" else "torch",
+            target_scaling="minmax" if args.protocol == "paper" else "standard",
         )
         net, report = train_surrogate(cfg)
     except (SolverError, ValidationError) as exc:

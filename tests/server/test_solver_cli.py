@@ -111,3 +111,25 @@ def test_train_writes_an_onnx_network(tmp_path: Path, capsys: pytest.CaptureFixt
     report = json.loads(capsys.readouterr().out)
     assert report["lp_solves"] > 0 and np.isfinite(report["test_mse"])
     assert load_network_file(out).hidden_sizes == [6]
+
+
+def test_train_with_the_paper_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    out, meta = tmp_path / "net.onnx", tmp_path / "report.json"
+    args = [
+        "solve",
+        "train",
+        "himmelblau",
+        "--depth",
+        "1",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+        "--samples",
+        "32",
+    ]
+    assert main([*args, "--protocol", "paper", "-o", str(out), "--json", str(meta)]) == 0
+    config = json.loads(meta.read_text())["config"]
+    assert (config["init"], config["target_scaling"]) == ("paper", "minmax")
+    assert load_network_file(out).hidden_sizes == [4]

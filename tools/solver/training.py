@@ -1,7 +1,8 @@
 """Tractability-aware training of ReLU surrogates (PyTorch on CPU; the [solver-train] extra).
 
 Regularizers of the seed paper, computed on the network in normalized coordinates
-(inputs scaled to [-1, 1], targets standardized): R_L1, R_L2; R_BW, the mean width of
+(inputs scaled to [-1, 1], targets standardized, or min-max scaled to [0, 1] as in the
+paper, where a regularizer weight means what the paper's does): R_L1, R_L2; R_BW, the mean width of
 the interval pre-activation bounds of hidden neurons; R_SN, the mean distance to
 stability min(U, -L)+ of hidden neurons; R_LP, the per-sample gap between the network
 output and the LP relaxation of its big-M encoding with the input fixed at a training
@@ -54,6 +55,16 @@ class TrainConfig(BaseModel):
         "minimize", description="direction of the downstream problem"
     )
     threads: int = Field(1, ge=1, description="torch intra-op threads")
+    init: Literal["torch", "paper"] = Field(
+        "torch",
+        description="initial weights: PyTorch's default, or the seed paper's (Kaiming-normal hidden layers, "
+        "Xavier-normal output layer, zero biases), which gives far wider pre-activation bounds",
+    )
+    target_scaling: Literal["standard", "minmax"] = Field(
+        "standard",
+        description="targets standardized, or min-max scaled to [0, 1] as in the seed paper (the loss and "
+        "R_LP are then in those units, so a weight lam means what the paper's does)",
+    )
 
 
 class TrainReport(BaseModel):
@@ -150,13 +161,25 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
     x_te = latin_hypercube(cfg.test_samples, lower, upper, cfg.seed + 10_000)
     y_tr, y_te = fn(x_tr), fn(x_te)
     center, scale = (lower + upper) / 2, (upper - lower) / 2
-    mu_y, sd_y = float(y_tr.mean()), float(y_tr.std())
+    if cfg.target_scaling == "minmax":
+        mu_y, sd_y = float(y_tr.min()), float(y_tr.max() - y_tr.min())
+    else:
+        mu_y, sd_y = float(y_tr.mean()), float(y_tr.std())
+    # test_mse is reported on standardized targets whatever the training scale, so runs compare
+    to_std = (sd_y / float(y_tr.std())) ** 2
     xn = torch.tensor((x_tr - center) / scale, dtype=torch.float32)
     yn = torch.tensor((y_tr - mu_y) / sd_y, dtype=torch.float32)[:, None]
     xt = torch.tensor((x_te - center) / scale, dtype=torch.float32)
     yt = torch.tensor((y_te - mu_y) / sd_y, dtype=torch.float32)[:, None]
     dims = [2] + [cfg.width] * cfg.depth + [1]
     linears = [nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1)]
+    if cfg.init == "paper":
+        for k, lin in enumerate(linears):
+            if k < len(linears) - 1:
+                nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            else:
+                nn.init.xavier_normal_(lin.weight)
+            nn.init.zeros_(lin.bias)
     layers: list[Any] = []
     for k, lin in enumerate(linears):
         layers.append(lin)
@@ -202,8 +225,8 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
             reg_value = float(reg.detach())
     elapsed = time.perf_counter() - start
     with torch.no_grad():
-        test_mse = float(torch.mean((model(xt) - yt) ** 2))
-        train_mse = float(torch.mean((model(xn) - yn) ** 2))
+        test_mse = float(torch.mean((model(xt) - yt) ** 2)) * to_std
+        train_mse = float(torch.mean((model(xn) - yn) ** 2)) * to_std
     normalized = _to_network(linears)
     w = list(normalized.weights)
     b = list(normalized.biases)

@@ -139,3 +139,35 @@ def test_bound_width_regularizer_narrows_interval_bounds() -> None:
         return float(np.mean(np.concatenate([U - L for L, U in b[:-1]])))
 
     assert width("bw", 1.0) < 0.7 * width("none", 0.0)
+
+
+def test_paper_protocol_exports_in_original_coordinates_and_reports_standardized_mse() -> None:
+    pytest.importorskip("torch")
+    from tools.solver.training import TrainConfig, train_surrogate
+
+    cfg = TrainConfig(
+        function="himmelblau", depth=2, width=8, samples=128, test_samples=64, epochs=3, seed=2,
+        init="paper", target_scaling="minmax",
+    )  # fmt: skip
+    net, report = train_surrogate(cfg)
+    fn = FUNCTIONS["himmelblau"]
+    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
+    y_tr = fn(latin_hypercube(128, lo, hi, 2))
+    x_te = latin_hypercube(64, lo, hi, 2 + 10_000)
+    mse = np.mean(((net.forward(x_te)[:, 0] - fn(x_te)) / y_tr.std()) ** 2)
+    assert mse == pytest.approx(report.test_mse, rel=1e-3)
+
+
+def test_paper_initialization_widens_interval_bounds() -> None:
+    pytest.importorskip("torch")
+    from tools.solver.training import TrainConfig, train_surrogate
+
+    def width(init: str) -> float:
+        cfg = TrainConfig(
+            function="peaks", depth=4, width=16, samples=32, epochs=1, lr=1e-6, seed=0, init=init
+        )
+        net, _ = train_surrogate(cfg)
+        b = interval_bounds(net, np.full(2, -2.0), np.full(2, 2.0))
+        return float(np.mean(np.concatenate([U - L for L, U in b[:-1]])))
+
+    assert width("paper") > 3 * width("torch")
