@@ -96,6 +96,15 @@ def test_lp_regularizer_gradient_matches_finite_differences() -> None:
     assert float(linears[0].weight.grad[2, 1]) == pytest.approx(fd, abs=1e-4)
 
 
+def _standardized_test_mse(net, cfg) -> float:
+    """Test MSE of the exported network on targets standardized by the training data, recomputed."""
+    fn = FUNCTIONS[cfg.function]
+    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
+    y_tr = fn(latin_hypercube(cfg.samples, lo, hi, cfg.seed))
+    x_te = latin_hypercube(cfg.test_samples, lo, hi, cfg.seed + 10_000)
+    return float(np.mean(((net.forward(x_te)[:, 0] - fn(x_te)) / y_tr.std()) ** 2))
+
+
 @pytest.mark.parametrize("reg", ["none", "l1", "l2", "bw", "sn", "lp", "bw+lp"])
 def test_every_regularizer_trains_and_exports(reg: str) -> None:
     pytest.importorskip("torch")
@@ -118,12 +127,7 @@ def test_every_regularizer_trains_and_exports(reg: str) -> None:
     assert net.hidden_sizes == [6, 6] and np.isfinite(report.test_mse)
     assert (report.lp_solves > 0) == (reg in ("lp", "bw+lp"))
     # the exported network works in original coordinates: recompute the normalized test MSE
-    fn = FUNCTIONS["peaks"]
-    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
-    y_tr = fn(latin_hypercube(64, lo, hi, 1))
-    x_te = latin_hypercube(64, lo, hi, 1 + 10_000)
-    mse = np.mean(((net.forward(x_te)[:, 0] - fn(x_te)) / y_tr.std()) ** 2)
-    assert mse == pytest.approx(report.test_mse, rel=1e-3)
+    assert _standardized_test_mse(net, cfg) == pytest.approx(report.test_mse, rel=1e-3)
 
 
 def test_bound_width_regularizer_narrows_interval_bounds() -> None:
@@ -150,12 +154,7 @@ def test_paper_protocol_exports_in_original_coordinates_and_reports_standardized
         init="paper", target_scaling="minmax",
     )  # fmt: skip
     net, report = train_surrogate(cfg)
-    fn = FUNCTIONS["himmelblau"]
-    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
-    y_tr = fn(latin_hypercube(128, lo, hi, 2))
-    x_te = latin_hypercube(64, lo, hi, 2 + 10_000)
-    mse = np.mean(((net.forward(x_te)[:, 0] - fn(x_te)) / y_tr.std()) ** 2)
-    assert mse == pytest.approx(report.test_mse, rel=1e-3)
+    assert _standardized_test_mse(net, cfg) == pytest.approx(report.test_mse, rel=1e-3)
 
 
 def test_paper_initialization_widens_interval_bounds() -> None:
