@@ -66,6 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--samples", type=int, default=4000, help="Latin-hypercube training points (default 4000)")
     t.add_argument(
+        "--val-samples",
+        type=int,
+        default=0,
+        help="Latin-hypercube validation points; the epoch with the lowest validation MSE is kept (default 0: "
+        "the last epoch)",
+    )
+    t.add_argument(
         "--protocol",
         choices=["ogmux", "paper"],
         default="ogmux",
@@ -173,6 +180,7 @@ def run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             epochs=args.epochs,
             samples=args.samples,
+            val_samples=args.val_samples,
             init="paper" if args.protocol == "paper" else "torch",
             target_scaling="minmax" if args.protocol == "paper" else "standard",
         )
@@ -188,6 +196,8 @@ def run_train(args: argparse.Namespace) -> int:
                 "output": str(args.output),
                 "test_mse": report.test_mse,
                 "train_mse": report.train_mse,
+                "val_mse": report.val_mse,
+                "best_epoch": report.best_epoch,
                 "train_time_s": round(report.train_time_s, 2),
                 "lp_solves": report.lp_solves,
             }

@@ -133,3 +133,15 @@ def test_train_with_the_paper_protocol(tmp_path: Path, capsys: pytest.CaptureFix
     config = json.loads(meta.read_text())["config"]
     assert (config["init"], config["target_scaling"]) == ("paper", "minmax")
     assert load_network_file(out).hidden_sizes == [4]
+
+
+def test_train_keeps_the_best_validation_epoch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    out, meta = tmp_path / "net.onnx", tmp_path / "report.json"
+    args = ["solve", "train", "peaks", "--depth", "1", "--width", "4", "--epochs", "3", "--samples", "32"]
+    extra = ["--val-samples", "40", "-o", str(out), "--json", str(meta)]
+    assert main([*args, *extra]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    report = json.loads(meta.read_text())
+    assert report["config"]["val_samples"] == 40 and len(report["history"]) == 3
+    assert printed["val_mse"] == report["val_mse"] and 1 <= printed["best_epoch"] <= 3

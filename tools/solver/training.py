@@ -27,7 +27,7 @@ from tools.solver.functions import FUNCTIONS, latin_hypercube
 from tools.solver.highs_run import new_highs
 from tools.solver.network import ReluNetwork
 
-__all__ = ["REGULARIZERS", "TrainConfig", "TrainReport", "train_surrogate"]
+__all__ = ["REGULARIZERS", "EpochRecord", "TrainConfig", "TrainReport", "train_surrogate"]
 
 Regularizer = Literal["none", "l1", "l2", "bw", "sn", "lp", "bw+lp"]
 REGULARIZERS: tuple[str, ...] = ("none", "l1", "l2", "bw", "sn", "lp", "bw+lp")
@@ -50,6 +50,12 @@ class TrainConfig(BaseModel):
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(3e-3, gt=0)
+    val_samples: int = Field(
+        0,
+        ge=0,
+        description="Latin-hypercube validation points (a third seed); when set, the parameters with the "
+        "lowest validation MSE at the end of an epoch are kept, as in the seed paper",
+    )
     lp_points: int = Field(8, ge=1, description="training points per step in R_LP")
     lp_sense: Literal["minimize", "maximize"] = Field(
         "minimize", description="direction of the downstream problem"
@@ -67,15 +73,30 @@ class TrainConfig(BaseModel):
     )
 
 
+class EpochRecord(BaseModel):
+    """Means over one epoch's steps, and the validation MSE at its end (standardized targets)."""
+
+    epoch: int
+    train_mse: float
+    regularizer: float
+    val_mse: float | None = None
+
+
 class TrainReport(BaseModel):
     """What a training run produced."""
 
     config: TrainConfig
     test_mse: float = Field(description="test MSE on standardized targets")
     train_mse: float
+    val_mse: float | None = Field(None, description="validation MSE (standardized) of the kept parameters")
+    best_epoch: int = Field(description="1-based epoch whose parameters were kept (the last without validation)")
     train_time_s: float
     lp_solves: int
+    lp_skipped: int = Field(
+        description="R_LP points left out of their step: their LP was not solved within the iteration limit"
+    )
     final_regularizer: float
+    history: list[EpochRecord] = Field(default_factory=list, description="one record per epoch")
 
 
 def _torch() -> Any:
@@ -106,36 +127,60 @@ def _to_network(linears: list) -> ReluNetwork:
     )
 
 
+# HiGHS's dual simplex can stall on the degenerate LPs of a network in training (seen: one LP running for
+# minutes); a warm-started LP here takes tens of iterations, so a point over this limit is retried cold, then skipped.
+LP_ITERATION_LIMIT = 5000
+
+
 class _LpGap:
     """The LP relaxation of the current network at fixed inputs, solved with HiGHS (one model per step)."""
 
     def __init__(self, sense: str):
         self.maximize = sense == "maximize"
         self.solves = 0
+        self.skipped = 0
 
-    def __call__(self, torch: Any, linears: list, ibp: list, xb: np.ndarray) -> Any:
+    def _solve(self, h: highspy.Highs) -> bool:
+        for attempt in range(2):
+            if attempt:
+                h.clearSolver()
+            h.run()
+            self.solves += 1
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                return True
+        self.skipped += 1
+        return False
+
+    def __call__(self, torch: Any, linears: list, ibp: list, xb: np.ndarray) -> tuple[Any, np.ndarray] | None:
+        """LP values at the points `xb` carrying the dual gradient, and the indices of the points solved."""
         net = _to_network(linears)
         bounds = [(L.detach().double().numpy()[0], U.detach().double().numpy()[0]) for L, U in ibp]
         enc = encode(net, -np.ones(net.n_inputs), np.ones(net.n_inputs), bounds, relax=True)
         cost = np.zeros(enc.n_cols)
         cost[enc.y_cols[0]] = 1.0
         h = new_highs()
+        h.setOptionValue("simplex_iteration_limit", LP_ITERATION_LIMIT)
         h.passModel(to_highs_lp(enc, cost, maximize=self.maximize))
         x_cols = enc.x_cols.astype(np.int32)
+        kept: list[int] = []
         val = np.empty((len(xb), enc.n_cols))
         dual = np.empty((len(xb), len(enc.row_lo)))
         for s, x in enumerate(xb):
             # only the input bounds change between points: HiGHS warm-starts from the previous basis
             h.changeColsBounds(len(x_cols), x_cols, x, x)
-            h.run()
-            self.solves += 1
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                return None
+            if not self._solve(h):
+                h.clearSolver()
+                continue
             sol = h.getSolution()
             val[s], dual[s] = sol.col_value, sol.row_dual
+            kept.append(s)
+        if not kept:
+            return None
+        idx = np.array(kept)
+        val, dual = val[idx], dual[idx]
         lp_vals = val[:, enc.y_cols[0]]
         surrogate = 0.0
-        prev = xb
+        prev = xb[idx]
         for k, lin in enumerate(linears):
             mu = torch.as_tensor(dual @ enc.bias_rows[k].toarray(), dtype=torch.float32)
             surrogate = (
@@ -146,7 +191,7 @@ class _LpGap:
                 cols = enc.act_cols[k]
                 prev = np.where(cols >= 0, val[:, np.maximum(cols, 0)], 0.0)
         lp_sum = float(lp_vals.sum()) + surrogate - surrogate.detach()
-        return lp_sum
+        return lp_sum, idx
 
 
 def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
@@ -187,14 +232,22 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    xv = yv = None
+    if cfg.val_samples:
+        x_va = latin_hypercube(cfg.val_samples, lower, upper, cfg.seed + 20_000)
+        xv = torch.tensor((x_va - center) / scale, dtype=torch.float32)
+        yv = torch.tensor((fn(x_va) - mu_y) / sd_y, dtype=torch.float32)[:, None]
+    best: tuple[float, int, list[Any]] | None = None
     lo_box, hi_box = -torch.ones(1, 2), torch.ones(1, 2)
     lp_gap = _LpGap(cfg.lp_sense)
     lam_bw = cfg.lam if cfg.lam_bw is None else cfg.lam_bw
     rng = np.random.default_rng(cfg.seed)
     reg_value = 0.0
+    history: list[EpochRecord] = []
     start = time.perf_counter()
-    for _ in range(cfg.epochs):
+    for epoch in range(1, cfg.epochs + 1):
         perm = torch.randperm(len(xn))
+        sums = [0.0, 0.0, 0]
         for i in range(0, len(xn), cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             loss = torch.mean((model(xn[idx]) - yn[idx]) ** 2)
@@ -214,19 +267,38 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
                 if cfg.reg in ("lp", "bw+lp"):
                     pick = rng.choice(len(idx), size=min(cfg.lp_points, len(idx)), replace=False)
                     pts = xn[idx][pick]
-                    lp_sum = lp_gap(torch, linears, ibp, pts.numpy().astype(np.float64))
-                    if lp_sum is not None:
-                        f_sum = model(pts).sum()
+                    solved = lp_gap(torch, linears, ibp, pts.numpy().astype(np.float64))
+                    if solved is not None:
+                        lp_sum, kept = solved
+                        f_sum = model(pts[torch.as_tensor(kept)]).sum()
                         gap = (lp_sum - f_sum) if cfg.lp_sense == "maximize" else (f_sum - lp_sum)
-                        reg = reg + cfg.lam * gap / len(pick)
+                        reg = reg + cfg.lam * gap / len(kept)
             opt.zero_grad()
             (loss + reg).backward()
             opt.step()
             reg_value = float(reg.detach())
+            sums[0] += float(loss.detach())
+            sums[1] += reg_value
+            sums[2] += 1
+        record = EpochRecord(epoch=epoch, train_mse=sums[0] / sums[2] * to_std, regularizer=sums[1] / sums[2])
+        if xv is not None:
+            with torch.no_grad():
+                val = float(torch.mean((model(xv) - yv) ** 2))
+            record.val_mse = val * to_std
+            if best is None or val < best[0]:
+                best = (val, epoch, [p.detach().clone() for p in model.parameters()])
+        history.append(record)
+    best_epoch = cfg.epochs
+    if best is not None:
+        with torch.no_grad():
+            for p, kept in zip(model.parameters(), best[2]):
+                p.copy_(kept)
+        best_epoch = best[1]
     elapsed = time.perf_counter() - start
     with torch.no_grad():
         test_mse = float(torch.mean((model(xt) - yt) ** 2)) * to_std
         train_mse = float(torch.mean((model(xn) - yn) ** 2)) * to_std
+        val_mse = None if xv is None else float(torch.mean((model(xv) - yv) ** 2)) * to_std
     normalized = _to_network(linears)
     w = list(normalized.weights)
     b = list(normalized.biases)
@@ -237,8 +309,12 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
         config=cfg,
         test_mse=test_mse,
         train_mse=train_mse,
+        val_mse=val_mse,
+        best_epoch=best_epoch,
         train_time_s=elapsed,
         lp_solves=lp_gap.solves,
+        lp_skipped=lp_gap.skipped,
         final_regularizer=reg_value,
+        history=history,
     )
     return ReluNetwork.from_arrays(w, b), report

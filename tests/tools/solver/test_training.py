@@ -67,7 +67,8 @@ def test_lp_regularizer_gradient_matches_finite_differences() -> None:
     ibp = _ibp(torch, linears, -torch.ones(1, 2), torch.ones(1, 2))
     bounds = [(L.detach().double().numpy()[0], U.detach().double().numpy()[0]) for L, U in ibp]
     x = np.array([[0.3, -0.2]])
-    lp_sum = _LpGap("minimize")(torch, linears, ibp, x)
+    lp_sum, kept = _LpGap("minimize")(torch, linears, ibp, x)
+    assert kept.tolist() == [0]
     assert float(lp_sum.detach()) == pytest.approx(_lp_value(f32, bounds, x[0]), abs=1e-6)
     lp_sum.backward()
     eps = 1e-5
@@ -170,3 +171,47 @@ def test_paper_initialization_widens_interval_bounds() -> None:
         return float(np.mean(np.concatenate([U - L for L, U in b[:-1]])))
 
     assert width("paper") > 3 * width("torch")
+
+
+def _standardized_val_mse(net, cfg) -> float:
+    fn = FUNCTIONS[cfg.function]
+    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
+    y_tr = fn(latin_hypercube(cfg.samples, lo, hi, cfg.seed))
+    x_va = latin_hypercube(cfg.val_samples, lo, hi, cfg.seed + 20_000)
+    return float(np.mean(((net.forward(x_va)[:, 0] - fn(x_va)) / y_tr.std()) ** 2))
+
+
+def test_validation_keeps_the_epoch_with_the_lowest_validation_mse() -> None:
+    pytest.importorskip("torch")
+    from tools.solver.training import TrainConfig, train_surrogate
+
+    # a learning rate this large makes the loss jump between epochs, so the last epoch is not the best
+    base = {"function": "peaks", "depth": 2, "width": 16, "samples": 256, "test_samples": 64, "epochs": 12}
+    base.update(lr=0.3, seed=3)
+    last, last_report = train_surrogate(TrainConfig(**base))
+    cfg = TrainConfig(**base, val_samples=200)
+    kept, report = train_surrogate(cfg)
+    assert last_report.best_epoch == 12 and last_report.val_mse is None
+    assert 1 <= report.best_epoch < 12 and len(report.history) == 12
+    curve = [r.val_mse for r in report.history]
+    assert report.best_epoch == 1 + curve.index(min(curve)) and min(curve) == pytest.approx(report.val_mse)
+    # the reported validation MSE is the exported network's, and beats the last epoch's parameters
+    assert _standardized_val_mse(kept, cfg) == pytest.approx(report.val_mse, rel=1e-3)
+    assert report.val_mse < _standardized_val_mse(last, cfg)
+    assert _standardized_test_mse(kept, cfg) == pytest.approx(report.test_mse, rel=1e-3)
+
+
+def test_an_lp_over_the_iteration_limit_is_skipped_and_training_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from tools.solver import training
+
+    cfg = training.TrainConfig(
+        function="peaks", depth=3, width=12, reg="lp", samples=64, epochs=1, batch_size=32, lp_points=4
+    )
+    _, solved = training.train_surrogate(cfg)
+    assert solved.lp_skipped == 0 and solved.lp_solves == 8
+    monkeypatch.setattr(training, "LP_ITERATION_LIMIT", 1)
+    net, report = training.train_surrogate(cfg)
+    # a point over the limit is tried warm, then cold, then left out of its step
+    assert report.lp_skipped > 0 and report.lp_solves >= 8 + report.lp_skipped
+    assert np.isfinite(report.test_mse) and net.hidden_sizes == [12, 12, 12]
