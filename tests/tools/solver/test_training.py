@@ -97,13 +97,15 @@ def test_lp_regularizer_gradient_matches_finite_differences() -> None:
     assert float(linears[0].weight.grad[2, 1]) == pytest.approx(fd, abs=1e-4)
 
 
-def _standardized_test_mse(net, cfg) -> float:
-    """Test MSE of the exported network on targets standardized by the training data, recomputed."""
+def _standardized_test_mse(net, cfg, split: str = "test") -> float:
+    """MSE of the exported network on the test (or validation) points, on targets standardized by the
+    training data, recomputed."""
     fn = FUNCTIONS[cfg.function]
     lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
     y_tr = fn(latin_hypercube(cfg.samples, lo, hi, cfg.seed))
-    x_te = latin_hypercube(cfg.test_samples, lo, hi, cfg.seed + 10_000)
-    return float(np.mean(((net.forward(x_te)[:, 0] - fn(x_te)) / y_tr.std()) ** 2))
+    n, offset = (cfg.test_samples, 10_000) if split == "test" else (cfg.val_samples, 20_000)
+    x = latin_hypercube(n, lo, hi, cfg.seed + offset)
+    return float(np.mean(((net.forward(x)[:, 0] - fn(x)) / y_tr.std()) ** 2))
 
 
 @pytest.mark.parametrize("reg", ["none", "l1", "l2", "bw", "sn", "lp", "bw+lp"])
@@ -173,14 +175,6 @@ def test_paper_initialization_widens_interval_bounds() -> None:
     assert width("paper") > 3 * width("torch")
 
 
-def _standardized_val_mse(net, cfg) -> float:
-    fn = FUNCTIONS[cfg.function]
-    lo, hi = np.full(2, fn.lower), np.full(2, fn.upper)
-    y_tr = fn(latin_hypercube(cfg.samples, lo, hi, cfg.seed))
-    x_va = latin_hypercube(cfg.val_samples, lo, hi, cfg.seed + 20_000)
-    return float(np.mean(((net.forward(x_va)[:, 0] - fn(x_va)) / y_tr.std()) ** 2))
-
-
 def test_validation_keeps_the_epoch_with_the_lowest_validation_mse() -> None:
     pytest.importorskip("torch")
     from tools.solver.training import TrainConfig, train_surrogate
@@ -196,8 +190,8 @@ def test_validation_keeps_the_epoch_with_the_lowest_validation_mse() -> None:
     curve = [r.val_mse for r in report.history]
     assert report.best_epoch == 1 + curve.index(min(curve)) and min(curve) == pytest.approx(report.val_mse)
     # the reported validation MSE is the exported network's, and beats the last epoch's parameters
-    assert _standardized_val_mse(kept, cfg) == pytest.approx(report.val_mse, rel=1e-3)
-    assert report.val_mse < _standardized_val_mse(last, cfg)
+    assert _standardized_test_mse(kept, cfg, "val") == pytest.approx(report.val_mse, rel=1e-3)
+    assert report.val_mse < _standardized_test_mse(last, cfg, "val")
     assert _standardized_test_mse(kept, cfg) == pytest.approx(report.test_mse, rel=1e-3)
 
 
