@@ -11,13 +11,15 @@
 (a'') protocol: depth-5 none and bw+lp networks trained as the seed paper trains them (its
     initialization and min-max targets, where lam means the paper's lam), solved with interval
     big-M only: the paper's initialization alone makes unregularized networks far harder.
+(a''') protocol-long: the protocol phase's unregularized networks solved again with a longer
+    --time-limit, so that the reductions against them reach further past the usual limit.
 (b) omlt: the same ONNX networks and boxes through OMLT's ReluBigMFormulation (interval
     bounds, a binary per neuron) solved by HiGHS via Pyomo's appsi_highs, against
     ogmux's optimize_surrogate (LP tightening, no binary for stable neurons). OMLT and Pyomo
     are benchmark-only dependencies.
 
 Everything is measured in this run on this machine; times are medians with ratios.
-Usage: python benchmarks/bench_solver.py [--phase grid|paper|protocol|omlt|all] [--depths 5] [--regs none,bw+lp] ...
+Usage: python benchmarks/bench_solver.py [--phase grid|paper|protocol|protocol-long|omlt|all] [--depths 5] [--regs none,bw+lp] ...
 """
 
 from __future__ import annotations
@@ -450,9 +452,38 @@ def _paper_protocol(doc: dict, a: argparse.Namespace, lams: list[float]) -> None
             )
 
 
+def _protocol_long(doc: dict, a: argparse.Namespace) -> None:
+    """Solve the protocol phase's unregularized networks of --functions and --seeds again with --time-limit."""
+    table = doc.get("paper_protocol", {})
+    functions, seeds = set(a.functions.split(",")), set(range(a.seeds))
+    base = [
+        e for e in table.get("entries", [])
+        if e["reg"] == "none" and e["function"] in functions and e["seed"] in seeds
+    ]  # fmt: skip
+    jobs = [{**e, "time_limit": a.time_limit, "nets_dir": str(a.nets_dir)} for e in base]
+    long_entries: list[dict] = []
+    with ProcessPoolExecutor(a.workers) as pool:
+        for fut in as_completed([pool.submit(run_one, j) for j in jobs]):
+            e = fut.result()
+            long_entries.append(e)
+            pairs = {(x["function"], x["seed"]) for x in long_entries}
+            regularized = [
+                x for x in table["entries"] if x["reg"] != "none" and (x["function"], x["seed"]) in pairs
+            ]
+            table["none_long_limit"] = {
+                "time_limit_s": a.time_limit,
+                "entries": long_entries,
+                "summary": summarize_grid(long_entries + regularized, a.time_limit),
+            }
+            _save(doc, a.out)
+            print(f"protocol-long {_key(e)}: {e['status']} {e['solve_time_s']:.1f}s bound {e['bound']}", flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--phase", choices=["grid", "paper", "protocol", "omlt", "all"], default="all")
+    p.add_argument(
+        "--phase", choices=["grid", "paper", "protocol", "protocol-long", "omlt", "all"], default="all"
+    )
     p.add_argument("--functions", default="peaks,himmelblau,ackley")
     p.add_argument("--depths", default="5,2,3")
     p.add_argument("--regs", default="none,bw+lp,l1,bw,sn,lp")
@@ -530,7 +561,8 @@ def main() -> int:
         "platform": platform.platform(),
         "load_avg_at_start": os.getloadavg(),
     }
-    doc["settings"] = {
+    # the settings describe the grid; the other phases record their own
+    doc["settings"] = doc.get("settings") if a.phase not in ("grid", "all") and doc.get("settings") else {
         "reduced_from_paper": {
             "samples": f"{a.samples} Latin-hypercube training points (paper 70,000), {a.test_samples} test points",
             "epochs": f"{a.epochs} (paper 200)",
@@ -612,6 +644,8 @@ def main() -> int:
         _paper_setting(doc, grid, a)
     if a.phase in ("protocol", "all"):
         _paper_protocol(doc, a, [float(x) for x in a.protocol_lams.split(",")])
+    if a.phase == "protocol-long":
+        _protocol_long(doc, a)
     if a.phase in ("omlt", "all"):
         solved = sorted(
             (e for e in grid.values() if e["status"] == "optimal"), key=lambda e: e["solve_time_s"]
