@@ -460,7 +460,12 @@ def _protocol_long(doc: dict, a: argparse.Namespace) -> None:
         e for e in table.get("entries", [])
         if e["reg"] == "none" and e["function"] in functions and e["seed"] in seeds
     ]  # fmt: skip
-    jobs = [{**e, "time_limit": a.time_limit, "nets_dir": str(a.nets_dir)} for e in base]
+    keys = (*_JOB_KEYS, "tightening", "init", "target_scaling", "val_samples")
+    # an entry's "gap" is its result; the job's is the requested MIP gap
+    jobs = [
+        {**{k: e[k] for k in keys}, "time_limit": a.time_limit, "gap": a.gap, "nets_dir": str(a.nets_dir)}
+        for e in base
+    ]
     long_entries: list[dict] = []
     with ProcessPoolExecutor(a.workers) as pool:
         for fut in as_completed([pool.submit(run_one, j) for j in jobs]):
