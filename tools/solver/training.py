@@ -57,6 +57,13 @@ class TrainConfig(BaseModel):
         "lowest validation MSE at the end of an epoch are kept, as in the seed paper",
     )
     lp_points: int = Field(8, ge=1, description="training points per step in R_LP")
+    lp_iteration_limit: int = Field(
+        5000,
+        ge=1,
+        description="simplex iterations per R_LP point; HiGHS's dual simplex can stall on the degenerate LPs of "
+        "a network in training (a warm-started one takes tens of iterations), so a point over the limit is "
+        "solved again from scratch, then left out of its step",
+    )
     lp_sense: Literal["minimize", "maximize"] = Field(
         "minimize", description="direction of the downstream problem"
     )
@@ -127,16 +134,12 @@ def _to_network(linears: list) -> ReluNetwork:
     )
 
 
-# HiGHS's dual simplex can stall on the degenerate LPs of a network in training (seen: one LP running for
-# minutes); a warm-started LP here takes tens of iterations, so a point over this limit is retried cold, then skipped.
-LP_ITERATION_LIMIT = 5000
-
-
 class _LpGap:
     """The LP relaxation of the current network at fixed inputs, solved with HiGHS (one model per step)."""
 
-    def __init__(self, sense: str):
+    def __init__(self, sense: str, iteration_limit: int):
         self.maximize = sense == "maximize"
+        self.iteration_limit = iteration_limit
         self.solves = 0
         self.skipped = 0
 
@@ -159,7 +162,7 @@ class _LpGap:
         cost = np.zeros(enc.n_cols)
         cost[enc.y_cols[0]] = 1.0
         h = new_highs()
-        h.setOptionValue("simplex_iteration_limit", LP_ITERATION_LIMIT)
+        h.setOptionValue("simplex_iteration_limit", self.iteration_limit)
         h.passModel(to_highs_lp(enc, cost, maximize=self.maximize))
         x_cols = enc.x_cols.astype(np.int32)
         kept: list[int] = []
@@ -239,7 +242,7 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
         yv = torch.tensor((fn(x_va) - mu_y) / sd_y, dtype=torch.float32)[:, None]
     best: tuple[float, int, list[Any]] | None = None
     lo_box, hi_box = -torch.ones(1, 2), torch.ones(1, 2)
-    lp_gap = _LpGap(cfg.lp_sense)
+    lp_gap = _LpGap(cfg.lp_sense, cfg.lp_iteration_limit)
     lam_bw = cfg.lam if cfg.lam_bw is None else cfg.lam_bw
     rng = np.random.default_rng(cfg.seed)
     reg_value = 0.0
