@@ -9,7 +9,8 @@ output and the LP relaxation of its big-M encoding with the input fixed at a tra
 point. The gradient of R_LP comes from the HiGHS duals: d LP / d b_k = sum of the duals of
 the rows holding b_k, d LP / d W_k = that times the LP value of the previous layer,
 injected with a straight-through term. "bw+lp" adds R_BW, which carries the indirect
-sensitivity through the big-M constants.
+sensitivity through the big-M constants. With validation points, the parameters of the epoch
+with the lowest validation MSE are kept, as the seed paper's code keeps them.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class _LpGap:
             # only the input bounds change between points: HiGHS warm-starts from the previous basis
             h.changeColsBounds(len(x_cols), x_cols, x, x)
             if not self._solve(h):
-                h.clearSolver()
+                h.clearSolver()  # the basis a stalled run left is no warm start for the next point
                 continue
             sol = h.getSolution()
             val[s], dual[s] = sol.col_value, sol.row_dual
@@ -294,8 +295,8 @@ def train_surrogate(cfg: TrainConfig) -> tuple[ReluNetwork, TrainReport]:
     best_epoch = cfg.epochs
     if best is not None:
         with torch.no_grad():
-            for p, kept in zip(model.parameters(), best[2]):
-                p.copy_(kept)
+            for p, saved in zip(model.parameters(), best[2]):
+                p.copy_(saved)
         best_epoch = best[1]
     elapsed = time.perf_counter() - start
     with torch.no_grad():
