@@ -42,14 +42,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.lexical import FieldIndex, analyze
-from tools.objectgraph.render import render_resolve, render_search
-from tools.objectgraph.resolve import resolve_context
-from tools.objectgraph.search import search_index
-from tools.objectgraph.snapshot import Snapshot
-from tools.objectgraph.tokens import _encoding, count_tokens
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
+from ogmux.tools.objectgraph.render import render_resolve, render_search
+from ogmux.tools.objectgraph.resolve import resolve_context
+from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.tokens import _encoding, count_tokens
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "og-dev"
 DEFAULT_HELDOUT = ROOT.parent / "shared" / "data" / "og-heldout"
@@ -375,8 +375,8 @@ _WORDS = [
 
 def _generate(root: Path, n_nodes: int, per_doc: int = 100, seed: int = 7) -> None:
     """Write `n_nodes` nodes as .og files of `per_doc` nodes each, with explicit index metadata and edges."""
-    from tools.objectgraph.model import Document, Edge, Node
-    from tools.objectgraph.writer import render_document, with_og_layout
+    from ogmux.tools.objectgraph.model import Document, Edge, Node
+    from ogmux.tools.objectgraph.writer import render_document, with_og_layout
 
     rng = random.Random(seed)
     n_docs = max(1, n_nodes // per_doc)

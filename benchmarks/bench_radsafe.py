@@ -49,7 +49,7 @@ def make_table(n_models: int, seed: int = 7):
     """A synthetic ScoreTable with realistic structure (skill per model, difficulty per item)."""
     import numpy as np
 
-    from evaluators.radsafe.table import NULL, PAD, ScoreTable
+    from ogmux.evaluators.radsafe.table import NULL, PAD, ScoreTable
 
     rng = np.random.default_rng(seed)
     n_opt = np.where(rng.random(Q) < 0.3, 4, 5)
@@ -91,7 +91,7 @@ def worker(preset: str) -> dict:
     table = make_table(M)
     t_build = time.perf_counter() - t0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from evaluators.radsafe.evaluate import evaluate_table
+    from ogmux.evaluators.radsafe.evaluate import evaluate_table
 
     t0, c0 = time.perf_counter(), time.process_time()
     rep = evaluate_table(table, preset, replicates=B, seed=42)
@@ -113,10 +113,10 @@ def loop_baseline() -> dict:
     """Time the per-record loop on LOOP_MODELS models and extrapolate to M."""
     _single_thread()
     sys.path.insert(0, str(ROOT))
-    from evaluators.radsafe.model import Answer, Item, OptionLabel, Response
-    from evaluators.radsafe.presets import PRESETS
-    from evaluators.radsafe.reference import reference_cell_metrics
-    from evaluators.radsafe.table import NULL
+    from ogmux.evaluators.radsafe.model import Answer, Item, OptionLabel, Response
+    from ogmux.evaluators.radsafe.presets import PRESETS
+    from ogmux.evaluators.radsafe.reference import reference_cell_metrics
+    from ogmux.evaluators.radsafe.table import NULL
 
     t = make_table(LOOP_MODELS)
     letters = "ABCDE"
@@ -193,8 +193,8 @@ def ingest() -> dict:
     sys.path.insert(0, str(ROOT))
     import tempfile
 
-    from evaluators.radsafe.radsafe_layout import read_radsafe
-    from evaluators.radsafe.table import build_table
+    from ogmux.evaluators.radsafe.radsafe_layout import read_radsafe
+    from ogmux.evaluators.radsafe.table import build_table
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

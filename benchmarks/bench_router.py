@@ -53,11 +53,11 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "router.json"
 sys.path.insert(0, str(REPO))
-from router.calibration import fit_threshold
-from router.config import RouterConfig
-from router.core import Router
-from router.quality import QualityPredictor
-from router.types import ChatRequest
+from ogmux.router.calibration import fit_threshold
+from ogmux.router.config import RouterConfig
+from ogmux.router.core import Router
+from ogmux.router.quality import QualityPredictor
+from ogmux.router.types import ChatRequest
 from tests.integration.procs import free_port
 from tests.integration.vllm_harness import VllmServer, build_tiny_moe, start_servers, stop_servers
 
@@ -272,7 +272,7 @@ def _tree_cpu_seconds(pid: int | None) -> float:
 
 
 def _ogmux_process(config: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "server", "serve", "--http", "--port", str(port), "--config", str(config)]
+    cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(port), "--config", str(config)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:

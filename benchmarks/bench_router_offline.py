@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from router.offline_eval import BENCHMARKS, evaluate_benchmark
-from router.quality import QualityPredictor
+from ogmux.router.offline_eval import BENCHMARKS, evaluate_benchmark
+from ogmux.router.quality import QualityPredictor
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "routing" / "routellm_gpt4_mixtral"
 RESULTS = ROOT / "benchmarks" / "results"

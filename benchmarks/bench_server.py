@@ -189,7 +189,7 @@ async def main() -> dict:
                 {
                     "bare_http": ([sys.executable, str(bare), "http", str(pb)], pb, "noop", {}),
                     "ogmux_http": (
-                        [sys.executable, "-m", "server", "serve", "--http", "--port", str(po)],
+                        [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(po)],
                         po,
                         "server_info",
                         env,
@@ -208,7 +208,7 @@ async def main() -> dict:
                 {
                     "bare_stdio": ([sys.executable, str(bare), "stdio"], "noop", {}),
                     "bare_stdio_structured": ([sys.executable, str(bare), "stdio"], "noop_structured", {}),
-                    "ogmux_stdio": ([sys.executable, "-m", "server", "serve"], "server_info", env),
+                    "ogmux_stdio": ([sys.executable, "-m", "ogmux", "serve"], "server_info", env),
                 }
             )
         )

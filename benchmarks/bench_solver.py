@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.solver.surrogate import SURROGATE_HIGHS_OPTIONS
+from ogmux.tools.solver.surrogate import SURROGATE_HIGHS_OPTIONS
 
 OUT = Path(__file__).resolve().parent / "results" / "solver.json"
 NETS = Path("/tmp/ogmux-bench-solver-nets")
@@ -56,8 +56,8 @@ def _key(e: dict) -> str:
 
 
 def _lp_gap(net, lo, hi, bounds, optimum: float) -> float:
-    from tools.solver.formulation import encode
-    from tools.solver.surrogate import _lp_bound
+    from ogmux.tools.solver.formulation import encode
+    from ogmux.tools.solver.surrogate import _lp_bound
 
     lp = _lp_bound(encode(net, lo, hi, bounds, relax=True), np.array([1.0]), maximize=False)
     return abs(optimum - lp) / max(abs(optimum), 1e-6)
@@ -65,12 +65,12 @@ def _lp_gap(net, lo, hi, bounds, optimum: float) -> float:
 
 def run_one(job: dict) -> dict:
     """Train (or reuse) one network and solve its minimization MILP."""
-    from tools.solver.bounds import InputBounds, interval_bounds, stability
-    from tools.solver.functions import FUNCTIONS
-    from tools.solver.highs_run import SolveLimits
-    from tools.solver.onnx_io import load_onnx, save_onnx
-    from tools.solver.surrogate import optimize_surrogate
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.bounds import InputBounds, interval_bounds, stability
+    from ogmux.tools.solver.functions import FUNCTIONS
+    from ogmux.tools.solver.highs_run import SolveLimits
+    from ogmux.tools.solver.onnx_io import load_onnx, save_onnx
+    from ogmux.tools.solver.surrogate import optimize_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     cfg = TrainConfig(
         function=job["function"],
@@ -140,7 +140,7 @@ def run_one(job: dict) -> dict:
     )
     if res.objective is not None:
         out["lp_gap_interval"] = _lp_gap(net, lo, hi, ibp, res.objective)
-        from tools.solver.bounds import tighten_bounds
+        from ogmux.tools.solver.bounds import tighten_bounds
 
         tight, _ = tighten_bounds(net, lo, hi, job["tighten_time"])
         out["lp_gap_tightened"] = _lp_gap(net, lo, hi, tight, res.objective)
@@ -156,11 +156,11 @@ def run_omlt(entry: dict, time_limit: float, gap: float) -> dict:
     from omlt.neuralnet import ReluBigMFormulation
     from pyomo.contrib.appsi.solvers import Highs as AppsiHighs
 
-    from tools.solver.bounds import InputBounds
-    from tools.solver.functions import FUNCTIONS
-    from tools.solver.highs_run import SolveLimits
-    from tools.solver.onnx_io import load_onnx
-    from tools.solver.surrogate import optimize_surrogate
+    from ogmux.tools.solver.bounds import InputBounds
+    from ogmux.tools.solver.functions import FUNCTIONS
+    from ogmux.tools.solver.highs_run import SolveLimits
+    from ogmux.tools.solver.onnx_io import load_onnx
+    from ogmux.tools.solver.surrogate import optimize_surrogate
 
     fn = FUNCTIONS[entry["function"]]
     t0 = time.perf_counter()

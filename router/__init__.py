@@ -1,8 +1,8 @@
 """Choosing and calling models: backends, pool state, policies, calibration, offline evaluation."""
 
-from router.calibration import Calibration, CalibrationError, fit_budget_threshold, fit_threshold
-from router.quality import QualityDataError, QualityPredictor
-from router.signals import SignalError, disagreement, logprob_risk
+from ogmux.router.calibration import Calibration, CalibrationError, fit_budget_threshold, fit_threshold
+from ogmux.router.quality import QualityDataError, QualityPredictor
+from ogmux.router.signals import SignalError, disagreement, logprob_risk
 
 __all__ = [
     "Calibration",

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 from pydantic import BaseModel
 
-from router.config import BackendConfig
+from ogmux.router.config import BackendConfig
 
 __all__ = ["Ledger", "SpendSummary", "cost_usd"]
 

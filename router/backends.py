@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from router.config import BackendConfig
-from router.errors import BackendError, UpstreamRejectedError
-from router.types import ChatMessage, ChatRequest, MessageToolCall, ToolCall
+from ogmux.router.config import BackendConfig
+from ogmux.router.errors import BackendError, UpstreamRejectedError
+from ogmux.router.types import ChatMessage, ChatRequest, MessageToolCall, ToolCall
 
 __all__ = ["Backend", "Completion", "Delta", "StreamAssembler", "ToolCallDelta", "make_backend"]
 

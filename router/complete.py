@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol, runtime_checkable
 
-from router.core import Router
+from ogmux.router.core import Router
 
 __all__ = ["Complete", "RouterComplete"]
 

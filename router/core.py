@@ -13,21 +13,21 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from router.accounting import Ledger, cost_usd
-from router.backends import Backend, Completion, Delta, StreamAssembler, make_backend
-from router.calibration import Calibration, CalibrationError
-from router.config import RouterConfig
-from router.errors import (
+from ogmux.router.accounting import Ledger, cost_usd
+from ogmux.router.backends import Backend, Completion, Delta, StreamAssembler, make_backend
+from ogmux.router.calibration import Calibration, CalibrationError
+from ogmux.router.config import RouterConfig
+from ogmux.router.errors import (
     BackendError,
     BackendUnavailableError,
     StreamInterruptedError,
     UnknownPolicyError,
     UpstreamRejectedError,
 )
-from router.policies import Predictor, RouteInput, apply_filters, replica_order, select
-from router.pool import Pool, Replica
-from router.tokens import count_message_tokens
-from router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
+from ogmux.router.policies import Predictor, RouteInput, apply_filters, replica_order, select
+from ogmux.router.pool import Pool, Replica
+from ogmux.router.tokens import count_message_tokens
+from ogmux.router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
 
 __all__ = ["OnDelta", "Router", "load_signals"]
 
@@ -43,7 +43,7 @@ def load_signals(config: RouterConfig) -> tuple[Predictor | None, Calibration | 
     """
     predictor = calibration = None
     if config.predictor_path is not None:
-        from router.quality import QualityPredictor
+        from ogmux.router.quality import QualityPredictor
 
         predictor = QualityPredictor.load(config.predictor_path)
     if config.calibration_path is not None:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.calibration import Calibration, fit_budget_threshold, fit_threshold
-from router.quality import QualityPredictor
-from router.tokens import count_tokens
+from ogmux.router.calibration import Calibration, fit_budget_threshold, fit_threshold
+from ogmux.router.quality import QualityPredictor
+from ogmux.router.tokens import count_tokens
 
 __all__ = [
     "BENCHMARKS",

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from router.accounting import cost_usd
-from router.calibration import Calibration
-from router.config import BackendConfig, RouterConfig
-from router.errors import BackendUnavailableError, BudgetExceededError, NoCandidateError, UnknownModelError
-from router.pool import Pool, Replica
-from router.types import CandidateScore, ChatRequest, FilterResult, Guarantee
+from ogmux.router.accounting import cost_usd
+from ogmux.router.calibration import Calibration
+from ogmux.router.config import BackendConfig, RouterConfig
+from ogmux.router.errors import BackendUnavailableError, BudgetExceededError, NoCandidateError, UnknownModelError
+from ogmux.router.pool import Pool, Replica
+from ogmux.router.types import CandidateScore, ChatRequest, FilterResult, Guarantee
 
 __all__ = ["Predictor", "RouteInput", "Selection", "apply_filters", "select"]
 

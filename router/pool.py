@@ -10,10 +10,10 @@ from collections import Counter, OrderedDict
 
 import httpx
 
-from router.breaker import CircuitBreaker
-from router.config import BackendConfig, RouterConfig
-from router.metrics import ReplicaMetrics, parse_metrics
-from router.types import ModelStatus, ReplicaStatus
+from ogmux.router.breaker import CircuitBreaker
+from ogmux.router.config import BackendConfig, RouterConfig
+from ogmux.router.metrics import ReplicaMetrics, parse_metrics
+from ogmux.router.types import ModelStatus, ReplicaStatus
 
 __all__ = ["Pool", "Replica"]
 

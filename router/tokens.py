@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import tiktoken
 
-from router.types import ChatMessage
+from ogmux.router.types import ChatMessage
 
 __all__ = ["count_message_tokens", "count_tokens"]
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from router.config import Capability, PolicyName
+from ogmux.router.config import Capability, PolicyName
 
 __all__ = [
     "Attempt",

@@ -6,11 +6,11 @@ Public API:
     Settings        the typed settings (server.settings), load_settings to read ogmux.toml
 """
 
-from server.api import Ogmux, OgmuxToolError
-from server.app import OgmuxServer, build_server
-from server.principal import Principal
-from server.settings import ConfigError, Settings, load_settings
-from server.version import __version__
+from ogmux.server.api import Ogmux, OgmuxToolError
+from ogmux.server.app import OgmuxServer, build_server
+from ogmux.server.principal import Principal
+from ogmux.server.settings import ConfigError, Settings, load_settings
+from ogmux.server.version import __version__
 
 __all__ = [
     "ConfigError",

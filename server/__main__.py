@@ -1,7 +1,7 @@
-"""`python -m server` runs the ogmux command line."""
+"""`python -m ogmux.server` runs the ogmux command line."""
 
 import sys
 
-from server.cli import main
+from ogmux.server.cli import main
 
 sys.exit(main())

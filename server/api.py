@@ -15,10 +15,10 @@ from typing import Any
 
 import anyio
 
-from server.app import OgmuxServer, ToolCallError, build_server
-from server.principal import Principal, principal_for
-from server.schemas import ToolFormat, tool_definitions
-from server.settings import Settings, load_settings
+from ogmux.server.app import OgmuxServer, ToolCallError, build_server
+from ogmux.server.principal import Principal, principal_for
+from ogmux.server.schemas import ToolFormat, tool_definitions
+from ogmux.server.settings import Settings, load_settings
 
 __all__ = ["Ogmux", "OgmuxToolError"]
 

@@ -33,16 +33,16 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from server.audit import AuditLog, Outcome
-from server.auth import ROLE_CLAIM, OgmuxTokenVerifier
-from server.context import AppState, ToolContext
-from server.errors import USER_ERRORS, describe_validation_error
-from server.instructions import build_instructions
-from server.principal import Principal, principal_for
-from server.ratelimit import RateLimiter, RateLimitExceeded
-from server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
-from server.settings import Settings
-from server.version import __version__
+from ogmux.server.audit import AuditLog, Outcome
+from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier
+from ogmux.server.context import AppState, ToolContext
+from ogmux.server.errors import USER_ERRORS, describe_validation_error
+from ogmux.server.instructions import build_instructions
+from ogmux.server.principal import Principal, principal_for
+from ogmux.server.ratelimit import RateLimiter, RateLimitExceeded
+from ogmux.server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
+from ogmux.server.settings import Settings
+from ogmux.server.version import __version__
 
 __all__ = ["OgmuxServer", "build_server", "transport_security"]
 

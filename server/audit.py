@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from typing import Any, Literal
 
-from server.settings import AuditSettings
+from ogmux.server.settings import AuditSettings
 
 __all__ = ["AuditLog", "Outcome", "hash_arguments"]
 

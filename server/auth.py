@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 from mcp.server.auth.provider import AccessToken
 
-from server.settings import JwtSettings, Settings, StaticToken
+from ogmux.server.settings import JwtSettings, Settings, StaticToken
 
 __all__ = ["ROLE_CLAIM", "OgmuxTokenVerifier", "hash_token", "new_token"]
 

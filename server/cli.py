@@ -13,8 +13,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from server.settings import ConfigError
-from server.version import __version__
+from ogmux.server.settings import ConfigError
+from ogmux.server.version import __version__
 
 __all__ = ["build_parser", "main"]
 
@@ -24,10 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ogmux", description="Agent-serving middleware: an MCP server.")
     parser.add_argument("--version", action="version", version=f"ogmux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from server import commands
+    from ogmux.server import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"server.commands.{info.name}")
+        module = importlib.import_module(f"ogmux.server.commands.{info.name}")
         module.register(sub)
     return parser
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from server.settings import Settings, load_settings
+from ogmux.server.settings import Settings, load_settings
 
 __all__ = ["DEFAULT_CONFIG", "add_config_argument", "settings_from_args"]
 

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from server.principal import Principal
-from server.settings import Settings
+from ogmux.server.principal import Principal
+from ogmux.server.settings import Settings
 
 __all__ = ["AppState", "ProgressFn", "ToolContext"]
 

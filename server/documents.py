@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from server.context import ToolContext
-from server.settings import Settings
-from tools.objectgraph.access import Scopes
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.snapshot import Snapshot
+from ogmux.server.context import ToolContext
+from ogmux.server.settings import Settings
+from ogmux.tools.objectgraph.access import Scopes
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.snapshot import Snapshot
 
 __all__ = ["caller_scopes", "snapshot_for"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.settings import RateLimit, Settings
+from ogmux.server.settings import RateLimit, Settings
 
 __all__ = ["Principal", "principal_for"]
 

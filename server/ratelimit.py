@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from server.settings import RateLimit
+from ogmux.server.settings import RateLimit
 
 __all__ = ["RateLimitExceeded", "RateLimiter"]
 

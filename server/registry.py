@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from server.context import ToolContext
+from ogmux.server.context import ToolContext
 
 __all__ = ["ResourceSpec", "ToolSpec", "discover_resources", "discover_tools"]
 
@@ -76,7 +76,7 @@ def _modules(package: str) -> list[Any]:
 
 def discover_tools() -> list[ToolSpec]:
     """Every `SPEC` under server.mcp_tools, in module-name order; names must be unique."""
-    specs = [m.SPEC for m in _modules("server.mcp_tools") if hasattr(m, "SPEC")]
+    specs = [m.SPEC for m in _modules("ogmux.server.mcp_tools") if hasattr(m, "SPEC")]
     names = [s.name for s in specs]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -86,4 +86,4 @@ def discover_tools() -> list[ToolSpec]:
 
 def discover_resources() -> list[ResourceSpec]:
     """Every entry of `RESOURCES` under server.mcp_resources."""
-    return [r for m in _modules("server.mcp_resources") for r in getattr(m, "RESOURCES", [])]
+    return [r for m in _modules("ogmux.server.mcp_resources") for r in getattr(m, "RESOURCES", [])]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from router.core import Router, load_signals
-from server.context import ToolContext
-from server.settings import ConfigError, Settings
+from ogmux.router.core import Router, load_signals
+from ogmux.server.context import ToolContext
+from ogmux.server.settings import ConfigError, Settings
 
 __all__ = ["build_router", "check_router_files", "router_for"]
 

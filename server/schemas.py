@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from server.registry import ToolSpec
+from ogmux.server.registry import ToolSpec
 
 __all__ = ["ToolFormat", "tool_definitions"]
 

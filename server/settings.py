@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from evaluators.radsafe.config import EvalConfig
-from router.config import RouterConfig
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.solver.config import SolverConfig
+from ogmux.evaluators.radsafe.config import EvalConfig
+from ogmux.router.config import RouterConfig
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.solver.config import SolverConfig
 
 __all__ = [
     "AuditSettings",

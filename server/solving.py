@@ -9,8 +9,8 @@ from typing import TypeVar
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.context import ToolContext
-from tools.solver import (
+from ogmux.server.context import ToolContext
+from ogmux.tools.solver import (
     NetworkSpec,
     ReluNetwork,
     SizeLimitError,

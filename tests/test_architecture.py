@@ -1,5 +1,8 @@
 """The dependency direction of ARCHITECTURE.md, enforced on every import statement.
 
+The folders server/, tools/, router/ and evaluators/ install as ogmux.server, ogmux.tools, ...;
+the names below are relative to `ogmux`, and `ogmux` itself (which exports Ogmux) counts as server.
+
 server      -> tools.objectgraph, tools.solver, router, evaluators   (the only package importing mcp)
 evaluators  -> router, tools.objectgraph
 tools.objectgraph, tools.solver, router -> nothing internal
@@ -27,6 +30,7 @@ FORBIDDEN_THIRD_PARTY = {"mcp", "mcp_types"}  # only server/ speaks the protocol
 
 
 def _package_of(module: str) -> str | None:
+    """The internal package of a module named relative to `ogmux` (a file's path), or None."""
     for pkg in sorted(ALLOWED, key=len, reverse=True):
         if module == pkg or module.startswith(pkg + "."):
             return pkg
@@ -65,7 +69,12 @@ def violations(files: list[Path], root: Path = REPO) -> list[str]:
             top = module.split(".")[0]
             if own != "server" and top in FORBIDDEN_THIRD_PARTY:
                 bad.append(f"{rel}:{lineno}: {own} imports {module} (only server/ may import mcp)")
-            target = _package_of(module)
+            if top in INTERNAL:
+                bad.append(f"{rel}:{lineno}: imports {module} (import it as ogmux.{module})")
+                continue
+            if top != "ogmux":
+                continue
+            target = "server" if module == "ogmux" else _package_of(module.removeprefix("ogmux."))
             if target is None or target == own:
                 continue
             if target not in ALLOWED[own]:
@@ -96,9 +105,12 @@ def test_domain_code_reads_no_environment_and_does_not_print() -> None:
     ("source", "path", "expected"),
     [
         ("import mcp\n", "router/x.py", "only server/ may import mcp"),
-        ("from server.app import build_server\n", "tools/objectgraph/x.py", "tools.objectgraph imports server.app"),
-        ("from router.pool import Pool\n", "tools/solver/x.py", "tools.solver imports router.pool"),
-        ("from evaluators.radsafe import x\n", "router/x.py", "router imports evaluators.radsafe"),
+        ("from ogmux.server.app import build_server\n", "tools/objectgraph/x.py",
+         "tools.objectgraph imports ogmux.server.app"),
+        ("from ogmux.router.pool import Pool\n", "tools/solver/x.py", "tools.solver imports ogmux.router.pool"),
+        ("from ogmux.evaluators.radsafe import x\n", "router/x.py", "router imports ogmux.evaluators.radsafe"),
+        ("from ogmux import Ogmux\n", "router/x.py", "router imports ogmux"),
+        ("from router.pool import Pool\n", "server/x.py", "import it as ogmux.router.pool"),
     ],
 )
 def test_the_checker_catches_violations(tmp_path: Path, source: str, path: str, expected: str) -> None:
@@ -111,5 +123,5 @@ def test_the_checker_catches_violations(tmp_path: Path, source: str, path: str, 
 def test_allowed_imports_pass(tmp_path: Path) -> None:
     target = tmp_path / "evaluators" / "probe.py"
     target.parent.mkdir()
-    target.write_text("from router import x\nfrom tools.objectgraph import y\nimport numpy\n")
+    target.write_text("from ogmux.router import x\nfrom ogmux.tools.objectgraph import y\nimport numpy\n")
     assert violations([target], tmp_path) == []

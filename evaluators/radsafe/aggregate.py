@@ -7,9 +7,9 @@ from itertools import combinations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from evaluators.radsafe.item_scores import ItemScores
-from evaluators.radsafe.scoring import in_options
-from evaluators.radsafe.stats import (
+from ogmux.evaluators.radsafe.item_scores import ItemScores
+from ogmux.evaluators.radsafe.scoring import in_options
+from ogmux.evaluators.radsafe.stats import (
     aurc,
     ece_equal_mass,
     ece_equal_width,
@@ -20,7 +20,7 @@ from evaluators.radsafe.stats import (
     replicate_ratio,
     summarize_replicates,
 )
-from evaluators.radsafe.table import NULL, ScoreTable
+from ogmux.evaluators.radsafe.table import NULL, ScoreTable
 
 __all__ = ["CellMetrics", "Comparison", "Interval", "cell_metrics", "compare", "per_item_rates"]
 

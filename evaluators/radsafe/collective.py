@@ -8,10 +8,10 @@ import math
 import numpy as np
 from pydantic import BaseModel, Field
 
-from evaluators.radsafe.aggregate import Interval
-from evaluators.radsafe.item_scores import ItemScores
-from evaluators.radsafe.presets import MajorityRule, Preset
-from evaluators.radsafe.scoring import (
+from ogmux.evaluators.radsafe.aggregate import Interval
+from ogmux.evaluators.radsafe.item_scores import ItemScores
+from ogmux.evaluators.radsafe.presets import MajorityRule, Preset
+from ogmux.evaluators.radsafe.scoring import (
     agreement,
     ballot_counts,
     dangerous,
@@ -22,8 +22,8 @@ from evaluators.radsafe.scoring import (
     in_options,
     majority,
 )
-from evaluators.radsafe.stats import replicate_ratio, summarize_replicates, wilson
-from evaluators.radsafe.table import NULL, PAD, ScoreTable
+from ogmux.evaluators.radsafe.stats import replicate_ratio, summarize_replicates, wilson
+from ogmux.evaluators.radsafe.table import NULL, PAD, ScoreTable
 
 __all__ = [
     "EnsembleResult",

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, Field
 
-from evaluators.radsafe.aggregate import CellMetrics, Comparison, cell_metrics, compare
-from evaluators.radsafe.collective import (
+from ogmux.evaluators.radsafe.aggregate import CellMetrics, Comparison, cell_metrics, compare
+from ogmux.evaluators.radsafe.collective import (
     EnsembleResult,
     PairwiseResult,
     QuestionRow,
@@ -21,12 +21,12 @@ from evaluators.radsafe.collective import (
     variance_decomposition,
     worst_case,
 )
-from evaluators.radsafe.errors import RadsafeDataError
-from evaluators.radsafe.item_scores import score_items
-from evaluators.radsafe.model import Exclusion, Run
-from evaluators.radsafe.presets import Preset, get_preset
-from evaluators.radsafe.stats import bootstrap_weights
-from evaluators.radsafe.table import ScoreTable, build_table
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
+from ogmux.evaluators.radsafe.item_scores import score_items
+from ogmux.evaluators.radsafe.model import Exclusion, Run
+from ogmux.evaluators.radsafe.presets import Preset, get_preset
+from ogmux.evaluators.radsafe.stats import bootstrap_weights
+from ogmux.evaluators.radsafe.table import ScoreTable, build_table
 
 __all__ = ["SafetyReport", "evaluate", "evaluate_table"]
 

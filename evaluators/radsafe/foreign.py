@@ -20,9 +20,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from evaluators.radsafe.errors import RadsafeDataError
-from evaluators.radsafe.model import FLAGS, LETTERS, Answer, Exclusion, Item, OptionLabel, Response, Run
-from evaluators.radsafe.parsing import parse_answer
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
+from ogmux.evaluators.radsafe.model import FLAGS, LETTERS, Answer, Exclusion, Item, OptionLabel, Response, Run
+from ogmux.evaluators.radsafe.parsing import parse_answer
 
 __all__ = ["read_inspect_eval", "read_lm_eval_samples"]
 

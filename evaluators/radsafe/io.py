@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from evaluators.radsafe.errors import RadsafeDataError
-from evaluators.radsafe.model import FLAGS, LETTERS, Answer, Exclusion, Item, OptionLabel, Response, Run
-from evaluators.radsafe.radsafe_layout import LABELS_PATH, read_radsafe
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
+from ogmux.evaluators.radsafe.model import FLAGS, LETTERS, Answer, Exclusion, Item, OptionLabel, Response, Run
+from ogmux.evaluators.radsafe.radsafe_layout import LABELS_PATH, read_radsafe
 
 __all__ = ["append_jsonl", "load_run", "read_csv", "read_jsonl", "write_csv", "write_jsonl"]
 
@@ -188,7 +188,7 @@ def load_run(path: str | Path) -> Run:
             return read_jsonl(p / "run.jsonl")
         raise RadsafeDataError(f"no run found: expected {LABELS_PATH}, items.csv or run.jsonl", source=str(p))
     if p.is_file():
-        from evaluators.radsafe.foreign import read_inspect_eval, read_lm_eval_samples
+        from ogmux.evaluators.radsafe.foreign import read_inspect_eval, read_lm_eval_samples
 
         if p.suffix == ".eval":
             return read_inspect_eval(p)

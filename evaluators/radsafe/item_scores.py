@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluators.radsafe.presets import Preset
-from evaluators.radsafe.scoring import (
+from ogmux.evaluators.radsafe.presets import Preset
+from ogmux.evaluators.radsafe.scoring import (
     agreement,
     ballot_counts,
     dangerous,
@@ -18,7 +18,7 @@ from evaluators.radsafe.scoring import (
     in_options,
     majority,
 )
-from evaluators.radsafe.table import NULL, ScoreTable
+from ogmux.evaluators.radsafe.table import NULL, ScoreTable
 
 __all__ = ["ItemScores", "score_items"]
 

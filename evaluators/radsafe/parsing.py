@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from evaluators.radsafe.model import LETTERS
+from ogmux.evaluators.radsafe.model import LETTERS
 
 __all__ = ["JUDGE_SYSTEM", "Complete", "ParseResult", "judge_answer", "parse_answer"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evaluators.radsafe.errors import RadsafeDataError
-from evaluators.radsafe.lossless import apply_residual, residual
-from evaluators.radsafe.model import FLAGS, LETTERS, Answer, Exclusion, Item, OptionLabel, Response, Run
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
+from ogmux.evaluators.radsafe.lossless import apply_residual, residual
+from ogmux.evaluators.radsafe.model import FLAGS, LETTERS, Answer, Exclusion, Item, OptionLabel, Response, Run
 
 __all__ = ["LABELS_PATH", "RESULTS_DIR", "RESULTS_FILE", "qid_key", "read_radsafe", "write_radsafe"]
 

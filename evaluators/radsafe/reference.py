@@ -11,8 +11,8 @@ import math
 import random
 from collections import Counter
 
-from evaluators.radsafe.model import Item, Response
-from evaluators.radsafe.presets import MajorityRule, Preset
+from ogmux.evaluators.radsafe.model import Item, Response
+from ogmux.evaluators.radsafe.presets import MajorityRule, Preset
 
 __all__ = ["reference_cell_metrics", "sample_confidence", "vote"]
 

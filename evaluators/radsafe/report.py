@@ -13,11 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from evaluators.radsafe.evaluate import SafetyReport
-from evaluators.radsafe.item_scores import score_items
-from evaluators.radsafe.presets import get_preset
-from evaluators.radsafe.stats import risk_coverage
-from evaluators.radsafe.table import ScoreTable
+from ogmux.evaluators.radsafe.evaluate import SafetyReport
+from ogmux.evaluators.radsafe.item_scores import score_items
+from ogmux.evaluators.radsafe.presets import get_preset
+from ogmux.evaluators.radsafe.stats import risk_coverage
+from ogmux.evaluators.radsafe.table import ScoreTable
 
 __all__ = ["render_html"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tools.objectgraph.access import is_visible
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.resolve import resolve_context
-from tools.objectgraph.search import search_index
-from tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.access import is_visible
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.resolve import resolve_context
+from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.tokens import count_tokens
 
 __all__ = ["ObjectGraphRetriever"]
 

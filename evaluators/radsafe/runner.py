@@ -27,10 +27,10 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaluators.radsafe.errors import RadsafeError
-from evaluators.radsafe.io import append_jsonl, read_jsonl
-from evaluators.radsafe.model import Answer, Exclusion, Item, Response, Run
-from evaluators.radsafe.parsing import Complete, judge_answer, parse_answer
+from ogmux.evaluators.radsafe.errors import RadsafeError
+from ogmux.evaluators.radsafe.io import append_jsonl, read_jsonl
+from ogmux.evaluators.radsafe.model import Answer, Exclusion, Item, Response, Run
+from ogmux.evaluators.radsafe.parsing import Complete, judge_answer, parse_answer
 
 __all__ = [
     "CONDITIONS",
@@ -274,7 +274,7 @@ def router_judge(router: object, model: str) -> Complete:
 
 def router_generate(router: object, **options: object) -> Generate:
     """A `Generate` over an `router.core.Router` (already started); usage comes from the router."""
-    from router.types import ChatRequest
+    from ogmux.router.types import ChatRequest
 
     async def generate(model: str, messages: list[dict[str, str]], *, temperature: float, max_tokens: int) -> Generation:
         req = ChatRequest.model_validate({"messages": messages, "model": model, "temperature": temperature,

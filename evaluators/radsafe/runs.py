@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from evaluators.radsafe.io import load_run
-from evaluators.radsafe.model import Run
-from evaluators.radsafe.radsafe_layout import LABELS_PATH
+from ogmux.evaluators.radsafe.io import load_run
+from ogmux.evaluators.radsafe.model import Run
+from ogmux.evaluators.radsafe.radsafe_layout import LABELS_PATH
 
 __all__ = ["RunStore"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.radsafe.presets import MajorityRule, OverconfidenceSpec
-from evaluators.radsafe.table import NULL
+from ogmux.evaluators.radsafe.presets import MajorityRule, OverconfidenceSpec
+from ogmux.evaluators.radsafe.table import NULL
 
 __all__ = [
     "agreement",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from evaluators.radsafe.model import FLAGS, Item
-from evaluators.radsafe.parsing import parse_answer
-from evaluators.radsafe.presets import Preset, get_preset
-from evaluators.radsafe.scoring import (
+from ogmux.evaluators.radsafe.model import FLAGS, Item
+from ogmux.evaluators.radsafe.parsing import parse_answer
+from ogmux.evaluators.radsafe.presets import Preset, get_preset
+from ogmux.evaluators.radsafe.scoring import (
     agreement,
     ballot_counts,
     dangerous,
@@ -16,7 +16,7 @@ from evaluators.radsafe.scoring import (
     first_seen,
     majority,
 )
-from evaluators.radsafe.table import NULL
+from ogmux.evaluators.radsafe.table import NULL
 
 __all__ = ["ParsedAnswer", "SingleScore", "score_single"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evaluators.radsafe.model import FLAGS, LETTERS, Exclusion, Run
+from ogmux.evaluators.radsafe.model import FLAGS, LETTERS, Exclusion, Run
 
 __all__ = ["NULL", "PAD", "ScoreTable", "build_table", "natural_key"]
 

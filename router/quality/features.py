@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.tokens import count_tokens
+from ogmux.router.tokens import count_tokens
 
 __all__ = ["DENSE_NAMES", "FeatureConfig", "dense_features", "hashed_ngrams"]
 

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
-from router.quality.features import DENSE_NAMES, FeatureConfig, dense_features, hashed_ngrams
+from ogmux.router.quality.features import DENSE_NAMES, FeatureConfig, dense_features, hashed_ngrams
 
 __all__ = ["FORMAT", "QualityDataError", "QualityPredictor"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from server.cliutil import DEFAULT_CONFIG
-from server.settings import ConfigError, Settings, load_settings
+from ogmux.server.cliutil import DEFAULT_CONFIG
+from ogmux.server.settings import ConfigError, Settings, load_settings
 
 __all__ = ["register", "report"]
 

@@ -8,9 +8,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from server.cliutil import add_config_argument, settings_from_args
-from tools.objectgraph.corpus import Corpus, CorpusError
-from tools.objectgraph.listing import list_documents
+from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.tools.objectgraph.corpus import Corpus, CorpusError
+from ogmux.tools.objectgraph.listing import list_documents
 
 __all__ = ["register"]
 

@@ -11,15 +11,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from evaluators.radsafe.aggregate import CellMetrics
-from evaluators.radsafe.errors import RadsafeError
-from evaluators.radsafe.evaluate import SafetyReport, evaluate_table
-from evaluators.radsafe.io import load_run
-from evaluators.radsafe.presets import PRESETS
-from evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate, router_judge, run_models
-from evaluators.radsafe.runs import RunStore
-from evaluators.radsafe.table import build_table
-from server.cliutil import add_config_argument, settings_from_args
+from ogmux.evaluators.radsafe.aggregate import CellMetrics
+from ogmux.evaluators.radsafe.errors import RadsafeError
+from ogmux.evaluators.radsafe.evaluate import SafetyReport, evaluate_table
+from ogmux.evaluators.radsafe.io import load_run
+from ogmux.evaluators.radsafe.presets import PRESETS
+from ogmux.evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate, router_judge, run_models
+from ogmux.evaluators.radsafe.runs import RunStore
+from ogmux.evaluators.radsafe.table import build_table
+from ogmux.server.cliutil import add_config_argument, settings_from_args
 
 __all__ = ["register"]
 
@@ -117,7 +117,7 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from evaluators.radsafe.report import render_html
+    from ogmux.evaluators.radsafe.report import render_html
 
     err = Console(stderr=True, highlight=False)
     try:
@@ -146,9 +146,9 @@ def run_models_cmd(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from evaluators.radsafe.retrieval import ObjectGraphRetriever
-    from server.routing import build_router
-    from tools.objectgraph.corpus import Corpus
+    from ogmux.evaluators.radsafe.retrieval import ObjectGraphRetriever
+    from ogmux.server.routing import build_router
+    from ogmux.tools.objectgraph.corpus import Corpus
 
     err = Console(stderr=True, highlight=False)
     try:

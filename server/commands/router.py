@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from router.calibration import CalibrationError, fit_threshold
-from router.offline_eval import (
+from ogmux.router.calibration import CalibrationError, fit_threshold
+from ogmux.router.offline_eval import (
     BENCHMARKS,
     LABELS,
     EvalDataError,
@@ -17,7 +17,7 @@ from router.offline_eval import (
     split_indices,
     train_predictor,
 )
-from router.quality import QualityDataError, QualityPredictor
+from ogmux.router.quality import QualityDataError, QualityPredictor
 
 __all__ = ["register"]
 

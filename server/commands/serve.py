@@ -11,10 +11,10 @@ from pathlib import Path
 import anyio
 import uvicorn
 
-from server.app import OgmuxServer, build_server, transport_security
-from server.cliutil import add_config_argument, config_path, settings_from_args
-from server.routing import check_router_files
-from server.settings import Settings
+from ogmux.server.app import OgmuxServer, build_server, transport_security
+from ogmux.server.cliutil import add_config_argument, config_path, settings_from_args
+from ogmux.server.routing import check_router_files
+from ogmux.server.settings import Settings
 
 __all__ = ["register", "serve_http", "serve_stdio"]
 

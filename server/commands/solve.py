@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from server.cliutil import add_config_argument, settings_from_args
-from tools.solver import (
+from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.tools.solver import (
     LinearModel,
     OutputObjective,
     SolveLimits,
@@ -123,7 +123,7 @@ def run_milp(args: argparse.Namespace) -> int:
             result = solve_milp_file(args.file, limits, config)
     except (SolverError, ValidationError, OSError) as exc:
         return _fail(exc)
-    from server.mcp_tools.solve_milp import render
+    from ogmux.server.mcp_tools.solve_milp import render
 
     _emit(result, render(result), args.json)
     return 0 if result.solution_kind != "none" else 1
@@ -138,7 +138,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         result = analyze_network(net, bounds, objective, args.tightening, config=config)
     except SolverError as exc:
         return _fail(exc)
-    from server.mcp_tools.analyze_network import render
+    from ogmux.server.mcp_tools.analyze_network import render
 
     _emit(result, render(result), args.json)
     return 0
@@ -161,14 +161,14 @@ def run_surrogate(args: argparse.Namespace) -> int:
         )
     except SolverError as exc:
         return _fail(exc)
-    from server.mcp_tools.optimize_surrogate import render
+    from ogmux.server.mcp_tools.optimize_surrogate import render
 
     _emit(result, render(result), args.json)
     return 0 if result.solution_kind != "none" else 1
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     try:
         cfg = TrainConfig(

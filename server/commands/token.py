@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server.auth import hash_token, new_token
+from ogmux.server.auth import hash_token, new_token
 
 __all__ = ["register"]
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from server.api import Ogmux
-from server.cliutil import add_config_argument, settings_from_args
+from ogmux.server.api import Ogmux
+from ogmux.server.cliutil import add_config_argument, settings_from_args
 
 __all__ = ["register"]
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from server.cliutil import add_config_argument, settings_from_args
-from tools.objectgraph.parser import DEFAULT_MAX_NODE_TOKENS
-from tools.objectgraph.transpile import TranspileResult, transpile_file, transpile_tree
+from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.tools.objectgraph.parser import DEFAULT_MAX_NODE_TOKENS
+from ogmux.tools.objectgraph.transpile import TranspileResult, transpile_file, transpile_tree
 
 __all__ = ["register"]
 
@@ -70,8 +70,8 @@ def run_transpile(args: argparse.Namespace) -> int:
         if not settings.router.backends:
             print("--llm needs a model backend: add [[router.backends]] to the config file", file=sys.stderr)
             return 2
-        from router.complete import RouterComplete
-        from server.routing import build_router
+        from ogmux.router.complete import RouterComplete
+        from ogmux.server.routing import build_router
 
         router = build_router(settings)
         router.run_in_background()

@@ -7,7 +7,7 @@ import shlex
 import subprocess
 import sys
 
-from router.launch import PRESETS, plan_launch
+from ogmux.router.launch import PRESETS, plan_launch
 
 
 def _plan(args: argparse.Namespace):

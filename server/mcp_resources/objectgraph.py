@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from server.context import ToolContext
-from server.documents import caller_scopes, snapshot_for
-from server.registry import ResourceSpec
-from tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
-from tools.objectgraph.untrusted import fence, flag_lines
+from ogmux.server.context import ToolContext
+from ogmux.server.documents import caller_scopes, snapshot_for
+from ogmux.server.registry import ResourceSpec
+from ogmux.tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
+from ogmux.tools.objectgraph.untrusted import fence, flag_lines
 
 
 def docs(ctx: ToolContext) -> str:

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from router.accounting import SpendSummary
-from router.backends import Delta
-from router.types import ChatRequest, ChatResult, ToolCall
-from server.context import ToolContext
-from server.mcp_tools.route_model import RouteInput, render_decision
-from server.registry import ToolSpec
-from server.routing import router_for
+from ogmux.router.accounting import SpendSummary
+from ogmux.router.backends import Delta
+from ogmux.router.types import ChatRequest, ChatResult, ToolCall
+from ogmux.server.context import ToolContext
+from ogmux.server.mcp_tools.route_model import RouteInput, render_decision
+from ogmux.server.registry import ToolSpec
+from ogmux.server.routing import router_for
 
 PROGRESS_INTERVAL_S = 0.25  # while streaming: at most one progress notification per interval, plus the last
 ARGUMENTS_SHOWN = 160  # characters of a tool call's arguments in the text rendering

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.types import ModelStatus
-from server.context import ToolContext
-from server.registry import ToolSpec
-from server.routing import router_for
+from ogmux.router.types import ModelStatus
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec
+from ogmux.server.routing import router_for
 
 
 class ListModelsInput(BaseModel):

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.context import ToolContext
-from server.registry import ToolSpec
-from server.solving import NetworkRef, load_network, run_with_progress
-from tools.solver import (
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec
+from ogmux.server.solving import NetworkRef, load_network, run_with_progress
+from ogmux.tools.solver import (
     InputBounds,
     OutputObjective,
     SolveLimits,

@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.context import ToolContext
-from server.documents import caller_scopes, snapshot_for
-from server.registry import ToolSpec
-from tools.objectgraph.render import render_resolve
-from tools.objectgraph.resolve import Level, ResolveResult, resolve_context
+from ogmux.server.context import ToolContext
+from ogmux.server.documents import caller_scopes, snapshot_for
+from ogmux.server.registry import ToolSpec
+from ogmux.tools.objectgraph.render import render_resolve
+from ogmux.tools.objectgraph.resolve import Level, ResolveResult, resolve_context
 
 
 class ResolveContextInput(BaseModel):

@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.types import ChatMessage, ChatRequest, Decision
-from server.context import ToolContext
-from server.registry import ToolSpec
-from server.routing import router_for
+from ogmux.router.types import ChatMessage, ChatRequest, Decision
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec
+from ogmux.server.routing import router_for
 
 Policy = Literal["static", "cost_quality", "cascade", "load"]
 

@@ -8,13 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaluators.radsafe.aggregate import CellMetrics
-from evaluators.radsafe.collective import EnsembleResult, WorstCase
-from evaluators.radsafe.evaluate import SafetyReport, evaluate
-from evaluators.radsafe.runs import RunStore
-from server.context import ToolContext
-from server.registry import ToolSpec
-from server.settings import Settings
+from ogmux.evaluators.radsafe.aggregate import CellMetrics
+from ogmux.evaluators.radsafe.collective import EnsembleResult, WorstCase
+from ogmux.evaluators.radsafe.evaluate import SafetyReport, evaluate
+from ogmux.evaluators.radsafe.runs import RunStore
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec
+from ogmux.server.settings import Settings
 
 
 class SafetyReportInput(BaseModel):

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaluators.radsafe.model import Item, OptionLabel
-from evaluators.radsafe.single import SingleScore, score_single
-from server.context import ToolContext
-from server.registry import ToolSpec
+from ogmux.evaluators.radsafe.model import Item, OptionLabel
+from ogmux.evaluators.radsafe.single import SingleScore, score_single
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec
 
 
 class OptionInput(BaseModel):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.complete import RouterComplete
-from server.context import ToolContext
-from server.documents import caller_scopes, snapshot_for
-from server.registry import ToolSpec
-from server.routing import router_for
-from tools.objectgraph.render import render_search
-from tools.objectgraph.search import SearchPage, search_index
+from ogmux.router.complete import RouterComplete
+from ogmux.server.context import ToolContext
+from ogmux.server.documents import caller_scopes, snapshot_for
+from ogmux.server.registry import ToolSpec
+from ogmux.server.routing import router_for
+from ogmux.tools.objectgraph.render import render_search
+from ogmux.tools.objectgraph.search import SearchPage, search_index
 
 
 class SearchIndexInput(BaseModel):

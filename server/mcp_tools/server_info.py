@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.app import TOOLS_COMPONENT
-from server.context import ToolContext
-from server.registry import ToolSpec, discover_tools
-from server.version import __version__
+from ogmux.server.app import TOOLS_COMPONENT
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec, discover_tools
+from ogmux.server.version import __version__
 
 
 class ServerInfoInput(BaseModel):

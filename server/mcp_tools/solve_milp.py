@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.context import ToolContext
-from server.registry import ToolSpec
-from server.solving import run_with_progress
-from tools.solver import LinearModel, MilpResult, SizeLimitError, SolveLimits, solve_milp, solve_milp_file
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec
+from ogmux.server.solving import run_with_progress
+from ogmux.tools.solver import LinearModel, MilpResult, SizeLimitError, SolveLimits, solve_milp, solve_milp_file
 
 
 class SolveMilpInput(BaseModel):

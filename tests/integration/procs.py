@@ -29,7 +29,7 @@ def free_port() -> int:
 def http_server(config: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[str]:
     """Run `ogmux serve --http` on a free loopback port; yield its MCP URL; stop it afterwards."""
     port = free_port()
-    cmd = [sys.executable, "-m", "server", "serve", "--http", "--port", str(port)]
+    cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(port)]
     if config is not None:
         cmd += ["--config", str(config)]
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in the finally below, after the process

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from server.auth import hash_token, new_token
-from server.registry import discover_tools
+from ogmux.server.auth import hash_token, new_token
+from ogmux.server.registry import discover_tools
 from tests.integration.procs import authed, free_port, http_server
 
 ALL_TOOLS = sorted(s.name for s in discover_tools())
@@ -132,8 +132,8 @@ def test_static_tokens_are_stored_only_as_hashes(env) -> None:
 
 
 def test_non_loopback_http_without_auth_is_refused() -> None:
-    from server.app import build_server
-    from server.settings import load_settings
+    from ogmux.server.app import build_server
+    from ogmux.server.settings import load_settings
 
     with pytest.raises(ValueError, match="without authentication"):
         build_server(load_settings(None, **{"server.host": "0.0.0.0", "server.port": free_port()}), transport="http")

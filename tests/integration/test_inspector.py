@@ -20,7 +20,7 @@ INSPECTOR = "@modelcontextprotocol/inspector/clients/launcher/build/index.js"
 
 def _inspect(*args: str) -> dict:
     proc = subprocess.run(
-        [*node_peer(INSPECTOR), "--cli", "--connect-timeout", "120000", sys.executable, "-m", "server", "serve", *args],
+        [*node_peer(INSPECTOR), "--cli", "--connect-timeout", "120000", sys.executable, "-m", "ogmux", "serve", *args],
         capture_output=True, text=True, check=False, timeout=120, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

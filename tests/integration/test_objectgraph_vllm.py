@@ -8,11 +8,11 @@ from __future__ import annotations
 import mcp
 import pytest
 
-from server.app import build_server
-from server.settings import load_settings
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.search import search_index
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.search import search_index
 
 pytestmark = pytest.mark.vllm
 

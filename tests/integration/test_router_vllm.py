@@ -11,14 +11,14 @@ import mcp
 import openai
 import pytest
 
-from router.backends import OpenAIBackend
-from router.config import BackendConfig, RouterConfig
-from router.core import Router
-from router.errors import BackendUnavailableError, NoCandidateError, UpstreamRejectedError
-from router.metrics import parse_metrics
-from router.types import ChatRequest
-from server.app import build_server
-from server.settings import load_settings
+from ogmux.router.backends import OpenAIBackend
+from ogmux.router.config import BackendConfig, RouterConfig
+from ogmux.router.core import Router
+from ogmux.router.errors import BackendUnavailableError, NoCandidateError, UpstreamRejectedError
+from ogmux.router.metrics import parse_metrics
+from ogmux.router.types import ChatRequest
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
 from tests.integration.procs import free_port
 
 pytestmark = pytest.mark.vllm

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.io import load_run
-from evaluators.radsafe.retrieval import ObjectGraphRetriever
-from evaluators.radsafe.runner import RunSpec, router_generate, run_models
-from router.config import RouterConfig
-from router.core import Router
-from tools.objectgraph.corpus import Corpus
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.io import load_run
+from ogmux.evaluators.radsafe.retrieval import ObjectGraphRetriever
+from ogmux.evaluators.radsafe.runner import RunSpec, router_generate, run_models
+from ogmux.router.config import RouterConfig
+from ogmux.router.core import Router
+from ogmux.tools.objectgraph.corpus import Corpus
 
 pytestmark = pytest.mark.vllm
 

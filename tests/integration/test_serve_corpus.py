@@ -49,7 +49,7 @@ async def test_serve_corpus_serves_that_directory(tmp_path: Path) -> None:
     config.write_text(f"[objectgraph]\ncorpus = {str(decoy)!r}\nreload = false\n", encoding="utf-8")
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "server", "serve", "--config", str(config), "--corpus", str(corpus)],
+        args=["-m", "ogmux", "serve", "--config", str(config), "--corpus", str(corpus)],
         cwd=str(REPO),
     )
     async with mcp.Client(params) as client:

@@ -15,7 +15,7 @@ from tests.integration.procs import REPO
 
 
 def _params(*extra: str) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "server", "serve", *extra], cwd=str(REPO))
+    return StdioServerParameters(command=sys.executable, args=["-m", "ogmux", "serve", *extra], cwd=str(REPO))
 
 
 async def test_stdio_lists_and_calls() -> None:

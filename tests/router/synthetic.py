@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from router.offline_eval import STRONG_MODEL, WEAK_MODEL
+from ogmux.router.offline_eval import STRONG_MODEL, WEAK_MODEL
 
 HARD = ["integral", "eigenvalue", "theorem", "derivative", "matrix", "proof"]
 EASY = ["capital", "color", "animal", "river", "city", "fruit"]

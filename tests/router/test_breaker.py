@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.breaker import CircuitBreaker
+from ogmux.router.breaker import CircuitBreaker
 
 
 class Clock:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from router.calibration import (
+from ogmux.router.calibration import (
     Calibration,
     CalibrationError,
     budget_pvalues,

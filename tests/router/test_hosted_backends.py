@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 import pytest
 from pydantic import ValidationError
 
-from router.complete import Complete, RouterComplete
-from router.config import RouterConfig
-from router.core import Router
-from router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
-from router.types import ChatRequest, ToolCall
+from ogmux.router.complete import Complete, RouterComplete
+from ogmux.router.config import RouterConfig
+from ogmux.router.core import Router
+from ogmux.router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
+from ogmux.router.types import ChatRequest, ToolCall
 from tests.integration.procs import free_port
 from tests.router.wire_server import AUTH, BODIES, TOOL_CALLS, TOOL_TEXT, dropping_server, wire_server
 

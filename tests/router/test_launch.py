@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.launch import PRESETS, plan_launch
-from server.cli import main
+from ogmux.router.launch import PRESETS, plan_launch
+from ogmux.server.cli import main
 
 
 def test_single_gpu_small_model_has_no_parallel_flags():

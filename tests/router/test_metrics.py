@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from router.metrics import parse_metrics
+from ogmux.router.metrics import parse_metrics
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.offline_eval import (
+from ogmux.router.offline_eval import (
     STRONG_MODEL,
     WEAK_MODEL,
     BenchmarkData,
@@ -21,7 +21,7 @@ from router.offline_eval import (
     route_metrics,
     routing_curve,
 )
-from server.cli import main
+from ogmux.server.cli import main
 from tests.router.synthetic import write_gsm8k_folder
 
 SHARED = Path("/work/shared/data/routing/routellm_gpt4_mixtral")
@@ -232,9 +232,9 @@ def test_public_data_matches_its_documented_facts() -> None:
 
 
 def test_a_calibration_only_loads_with_the_predictor_it_was_fitted_on(tmp_path, capsys) -> None:
-    from router.calibration import CalibrationError
-    from router.config import RouterConfig
-    from router.core import load_signals
+    from ogmux.router.calibration import CalibrationError
+    from ogmux.router.config import RouterConfig
+    from ogmux.router.core import load_signals
 
     data_dir = write_gsm8k_folder(tmp_path / "data", n=400, seed=5)
     common = ["--data", str(data_dir), "--benchmark", "gsm8k"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from router.calibration import fit_threshold
-from router.config import RouterConfig
-from router.core import Router
-from router.errors import BudgetExceededError, NoCandidateError, UnknownModelError, UnknownPolicyError
-from router.quality import QualityPredictor
-from router.types import ChatRequest
+from ogmux.router.calibration import fit_threshold
+from ogmux.router.config import RouterConfig
+from ogmux.router.core import Router
+from ogmux.router.errors import BudgetExceededError, NoCandidateError, UnknownModelError, UnknownPolicyError
+from ogmux.router.quality import QualityPredictor
+from ogmux.router.types import ChatRequest
 
 HARD = ["prove that the integral of this series converges", "derive the closed form of the recurrence proof"]
 EASY = ["say hello to my friend", "what colour is the sky today"]
@@ -119,7 +119,7 @@ def test_decision_lists_every_candidate_with_its_terms():
 
 def test_load_policy_leaves_a_saturated_model_for_an_idle_one():
     """Model and replica in one score: the cheaper model wins while idle; saturated, the other model does."""
-    from router.metrics import ReplicaMetrics
+    from ogmux.router.metrics import ReplicaMetrics
 
     backends = [
         {"name": "a", "kind": "vllm", "replicas": ["http://127.0.0.1:9", "http://127.0.0.1:10"], "context_length": 512,

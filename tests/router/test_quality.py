@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.quality import FeatureConfig, QualityDataError, QualityPredictor
-from router.quality.features import hashed_ngrams
+from ogmux.router.quality import FeatureConfig, QualityDataError, QualityPredictor
+from ogmux.router.quality.features import hashed_ngrams
 from tests.router.synthetic import prompts_and_outcomes
 
 
@@ -97,7 +97,7 @@ def test_damaged_arrays_are_refused(fitted: QualityPredictor) -> None:
 def test_neighbour_targets_by_hand() -> None:
     from scipy import sparse
 
-    from router.quality.predictor import _neighbor_targets
+    from ogmux.router.quality.predictor import _neighbor_targets
 
     # Rows 0 and 1 point the same way, as do rows 2 and 3: each row's single nearest neighbour is its twin.
     x = sparse.csr_matrix(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]))

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from router.calibration import fit_threshold
-from router.signals import SignalError, disagreement, logprob_risk
+from ogmux.router.calibration import fit_threshold
+from ogmux.router.signals import SignalError, disagreement, logprob_risk
 
 
 def test_disagreement_by_hand() -> None:

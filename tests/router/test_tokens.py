@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from router.tokens import count_message_tokens, count_tokens
-from router.types import ChatMessage
+from ogmux.router.tokens import count_message_tokens, count_tokens
+from ogmux.router.types import ChatMessage
 
 
 def test_text_and_framing_are_counted() -> None:

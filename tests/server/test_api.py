@@ -6,12 +6,12 @@ import doctest
 
 import pytest
 
-import server.api
-from server import Ogmux, OgmuxToolError, load_settings
+from ogmux.server import api as server_api
+from ogmux.server import Ogmux, OgmuxToolError, load_settings
 
 
 def test_documented_examples_run() -> None:
-    failures, tried = doctest.testmod(server.api, verbose=False)
+    failures, tried = doctest.testmod(server_api, verbose=False)
     assert tried > 0 and failures == 0
 
 

@@ -9,10 +9,10 @@ import mcp
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.app import build_server
-from server.context import ToolContext
-from server.registry import ToolSpec, discover_tools
-from server.settings import load_settings
+from ogmux.server.app import build_server
+from ogmux.server.context import ToolContext
+from ogmux.server.registry import ToolSpec, discover_tools
+from ogmux.server.settings import load_settings
 
 
 class EchoIn(BaseModel):

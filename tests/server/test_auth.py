@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from server.auth import OgmuxTokenVerifier, hash_token, new_token
-from server.settings import load_settings
+from ogmux.server.auth import OgmuxTokenVerifier, hash_token, new_token
+from ogmux.server.settings import load_settings
 
 AUD = "http://127.0.0.1:8765/mcp"
 ISS = "https://idp.test"

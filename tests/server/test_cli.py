@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
-from server.settings import load_settings
+from ogmux.server.cli import main
+from ogmux.server.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def test_token_new_prints_a_usable_entry(tmp_path: Path, capsys: pytest.CaptureF
 def test_invalid_config_stops_serve_with_file_key_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[server]\nport = -1\n")
-    proc = subprocess.run([sys.executable, "-m", "server", "serve", "--config", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "ogmux", "serve", "--config", str(bad)],
                           capture_output=True, text=True, check=False, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "server.port" in proc.stderr

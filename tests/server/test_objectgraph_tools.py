@@ -10,9 +10,9 @@ from pathlib import Path
 import mcp
 import pytest
 
-from server.app import build_server
-from server.cli import main
-from server.settings import load_settings
+from ogmux.server.app import build_server
+from ogmux.server.cli import main
+from ogmux.server.settings import load_settings
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "corpus"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.ratelimit import RateLimiter, RateLimitExceeded
-from server.settings import RateLimit
+from ogmux.server.ratelimit import RateLimiter, RateLimitExceeded
+from ogmux.server.settings import RateLimit
 
 
 def test_bucket_refills_and_reports_retry_after() -> None:

@@ -11,15 +11,15 @@ import mcp
 import numpy as np
 import pytest
 
-from router.backends import Delta
-from router.calibration import fit_threshold
-from router.quality import QualityPredictor
-from router.types import ToolCall
-from server.app import build_server
-from server.context import AppState, ToolContext
-from server.mcp_tools.chat import ARGUMENTS_SHOWN, StreamProgress, _choice
-from server.principal import principal_for
-from server.settings import load_settings
+from ogmux.router.backends import Delta
+from ogmux.router.calibration import fit_threshold
+from ogmux.router.quality import QualityPredictor
+from ogmux.router.types import ToolCall
+from ogmux.server.app import build_server
+from ogmux.server.context import AppState, ToolContext
+from ogmux.server.mcp_tools.chat import ARGUMENTS_SHOWN, StreamProgress, _choice
+from ogmux.server.principal import principal_for
+from ogmux.server.settings import load_settings
 from tests.router.wire_server import BODIES, TOOL_CALLS, wire_server
 
 

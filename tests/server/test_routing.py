@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from router.types import ChatRequest
-from server.routing import build_router
-from server.settings import load_settings
+from ogmux.router.types import ChatRequest
+from ogmux.server.routing import build_router
+from ogmux.server.settings import load_settings
 from tests.router.wire_server import AUTH, wire_server
 
 

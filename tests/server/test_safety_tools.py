@@ -8,8 +8,8 @@ from pathlib import Path
 import mcp
 import pytest
 
-from server.app import build_server
-from server.settings import load_settings
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
 
 SYNTHETIC = Path(__file__).resolve().parents[2] / "examples" / "safety" / "radsafe-synthetic"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import ConfigError, load_settings
+from ogmux.server.settings import ConfigError, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ogmux.toml"
 

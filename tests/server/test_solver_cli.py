@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.cli import main
-from tools.solver import ReluNetwork, load_network_file, save_onnx
+from ogmux.server.cli import main
+from ogmux.tools.solver import ReluNetwork, load_network_file, save_onnx
 
 
 @pytest.fixture

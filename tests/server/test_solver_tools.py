@@ -9,10 +9,10 @@ import mcp
 import numpy as np
 import pytest
 
-from server.app import build_server
-from server.settings import load_settings
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
 from tests.tools.solver.conftest import market_split
-from tools.solver import ReluNetwork, save_onnx
+from ogmux.tools.solver import ReluNetwork, save_onnx
 
 
 def _net() -> ReluNetwork:

@@ -5,12 +5,12 @@ Query layer (corpus, search_index, resolve_context, scoped listings, rendering) 
 query takes the caller's document scopes and never reveals a node outside them.
 """
 
-from tools.objectgraph.access import NotFoundError
-from tools.objectgraph.config import ObjectGraphConfig, SearchWeights
-from tools.objectgraph.corpus import Corpus, CorpusError, Issue
-from tools.objectgraph.errors import ObjectGraphSyntaxError
-from tools.objectgraph.metadata import Complete, fill_metadata
-from tools.objectgraph.model import (
+from ogmux.tools.objectgraph.access import NotFoundError
+from ogmux.tools.objectgraph.config import ObjectGraphConfig, SearchWeights
+from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, Issue
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.metadata import Complete, fill_metadata
+from ogmux.tools.objectgraph.model import (
     Assertion,
     ChangelogEntry,
     Check,
@@ -21,20 +21,20 @@ from tools.objectgraph.model import (
     parse_ref,
     version_key,
 )
-from tools.objectgraph.parser import load_path, parse_document
-from tools.objectgraph.render import render_resolve, render_search
-from tools.objectgraph.resolve import ResolveResult, resolve_context
-from tools.objectgraph.search import InvalidCursorError, SearchPage, search_index
-from tools.objectgraph.snapshot import Snapshot
-from tools.objectgraph.transpile import (
+from ogmux.tools.objectgraph.parser import load_path, parse_document
+from ogmux.tools.objectgraph.render import render_resolve, render_search
+from ogmux.tools.objectgraph.resolve import ResolveResult, resolve_context
+from ogmux.tools.objectgraph.search import InvalidCursorError, SearchPage, search_index
+from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.transpile import (
     TranspileResult,
     fidelity,
     transpile_file,
     transpile_text,
     transpile_tree,
 )
-from tools.objectgraph.untrusted import InjectionFlag, scan_instructions
-from tools.objectgraph.writer import render_document, with_og_layout
+from ogmux.tools.objectgraph.untrusted import InjectionFlag, scan_instructions
+from ogmux.tools.objectgraph.writer import render_document, with_og_layout
 
 __all__ = [
     "Assertion",

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import re2
 from pydantic import BaseModel
 
-from tools.objectgraph.snapshot import AssertionRecord
+from ogmux.tools.objectgraph.snapshot import AssertionRecord
 
 __all__ = ["AssertionOutcome", "CheckOutcome", "evaluate_assertion"]
 

@@ -19,11 +19,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from tools.objectgraph.access import covers, effective_scopes
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.errors import ObjectGraphSyntaxError
-from tools.objectgraph.model import Document, Node
-from tools.objectgraph.snapshot import (
+from ogmux.tools.objectgraph.access import covers, effective_scopes
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.model import Document, Node
+from ogmux.tools.objectgraph.snapshot import (
     AssertionRecord,
     ChangeRecord,
     DocRecord,
@@ -31,7 +31,7 @@ from tools.objectgraph.snapshot import (
     NodeRecord,
     Snapshot,
 )
-from tools.objectgraph.untrusted import content_hash
+from ogmux.tools.objectgraph.untrusted import content_hash
 
 __all__ = ["Corpus", "CorpusError", "Issue", "ParseFn", "build_snapshot", "lint_documents"]
 
@@ -73,7 +73,7 @@ class _FileState:
 
 
 def _default_parse(text: str, path: str, config: ObjectGraphConfig) -> Document:
-    from tools.objectgraph.parser import parse_document
+    from ogmux.tools.objectgraph.parser import parse_document
 
     return parse_document(text, path=path, max_node_tokens=config.max_node_tokens)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
-from tools.objectgraph.model import version_key
-from tools.objectgraph.snapshot import DocRecord, Snapshot
-from tools.objectgraph.untrusted import fence, flag_lines, node_label
+from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
+from ogmux.tools.objectgraph.model import version_key
+from ogmux.tools.objectgraph.snapshot import DocRecord, Snapshot
+from ogmux.tools.objectgraph.untrusted import fence, flag_lines, node_label
 
 __all__ = [
     "DocumentEntry",

@@ -28,9 +28,9 @@ from typing import Protocol
 
 from markdown_it import MarkdownIt
 
-from tools.objectgraph.access import covers, effective_scopes
-from tools.objectgraph.model import Document, Node
-from tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.access import covers, effective_scopes
+from ogmux.tools.objectgraph.model import Document, Node
+from ogmux.tools.objectgraph.tokens import count_tokens
 
 __all__ = [
     "Complete",

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from tools.objectgraph.access import covers, effective_scopes
-from tools.objectgraph.errors import ObjectGraphSyntaxError
-from tools.objectgraph.metadata import fill_metadata
-from tools.objectgraph.model import (
+from ogmux.tools.objectgraph.access import covers, effective_scopes
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.metadata import fill_metadata
+from ogmux.tools.objectgraph.model import (
     FORMAT_VERSION,
     MAX_RETRIES,
     Assertion,
@@ -37,7 +37,7 @@ from tools.objectgraph.model import (
     Segment,
     parse_ref,
 )
-from tools.objectgraph.syntax import (
+from ogmux.tools.objectgraph.syntax import (
     OG_BLOCK_START,
     Block,
     Marker,
@@ -51,8 +51,8 @@ from tools.objectgraph.syntax import (
     read_meta,
     split_list,
 )
-from tools.objectgraph.tokens import count_tokens
-from tools.objectgraph.writer import render_changelog, render_index, render_marker, render_meta
+from ogmux.tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.writer import render_changelog, render_index, render_marker, render_meta
 
 __all__ = ["DEFAULT_MAX_NODE_TOKENS", "load_path", "parse_document", "slugify", "split_lines"]
 

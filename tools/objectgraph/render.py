@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from tools.objectgraph.resolve import ResolveResult
-from tools.objectgraph.search import SearchPage
-from tools.objectgraph.untrusted import fence, node_label, render_flags
+from ogmux.tools.objectgraph.resolve import ResolveResult
+from ogmux.tools.objectgraph.search import SearchPage
+from ogmux.tools.objectgraph.untrusted import fence, node_label, render_flags
 
 __all__ = ["render_resolve", "render_search"]
 

@@ -13,14 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
-from tools.objectgraph.assertions import AssertionOutcome, evaluate_assertion
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.listing import visible_changelog
-from tools.objectgraph.model import EDGE_KINDS
-from tools.objectgraph.snapshot import NodeRecord, Snapshot
-from tools.objectgraph.tokens import count_tokens
-from tools.objectgraph.untrusted import InjectionFlag, scan_instructions
+from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
+from ogmux.tools.objectgraph.assertions import AssertionOutcome, evaluate_assertion
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.listing import visible_changelog
+from ogmux.tools.objectgraph.model import EDGE_KINDS
+from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
+from ogmux.tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.untrusted import InjectionFlag, scan_instructions
 
 __all__ = [
     "ChangeDelta",

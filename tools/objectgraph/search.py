@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.objectgraph.access import Scopes, normalize_scopes
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.lexical import FieldIndex, analyze
-from tools.objectgraph.metadata import Complete, without_navigation
-from tools.objectgraph.snapshot import NodeRecord, Snapshot
-from tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
+from ogmux.tools.objectgraph.access import Scopes, normalize_scopes
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
+from ogmux.tools.objectgraph.metadata import Complete, without_navigation
+from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
+from ogmux.tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
 
 __all__ = ["InvalidCursorError", "SearchEntry", "SearchPage", "search_index"]
 

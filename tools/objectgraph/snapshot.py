@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tools.objectgraph.access import Scopes, is_visible, scope_key
-from tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.access import Scopes, is_visible, scope_key
+from ogmux.tools.objectgraph.tokens import count_tokens
 
 __all__ = ["AssertionRecord", "ChangeRecord", "DocRecord", "EdgeRecord", "NodeRecord", "Snapshot"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from tools.objectgraph.errors import ObjectGraphSyntaxError
-from tools.objectgraph.model import (
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.model import (
     CHECK_OPS,
     EDGE_KINDS,
     FORMAT_VERSION,

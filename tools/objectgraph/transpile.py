@@ -21,10 +21,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tools.objectgraph.metadata import Complete, fill_metadata
-from tools.objectgraph.model import Document
-from tools.objectgraph.parser import DEFAULT_MAX_NODE_TOKENS, parse_document, slugify
-from tools.objectgraph.writer import render_document, with_og_layout
+from ogmux.tools.objectgraph.metadata import Complete, fill_metadata
+from ogmux.tools.objectgraph.model import Document
+from ogmux.tools.objectgraph.parser import DEFAULT_MAX_NODE_TOKENS, parse_document, slugify
+from ogmux.tools.objectgraph.writer import render_document, with_og_layout
 
 __all__ = [
     "SUFFIXES",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from tools.objectgraph.model import Document, Node, Segment
+from ogmux.tools.objectgraph.model import Document, Node, Segment
 
 __all__ = [
     "render_changelog",

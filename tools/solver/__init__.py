@@ -1,6 +1,6 @@
 """LP/MILP solving with HiGHS, exact optimization over ReLU networks, tractability-aware training."""
 
-from tools.solver.bounds import (
+from ogmux.tools.solver.bounds import (
     InputBounds,
     LayerBounds,
     LayerStability,
@@ -11,10 +11,10 @@ from tools.solver.bounds import (
     stability,
     tighten_bounds,
 )
-from tools.solver.config import SolverConfig
-from tools.solver.errors import BoundsError, ModelError, NetworkError, SizeLimitError, SolverError
-from tools.solver.highs_run import SolveLimits, SolveProgress
-from tools.solver.linear import (
+from ogmux.tools.solver.config import SolverConfig
+from ogmux.tools.solver.errors import BoundsError, ModelError, NetworkError, SizeLimitError, SolverError
+from ogmux.tools.solver.highs_run import SolveLimits, SolveProgress
+from ogmux.tools.solver.linear import (
     Constraint,
     IisEntry,
     LinearModel,
@@ -23,10 +23,10 @@ from tools.solver.linear import (
     solve_milp,
     solve_milp_file,
 )
-from tools.solver.network import DenseLayer, NetworkSpec, ReluNetwork
-from tools.solver.onnx_io import load_onnx, save_onnx
-from tools.solver.sources import load_network_file, network_from_json, resolve_network_path
-from tools.solver.surrogate import (
+from ogmux.tools.solver.network import DenseLayer, NetworkSpec, ReluNetwork
+from ogmux.tools.solver.onnx_io import load_onnx, save_onnx
+from ogmux.tools.solver.sources import load_network_file, network_from_json, resolve_network_path
+from ogmux.tools.solver.surrogate import (
     NetworkAnalysis,
     OutputObjective,
     SurrogateConstraint,
@@ -34,7 +34,7 @@ from tools.solver.surrogate import (
     analyze_network,
     optimize_surrogate,
 )
-from tools.solver.torch_io import from_torch
+from ogmux.tools.solver.torch_io import from_torch
 
 __all__ = [
     "BoundsError",

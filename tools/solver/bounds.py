@@ -9,10 +9,10 @@ import highspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.solver.errors import BoundsError
-from tools.solver.formulation import PreBounds, encode, to_highs_lp
-from tools.solver.highs_run import new_highs
-from tools.solver.network import ReluNetwork
+from ogmux.tools.solver.errors import BoundsError
+from ogmux.tools.solver.formulation import PreBounds, encode, to_highs_lp
+from ogmux.tools.solver.highs_run import new_highs
+from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = [
     "InputBounds",

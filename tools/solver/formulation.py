@@ -8,7 +8,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from tools.solver.network import ReluNetwork
+from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = ["Encoding", "PreBounds", "encode", "to_highs_lp"]
 

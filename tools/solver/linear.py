@@ -11,9 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.solver.config import SolverConfig
-from tools.solver.errors import ModelError, SizeLimitError
-from tools.solver.highs_run import HighsOutcome, ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
+from ogmux.tools.solver.config import SolverConfig
+from ogmux.tools.solver.errors import ModelError, SizeLimitError
+from ogmux.tools.solver.highs_run import HighsOutcome, ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
 
 __all__ = [
     "Constraint",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.solver.config import SolverConfig
-from tools.solver.errors import NetworkError, SizeLimitError
+from ogmux.tools.solver.config import SolverConfig
+from ogmux.tools.solver.errors import NetworkError, SizeLimitError
 
 __all__ = ["DenseLayer", "NetworkSpec", "ReluNetwork"]
 

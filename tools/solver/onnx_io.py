@@ -9,8 +9,8 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 
-from tools.solver.errors import NetworkError
-from tools.solver.network import ReluNetwork
+from ogmux.tools.solver.errors import NetworkError
+from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = ["load_onnx", "save_onnx"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from tools.solver.config import SolverConfig
-from tools.solver.errors import NetworkError, SizeLimitError
-from tools.solver.network import NetworkSpec, ReluNetwork
-from tools.solver.onnx_io import load_onnx
-from tools.solver.torch_io import load_torch_file
+from ogmux.tools.solver.config import SolverConfig
+from ogmux.tools.solver.errors import NetworkError, SizeLimitError
+from ogmux.tools.solver.network import NetworkSpec, ReluNetwork
+from ogmux.tools.solver.onnx_io import load_onnx
+from ogmux.tools.solver.torch_io import load_torch_file
 
 __all__ = ["load_network_file", "network_from_json", "resolve_network_path"]
 

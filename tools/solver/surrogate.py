@@ -10,7 +10,7 @@ import highspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.solver.bounds import (
+from ogmux.tools.solver.bounds import (
     InputBounds,
     LayerBounds,
     LayerStability,
@@ -21,11 +21,11 @@ from tools.solver.bounds import (
     stability,
     tighten_bounds,
 )
-from tools.solver.config import SolverConfig
-from tools.solver.errors import ModelError
-from tools.solver.formulation import Encoding, PreBounds, encode, to_highs_lp
-from tools.solver.highs_run import ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
-from tools.solver.network import ReluNetwork
+from ogmux.tools.solver.config import SolverConfig
+from ogmux.tools.solver.errors import ModelError
+from ogmux.tools.solver.formulation import Encoding, PreBounds, encode, to_highs_lp
+from ogmux.tools.solver.highs_run import ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
+from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = [
     "SURROGATE_HIGHS_OPTIONS",

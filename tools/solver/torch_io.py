@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from tools.solver.errors import NetworkError
-from tools.solver.network import ReluNetwork
+from ogmux.tools.solver.errors import NetworkError
+from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = ["from_torch", "load_torch_file"]
 

@@ -22,11 +22,11 @@ import highspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.solver.errors import NetworkError
-from tools.solver.formulation import encode, to_highs_lp
-from tools.solver.functions import FUNCTIONS, latin_hypercube
-from tools.solver.highs_run import new_highs
-from tools.solver.network import ReluNetwork
+from ogmux.tools.solver.errors import NetworkError
+from ogmux.tools.solver.formulation import encode, to_highs_lp
+from ogmux.tools.solver.functions import FUNCTIONS, latin_hypercube
+from ogmux.tools.solver.highs_run import new_highs
+from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = ["REGULARIZERS", "EpochRecord", "TrainConfig", "TrainReport", "train_surrogate"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluators.radsafe.model import Answer, Item, OptionLabel, Response, Run
+from ogmux.evaluators.radsafe.model import Answer, Item, OptionLabel, Response, Run
 
 
 def item(item_id: str, answer: str, n_opt: int = 5, **flags: str) -> Item:

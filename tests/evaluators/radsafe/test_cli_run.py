@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from ogmux.server.cli import main
 
 SYNTHETIC = Path(__file__).resolve().parents[3] / "examples" / "safety" / "radsafe-synthetic"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.evaluate import evaluate
 
 from .helpers import item, resp, run_of
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.radsafe.errors import RadsafeDataError
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.foreign import read_inspect_eval, read_lm_eval_samples
-from evaluators.radsafe.io import load_run
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.foreign import read_inspect_eval, read_lm_eval_samples
+from ogmux.evaluators.radsafe.io import load_run
 
 
 def _sample(sid: str, epoch: int, text, answer: str | None, target="B") -> dict:

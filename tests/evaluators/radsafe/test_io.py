@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.radsafe.errors import RadsafeDataError
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.io import load_run, read_csv, read_jsonl, write_csv, write_jsonl
-from evaluators.radsafe.radsafe_layout import (
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.io import load_run, read_csv, read_jsonl, write_csv, write_jsonl
+from ogmux.evaluators.radsafe.radsafe_layout import (
     LABELS_PATH,
     RESULTS_DIR,
     RESULTS_FILE,

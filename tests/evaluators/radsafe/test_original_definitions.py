@@ -11,11 +11,11 @@ import math
 import numpy as np
 import pytest
 
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.presets import MajorityRule
-from evaluators.radsafe.scoring import ballot_counts, entropy_confidence, first_seen, majority
-from evaluators.radsafe.stats import mcnemar_exact
-from evaluators.radsafe.table import NULL
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.presets import MajorityRule
+from ogmux.evaluators.radsafe.scoring import ballot_counts, entropy_confidence, first_seen, majority
+from ogmux.evaluators.radsafe.stats import mcnemar_exact
+from ogmux.evaluators.radsafe.table import NULL
 
 from .helpers import item, resp, run_of
 
@@ -224,7 +224,7 @@ def test_s5_bootstrap_uses_released_draw_in_lexicographic_order() -> None:
 
 
 def test_s11_variance_decomposition_hand_example() -> None:
-    from evaluators.radsafe.collective import variance_decomposition
+    from ogmux.evaluators.radsafe.collective import variance_decomposition
 
     # families f, g x conditions c1, c2 with y = [[1, 3], [5, 11]]; grand mean 5
     y = np.array([[1.0, 3.0], [5.0, 11.0]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluators.radsafe.parsing import judge_answer, parse_answer
+from ogmux.evaluators.radsafe.parsing import judge_answer, parse_answer
 
 OPTIONS = {"A": "Polish the prism", "B": "Soak the wick", "C": "Tap the crank thrice", "D": "Leave it"}
 

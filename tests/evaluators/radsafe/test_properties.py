@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluators.radsafe.presets import MajorityRule
-from evaluators.radsafe.reference import sample_confidence, vote
-from evaluators.radsafe.scoring import ballot_counts, entropy_confidence, first_seen, majority
-from evaluators.radsafe.table import NULL
+from ogmux.evaluators.radsafe.presets import MajorityRule
+from ogmux.evaluators.radsafe.reference import sample_confidence, vote
+from ogmux.evaluators.radsafe.scoring import ballot_counts, entropy_confidence, first_seen, majority
+from ogmux.evaluators.radsafe.table import NULL
 
 BALLOTS = st.lists(st.sampled_from(["A", "B", "C", "D", "E", None]), min_size=1, max_size=25)
 RULES = st.builds(MajorityRule, null=st.sampled_from(["ballot", "drop"]),

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.radsafe.evaluate import SafetyReport, evaluate
-from evaluators.radsafe.radsafe_layout import read_radsafe
+from ogmux.evaluators.radsafe.evaluate import SafetyReport, evaluate
+from ogmux.evaluators.radsafe.radsafe_layout import read_radsafe
 
 from .released_workspace import ENSEMBLES, write_workspace
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.io import read_jsonl
-from evaluators.radsafe.retrieval import ObjectGraphRetriever
-from evaluators.radsafe.runner import Generation, RunSpec, build_messages, run_models
-from tools.objectgraph.corpus import Corpus
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.io import read_jsonl
+from ogmux.evaluators.radsafe.retrieval import ObjectGraphRetriever
+from ogmux.evaluators.radsafe.runner import Generation, RunSpec, build_messages, run_models
+from ogmux.tools.objectgraph.corpus import Corpus
 
 from .helpers import item
 
@@ -102,7 +102,7 @@ def test_retrieval_conditions_over_objectgraph(tmp_path: Path) -> None:
     msgs = build_messages(it, "top_k", spec, retriever)
     assert msgs[1]["content"].startswith("Context:\n[") and "#" in msgs[1]["content"]
     full = build_messages(it, "context_max", spec.model_copy(update={"context_tokens": 800}), retriever)
-    from tools.objectgraph.tokens import count_tokens
+    from ogmux.tools.objectgraph.tokens import count_tokens
 
     context = full[1]["content"].split("\n\nQuestion:")[0]
     assert 0 < count_tokens(context) <= 810

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluators.radsafe.collective import gini
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.stats import aurc, ece_equal_mass, holm, risk_coverage
+from ogmux.evaluators.radsafe.collective import gini
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.stats import aurc, ece_equal_mass, holm, risk_coverage
 
 from .helpers import item, resp, run_of
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluators.radsafe.evaluate import evaluate
-from evaluators.radsafe.model import Answer, Response
-from evaluators.radsafe.presets import PRESETS, MajorityRule, OverconfidenceSpec, Preset
-from evaluators.radsafe.reference import reference_cell_metrics
+from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.model import Answer, Response
+from ogmux.evaluators.radsafe.presets import PRESETS, MajorityRule, OverconfidenceSpec, Preset
+from ogmux.evaluators.radsafe.reference import reference_cell_metrics
 
 from .helpers import item, run_of
 

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.objectgraph.access import is_visible
-from tools.objectgraph.corpus import build_snapshot
-from tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
-from tools.objectgraph.model import Assertion, ChangelogEntry, Check, Document, Edge, Node
-from tools.objectgraph.render import render_resolve, render_search
-from tools.objectgraph.resolve import resolve_context
-from tools.objectgraph.search import search_index
-from tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.access import is_visible
+from ogmux.tools.objectgraph.corpus import build_snapshot
+from ogmux.tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
+from ogmux.tools.objectgraph.model import Assertion, ChangelogEntry, Check, Document, Edge, Node
+from ogmux.tools.objectgraph.render import render_resolve, render_search
+from ogmux.tools.objectgraph.resolve import resolve_context
+from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.snapshot import Snapshot
 
 WORDS = ["restart", "backup", "etcd", "quota", "token", "replica", "alarm", "disk", "leader", "proxy"]
 SCOPES = ["public", "ops", "dev", "admin"]
@@ -194,8 +194,8 @@ def test_hidden_and_missing_ids_answer_alike() -> None:
 
 def _derived_view(tmp_path, hidden_heading: str, hidden_body: str) -> tuple[Any, ...]:
     """What a public caller sees of a document whose H1 section and one subsection are admin-only."""
-    from tools.objectgraph.config import ObjectGraphConfig
-    from tools.objectgraph.corpus import Corpus
+    from ogmux.tools.objectgraph.config import ObjectGraphConfig
+    from ogmux.tools.objectgraph.corpus import Corpus
 
     text = (
         f"<!-- og:node id=top scopes=admin -->\n# {hidden_heading}\n\n{hidden_body}\n\n"

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tools.objectgraph.assertions import AssertionOutcome, CheckOutcome, evaluate_assertion
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.snapshot import AssertionRecord
+from ogmux.tools.objectgraph.assertions import AssertionOutcome, CheckOutcome, evaluate_assertion
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.snapshot import AssertionRecord
 
 
 def _record(*checks: dict[str, Any], retries: int = 0, escalate: str | None = None) -> AssertionRecord:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
 
 RUNBOOK = """<!-- og:meta id=runbook title="Runbook" version=1.1 scope=public -->
 <!-- og:changelog

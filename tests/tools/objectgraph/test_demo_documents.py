@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.objectgraph.model import EDGE_KINDS, parse_ref, version_key
-from tools.objectgraph.parser import load_path
-from tools.objectgraph.writer import render_document
+from ogmux.tools.objectgraph.model import EDGE_KINDS, parse_ref, version_key
+from ogmux.tools.objectgraph.parser import load_path
+from ogmux.tools.objectgraph.writer import render_document
 
 CORPUS = Path(__file__).resolve().parents[3] / "examples" / "corpus"
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix in (".og", ".md"))

@@ -7,15 +7,15 @@ reply (grounding, fallback, bounds), not a model.
 import json
 from pathlib import Path
 
-from tools.objectgraph.metadata import (
+from ogmux.tools.objectgraph.metadata import (
     extract_dense,
     extract_keywords,
     fill_metadata,
     term_document_frequencies,
 )
-from tools.objectgraph.parser import parse_document
-from tools.objectgraph.tokens import count_tokens
-from tools.objectgraph.writer import render_document
+from ogmux.tools.objectgraph.parser import parse_document
+from ogmux.tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.writer import render_document
 
 SRC = """# Restarting the gateway
 

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from tools.objectgraph.model import Assertion, Check, Edge, Node, parse_ref, version_key
+from ogmux.tools.objectgraph.model import Assertion, Check, Edge, Node, parse_ref, version_key
 
 
 def test_parse_ref_local_and_cross_file():

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.objectgraph.errors import ObjectGraphSyntaxError
-from tools.objectgraph.parser import load_path, parse_document, slugify
-from tools.objectgraph.writer import render_document
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.parser import load_path, parse_document, slugify
+from ogmux.tools.objectgraph.writer import render_document
 
 OG = """<!-- og:meta id=runbook title="ogmux runbook" version=1.2 scope=ops -->
 <!-- og:index

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from tools.objectgraph.access import NotFoundError
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.resolve import resolve_context
-from tools.objectgraph.snapshot import Snapshot
-from tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.access import NotFoundError
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.resolve import resolve_context
+from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.tokens import count_tokens
 
 OPS = """<!-- og:meta id=ops title="Ops" version=1.3 scope=public -->
 <!-- og:changelog

@@ -3,9 +3,9 @@
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tools.objectgraph.errors import ObjectGraphSyntaxError
-from tools.objectgraph.parser import parse_document
-from tools.objectgraph.writer import render_document, with_og_layout
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.parser import parse_document
+from ogmux.tools.objectgraph.writer import render_document, with_og_layout
 
 _words = st.text(alphabet="abcdefgh XYZ*_`#<>!-=.:[]()\\\"'|&é中", min_size=0, max_size=30)
 _ids = st.sampled_from(["a", "b", "c", "setup", "x.y", "n-1"])

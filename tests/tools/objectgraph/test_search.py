@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.objectgraph.config import ObjectGraphConfig, SearchWeights
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.search import InvalidCursorError, search_index
-from tools.objectgraph.snapshot import Snapshot
-from tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.config import ObjectGraphConfig, SearchWeights
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.search import InvalidCursorError, search_index
+from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.tokens import count_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OG_DEV = Path(__file__).resolve().parents[4] / "shared" / "data" / "og-dev"
@@ -201,7 +201,7 @@ def test_merged_field_index_equals_weighted_per_field_bm25() -> None:
     import bm25s
     import numpy as np
 
-    from tools.objectgraph.lexical import FieldIndex
+    from ogmux.tools.objectgraph.lexical import FieldIndex
 
     rng = random.Random(5)
     vocab = [f"w{i}" for i in range(120)]

@@ -3,8 +3,8 @@
 import re
 from pathlib import Path
 
-from tools.objectgraph.parser import load_path, parse_document
-from tools.objectgraph.transpile import transpile_text
+from ogmux.tools.objectgraph.parser import load_path, parse_document
+from ogmux.tools.objectgraph.transpile import transpile_text
 
 SPEC = Path(__file__).resolve().parents[3] / "docs" / "objectgraph.md"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
-from tools.objectgraph.parser import load_path, parse_document
-from tools.objectgraph.transpile import (
+from ogmux.server.cli import main
+from ogmux.tools.objectgraph.parser import load_path, parse_document
+from ogmux.tools.objectgraph.transpile import (
     content_tokens,
     fidelity,
     transpile_text,

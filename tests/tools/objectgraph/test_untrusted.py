@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tools.objectgraph.config import ObjectGraphConfig
-from tools.objectgraph.corpus import Corpus
-from tools.objectgraph.render import render_resolve, render_search
-from tools.objectgraph.resolve import resolve_context
-from tools.objectgraph.search import search_index
-from tools.objectgraph.untrusted import fence, scan_instructions
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.render import render_resolve, render_search
+from ogmux.tools.objectgraph.resolve import resolve_context
+from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.untrusted import fence, scan_instructions
 
 OG_DEV = Path(__file__).parents[2] / "data" / "og-dev" / "docs"
 

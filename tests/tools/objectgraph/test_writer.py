@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from tools.objectgraph.model import Edge, Node
-from tools.objectgraph.parser import load_path, parse_document
-from tools.objectgraph.writer import render_document, with_og_layout
+from ogmux.tools.objectgraph.model import Edge, Node
+from ogmux.tools.objectgraph.parser import load_path, parse_document
+from ogmux.tools.objectgraph.writer import render_document, with_og_layout
 
 CORPUS = Path(__file__).resolve().parents[3] / "examples" / "corpus"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.solver import Constraint, LinearModel, ReluNetwork, Variable
+from ogmux.tools.solver import Constraint, LinearModel, ReluNetwork, Variable
 
 
 def random_net(sizes: list[int], seed: int, bias_scale: float = 0.3) -> ReluNetwork:

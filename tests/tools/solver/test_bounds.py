@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.tools.solver.conftest import random_net
-from tools.solver import BoundsError, InputBounds, interval_bounds, parse_bounds, stability, tighten_bounds
-from tools.solver.bounds import check_bounds
+from ogmux.tools.solver import BoundsError, InputBounds, interval_bounds, parse_bounds, stability, tighten_bounds
+from ogmux.tools.solver.bounds import check_bounds
 
 
 def _pre_activations(net, x: np.ndarray) -> list[np.ndarray]:
@@ -83,7 +83,7 @@ def test_every_tightening_lp_runs_within_what_is_left_of_the_budget(monkeypatch:
         h.setOptionValue("output_flag", False)
         return h
 
-    monkeypatch.setattr("tools.solver.bounds.new_highs", recording_highs)
+    monkeypatch.setattr("ogmux.tools.solver.bounds.new_highs", recording_highs)
     net = random_net([2, 16, 16, 16, 1], seed=11)
     _, stats = tighten_bounds(net, -np.ones(2), np.ones(2), time_budget_s=5.0)
     assert stats.completed and len(headroom) == stats.lps_solved > 0
@@ -92,7 +92,7 @@ def test_every_tightening_lp_runs_within_what_is_left_of_the_budget(monkeypatch:
 
 
 def test_stability_counts_hand_computed() -> None:
-    from tools.solver import ReluNetwork
+    from ogmux.tools.solver import ReluNetwork
 
     # x in [0, 1]: neuron 0 = x + 1 (active), neuron 1 = -x - 1 (inactive), neuron 2 = x - 0.5 (unstable)
     net = ReluNetwork.from_arrays([[[1.0], [-1.0], [1.0]], [[1.0, 1.0, 1.0]]], [[1.0, -1.0, -0.5], [0.0]])

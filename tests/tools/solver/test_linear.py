@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.tools.solver.conftest import market_split
-from tools.solver import (
+from ogmux.tools.solver import (
     Constraint,
     LinearModel,
     MilpResult,

@@ -12,7 +12,7 @@ import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from tools.solver import (
+from ogmux.tools.solver import (
     NetworkError,
     ReluNetwork,
     SizeLimitError,
@@ -169,7 +169,7 @@ def test_torch_sequential_and_state_dict(tmp_path: Path) -> None:
     model = torch.nn.Sequential(
         torch.nn.Linear(3, 7), torch.nn.ReLU(), torch.nn.Linear(7, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)
     )
-    from tools.solver import from_torch
+    from ogmux.tools.solver import from_torch
 
     x = torch.rand(32, 3) * 4 - 2
     with torch.no_grad():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.tools.solver.conftest import random_net
-from tools.solver import (
+from ogmux.tools.solver import (
     InputBounds,
     ModelError,
     OutputObjective,
@@ -21,7 +21,7 @@ from tools.solver import (
     interval_bounds,
     optimize_surrogate,
 )
-from tools.solver.formulation import encode
+from ogmux.tools.solver.formulation import encode
 
 BOX = InputBounds(lower=[-2.0, -1.0], upper=[1.5, 2.0])
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.tools.solver.conftest import random_net
-from tools.solver.bounds import interval_bounds
-from tools.solver.formulation import encode, to_highs_lp
-from tools.solver.functions import FUNCTIONS, latin_hypercube
-from tools.solver.highs_run import new_highs
+from ogmux.tools.solver.bounds import interval_bounds
+from ogmux.tools.solver.formulation import encode, to_highs_lp
+from ogmux.tools.solver.functions import FUNCTIONS, latin_hypercube
+from ogmux.tools.solver.highs_run import new_highs
 
 
 def test_benchmark_functions_known_values() -> None:
@@ -50,7 +50,7 @@ def _lp_value(net, bounds, x: np.ndarray) -> float:
 
 def test_lp_regularizer_gradient_matches_finite_differences() -> None:
     torch = pytest.importorskip("torch")
-    from tools.solver.training import _ibp, _LpGap
+    from ogmux.tools.solver.training import _ibp, _LpGap
 
     net = random_net([2, 6, 6, 1], seed=4)
     linears = []
@@ -111,7 +111,7 @@ def _standardized_test_mse(net, cfg, split: str = "test") -> float:
 @pytest.mark.parametrize("reg", ["none", "l1", "l2", "bw", "sn", "lp", "bw+lp"])
 def test_every_regularizer_trains_and_exports(reg: str) -> None:
     pytest.importorskip("torch")
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     cfg = TrainConfig(
         function="peaks",
@@ -135,7 +135,7 @@ def test_every_regularizer_trains_and_exports(reg: str) -> None:
 
 def test_bound_width_regularizer_narrows_interval_bounds() -> None:
     pytest.importorskip("torch")
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     def width(reg: str, lam: float) -> float:
         cfg = TrainConfig(
@@ -150,7 +150,7 @@ def test_bound_width_regularizer_narrows_interval_bounds() -> None:
 
 def test_paper_protocol_exports_in_original_coordinates_and_reports_standardized_mse() -> None:
     pytest.importorskip("torch")
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     cfg = TrainConfig(
         function="himmelblau", depth=2, width=8, samples=128, test_samples=64, epochs=3, seed=2,
@@ -162,7 +162,7 @@ def test_paper_protocol_exports_in_original_coordinates_and_reports_standardized
 
 def test_paper_initialization_widens_interval_bounds() -> None:
     pytest.importorskip("torch")
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     def width(init: str) -> float:
         cfg = TrainConfig(
@@ -177,7 +177,7 @@ def test_paper_initialization_widens_interval_bounds() -> None:
 
 def test_validation_keeps_the_epoch_with_the_lowest_validation_mse() -> None:
     pytest.importorskip("torch")
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     # a learning rate this large makes the loss jump between epochs, so the last epoch is not the best
     base = {"function": "peaks", "depth": 2, "width": 16, "samples": 256, "test_samples": 64, "epochs": 12}
@@ -197,7 +197,7 @@ def test_validation_keeps_the_epoch_with_the_lowest_validation_mse() -> None:
 
 def test_an_lp_over_the_iteration_limit_is_skipped_and_training_goes_on() -> None:
     pytest.importorskip("torch")
-    from tools.solver.training import TrainConfig, train_surrogate
+    from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
     cfg = TrainConfig(
         function="peaks", depth=3, width=12, reg="lp", samples=64, epochs=1, batch_size=32, lp_points=4
