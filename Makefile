@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PEERS  := tests/peers
 
-.PHONY: run test bench install install-test chromium clean
+.PHONY: run test bench install install-test chromium services clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) >&2
@@ -36,8 +36,19 @@ chromium:
 	  { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 || \
 	    echo "chromium could not be installed; the report screenshot test will be skipped" >&2; }
 
+# Redis, PostgreSQL 15 and haproxy for the multi-replica tests (Debian packages; needs root, as on CI).
+# The tests start their own servers on loopback ports; the packaged services are not used.
+SERVICE_BINS := /usr/bin/redis-server /usr/lib/postgresql/15/bin/postgres /usr/sbin/haproxy
+services:
+	@for b in $(SERVICE_BINS); do test -x $$b || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	     redis-server postgresql-15 haproxy) >&2 || \
+	  echo "redis-server, postgresql-15 or haproxy could not be installed; the multi-replica tests will fail" >&2; \
+	fi
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(PEERS)/node_modules/.installed chromium
+install-test: $(VENV)/.installed-test $(PEERS)/node_modules/.installed chromium services
 
 run: $(VENV)/.installed
 	@$(BIN)/ogmux serve
