@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ogmux.server.auth import hash_token, new_token
+from ogmux.server.cliutil import add_config_argument, config_path, settings_from_args
 
 __all__ = ["register"]
 
@@ -15,11 +16,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     tsub = p.add_subparsers(dest="token_command", metavar="SUBCOMMAND", required=True)
     new = tsub.add_parser("new", help="print a new token (once) and the [[tokens]] entry to add to ogmux.toml")
     new.add_argument("--principal", required=True, help="who will use the token")
-    new.add_argument("--role", required=True, help="the role it acts as (must exist in [roles])")
+    new.add_argument("--role", required=True, help="the role it acts as (must be a role of the config)")
+    add_config_argument(new)
     new.set_defaults(func=run_new)
 
 
 def run_new(args: argparse.Namespace) -> int:
+    roles = sorted(settings_from_args(args).roles)
+    if args.role not in roles:
+        where = config_path(args) or "the default configuration"
+        print(
+            f"error: role {args.role!r} is not defined in {where}; defined roles: {', '.join(roles)} "
+            "(add it under [roles] or pick one of these)",
+            file=sys.stderr,
+        )
+        return 2
     token = new_token()
     print(f"token (shown once; give it to {args.principal}): {token}", file=sys.stderr)
     print(f'[[tokens]]\nprincipal = "{args.principal}"\nrole = "{args.role}"\nhash = "{hash_token(token)}"')
