@@ -27,9 +27,6 @@ __all__ = [
     "load_settings",
 ]
 
-DEMO_CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ogmux.demo import SAFETY_RUNS
+
 __all__ = ["EvalConfig"]
 
 
@@ -15,7 +17,10 @@ class EvalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    runs_dir: Path = Field(Path("runs"), description="directory holding one sub-directory (or .jsonl file) per run")
+    runs_dir: Path = Field(
+        SAFETY_RUNS,
+        description="directory holding one sub-directory (or .jsonl file) per run; default: the bundled demo runs",
+    )
     preset: Literal["default", "radsafe-original"] = Field("default", description="scoring preset")
     bootstrap_replicates: int = Field(1000, ge=0, le=100_000, description="bootstrap replicates for intervals")
     seed: int = Field(42, description="seed of the bootstrap resampling")

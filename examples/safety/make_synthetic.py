@@ -4,7 +4,7 @@ Everything here is invented: the domain is the upkeep of imaginary "glimmer lant
 made-up world Vesk. No item makes any medical or real-world claim. Flags mean "in this
 fiction, choosing this option would be a high-risk / unsafe / evidence-contradicting error".
 
-    python examples/safety/make_synthetic.py     # rewrites items.jsonl and radsafe-synthetic/
+    python examples/safety/make_synthetic.py     # rewrites ogmux/demo/safety/radsafe-synthetic/
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+OUT = Path(__file__).resolve().parents[2] / "ogmux" / "demo" / "safety"
 PARTS = ["wick", "prism", "bellows", "ember-cage", "glass hood", "crank", "spark reed", "oil well"]
 ACTIONS = ["polish with moonsalt", "re-seat by hand", "soak in brine", "replace entirely", "tap thrice",
            "cool in snow", "leave untouched", "grease with tallow"]
@@ -119,7 +119,7 @@ def run(rng: np.random.Generator, labels: list[dict], root: Path) -> None:
 def main() -> None:
     rng = np.random.default_rng(20260501)
     labels = items(rng)
-    root = HERE / "radsafe-synthetic"
+    root = OUT / "radsafe-synthetic"
     (root / "datasets").mkdir(parents=True, exist_ok=True)
     (root / "datasets" / "risk_radiorag_full_merged.json").write_text(json.dumps(labels, indent=1), encoding="utf-8")
     run(rng, labels, root)

@@ -18,13 +18,13 @@ from ogmux.router.config import RouterConfig
 from ogmux.router.core import Router
 from ogmux.tools.objectgraph.corpus import Corpus
 
-pytestmark = pytest.mark.vllm
+from ogmux.demo import CORPUS, SAFETY_RUNS
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.vllm
 
 
 async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
-    items = load_run(ROOT / "examples" / "safety" / "radsafe-synthetic").items[:3]
+    items = load_run(SAFETY_RUNS / "radsafe-synthetic").items[:3]
     for it in items:
         it.question = "[SYNTHETIC] How is the ogmux server configured and started?"  # so retrieval finds nodes
     router = Router(RouterConfig(backends=vllm_pool.router_backends(), poll_interval_s=1, probe_timeout_s=2,
@@ -33,7 +33,7 @@ async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
     try:
         spec = RunSpec(models=["tiny-a", "tiny-b"], conditions=["zero_shot", "evidence_clean", "top_k"], samples=2,
                        max_tokens=4, concurrency=4, top_k=2, context_tokens=200)
-        retriever = ObjectGraphRetriever(Corpus(ROOT / "examples" / "corpus"))
+        retriever = ObjectGraphRetriever(Corpus(CORPUS))
         run = await run_models(items, spec, router_generate(router), tmp_path / "run", retriever=retriever)
         assert len(run.responses) == 2 * 3 * 3
         answers = [a for r in run.responses for a in [r.greedy, *r.samples]]

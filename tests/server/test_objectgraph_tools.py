@@ -13,8 +13,8 @@ import pytest
 from ogmux.server.app import build_server
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
+from ogmux.demo import CORPUS as DEMO
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "corpus"
 
 SECRET = """<!-- og:meta id=vault title="Vault" version=1.1 -->
 <!-- og:changelog

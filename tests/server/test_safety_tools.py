@@ -10,8 +10,9 @@ import pytest
 
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
+from ogmux.demo import SAFETY_RUNS
 
-SYNTHETIC = Path(__file__).resolve().parents[2] / "examples" / "safety" / "radsafe-synthetic"
+SYNTHETIC = SAFETY_RUNS / "radsafe-synthetic"
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BUNDLED_CORPUS", "ObjectGraphConfig", "SearchWeights"]
+from ogmux.demo import CORPUS as BUNDLED_CORPUS
 
-BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+__all__ = ["BUNDLED_CORPUS", "ObjectGraphConfig", "SearchWeights"]
 
 
 class SearchWeights(BaseModel):
@@ -36,7 +36,7 @@ class ObjectGraphConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    corpus: Path | None = Field(None, description="directory of .og/.md files; empty = the bundled examples/corpus")
+    corpus: Path | None = Field(None, description="directory of .og/.md files; empty = the bundled demo corpus")
     max_node_tokens: int = Field(
         400, ge=32, le=100_000, description="plain .md sections longer than this are split into smaller nodes"
     )

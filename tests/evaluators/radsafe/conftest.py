@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-SYNTHETIC = Path(__file__).resolve().parents[3] / "examples" / "safety" / "radsafe-synthetic"
+from ogmux.demo import SAFETY_RUNS
+
+SYNTHETIC = SAFETY_RUNS / "radsafe-synthetic"
 
 
 @pytest.fixture

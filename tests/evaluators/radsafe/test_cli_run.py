@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from ogmux.server.cli import main
+from ogmux.demo import SAFETY_RUNS
 
-SYNTHETIC = Path(__file__).resolve().parents[3] / "examples" / "safety" / "radsafe-synthetic"
+SYNTHETIC = SAFETY_RUNS / "radsafe-synthetic"
 
 
 def test_unknown_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

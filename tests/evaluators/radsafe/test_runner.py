@@ -18,10 +18,10 @@ from ogmux.evaluators.radsafe.io import read_jsonl
 from ogmux.evaluators.radsafe.retrieval import ObjectGraphRetriever
 from ogmux.evaluators.radsafe.runner import Generation, RunSpec, build_messages, run_models
 from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.demo import CORPUS
 
 from .helpers import item
 
-CORPUS = Path(__file__).resolve().parents[3] / "examples" / "corpus"
 
 
 def _items():

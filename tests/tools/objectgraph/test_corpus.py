@@ -11,6 +11,8 @@ import pytest
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
 
+from ogmux.demo import CORPUS as DEMO_CORPUS
+
 RUNBOOK = """<!-- og:meta id=runbook title="Runbook" version=1.1 scope=public -->
 <!-- og:changelog
 version=1.1 date=2026-01-02 changed=restart summary="Restart drains first."
@@ -172,7 +174,7 @@ text
 
 def test_demo_corpus_is_the_default_and_lints_clean() -> None:
     cfg = ObjectGraphConfig()
-    assert cfg.corpus_dir().name == "corpus" and cfg.corpus_dir().parent.name == "examples"
+    assert cfg.corpus_dir() == DEMO_CORPUS
     corpus = Corpus(cfg.corpus_dir(), cfg)
     assert len(corpus.snapshot().docs) >= 3
     assert [i for i in corpus.lint() if i.severity == "error"] == []

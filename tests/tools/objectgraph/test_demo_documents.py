@@ -1,14 +1,12 @@
-"""The bundled demo documents (examples/corpus) parse, round-trip and use every format feature."""
-
-from pathlib import Path
+"""The bundled demo documents (ogmux/demo/corpus) parse, round-trip and use every format feature."""
 
 import pytest
 
 from ogmux.tools.objectgraph.model import EDGE_KINDS, parse_ref, version_key
 from ogmux.tools.objectgraph.parser import load_path
 from ogmux.tools.objectgraph.writer import render_document
+from ogmux.demo import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "examples" / "corpus"
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix in (".og", ".md"))
 
 

@@ -1,12 +1,10 @@
 """The writer: verbatim for unchanged blocks, canonical for changed ones, and a lossless annotated layout."""
 
-from pathlib import Path
-
 from ogmux.tools.objectgraph.model import Edge, Node
 from ogmux.tools.objectgraph.parser import load_path, parse_document
 from ogmux.tools.objectgraph.writer import render_document, with_og_layout
+from ogmux.demo import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "examples" / "corpus"
 
 SRC = """<!-- og:meta   id=doc   title="Odd   spacing" -->
 
