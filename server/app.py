@@ -30,11 +30,12 @@ from mcp.types import (
     ToolAnnotations,
 )
 from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ogmux.server.audit import AuditLog, Outcome
-from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier
+from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier, secure_http_app
 from ogmux.server.context import AppState, ToolContext
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
 from ogmux.server.instructions import build_instructions
@@ -75,9 +76,11 @@ class OgmuxServer(MCPServer):
         res = list(discover_resources() if resources is None else resources)
         auth = None
         if token_verifier is not None:
+            # No resource_server_url: `streamable_http_app` adds ogmux's own challenge and metadata
+            # (the SDK's would name an authorization server even for static tokens); issuer_url goes unread.
             auth = AuthSettings(
                 issuer_url=settings.jwt.issuer or settings.server.resource_url(),
-                resource_server_url=settings.server.resource_url(),
+                resource_server_url=None,
                 validate_token_resource=False,
             )
         super().__init__(
@@ -104,6 +107,13 @@ class OgmuxServer(MCPServer):
             self._register_resource(spec)
         self.completion()(self._complete)
         self.custom_route("/healthz", methods=["GET"])(self._healthz)
+
+    def streamable_http_app(self, **kwargs: Any) -> Starlette:
+        """The SDK's streamable HTTP app; with tokens configured, ogmux's 401 challenge and RFC 9728 metadata."""
+        app = super().streamable_http_app(**kwargs)
+        if self.settings.auth is not None:
+            secure_http_app(app, self.ogmux_settings, kwargs.get("streamable_http_path", "/mcp"))
+        return app
 
     async def _healthz(self, request: Request) -> JSONResponse:
         """Liveness for load balancers and container health checks (no auth, no tool runs)."""

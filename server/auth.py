@@ -2,6 +2,8 @@
 
 Both paths end in an `AccessToken` whose `client_id` is the principal id and whose
 `claims["ogmux_role"]` is the role; `server.app` turns that into a Principal.
+`secure_http_app` puts ogmux's 401 challenge (RFC 6750) and protected-resource metadata
+(RFC 9728) on the SDK's streamable HTTP app.
 """
 
 from __future__ import annotations
@@ -15,11 +17,22 @@ from collections.abc import Mapping
 from typing import Any
 
 import jwt
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.routes import build_resource_metadata_url, cors_middleware
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ogmux.server.settings import JwtSettings, Settings, StaticToken
 
-__all__ = ["ROLE_CLAIM", "OgmuxTokenVerifier", "hash_token", "new_token"]
+__all__ = [
+    "ROLE_CLAIM", "BearerChallenge", "OgmuxTokenVerifier", "hash_token", "new_token",
+    "protected_resource_metadata", "secure_http_app",
+]
 
 ROLE_CLAIM = "ogmux_role"
 TOKEN_PREFIX = "ogm_"
@@ -122,3 +135,67 @@ class OgmuxTokenVerifier:
             expires_at=int(claims["exp"]), resource=self._audience, subject=str(claims.get("sub", "")),
             claims={ROLE_CLAIM: role, "iss": claims.get("iss")},
         )
+
+
+NO_TOKEN = "no bearer token: send the header 'Authorization: Bearer <token>'"
+BAD_TOKEN = "the bearer token is invalid or expired"
+
+
+def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
+    """RFC 9728 metadata for the MCP endpoint.
+
+    `authorization_servers` names the JWT issuer; static tokens come from no authorization
+    server, so with only static tokens the (optional) field is left out rather than pointing
+    clients at an OAuth server that does not exist.
+    """
+    meta: dict[str, Any] = {
+        "resource": settings.server.resource_url(),
+        "bearer_methods_supported": ["header"],
+        "resource_name": settings.server.name,
+    }
+    if settings.jwt.enabled:
+        meta["authorization_servers"] = [settings.jwt.issuer]
+    return meta
+
+
+class BearerChallenge:
+    """ASGI wrapper that lets only verified tokens through; otherwise a 401 per RFC 6750 §3.
+
+    Without a bearer token the challenge carries no error code (§3.1); with one that does
+    not verify it says `invalid_token` and nothing about why, so a caller learns neither
+    which check failed nor whether a token exists.
+    """
+
+    def __init__(self, app: ASGIApp, metadata_url: str):
+        self.app = app
+        self.metadata_url = metadata_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if isinstance(scope.get("user"), AuthenticatedUser):
+            await self.app(scope, receive, send)
+            return
+        auth = Request(scope).headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            challenge = f'Bearer error="invalid_token", error_description="{BAD_TOKEN}", '
+            body = {"error": "invalid_token", "error_description": BAD_TOKEN}
+        else:
+            challenge, body = "Bearer ", {"error_description": NO_TOKEN}
+        headers = {"WWW-Authenticate": f'{challenge}resource_metadata="{self.metadata_url}"'}
+        await JSONResponse(body, status_code=401, headers=headers)(scope, receive, send)
+
+
+def secure_http_app(app: Starlette, settings: Settings, path: str) -> Starlette:
+    """Swap the SDK's auth wrapper on the MCP route at `path` for `BearerChallenge`; add the metadata route."""
+    metadata_url = str(build_resource_metadata_url(AnyHttpUrl(settings.server.resource_url())))
+    routes = app.router.routes
+    for i, route in enumerate(routes):
+        if isinstance(route, Route) and route.path == path and isinstance(route.endpoint, RequireAuthMiddleware):
+            routes[i] = Route(path, endpoint=BearerChallenge(route.endpoint.app, metadata_url))
+    meta = protected_resource_metadata(settings)
+
+    async def metadata(_: Request) -> JSONResponse:
+        return JSONResponse(meta, headers={"Cache-Control": "public, max-age=3600"})
+
+    well_known = AnyHttpUrl(metadata_url).path or "/"
+    routes.append(Route(well_known, endpoint=cors_middleware(metadata, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"]))
+    return app

@@ -123,7 +123,12 @@ def test_bad_tokens_get_401_with_www_authenticate(env) -> None:
             headers["Authorization"] = f"Bearer {token}"
         r = httpx.post(env["url"], json=body, headers=headers)
         assert r.status_code == 401, label
-        assert r.headers.get("www-authenticate", "").lower().startswith("bearer"), label
+        challenge = r.headers.get("www-authenticate", "")
+        assert challenge.lower().startswith("bearer"), label
+        # RFC 6750: no error code without a token; one undifferentiated invalid_token for every bad one.
+        assert ('error="invalid_token"' in challenge) == (token is not None), label
+        if token is not None:
+            assert r.json() == {"error": "invalid_token", "error_description": "the bearer token is invalid or expired"}, label
 
 
 def test_static_tokens_are_stored_only_as_hashes(env) -> None:

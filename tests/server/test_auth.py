@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -85,3 +86,48 @@ async def test_missing_required_claims_are_refused(tmp_path: Path) -> None:
     no_role = jwt.encode({"sub": "bob", "iss": ISS, "aud": AUD, "exp": time.time() + 60}, "k" * 40, "HS256")
     assert await v.verify_token(no_exp) is None
     assert await v.verify_token(no_role) is None
+
+
+def _http_app(settings):
+    from ogmux.server.app import build_server
+
+    return build_server(settings, transport="http").streamable_http_app(streamable_http_path="/mcp", stateless_http=True)
+
+
+async def _post(app, token: str | None, scheme: str = "Bearer") -> httpx.Response:
+    headers = {"Accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["Authorization"] = f"{scheme} {token}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as c:
+        return await c.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers)
+
+
+async def test_missing_and_bad_tokens_get_distinct_rfc6750_challenges() -> None:
+    settings = load_settings(None, tokens=[{"principal": "alice", "role": "admin", "hash": hash_token(new_token())}])
+    app = _http_app(settings)
+    meta = 'resource_metadata="http://127.0.0.1:8765/.well-known/oauth-protected-resource/mcp"'
+    for token, scheme in ((None, "Bearer"), ("dXNlcjpwYXNz", "Basic")):
+        r = await _post(app, token, scheme)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == f"Bearer {meta}"  # no error code without a token (RFC 6750 §3.1)
+        assert "no bearer token" in r.json()["error_description"]
+    bad = {await _post(app, tok) for tok in (new_token(), "garbage", "")}
+    challenges = {(r.status_code, r.headers["www-authenticate"], r.text) for r in bad}
+    assert len(challenges) == 1  # unknown static, malformed and empty tokens answer alike
+    status, challenge, body = challenges.pop()
+    assert status == 401 and challenge.startswith('Bearer error="invalid_token"') and challenge.endswith(meta)
+    assert json.loads(body) == {"error": "invalid_token", "error_description": "the bearer token is invalid or expired"}
+
+
+async def test_protected_resource_metadata_names_the_issuer_or_no_authorization_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "/.well-known/oauth-protected-resource/mcp"
+    static_only = load_settings(None, tokens=[{"principal": "alice", "role": "admin", "hash": hash_token(new_token())}])
+    with_jwt = _settings(enabled=True, issuer=ISS, algorithms=["HS256"], secret_env="S")
+    monkeypatch.setenv("S", "k" * 40)
+    for settings, servers in ((static_only, None), (with_jwt, [ISS])):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_http_app(settings)), base_url="http://x") as c:
+            meta = (await c.get(url)).json()
+        assert meta["resource"] == AUD and meta["bearer_methods_supported"] == ["header"]
+        assert meta.get("authorization_servers") == servers
