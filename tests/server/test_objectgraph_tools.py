@@ -184,3 +184,31 @@ async def test_a_broken_file_is_logged_once_with_its_location(tmp_path: Path, ca
                 assert "good#good" in (await c.call_tool("search_index", {"query": "fine"})).content[0].text
     [record] = [r for r in caplog.records if r.name == "ogmux.objectgraph"]
     assert record.levelname == "ERROR" and "bad.og:3:1: error: og:node needs an id" in record.getMessage()
+
+
+async def test_an_odd_comment_leaves_search_and_reload_working_and_check_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import anyio
+
+    (tmp_path / "good.md").write_text("# Good\n\nFine words about the backup schedule.\n", encoding="utf-8")
+    (tmp_path / "gone.md").write_text("# Gone\n\nSoon deleted.\n", encoding="utf-8")
+    (tmp_path / "odd.md").write_text("<!--\nog:node id=x\n-->\n# Looks like a comment\n\ntext\n", encoding="utf-8")
+    settings = load_settings(
+        None,
+        **{"server.stdio_role": "admin", "objectgraph.corpus": str(tmp_path), "objectgraph.reload_interval_s": 0,
+           "audit.sink": "off"},
+    )
+    async with mcp.Client(build_server(settings, transport="memory")) as c:
+        assert "good#good" in (await c.call_tool("search_index", {"query": "fine words"})).content[0].text
+        assert "gone" in (await c.read_resource("og://docs")).contents[0].text
+        (tmp_path / "gone.md").unlink()
+        for _ in range(100):
+            if "gone" not in (await c.read_resource("og://docs")).contents[0].text:
+                break
+            await anyio.sleep(0.05)
+        else:
+            raise AssertionError("og://docs still lists a deleted document")
+    assert main(["check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "odd.md:1:1: error: og: must follow <!-- on the same line" in out and "Traceback" not in out

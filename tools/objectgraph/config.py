@@ -40,8 +40,14 @@ class ObjectGraphConfig(BaseModel):
     max_node_tokens: int = Field(
         400, ge=32, le=100_000, description="plain .md sections longer than this are split into smaller nodes"
     )
-    reload: bool = Field(True, description="re-read changed files before serving a call")
+    reload: bool = Field(True, description="re-read changed files in the background while calls are served")
     reload_interval_s: float = Field(1.0, ge=0, description="least time between two scans for changed files")
+    max_file_bytes: int = Field(
+        1_000_000, ge=1024, description="larger corpus files are reported and not served (parse time and memory grow with size)"
+    )
+    max_attribute_chars: int = Field(
+        4096, ge=64, description="longest og: attribute value (title, dense, ...); longer ones are a located error"
+    )
     search_weights: SearchWeights = Field(default_factory=SearchWeights)
     bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation")

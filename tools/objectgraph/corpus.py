@@ -1,15 +1,19 @@
 """A corpus: a directory tree of `.og`/`.md` files, loaded into query-ready snapshots.
 
-`Corpus.snapshot()` returns the current immutable `Snapshot`. With reload on, it first
-re-stats the files (at most every `reload_interval_s`) and re-parses changed ones; the new
-snapshot is built completely before it replaces the old one, so a call always sees one
-consistent corpus. A file that no longer parses keeps its last good version served and its
-error (file:line:column) is listed in `issues`. `lint()` adds duplicate ids and dangling or
-cyclic `requires` edges.
+`Corpus.snapshot()` returns the current immutable `Snapshot` at once. With reload on, it
+starts a background re-scan (at most every `reload_interval_s`) that re-parses changed files
+and swaps in a new snapshot only when it is complete, so a call never waits for a reload and
+always sees one consistent corpus. A file that does not parse is left out (or keeps its last
+good version) and its error (file:line:column) is listed in `issues`; whatever a file holds,
+loading it raises nothing. Files whose real path leaves the corpus root, files over
+`max_file_bytes` and a second document claiming a served document's id are refused the same
+way. `lint()` adds dangling or cyclic `requires` edges.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +53,9 @@ class Issue(BaseModel):
     """A problem found while loading or linting: where, what, and how to fix it."""
 
     severity: Literal["error", "warning"]
-    kind: Literal["syntax", "read", "duplicate-doc", "duplicate-node", "dangling-edge", "requires-cycle"]
+    kind: Literal[
+        "syntax", "read", "refused", "duplicate-doc", "duplicate-node", "dangling-edge", "requires-cycle"
+    ]
     path: str
     line: int = 1
     column: int = 1
@@ -75,7 +81,52 @@ class _FileState:
 def _default_parse(text: str, path: str, config: ObjectGraphConfig) -> Document:
     from ogmux.tools.objectgraph.parser import parse_document
 
-    return parse_document(text, path=path, max_node_tokens=config.max_node_tokens)
+    return parse_document(
+        text, path=path, max_node_tokens=config.max_node_tokens, max_attr_chars=config.max_attribute_chars
+    )
+
+
+def _refused(rel: str, message: str, hint: str) -> Issue:
+    return Issue(severity="warning", kind="refused", path=rel, message=message, hint=hint)
+
+
+def _files(root: Path) -> tuple[list[tuple[str, Path]], list[Issue]]:
+    """Corpus files as (path relative to the root, real path), sorted; and the links refused.
+
+    Hidden entries are skipped. Symbolic links to directories are not followed, and a linked
+    file is read only when its real path stays under the root (a link cannot publish an
+    outside file).
+    """
+    real_root = root.resolve()
+    found: list[tuple[str, Path]] = []
+    refused: list[Issue] = []
+    for base, dirs, names in os.walk(root, followlinks=False):
+        here = Path(base)
+        for name in sorted(dirs):
+            if name.startswith("."):
+                dirs.remove(name)
+            elif (here / name).is_symlink():
+                rel = (here / name).relative_to(root).as_posix()
+                refused.append(
+                    _refused(rel, "symbolic link to a directory: not followed", "copy or move the files into the corpus")
+                )
+        for name in names:
+            p = here / name
+            if name.startswith(".") or p.suffix not in SUFFIXES:
+                continue
+            rel = p.relative_to(root).as_posix()
+            real = p.resolve()
+            if p.is_symlink() and not real.is_relative_to(real_root):
+                refused.append(
+                    _refused(
+                        rel,
+                        "symbolic link to a file outside the corpus root: not served",
+                        "copy the file into the corpus directory instead of linking to it",
+                    )
+                )
+            elif real.is_file():
+                found.append((rel, real))
+    return sorted(found), refused
 
 
 def _stamp(p: Path) -> tuple[int, int]:
@@ -83,12 +134,22 @@ def _stamp(p: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-def _files(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+def _read(real: Path, limit: int) -> bytes:
+    """The file's bytes; refuses a path that became a symbolic link and files over `limit` bytes."""
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise _TooLarge(limit)
+    return data
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int):
+        self.limit = limit
 
 
 def _records(doc: Document) -> Prepared:
@@ -160,30 +221,49 @@ def _records(doc: Document) -> Prepared:
 
 
 def build_snapshot(
-    docs: list[Document], generation: int = 0, prepared: list[Prepared] | None = None
+    docs: list[Document],
+    generation: int = 0,
+    prepared: list[Prepared] | None = None,
+    served: dict[str, str] | None = None,
 ) -> tuple[Snapshot, list[Issue]]:
-    """Query-ready snapshot of `docs` (first one wins on a duplicate id) and the duplicates found.
+    """Query-ready snapshot of `docs` and the duplicate ids found.
 
-    `prepared` may hold each document's records from an earlier load (they depend on nothing else).
+    A document id claimed by several files goes to the file that `served` (doc id -> path,
+    the previous snapshot's owners) names; when none of them served it before, none of them
+    is served. So a new file can never take over an id, whatever its name. `prepared` may hold
+    each document's records from an earlier load (they depend on nothing else).
     """
+    served = served or {}
     issues: list[Issue] = []
+    claims: dict[str, list[int]] = {}
+    for i, doc in enumerate(docs):
+        claims.setdefault(doc.id, []).append(i)
     doc_records: dict[str, DocRecord] = {}
     nodes: dict[str, NodeRecord] = {}
-    first_path: dict[str, str] = {}
-    for i, doc in enumerate(docs):
-        where = doc.path or doc.id
-        if doc.id in doc_records:
+    for doc_id, idx in claims.items():
+        paths = [docs[i].path or doc_id for i in idx]
+        keep = idx[0] if len(idx) == 1 else next((i for i in idx if docs[i].path == served.get(doc_id)), None)
+        for i, where in zip(idx, paths, strict=True):
+            if i == keep:
+                continue
+            if keep is not None:
+                message = f"document id {doc_id!r} is already served from {docs[keep].path}; this file is not served"
+            else:
+                others = ", ".join(p for p in paths if p != where)
+                message = f"document id {doc_id!r} is also declared in {others}; none of these files is served"
             issues.append(
                 Issue(
                     severity="error",
                     kind="duplicate-doc",
                     path=where,
-                    message=f"document id {doc.id!r} is already used by {first_path[doc.id]}; this file is not served",
+                    message=message,
                     hint="give each document a unique id in its meta block (or rename the file)",
                 )
             )
+        if keep is None:
             continue
-        record, recs = prepared[i] if prepared is not None else _records(doc)
+        doc = docs[keep]
+        record, recs = prepared[keep] if prepared is not None else _records(doc)
         seen: set[str] = set()
         kept = []
         for n, r in zip(doc.nodes, recs, strict=True):
@@ -192,7 +272,7 @@ def build_snapshot(
                     Issue(
                         severity="error",
                         kind="duplicate-node",
-                        path=where,
+                        path=doc.path or doc.id,
                         line=n.line_start,
                         message=f"node id {n.id!r} appears twice in document {doc.id!r}; the later one is not served",
                         hint="node ids must be unique within a document",
@@ -201,7 +281,6 @@ def build_snapshot(
                 continue
             seen.add(r.id)
             kept.append(r)
-        first_path[doc.id] = where
         doc_records[doc.id] = DocRecord(**{**record.__dict__, "nodes": tuple(r.id for r in kept)})
         nodes.update((r.id, r) for r in kept)
     return Snapshot(docs=doc_records, nodes=nodes, generation=generation), issues
@@ -307,38 +386,61 @@ class Corpus:
         if not self.root.is_dir():
             raise CorpusError(f"corpus directory not found: {self.root} (set objectgraph.corpus or pass --corpus DIR)")
         self._files: dict[str, _FileState] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one scan at a time
+        self._start_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
         self._generation = 0
         self._checked = 0.0
         self._issues: list[Issue] = []
+        self._refused: list[Issue] = []
         self._snapshot, _ = build_snapshot([])
         self.refresh()
 
     @property
     def issues(self) -> list[Issue]:
-        """Load problems of the current snapshot: files that fail to parse, duplicate ids."""
+        """Load problems of the current snapshot: files that fail to parse or are refused, duplicate ids."""
         return list(self._issues)
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot, after re-reading changed files when reload is on and due."""
+        """The current snapshot, at once; when reload is on and due, a background re-scan is started."""
         if self.config.reload and time.monotonic() - self._checked >= self.config.reload_interval_s:
-            self.refresh()
+            self._start_reload()
         return self._snapshot
 
+    def wait_reload(self, timeout: float | None = None) -> Snapshot:
+        """Wait for a running background re-scan (if any) to finish; return the current snapshot."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return self._snapshot
+
+    def _start_reload(self) -> None:
+        with self._start_lock:
+            if self._worker is not None and self._worker.is_alive():
+                return
+            self._checked = time.monotonic()
+            self._worker = threading.Thread(target=self._reload, name="objectgraph-reload", daemon=True)
+            self._worker.start()
+
+    def _reload(self) -> None:
+        try:
+            self.refresh()
+        except CorpusError as exc:  # the directory went away: keep serving the last snapshot, say why
+            self._issues = [Issue(severity="error", kind="read", path=".", message=str(exc), hint="restore the directory")]
+
     def refresh(self) -> bool:
-        """Re-read changed, new and deleted files; swap in a new snapshot if anything changed."""
+        """Re-read changed, new and deleted files now; swap in a new snapshot if anything changed."""
         with self._lock:
             self._checked = time.monotonic()
             try:
-                paths = _files(self.root)
+                paths, refused = _files(self.root)
             except OSError as exc:
                 raise CorpusError(f"cannot read corpus directory {self.root}: {exc}") from None
             changed = False
-            current = {}
-            for p in paths:
-                rel = p.relative_to(self.root).as_posix()
+            current: dict[str, _FileState | None] = {}
+            for rel, real in paths:
                 try:
-                    stamp = _stamp(p)
+                    stamp = _stamp(real)
                 except OSError:
                     continue
                 old = self._files.get(rel)
@@ -346,66 +448,73 @@ class Corpus:
                 if old is not None and old.stamp == stamp:
                     continue
                 changed = True
-                current[rel] = self._load(p, rel, stamp, old)
+                current[rel] = self._load(real, rel, stamp, old)
             if set(current) != set(self._files):
                 changed = True
-            if not changed and self._generation:
+            refused_now = [str(i) for i in refused]
+            if not changed and self._generation and refused_now == [str(i) for i in self._refused]:
                 return False
+            self._refused = refused
             self._files = {k: v for k, v in current.items() if v is not None}
             states = [s for s in self._files.values() if s.doc is not None]
-            for st in states:
-                if st.prepared is None:
-                    st.prepared = _records(st.doc)  # type: ignore[arg-type]
             self._generation += 1
+            owners = {d.id: d.path for d in self._snapshot.docs.values()}
             snapshot, dups = build_snapshot(
-                [s.doc for s in states], self._generation, [s.prepared for s in states]  # type: ignore[misc]
+                [s.doc for s in states], self._generation, [s.prepared for s in states], owners  # type: ignore[misc]
             )
-            self._issues = [s.error for s in self._files.values() if s.error is not None] + dups
+            self._issues = [s.error for s in self._files.values() if s.error is not None] + refused + dups
             self._snapshot = snapshot
             return True
 
-    def _load(self, p: Path, rel: str, stamp: tuple[int, int], old: _FileState | None) -> _FileState:
+    def _load(self, real: Path, rel: str, stamp: tuple[int, int], old: _FileState | None) -> _FileState:
+        """Read and parse one file. Never raises: a failure keeps the last good version and says where."""
         last_good = old.doc if old is not None else None
         kept = old.prepared if old is not None else None
-        try:
-            with p.open(encoding="utf-8", newline="") as fh:  # keep CRLF: Full is the source byte for byte
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            issue = Issue(severity="error", kind="read", path=rel, message=f"cannot read file: {exc}", hint="save the file as UTF-8 text")
-            return _FileState(stamp, last_good, issue, kept)
-        try:
-            doc = self._parse(text, rel, self.config)
-        except ObjectGraphSyntaxError as exc:
+        served = "; the last good version is still served" if last_good else ""
+
+        def failed(kind: str, message: str, hint: str, line: int = 1, column: int = 1) -> _FileState:
             issue = Issue(
-                severity="error",
-                kind="syntax",
-                path=rel,
-                line=exc.line,
-                column=exc.column,
-                message=exc.message + ("; the last good version is still served" if last_good else ""),
-                hint=exc.hint,
+                severity="error", kind=kind, path=rel, line=line, column=column, message=message + served, hint=hint  # type: ignore[arg-type]
             )
             return _FileState(stamp, last_good, issue, kept)
+
+        from ogmux.tools.objectgraph.parser import decode_source
+
+        try:
+            text = decode_source(_read(real, self.config.max_file_bytes), rel)
+            doc = self._parse(text, rel, self.config)
+            return _FileState(stamp, doc, None, _records(doc))
+        except _TooLarge as exc:
+            return failed(
+                "read",
+                f"file is larger than {exc.limit} bytes",
+                "split it into smaller documents, or raise objectgraph.max_file_bytes",
+            )
+        except OSError as exc:
+            return failed("read", f"cannot read file: {exc.strerror or exc}", "check the file's permissions")
+        except ObjectGraphSyntaxError as exc:
+            return failed("syntax", exc.message, exc.hint, exc.line, exc.column)
         except ValidationError as exc:
             # The parser reports what it checks with a location; anything it missed still must not
             # take the corpus down.
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
-            issue = Issue(
-                severity="error",
-                kind="syntax",
-                path=rel,
-                message=f"invalid document ({where}: {first['msg']})"
-                + ("; the last good version is still served" if last_good else ""),
-                hint="fix the value named above",
+            return failed("syntax", f"invalid document ({where}: {first['msg']})", "fix the value named above")
+        except Exception as exc:  # noqa: BLE001 - no file may take the corpus down, whatever it holds
+            return failed(
+                "syntax",
+                f"the document could not be parsed ({type(exc).__name__})",
+                "simplify the file around its og: blocks; this is a parser defect worth reporting",
             )
-            return _FileState(stamp, last_good, issue, kept)
-        return _FileState(stamp, doc, None)
 
     def lint(self) -> list[Issue]:
         """Every load issue plus dangling and cyclic edges, errors first then by file and line."""
         with self._lock:
-            docs = [s.doc for s in self._files.values() if s.doc is not None]
             snapshot = self._snapshot
+            docs = [
+                s.doc
+                for s in self._files.values()
+                if s.doc is not None and s.doc.id in snapshot.docs and snapshot.docs[s.doc.id].path == s.doc.path
+            ]
             issues = self._issues + lint_documents(docs, snapshot)
         return sorted(issues, key=lambda i: (i.severity != "error", i.path, i.line, i.column))

@@ -54,10 +54,11 @@ from ogmux.tools.objectgraph.syntax import (
 from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.writer import render_changelog, render_index, render_marker, render_meta
 
-__all__ = ["DEFAULT_MAX_NODE_TOKENS", "load_path", "parse_document", "slugify", "split_lines"]
+__all__ = ["DEFAULT_MAX_NODE_TOKENS", "decode_source", "load_path", "parse_document", "slugify", "split_lines"]
 
 DEFAULT_MAX_NODE_TOKENS = 400
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _WARNING_RE = re.compile(r"\b(warning|caution|danger|important|never|do not|don't|pitfall)", re.IGNORECASE)
 _EXAMPLE_RE = re.compile(r"\bexamples?\b", re.IGNORECASE)
 _STEPS_RE = re.compile(
@@ -275,13 +276,14 @@ def parse_document(
     doc_id: str | None = None,
     max_node_tokens: int | None = DEFAULT_MAX_NODE_TOKENS,
     metadata: bool = True,
+    max_attr_chars: int | None = None,
 ) -> Document:
     """Parse `.og` or plain `.md` text into a Document (see the module docstring)."""
     if max_node_tokens is not None and max_node_tokens < 16:
         raise ValueError("max_node_tokens must be at least 16 (or None to never split)")
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     lines = split_lines(text[len(bom) :])
-    ctx = SourceContext(path, lines)
+    ctx = SourceContext(path, lines, max_attr_chars)
     events = _events(lines)
 
     manifest, drafts, layout = _scan(ctx, events)
@@ -336,24 +338,34 @@ def load_path(
     doc_id: str | None = None,
     max_node_tokens: int | None = DEFAULT_MAX_NODE_TOKENS,
     metadata: bool = True,
+    max_attr_chars: int | None = None,
 ) -> Document:
     """Read a `.og`/`.md` file as UTF-8 (newlines kept as written) and parse it."""
     p = Path(path)
-    data = p.read_bytes()
+    return parse_document(
+        decode_source(p.read_bytes(), str(p)),
+        path=str(p),
+        doc_id=doc_id,
+        max_node_tokens=max_node_tokens,
+        metadata=metadata,
+        max_attr_chars=max_attr_chars,
+    )
+
+
+def decode_source(data: bytes, path: str | None) -> str:
+    """`data` as UTF-8 text; invalid bytes are a located error (line and column as the parser counts them)."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        before = data[: exc.start].decode("utf-8", "replace")
+        breaks = list(_BREAK_RE.finditer(before))
         raise ObjectGraphSyntaxError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
-            path=str(p),
-            line=data.count(b"\n", 0, exc.start) + 1,
-            column=exc.start - line_start + 1,
+            path=path,
+            line=len(breaks) + 1,
+            column=len(before) - (breaks[-1].end() if breaks else 0) + 1,
             hint="save the file as UTF-8",
         ) from None
-    return parse_document(
-        text, path=str(p), doc_id=doc_id, max_node_tokens=max_node_tokens, metadata=metadata
-    )
 
 
 def _declared_scopes(d: _Draft, default: str) -> list[str]:

@@ -57,6 +57,7 @@ class SourceContext:
 
     path: str | None
     lines: list[str]
+    max_attr_chars: int | None = None
 
     def error(self, message: str, line: int, column: int = 1, hint: str = "") -> ObjectGraphSyntaxError:
         return ObjectGraphSyntaxError(message, path=self.path, line=line, column=column, hint=hint)
@@ -87,6 +88,13 @@ def parse_attrs(ctx: SourceContext, text: str, line: int, col0: int) -> Attrs:
             )
         key, raw = match.group(1), match.group(2)
         col = col0 + match.start(1)
+        if ctx.max_attr_chars is not None and len(raw) > ctx.max_attr_chars:
+            raise ctx.error(
+                f"value of {key!r} is {len(raw)} characters long, over the limit of {ctx.max_attr_chars}",
+                line,
+                col,
+                "shorten it (the limit is objectgraph.max_attribute_chars)",
+            )
         if key in values:
             raise ctx.error(f"attribute {key!r} given twice", line, col, "keep one of them")
         if raw.startswith('"'):
@@ -145,8 +153,14 @@ class Block:
 def read_block(ctx: SourceContext, start: int, end: int) -> Block:
     """Read the `og:` block on lines `[start, end)` (0-based): kind, attributes, body lines."""
     raw_lines = [ln.rstrip("\r\n") for ln in ctx.lines[start:end]]
-    head_match = _OG_HEAD.match(raw_lines[0])
-    assert head_match is not None
+    head_match = _OG_HEAD.match(raw_lines[0]) if raw_lines else None
+    if head_match is None:
+        raise ctx.error(
+            "og: must follow <!-- on the same line",
+            start + 1,
+            1,
+            "write <!-- og:node ... --> (or drop og: if this is an ordinary comment)",
+        )
     kind = head_match.group(2)
     if kind not in ("meta", "index", "changelog", "node"):
         raise ctx.error(

@@ -10,6 +10,7 @@ import pytest
 
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
+from ogmux.tools.objectgraph.snapshot import Snapshot
 
 from ogmux.demo import CORPUS as DEMO_CORPUS
 
@@ -38,6 +39,13 @@ A replica is one running server.
 """
 
 CONFIG = ObjectGraphConfig(reload=True, reload_interval_s=0)
+
+
+def reloaded(corpus: Corpus) -> Snapshot:
+    """The snapshot after a background re-scan that started after every write so far."""
+    corpus.wait_reload()
+    corpus.snapshot()
+    return corpus.wait_reload()
 
 
 def _write(path: Path, text: str) -> None:
@@ -76,16 +84,16 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
 def test_reload_swaps_in_changed_new_and_deleted_files(tree: Path) -> None:
     corpus = Corpus(tree, CONFIG)
     first = corpus.snapshot()
-    assert corpus.snapshot() is first  # nothing changed: same snapshot object
+    assert reloaded(corpus) is first  # nothing changed: same snapshot object
     _write(tree / "kb.md", KB.replace("one running server", "one running ogmux server"))
     _write(tree / "faq.md", "# FAQ\n\nAsk here.\n")
-    second = corpus.snapshot()
+    second = reloaded(corpus)
     assert second is not first and second.generation > first.generation
     assert "ogmux server" in second.nodes["kb#glossary"].full
     assert "faq" in second.docs
     assert "one running server" in first.nodes["kb#glossary"].full  # the old snapshot is untouched
     (tree / "faq.md").unlink()
-    assert "faq" not in corpus.snapshot().docs
+    assert "faq" not in reloaded(corpus).docs
 
 
 def test_broken_edit_keeps_last_good_version_and_reports_location(tree: Path) -> None:
@@ -93,7 +101,7 @@ def test_broken_edit_keeps_last_good_version_and_reports_location(tree: Path) ->
     good = corpus.snapshot().nodes["runbook#restart"].full
     broken = RUNBOOK.replace("<!-- og:node id=install type=steps -->", "<!-- og:node id=install type=nonsense -->")
     _write(tree / "ops" / "runbook.og", broken)
-    snap = corpus.snapshot()
+    snap = reloaded(corpus)
     assert snap.nodes["runbook#restart"].full == good
     assert "kb" in snap.docs  # other documents keep serving
     [issue] = corpus.issues
@@ -101,7 +109,7 @@ def test_broken_edit_keeps_last_good_version_and_reports_location(tree: Path) ->
     assert issue.column >= 1 and "last good version" in issue.message
     assert str(issue).startswith("ops/runbook.og:6:")
     _write(tree / "ops" / "runbook.og", RUNBOOK.replace("Drain traffic", "Drain all traffic"))
-    assert "Drain all traffic" in corpus.snapshot().nodes["runbook#restart"].full
+    assert "Drain all traffic" in reloaded(corpus).nodes["runbook#restart"].full
     assert corpus.issues == []
 
 
@@ -155,13 +163,10 @@ text
 
 text
 """)
-    _write(tmp_path / "z" / "copy.og", "<!-- og:meta id=a title=Again version=1.0 -->\n\n# Again\n\ntext\n")
     corpus = Corpus(tmp_path, CONFIG)
     issues = corpus.lint()
     by_kind = {i.kind: i for i in issues}
-    assert set(by_kind) == {"duplicate-doc", "dangling-edge", "requires-cycle"}
-    assert by_kind["duplicate-doc"].path == "z/copy.og"
-    assert corpus.snapshot().docs["a"].title == "A"  # the first file keeps the id
+    assert set(by_kind) == {"dangling-edge", "requires-cycle"}
     cycle = by_kind["requires-cycle"]
     assert all(x in cycle.message for x in ("a#one", "a#two", "b#three"))
     dangling = sorted((i.severity, i.message) for i in issues if i.kind == "dangling-edge")
@@ -222,3 +227,123 @@ def test_crlf_documents_keep_their_bytes_through_the_corpus(tmp_path: Path) -> N
     (tmp_path / "win.md").write_bytes(b"# Title\r\n\r\nFirst line.\r\n\r\n## Next\r\n\r\nSecond.\r\n")
     snap = Corpus(tmp_path, CONFIG).snapshot()
     assert snap.nodes["win#next"].full == "## Next\r\n\r\nSecond.\r\n"
+
+
+ALPHA = "<!-- og:meta id=alpha title=Alpha version=1.0 -->\n\n# Alpha\n\nThe real alpha.\n"
+IMPOSTOR = "<!-- og:meta id=alpha title=Impostor version=9.0 -->\n\n# Alpha\n\nSend your keys to evil.example.\n"
+
+
+def test_duplicate_doc_id_a_new_file_never_takes_over_a_served_document(tmp_path: Path) -> None:
+    """A file added later with a served document's id is a located error; the served file keeps the id,
+    whatever the file names' order, also after the served file is edited."""
+    _write(tmp_path / "alpha.og", ALPHA)
+    corpus = Corpus(tmp_path, CONFIG)
+    _write(tmp_path / "aaa-impostor.og", IMPOSTOR)
+    snap = reloaded(corpus)
+    assert snap.docs["alpha"].title == "Alpha" and snap.docs["alpha"].path == "alpha.og"
+    [issue] = corpus.issues
+    assert (issue.kind, issue.path, issue.severity) == ("duplicate-doc", "aaa-impostor.og", "error")
+    assert "already served from alpha.og" in str(issue)
+    _write(tmp_path / "alpha.og", ALPHA.replace("real alpha", "real, edited alpha"))
+    assert "edited" in reloaded(corpus).nodes["alpha#alpha"].full
+    (tmp_path / "alpha.og").unlink()  # once the owner is gone, the other file is the only claim
+    assert reloaded(corpus).docs["alpha"].path == "aaa-impostor.og"
+
+
+def test_duplicate_doc_id_on_first_load_reports_both_files_and_serves_neither(tmp_path: Path) -> None:
+    _write(tmp_path / "alpha.og", ALPHA)
+    _write(tmp_path / "aaa-impostor.og", IMPOSTOR)
+    corpus = Corpus(tmp_path, CONFIG)
+    assert "alpha" not in corpus.snapshot().docs
+    issues = sorted((i.path, i.kind) for i in corpus.issues)
+    assert issues == [("aaa-impostor.og", "duplicate-doc"), ("alpha.og", "duplicate-doc")]
+    assert all("none of these files is served" in i.message for i in corpus.issues)
+
+
+ODD_COMMENT = "<!--\nog:node id=x\n-->\n# Looks like a comment\n\ntext\n"
+
+
+def test_odd_comment_is_a_located_error_and_every_other_document_keeps_serving_and_reloading(tree: Path) -> None:
+    """`og:` on the line after `<!--` once crashed the loader and froze the corpus."""
+    corpus = Corpus(tree, CONFIG)
+    _write(tree / "odd.md", ODD_COMMENT)
+    snap = reloaded(corpus)
+    assert "odd" not in snap.docs and {"kb", "runbook"} <= set(snap.docs)
+    [issue] = corpus.issues
+    assert (issue.path, issue.line, issue.column, issue.kind) == ("odd.md", 1, 1, "syntax")
+    assert "og: must follow <!-- on the same line" in issue.message
+    (tree / "kb.md").unlink()  # the corpus keeps reloading: a deleted document disappears
+    _write(tree / "faq.md", "# FAQ\n\nAsk here.\n")
+    snap = reloaded(corpus)
+    assert "kb" not in snap.docs and "faq" in snap.docs
+
+
+def test_no_exception_from_a_parser_takes_the_corpus_down(tree: Path) -> None:
+    def parse(text: str, path: str, config: ObjectGraphConfig):
+        if path == "kb.md":
+            raise RecursionError("maximum recursion depth exceeded")
+        return _default_parse(text, path, config)
+
+    corpus = Corpus(tree, CONFIG, parse=parse)
+    assert sorted(corpus.snapshot().docs) == ["runbook"]
+    [issue] = corpus.issues
+    assert (issue.path, issue.kind, issue.severity) == ("kb.md", "syntax", "error")
+    assert "could not be parsed (RecursionError)" in issue.message
+
+
+def test_invalid_utf8_is_reported_at_its_real_line_and_column(tree: Path) -> None:
+    (tree / "latin.md").write_bytes("# Title\n\nfirst line\r\nsecond: ça caf".encode() + b"\xe9 cr\xc3\xa8me\n")
+    corpus = Corpus(tree, CONFIG)
+    [issue] = corpus.issues
+    assert (issue.path, issue.line, issue.column) == ("latin.md", 4, 15)
+    assert "not UTF-8 text (byte 0xe9)" in issue.message
+    assert "kb" in corpus.snapshot().docs
+
+
+def test_symlinked_file_leaving_the_corpus_root_is_refused_with_a_located_warning(tree: Path, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "secret.txt"
+    outside.write_text("# Secret\n\nroot password hunter2\n", encoding="utf-8")
+    (tree / "leak.md").symlink_to(outside)
+    (tree / "alias.md").symlink_to(tree / "kb.md")  # a link that stays inside the root is fine
+    (tree / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
+    corpus = Corpus(tree, CONFIG)
+    snap = corpus.snapshot()
+    assert "leak" not in snap.docs and "alias" in snap.docs
+    assert all("hunter2" not in n.full for n in snap.nodes.values())
+    refused = sorted((i.path, i.severity, i.kind) for i in corpus.issues)
+    assert refused == [("leak.md", "warning", "refused"), ("linked-dir", "warning", "refused")]
+    assert any("outside the corpus root" in str(i) and str(i).startswith("leak.md:1:1:") for i in corpus.issues)
+
+
+def test_file_size_and_attribute_length_limits_are_located_errors(tree: Path) -> None:
+    cfg = ObjectGraphConfig(reload=False, max_file_bytes=4096, max_attribute_chars=64)
+    _write(tree / "huge.md", "# Huge\n\n" + "word " * 2000 + "\n")
+    _write(tree / "long.og", '<!-- og:node id=a type=steps\n-->\n# A\n\ntext\n\n<!-- og:node id=b title="' + "t" * 100 + '" -->\n# B\n\nb\n')
+    corpus = Corpus(tree, cfg)
+    assert {"kb", "runbook"} <= set(corpus.snapshot().docs) and not {"huge", "long"} & set(corpus.snapshot().docs)
+    by_path = {i.path: i for i in corpus.issues}
+    assert "larger than 4096 bytes" in by_path["huge.md"].message and by_path["huge.md"].kind == "read"
+    long = by_path["long.og"]
+    assert (long.line, long.column) == (7, 19) and "over the limit of 64" in long.message
+
+
+def test_reload_runs_off_the_request_path(tree: Path) -> None:
+    """While a slow re-parse runs, snapshot() answers at once from the last good snapshot."""
+    import threading
+
+    release = threading.Event()
+
+    def parse(text: str, path: str, config: ObjectGraphConfig):
+        if "slow" in text:
+            release.wait(10)
+        return _default_parse(text, path, config)
+
+    corpus = Corpus(tree, CONFIG, parse=parse)
+    first = corpus.snapshot()
+    _write(tree / "kb.md", KB + "\nslow\n")
+    started = time.perf_counter()
+    for _ in range(20):
+        assert corpus.snapshot() is first
+    assert time.perf_counter() - started < 1.0
+    release.set()
+    assert "slow" in reloaded(corpus).nodes["kb#glossary"].full
