@@ -10,6 +10,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.server.context import ToolContext
+from ogmux.text import plural
 from ogmux.tools.solver import (
     NetworkSpec,
     ReluNetwork,
@@ -70,7 +71,7 @@ async def run_with_progress(
     loop = asyncio.get_running_loop()
 
     def on_progress(p: SolveProgress) -> None:
-        parts = [f"{p.nodes} nodes"]
+        parts = [plural(p.nodes, "node")]
         if p.primal_bound is not None:
             parts.append(f"best {p.primal_bound:.6g}")
         if p.dual_bound is not None:

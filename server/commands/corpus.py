@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.text import plural
 from ogmux.tools.objectgraph.corpus import Corpus, CorpusError
 from ogmux.tools.objectgraph.listing import list_documents
 
@@ -50,7 +51,8 @@ def run_check(args: argparse.Namespace) -> int:
         print(issue)
     errors = sum(i.severity == "error" for i in issues)
     snap = corpus.snapshot()
-    print(f"{len(snap.docs)} documents, {len(snap.nodes)} nodes: {errors} errors, {len(issues) - errors} warnings")
+    counts = [plural(len(snap.docs), "document"), plural(len(snap.nodes), "node")]
+    print(f"{', '.join(counts)}: {plural(errors, 'error')}, {plural(len(issues) - errors, 'warning')}")
     return 1 if errors else 0
 
 

@@ -20,6 +20,7 @@ from ogmux.evaluators.radsafe.runner import CONDITIONS, RunSpec, router_generate
 from ogmux.evaluators.radsafe.runs import RunStore
 from ogmux.evaluators.radsafe.table import build_table
 from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.text import plural
 
 __all__ = ["register"]
 
@@ -183,7 +184,7 @@ def run_models_cmd(args: argparse.Namespace) -> int:
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             await router.aclose()
-        print(f"{len(run.responses)} cells in {args.out / 'run.jsonl'}; score with: ogmux eval metrics {args.out}")
+        print(f"{plural(len(run.responses), 'cell')} in {args.out / 'run.jsonl'}; score with: ogmux eval metrics {args.out}")
         return 0
 
     try:

@@ -7,6 +7,7 @@ from urllib.parse import unquote
 from ogmux.server.context import ToolContext
 from ogmux.server.documents import caller_scopes, snapshot_for
 from ogmux.server.registry import ResourceSpec
+from ogmux.text import plural
 from ogmux.tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines
 
@@ -15,14 +16,14 @@ def docs(ctx: ToolContext) -> str:
     entries = list_documents(snapshot_for(ctx), caller_scopes(ctx))
     if not entries:
         return "no documents"
-    rows = [f"- {d.id} v{d.version}: {d.title} ({d.nodes} nodes)" for d in entries]
+    rows = [f"- {d.id} v{d.version}: {d.title} ({plural(d.nodes, 'node')})" for d in entries]
     warnings = flag_lines([(d.id, "title", d.title) for d in entries])
     return "\n".join([fence("\n".join(rows), "documents"), *warnings])
 
 
 def doc(ctx: ToolContext, doc: str) -> str:
     entry, lines = document_index(snapshot_for(ctx), unquote(doc), caller_scopes(ctx))
-    rows = [f"# {entry.title} ({entry.id} v{entry.version}, {entry.nodes} nodes)"]
+    rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})"]
     for line in lines:
         rows.append(f"- {line.id} [{line.type}] {line.title}: {line.dense}")
         if line.edges:

@@ -15,6 +15,7 @@ from ogmux.server.context import ToolContext
 from ogmux.server.mcp_tools.route_model import RouteInput, render_decision
 from ogmux.server.registry import ToolSpec
 from ogmux.server.routing import router_for
+from ogmux.text import plural
 
 PROGRESS_INTERVAL_S = 0.25  # while streaming: at most one progress notification per interval, plus the last
 ARGUMENTS_SHOWN = 160  # characters of a tool call's arguments in the text rendering
@@ -65,12 +66,12 @@ class StreamProgress:
         now = self._clock()
         if now >= self._due:
             self._due = now + self._interval_s
-            await self._send(float(self.chunks), self._total, f"streaming: {self.chunks} chunks")
+            await self._send(float(self.chunks), self._total, f"streaming: {plural(self.chunks, 'chunk')}")
 
     async def finish(self) -> None:
         done = max(self._total, float(self.chunks))
         if done > self._sent:
-            await self._send(done, done, f"done: {self.chunks} chunks")
+            await self._send(done, done, f"done: {plural(self.chunks, 'chunk')}")
 
     async def _send(self, done: float, total: float, message: str) -> None:
         self._sent = done

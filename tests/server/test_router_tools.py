@@ -128,7 +128,7 @@ async def test_streamed_chat_reports_progress_up_to_completion(wire):
         args = {"messages": _msgs(), "model": "cheap", "max_tokens": 20}
         res = await client.call_tool("chat", args, progress_callback=on_progress)
         assert not res.is_error, res.content
-    assert seen[0] == (1.0, 20.0, "streaming: 1 chunks") and seen[-1] == (20.0, 20.0, "done: 3 chunks")
+    assert seen[0] == (1.0, 20.0, "streaming: 1 chunk") and seen[-1] == (20.0, 20.0, "done: 3 chunks")
     assert all(a[0] < b[0] for a, b in pairwise(seen))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from ogmux.text import plural
 from ogmux.tools.objectgraph.resolve import ResolveResult
 from ogmux.tools.objectgraph.search import SearchPage
 from ogmux.tools.objectgraph.untrusted import fence, node_label, render_flags
@@ -22,7 +23,7 @@ _DATA_NOTE = (
 
 def render_search(page: SearchPage) -> str:
     """Ranked entries: id, type, title, score, token costs, then the dense summaries inside one fence."""
-    head = f'search_index "{page.query}": {len(page.entries)} of {page.total} matches'
+    head = f'search_index "{page.query}": {len(page.entries)} of {plural(page.total, "match", "matches")}'
     if page.reranked:
         head += " (model re-ranked)"
     if not page.entries:
@@ -43,7 +44,8 @@ def render_search(page: SearchPage) -> str:
 
 def render_resolve(result: ResolveResult) -> str:
     """Each node's text in its own labelled fence, in dependency order, then budget, delta and assertion notes."""
-    head = f"resolve_context level={result.level}: {len(result.nodes)} nodes, {result.total_tokens} tokens. {_DATA_NOTE}"
+    size = f"{plural(len(result.nodes), 'node')}, {plural(result.total_tokens, 'token')}"
+    head = f"resolve_context level={result.level}: {size}. {_DATA_NOTE}"
     parts = [head]
     for n in result.nodes:
         via = "" if n.reason == "requested" else f" ({n.reason})"
@@ -59,8 +61,8 @@ def render_resolve(result: ResolveResult) -> str:
         c = result.continuation
         call = json.dumps(c.model_dump(exclude_none=True))
         parts.append(
-            f"over budget ({result.token_budget} tokens): left out {len(result.omitted)} nodes "
-            f"({result.omitted_tokens} tokens): {', '.join(result.omitted)}. Continue with resolve_context {call}"
+            f"over budget ({plural(result.token_budget, 'token')}): left out {plural(len(result.omitted), 'node')} "
+            f"({plural(result.omitted_tokens, 'token')}): {', '.join(result.omitted)}. Continue with resolve_context {call}"
         )
     for d in result.changes:
         if d.entries:
