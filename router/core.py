@@ -15,6 +15,7 @@ import httpx
 
 from ogmux.router.accounting import Ledger, cost_usd
 from ogmux.router.backends import Backend, Completion, Delta, StreamAssembler, make_backend
+from ogmux.router.breaker import BreakerStore
 from ogmux.router.calibration import Calibration, CalibrationError
 from ogmux.router.config import RouterConfig
 from ogmux.router.errors import (
@@ -73,9 +74,10 @@ class Router:
         predictor: Predictor | None = None,
         calibration: Calibration | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker_store: BreakerStore | None = None,
     ):
         self.config = config
-        self.pool = Pool(config, transport)
+        self.pool = Pool(config, transport, breaker_store)
         self.ledger = Ledger(config.role_budgets_usd)
         self.predictor = predictor
         self.calibration = calibration
@@ -86,9 +88,11 @@ class Router:
         self._starting: asyncio.Future[None] | None = None
 
     @classmethod
-    def from_config(cls, config: RouterConfig, api_keys: dict[str, str] | None = None) -> Router:
+    def from_config(
+        cls, config: RouterConfig, api_keys: dict[str, str] | None = None, breaker_store: BreakerStore | None = None
+    ) -> Router:
         """Build a router, loading the predictor and calibration files named in the config."""
-        return cls(config, api_keys, *load_signals(config))
+        return cls(config, api_keys, *load_signals(config), breaker_store=breaker_store)
 
     # lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:

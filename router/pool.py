@@ -10,7 +10,7 @@ from collections import Counter, OrderedDict
 
 import httpx
 
-from ogmux.router.breaker import CircuitBreaker
+from ogmux.router.breaker import BreakerStore, CircuitBreaker
 from ogmux.router.config import BackendConfig, RouterConfig
 from ogmux.router.metrics import ReplicaMetrics, parse_metrics
 from ogmux.router.types import ModelStatus, ReplicaStatus
@@ -35,10 +35,12 @@ def _ewma(prev: float | None, dsum: float, dcount: float) -> float | None:
 class Replica:
     """One replica URL of one backend, with its breaker, last metrics and ogmux's own in-flight count."""
 
-    def __init__(self, backend: BackendConfig, url: str, config: RouterConfig):
+    def __init__(self, backend: BackendConfig, url: str, config: RouterConfig, store: BreakerStore | None = None):
         self.backend = backend
         self.url = url
-        self.breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_s)
+        self.breaker = CircuitBreaker(
+            config.breaker.failure_threshold, config.breaker.cooldown_s, store=store, key=f"{backend.name}@{url}"
+        )
         self.metrics: ReplicaMetrics | None = None
         self.healthy = True
         self.health_error = ""
@@ -130,12 +132,20 @@ class Replica:
 
 
 class Pool:
-    """All replicas of all backends; `start()` discovers and polls once, then polls in the background."""
+    """All replicas of all backends; `start()` discovers and polls once, then polls in the background.
 
-    def __init__(self, config: RouterConfig, transport: httpx.AsyncBaseTransport | None = None):
+    With a `store`, breaker cooldowns are shared with the other ogmux replicas using that store.
+    """
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        transport: httpx.AsyncBaseTransport | None = None,
+        store: BreakerStore | None = None,
+    ):
         self.config = config
         self.replicas: dict[str, list[Replica]] = {
-            b.name: [Replica(b, u, config) for u in b.replicas] for b in config.backends
+            b.name: [Replica(b, u, config, store) for u in b.replicas] for b in config.backends
         }
         self.expert_usage: dict[str, Counter[str]] = {}
         self._affinity: OrderedDict[tuple[str, str], str] = OrderedDict()

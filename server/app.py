@@ -43,6 +43,7 @@ from ogmux.server.principal import Principal, principal_for
 from ogmux.server.ratelimit import RateLimiter, RateLimitExceeded
 from ogmux.server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
 from ogmux.server.settings import Settings
+from ogmux.server.state import shared_state
 from ogmux.server.version import __version__
 
 __all__ = ["OgmuxServer", "build_server", "transport_security"]
@@ -100,7 +101,7 @@ class OgmuxServer(MCPServer):
         self._definitions: dict[str, Tool] = {s.name: tool_definition(s) for s in specs}
         self.state.component(TOOLS_COMPONENT, lambda _: list(specs))
         self.resource_specs = res
-        self._limiter = RateLimiter()
+        self._limiter = RateLimiter(shared_state(self.state))
         self.audit = AuditLog(settings.audit)
         self.state.add_closer(self.audit.close)
         for spec in res:
@@ -361,4 +362,3 @@ def build_server(
         token_verifier=verifier,
         in_process=transport == "memory",
     )
-

@@ -1,4 +1,4 @@
-"""Per-principal token buckets."""
+"""Per-principal token buckets: in this process, or one bucket per principal across replicas in Redis."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 
 from ogmux.server.settings import RateLimit
+from ogmux.server.state import SharedState, StateUnavailable
 
-__all__ = ["RateLimitExceeded", "RateLimiter"]
+__all__ = ["RateLimitExceeded", "RateLimitUnavailable", "RateLimiter"]
 
 
 class RateLimitExceeded(PermissionError):
@@ -22,16 +23,43 @@ class RateLimitExceeded(PermissionError):
         )
 
 
-class RateLimiter:
-    """Token bucket per principal id; buckets refill continuously."""
+class RateLimitUnavailable(RateLimitExceeded):
+    """The shared buckets are unreachable and `[state].fail = "closed"`: the call is refused."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, reason: str, retry_after: float):
+        self.retry_after = retry_after
+        PermissionError.__init__(
+            self,
+            f"call refused: the rate limit cannot be checked because {reason}; retry after "
+            f'{retry_after:.2f} s (an administrator can set [state] fail = "open" to serve with local limits)',
+        )
+
+
+class RateLimiter:
+    """Token bucket per principal id; buckets refill continuously.
+
+    With `shared`, the bucket lives in Redis (one per principal for all replicas); while Redis is
+    unreachable this process's own buckets apply, or with `[state].fail = "closed"` calls are refused.
+    """
+
+    def __init__(self, shared: SharedState | None = None, clock: Callable[[], float] = time.monotonic):
+        self._shared = shared
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def acquire(self, principal: str, limit: RateLimit) -> None:
         """Take one token from `principal`'s bucket or raise RateLimitExceeded."""
+        if self._shared is not None:
+            try:
+                wait = self._shared.take_token(principal, limit.rate, limit.burst)
+            except StateUnavailable as exc:
+                if self._shared.fail_closed:
+                    raise RateLimitUnavailable(str(exc), self._shared.retry_in_s()) from None
+            else:
+                if wait > 0:
+                    raise RateLimitExceeded(principal, limit, wait)
+                return
         now = self._clock()
         with self._lock:
             tokens, last = self._buckets.get(principal, (float(limit.burst), now))

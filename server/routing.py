@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ogmux.router.breaker import BreakerStore
 from ogmux.router.core import Router, load_signals
 from ogmux.server.context import ToolContext
 from ogmux.server.settings import ConfigError, Settings
+from ogmux.server.state import shared_state
 
 __all__ = ["build_router", "check_router_files", "router_for"]
 
@@ -21,11 +23,12 @@ def check_router_files(settings: Settings, path: Path | None) -> None:
         raise ConfigError(path, [("router", str(exc))]) from exc
 
 
-def build_router(settings: Settings) -> Router:
-    """A Router for `settings.router`; API keys come from the environment variables the backends name."""
+def build_router(settings: Settings, breaker_store: BreakerStore | None = None) -> Router:
+    """A Router for `settings.router`; API keys come from the environment variables the backends name;
+    with `breaker_store`, breaker cooldowns are shared with the other replicas."""
     cfg = settings.router
     keys = {b.name: os.environ.get(b.api_key_env, "") for b in cfg.backends if b.api_key_env}
-    return Router.from_config(cfg, keys)
+    return Router.from_config(cfg, keys, breaker_store)
 
 
 async def router_for(ctx: ToolContext) -> Router:
@@ -33,7 +36,7 @@ async def router_for(ctx: ToolContext) -> Router:
     state = ctx.state
 
     def build(settings: Settings) -> Router:
-        router = build_router(settings)
+        router = build_router(settings, shared_state(state))
         state.add_closer(router.aclose)
         return router
 

@@ -23,6 +23,7 @@ __all__ = [
     "RoleSettings",
     "ServerSettings",
     "Settings",
+    "StateSettings",
     "StaticToken",
     "load_settings",
 ]
@@ -130,6 +131,25 @@ class ServerSettings(_Section):
             return False
 
 
+class StateSettings(_Section):
+    """Where replicas share state (rate-limit buckets, backend breakers); empty url = in this process."""
+
+    url: str = Field(
+        "",
+        max_length=2000,
+        pattern=r"^$|^(redis|rediss|unix)://",
+        description="redis://host:port/db (rediss:// for TLS); empty = state in this process only",
+    )
+    fail: Literal["open", "closed"] = Field(
+        "open",
+        description="Redis unreachable: open = serve with this replica's local state; "
+        "closed = refuse rate-limited calls until it returns",
+    )
+    timeout_ms: int = Field(100, ge=10, le=2000, description="connect and read timeout of one Redis call")
+    retry_s: float = Field(1.0, gt=0, le=60, description="back-off before Redis is tried again after a failure")
+    key_prefix: str = Field("ogmux:", max_length=64, description="prefix of every key ogmux writes")
+
+
 def _default_roles() -> dict[str, RoleSettings]:
     return {"admin": RoleSettings(description="everything: every tool, every document scope")}
 
@@ -144,6 +164,7 @@ class Settings(BaseSettings):
     tokens: list[StaticToken] = Field(default_factory=list)
     jwt: JwtSettings = Field(default_factory=JwtSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
+    state: StateSettings = Field(default_factory=StateSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     router: RouterConfig = Field(default_factory=RouterConfig)
     objectgraph: ObjectGraphConfig = Field(default_factory=ObjectGraphConfig)

@@ -1,0 +1,183 @@
+"""State shared by ogmux replicas in Redis (`[state].url`): rate-limit buckets and breaker cooldowns.
+
+Every Redis call is bounded by `[state].timeout_ms`. When Redis fails, one warning is logged for the
+whole outage and Redis is left alone for `[state].retry_s` before the next call tries it again, so
+a dead Redis never stalls requests; callers fall back to this replica's own state (or, for rate
+limits with `[state].fail = "closed"`, refuse the call).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ogmux.server.context import AppState
+from ogmux.server.settings import Settings, StateSettings
+
+__all__ = ["SharedState", "StateUnavailable", "shared_state"]
+
+log = logging.getLogger("ogmux.state")
+T = TypeVar("T")
+STATE_COMPONENT = "server.state"
+_MAX_ERROR_CHARS = 500
+
+# One token bucket, refilled continuously at ARGV[1] tokens/s up to ARGV[2], timed by the Redis server's
+# clock so replica clocks do not matter. Returns "0" when a token was taken, else the seconds to wait.
+# A bucket left alone refills completely within burst/rate seconds; it expires then, since a missing
+# bucket is a full one.
+_TOKEN_BUCKET = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens < 1 then
+  wait = (1 - tokens) / rate
+else
+  tokens = tokens - 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class StateUnavailable(RuntimeError):
+    """Redis could not be used just now; the message says why and when it is tried again."""
+
+
+def _redacted(url: str) -> str:
+    """`url` without its password, for log lines and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class SharedState:
+    """A Redis connection pool with outage tracking; implements the router's `BreakerStore`."""
+
+    def __init__(self, settings: StateSettings, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.where = _redacted(settings.url)
+        self.fail_closed = settings.fail == "closed"
+        timeout = settings.timeout_ms / 1000
+        # One immediate retry on a fresh connection: pooled connections die when Redis restarts.
+        self._client = redis.Redis.from_url(
+            settings.url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+            client_name="ogmux",
+        )
+        self._bucket = self._client.register_script(_TOKEN_BUCKET)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._reason = ""
+
+    @property
+    def down(self) -> bool:
+        """True while the current outage lasts (from the first failed call to the next good one)."""
+        return self._down_since is not None
+
+    def _call(self, op: Callable[[redis.Redis], T]) -> T:
+        """Run `op` against Redis, or raise StateUnavailable (at once while backing off)."""
+        if self._clock() < self._retry_at:
+            raise StateUnavailable(self._reason)
+        try:
+            result = op(self._client)
+        except redis.RedisError as exc:
+            self._failed(exc)
+            raise StateUnavailable(self._reason) from None
+        if self._down_since is not None:
+            self._recovered()
+        return result
+
+    def _failed(self, exc: redis.RedisError) -> None:
+        now = self._clock()
+        with self._lock:
+            self._retry_at = now + self.settings.retry_s
+            self._reason = f"shared state at {self.where} is unreachable ({type(exc).__name__}: {exc})"
+            if self._down_since is not None:
+                return
+            self._down_since = now
+        if self.fail_closed:
+            then = 'refusing rate-limited calls until it returns ([state] fail = "closed")'
+        else:
+            then = 'serving with this replica\'s local state until it returns ([state] fail = "open")'
+        log.warning("%s; %s", self._reason, then)
+
+    def _recovered(self) -> None:
+        with self._lock:
+            since, self._down_since = self._down_since, None
+        if since is not None:
+            log.info("shared state at %s is reachable again after %.1f s", self.where, self._clock() - since)
+
+    def retry_in_s(self) -> float:
+        """Seconds until Redis is tried again (0 when it is not backing off)."""
+        return max(0.0, self._retry_at - self._clock())
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.settings.key_prefix}{kind}:{name}"
+
+    # rate limits --------------------------------------------------------------------------------
+    def take_token(self, principal: str, rate: float, burst: int) -> float:
+        """Take a token from `principal`'s shared bucket: 0.0 if taken, else seconds until one is there."""
+        key = self._key("ratelimit", principal)
+        return float(self._call(lambda _: self._bucket(keys=[key], args=[repr(rate), burst])))
+
+    # breakers (router.breaker.BreakerStore) -----------------------------------------------------
+    def open_breaker(self, key: str, seconds: float, error: str) -> None:
+        """Mark backend replica `key` open for every ogmux replica for `seconds`."""
+        ms = max(1, round(seconds * 1000))
+        try:
+            self._call(lambda c: c.set(self._key("breaker", key), error[:_MAX_ERROR_CHARS], px=ms))
+        except StateUnavailable:
+            pass  # this replica's own breaker is open anyway
+
+    def breaker_cooldown(self, key: str) -> tuple[float, str] | None:
+        """(seconds left, error) while some replica's cooldown of `key` lasts; None if none or unknown."""
+        name = self._key("breaker", key)
+
+        def read(c: redis.Redis) -> list:
+            return c.pipeline(transaction=False).pttl(name).get(name).execute()
+
+        try:
+            ttl_ms, error = self._call(read)
+        except StateUnavailable:
+            return None
+        if ttl_ms is None or ttl_ms <= 0 or error is None:
+            return None
+        return ttl_ms / 1000, error.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def shared_state(state: AppState) -> SharedState | None:
+    """The server's shared state (built once), or None when `[state].url` is empty."""
+
+    def build(settings: Settings) -> SharedState | None:
+        if not settings.state.url:
+            return None
+        shared = SharedState(settings.state)
+        state.add_closer(shared.close)
+        return shared
+
+    return state.component(STATE_COMPONENT, build)

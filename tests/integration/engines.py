@@ -1,0 +1,346 @@
+"""Real Redis, PostgreSQL 15, haproxy and ogmux replica processes for tests, on free loopback ports.
+
+The engines come from the Debian packages `make services` installs. Each helper starts its own
+server in its own directory, can be stopped and started again on the same port and data (restart
+tests), and is stopped by its context manager. PostgreSQL runs as the `postgres` user when the
+tests run as root (it refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.integration.procs import REPO, free_port
+
+__all__ = [
+    "HAPROXY",
+    "PG_BIN",
+    "REDIS_SERVER",
+    "Haproxy",
+    "OgmuxReplica",
+    "PostgresServer",
+    "RedisServer",
+    "haproxy",
+    "ogmux_replicas",
+    "postgres_server",
+    "redis_server",
+    "wait_for",
+]
+
+REDIS_SERVER = Path("/usr/bin/redis-server")
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+HAPROXY = Path("/usr/sbin/haproxy")
+_INSTALL_HINT = "not installed; `make services` installs Redis, PostgreSQL 15 and haproxy (Debian packages)"
+
+
+def _require(binary: Path) -> None:
+    if not binary.exists():
+        raise RuntimeError(f"{binary} {_INSTALL_HINT}")
+
+
+def wait_for(check, what: str, timeout: float = 20.0, every: float = 0.05):
+    """Call `check` until it returns a truthy value (exceptions count as not yet); return that value."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - the thing is not up yet
+            last = exc
+        time.sleep(every)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f} s" + (f" (last error: {last!r})" if last else ""))
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+# --- Redis ------------------------------------------------------------------------------------------
+class RedisServer:
+    """`redis-server` on a loopback port; with `appendonly`, its data survives stop/start."""
+
+    def __init__(self, workdir: Path, appendonly: bool = False):
+        _require(REDIS_SERVER)
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = [
+            str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+            "--logfile", str(self.dir / "redis.log"), "--daemonize", "no",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.proc.poll() is None and self._ping(), f"redis-server on port {self.port}", 10)
+
+    def _ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        """Shut down cleanly (SIGTERM: the append-only file is flushed)."""
+        _stop(self.proc)
+        self.proc = None
+
+
+@contextmanager
+def redis_server(workdir: Path, appendonly: bool = False) -> Iterator[RedisServer]:
+    server = RedisServer(workdir, appendonly)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+class PostgresServer:
+    """A PostgreSQL 15 cluster of its own (initdb), trust auth on 127.0.0.1, database `ogmux`.
+
+    Its directory is created outside pytest's (root-only) tmp tree, owned by `postgres` when running
+    as root, and removed by `cleanup()`.
+    """
+
+    def __init__(self, database: str = "ogmux"):
+        _require(PG_BIN / "postgres")
+        self.dir = Path(tempfile.mkdtemp(prefix="ogmux-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.database = database
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, *cmd: str, timeout: float = 60) -> str:
+        full = (["runuser", "-u", "postgres", "--"] if self._as_postgres else []) + list(cmd)
+        done = subprocess.run(full, capture_output=True, text=True, timeout=timeout, cwd=self.dir, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr or done.stdout}")
+        return done.stdout
+
+    def init(self) -> None:
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "pg.log"),
+                  "-w", "-t", "60", "start")  # fmt: skip
+
+    def create_database(self) -> None:
+        self._run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.database)
+
+    def stop(self) -> None:
+        """Fast shutdown (committed data is kept; clients are disconnected)."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def cleanup(self) -> None:
+        if self.running():
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server(database: str = "ogmux") -> Iterator[PostgresServer]:
+    server = PostgresServer(database)
+    try:
+        server.init()
+        server.start()
+        server.create_database()
+        yield server
+    finally:
+        server.cleanup()
+
+
+# --- ogmux replicas ---------------------------------------------------------------------------------
+class OgmuxReplica:
+    """`python -m ogmux serve --http --port N --config FILE` as a real process, log in `log`."""
+
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None):
+        self.config = config
+        self.log = log
+        self.env = env or {}
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.root}/mcp"
+
+    def start(self, timeout: float = 120) -> None:
+        cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(self.port), "--config", str(self.config)]
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=out, stderr=out)
+
+        def healthy() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ogmux exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+            return httpx.get(f"{self.root}/healthz", timeout=1).status_code == 200
+
+        try:
+            wait_for(healthy, f"ogmux replica on port {self.port}", timeout, every=0.2)
+        except RuntimeError:
+            self.proc = None
+            raise
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: the replica dies without finishing anything."""
+        _stop(self.proc, signal.SIGKILL)
+        self.proc = None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def ogmux_replicas(configs: list[Path], workdir: Path) -> Iterator[list[OgmuxReplica]]:
+    """Start one replica per config file (concurrently), stop them all afterwards."""
+    replicas = [OgmuxReplica(c, workdir / f"ogmux-{i}.log") for i, c in enumerate(configs)]
+    try:
+        _start_all(replicas)
+        yield replicas
+    finally:
+        for r in replicas:
+            r.stop()
+
+
+def _start_all(replicas: list[OgmuxReplica]) -> None:
+    errors: list[BaseException] = []
+
+    def run(r: OgmuxReplica) -> None:
+        try:
+            r.start()
+        except BaseException as exc:  # noqa: BLE001 - reported below, once all have finished starting
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+# --- haproxy ----------------------------------------------------------------------------------------
+_HAPROXY_CFG = """\
+global
+    maxconn 512
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    timeout check 500ms
+    # A request a replica could not answer (connection refused or reset, empty reply, 502/503/504)
+    # goes to another replica; read-only MCP calls are safe to send again.
+    retries 3
+    option redispatch 1
+    retry-on all-retryable-errors
+    option http-buffer-request
+
+frontend ogmux_in
+    bind 127.0.0.1:{port}
+    default_backend ogmux
+
+backend ogmux
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter 300ms fall 1 rise 2
+{servers}
+"""
+
+
+class Haproxy:
+    """haproxy in front of `backends` (loopback ports) with /healthz checks and retries to another replica."""
+
+    def __init__(self, workdir: Path, backends: list[int]):
+        _require(HAPROXY)
+        self.dir = workdir
+        self.port = free_port()
+        servers = "\n".join(f"    server r{i} 127.0.0.1:{p} check" for i, p in enumerate(backends))
+        self.config = workdir / "haproxy.cfg"
+        self.config.write_text(_HAPROXY_CFG.format(port=self.port, servers=servers))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def start(self) -> None:
+        check = subprocess.run([str(HAPROXY), "-c", "-q", "-f", str(self.config)], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RuntimeError(f"haproxy config rejected: {check.stderr or check.stdout}")
+        log = open(self.dir / "haproxy.log", "a")  # noqa: SIM115 - the process owns it until it exits
+        self.proc = subprocess.Popen([str(HAPROXY), "-db", "-f", str(self.config)], stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: self.proc.poll() is None and _port_open(self.port), f"haproxy on port {self.port}", 10)
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGUSR1)  # soft stop: finish what is in flight
+        self.proc = None
+
+
+@contextmanager
+def haproxy(workdir: Path, backends: list[int]) -> Iterator[Haproxy]:
+    proxy = Haproxy(workdir, backends)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
