@@ -1,7 +1,7 @@
 """Programmatic use: run ogmux tools in-process, with the same validation and access checks.
 
 Example:
-    >>> from server import Ogmux
+    >>> from ogmux import Ogmux
     >>> og = Ogmux()                                   # defaults, or Ogmux.from_file("ogmux.toml")
     >>> info = og.call("server_info", {})              # as the configured local principal
     >>> info["role"]
@@ -42,9 +42,15 @@ class Ogmux:
         return cls(load_settings(Path(path)))
 
     def principal(self, principal_id: str | None = None, role: str | None = None) -> Principal:
-        """A principal acting as `role` (default: the configured local principal)."""
+        """A principal acting as `role` (default: the configured local principal); ValueError for an unknown role."""
         cfg = self.settings.server
-        return principal_for(self.settings, principal_id or cfg.stdio_principal, role or cfg.stdio_role)
+        role = role or cfg.stdio_role
+        if role not in self.settings.roles:
+            raise ValueError(
+                f"unknown role {role!r}: this configuration defines {', '.join(sorted(self.settings.roles))}; "
+                f"add a [roles.{role}] section to the settings file (see examples/ogmux.toml)"
+            )
+        return principal_for(self.settings, principal_id or cfg.stdio_principal, role)
 
     async def acall(self, tool: str, arguments: dict[str, Any], principal: Principal | None = None) -> dict[str, Any]:
         """Call `tool` for `principal`; return its structured result or raise OgmuxToolError."""

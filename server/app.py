@@ -84,6 +84,9 @@ class OgmuxServer(MCPServer):
                 resource_server_url=None,
                 validate_token_resource=False,
             )
+        # The SDK configures the root logger (a rich handler, its level) as if it owned the process;
+        # ogmux is also a library: keep the process's logging as it was (`ogmux serve` sets its own).
+        root_handlers, root_level = list(logging.root.handlers), logging.root.level
         super().__init__(
             settings.server.name,
             version=__version__,
@@ -92,6 +95,8 @@ class OgmuxServer(MCPServer):
             auth=auth,
             log_level=settings.server.log_level,
         )
+        logging.root.handlers[:] = root_handlers
+        logging.root.setLevel(root_level)
         self.ogmux_settings = settings
         self.state = AppState(settings)
         self.default_principal = default_principal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -226,16 +226,50 @@ def _validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+def _resolve_value(annotation: Any, value: Any, base: Path) -> Any:
+    args = get_args(annotation)
+    if isinstance(value, str):
+        is_path = annotation is Path or Path in args
+        if is_path and value and not value.startswith("~") and not Path(value).is_absolute():
+            return str(base / value)
+        return value
+    if isinstance(value, list) and get_origin(annotation) is list:
+        return [_resolve_value(args[0], v, base) for v in value]
+    if isinstance(value, dict):
+        if get_origin(annotation) is dict:
+            return {k: _resolve_value(args[1], v, base) for k, v in value.items()}
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is not None:
+            return _resolve_paths(model, value, base)
+    return value
+
+
+def _resolve_paths(model: type[BaseModel], data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """`data` (a file's section for `model`) with every relative path made absolute against `base`."""
+    return {
+        key: _resolve_value(model.model_fields[key].annotation, value, base) if key in model.model_fields else value
+        for key, value in data.items()
+    }
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read `path` (TOML), apply `OGMUX_*` environment overrides and `overrides`; raise ConfigError."""
+    """Read `path` (TOML), apply `OGMUX_*` environment overrides and `overrides`; raise ConfigError.
+
+    Relative paths in the file resolve against the file's directory, so a config works from any
+    working directory (as when Claude Desktop starts the server from `/`).
+    """
     data: dict[str, Any] = {}
     if path is not None:
+        path = Path(path).expanduser().absolute()
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(path, [("(file)", "file not found")]) from None
+        except IsADirectoryError:
+            raise ConfigError(path, [("(file)", "is a directory, not a TOML file")]) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(path, [("(syntax)", str(exc))]) from None
+        data = _resolve_paths(Settings, data, path.parent)
     for dotted, value in overrides.items():
         node = data
         *parents, leaf = dotted.split(".")

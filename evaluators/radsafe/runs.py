@@ -40,7 +40,10 @@ class RunStore:
             if candidate.exists():
                 return candidate
         known = self.names()
-        raise LookupError(f"no run named {name!r} under the runs directory; known runs: {known or 'none'}")
+        raise LookupError(
+            f"no run named {name!r} under the runs directory {self.root} ([eval].runs_dir); "
+            f"known runs: {', '.join(known) or 'none'}"
+        )
 
     def version(self, name: str) -> float:
         """Latest modification time of the run's files (changes when a run grows)."""

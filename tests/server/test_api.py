@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import doctest
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -49,3 +52,21 @@ def test_tool_definitions_per_format_follow_the_role(fmt: str) -> None:
     else:
         assert d["inputSchema"]["type"] == "object" and "outputSchema" in d and d["annotations"]["readOnlyHint"]
     assert og.tool_definitions(fmt, og.principal(role="none")) == []
+
+
+def test_an_unknown_role_is_a_clear_error() -> None:
+    og = Ogmux(load_settings(None, **{"audit.sink": "off"}))
+    with pytest.raises(ValueError, match=r"unknown role 'reader': this configuration defines admin; add a \[roles.reader\]"):
+        og.principal("batch-job", role="reader")
+
+
+def test_use_as_a_library_leaves_logging_alone() -> None:
+    # A fresh process: the SDK's rich root handler used to print bm25s DEBUG lines on every index build.
+    code = (
+        "import logging; from ogmux import Ogmux; og = Ogmux(); "
+        "og.call('search_index', {'query': 'rotate a token', 'k': 3}); "
+        "assert logging.root.handlers == [], logging.root.handlers"
+    )
+    env = {**os.environ, "OGMUX_AUDIT__SINK": "off"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd="/")
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stderr

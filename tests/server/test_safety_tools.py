@@ -65,6 +65,17 @@ async def test_safety_report_returns_intervals_and_exclusions(server) -> None:
         wrong = await c.call_tool("safety_report", {"run": "lanterns", "conditions": ["top_99"]})
         assert wrong.is_error and "conditions not in run" in wrong.content[0].text
         missing = await c.call_tool("safety_report", {"run": "nope"})
-        assert missing.is_error and "known runs: ['lanterns']" in missing.content[0].text
+        assert missing.is_error and "known runs: lanterns" in missing.content[0].text
         sneaky = await c.call_tool("safety_report", {"run": "../etc"})
         assert sneaky.is_error and "invalid run name" in sneaky.content[0].text
+
+
+async def test_the_bundled_run_is_served_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, **{"eval.bootstrap_replicates": 20, "audit.sink": "off"})
+    async with mcp.Client(build_server(settings, transport="memory")) as c:
+        res = await c.call_tool("safety_report", {"run": "radsafe-synthetic"})
+        assert not res.is_error, res.content
+        assert set(res.structured_content["models"]) == {"toy-large", "toy-medium", "toy-small"}
+        missing = await c.call_tool("safety_report", {"run": "nope"})
+        assert missing.is_error and str(SAFETY_RUNS) in missing.content[0].text

@@ -59,3 +59,27 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
 def test_bundled_example_config_is_valid() -> None:
     s = load_settings(EXAMPLE)
     assert set(s.roles) >= {"admin", "reader"}
+
+
+def test_relative_paths_in_a_file_resolve_against_its_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "ogmux.toml").write_text(
+        '[objectgraph]\ncorpus = "docs"\n[eval]\nruns_dir = "../runs"\n[audit]\npath = "/var/log/a.jsonl"\n'
+        '[router]\npredictor_path = "~/p.json"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OGMUX_SOLVER__NETWORK_DIR", "nets")
+    s = load_settings(Path("conf") / "ogmux.toml")
+    assert s.objectgraph.corpus == conf / "docs"
+    assert s.eval.runs_dir.resolve() == tmp_path / "runs"
+    assert s.audit.path == Path("/var/log/a.jsonl") and str(s.router.predictor_path) == "~/p.json"
+    assert s.solver.network_dir == Path("nets")  # environment values are not the file's: the working directory's
+
+
+def test_defaults_point_at_the_packaged_demo_data() -> None:
+    from ogmux.demo import CORPUS, SAFETY_RUNS
+
+    s = load_settings(None)
+    assert s.objectgraph.corpus_dir() == CORPUS and s.eval.runs_dir == SAFETY_RUNS
+    assert (SAFETY_RUNS / "radsafe-synthetic").is_dir() and any(CORPUS.glob("*.og"))

@@ -96,15 +96,21 @@ class HighsOutcome:
 
 
 def _swallow_banner() -> None:
-    # HiGHS prints its banner to fd 1 once per process, which would corrupt a stdio MCP stream.
+    # HiGHS prints its banner to fd 1 once per process, from the constructor, before any option can
+    # silence it: it would corrupt a stdio MCP stream, and on stderr it is noise. Send it to /dev/null.
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
         highspy.Highs()
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        for fd, original in zip((1, 2), saved, strict=True):
+            os.dup2(original, fd)
+            os.close(original)
+        os.close(null)
 
 
 _swallow_banner()
