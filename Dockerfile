@@ -1,17 +1,20 @@
 # ogmux as a remote MCP service: streamable HTTP (stateless) on port 8765.
-FROM python:3.11-slim
+# BASE: any image with python3 (>= 3.11) and its venv module. `make image-test` builds on a Debian
+# bookworm base made locally when the default cannot be pulled.
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/ogmux PATH=/opt/ogmux/bin:$PATH
+
+# A plain (non-editable) install: the demo corpus and the safety example ship inside the package.
+# Behind a TLS-intercepting proxy, pass its CA bundle as a build secret: --secret id=pip_cert,src=FILE.
+COPY . /src
+RUN --mount=type=secret,id=pip_cert,required=false \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
+    && python3 -m venv /opt/ogmux && pip install -q /src && rm -rf /src \
+    && useradd --create-home --uid 10001 ogmux && mkdir /app && chown ogmux /app
 WORKDIR /app
-
-COPY pyproject.toml README.md ./
-COPY ogmux ./ogmux
-COPY server ./server
-COPY tools ./tools
-COPY router ./router
-COPY evaluators ./evaluators
-COPY examples ./examples
-RUN pip install -e . && useradd --create-home --uid 10001 ogmux && chown -R ogmux /app
 USER ogmux
 
 EXPOSE 8765

@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PEERS  := tests/peers
 
-.PHONY: run test bench install install-test chromium services clean
+.PHONY: run test image-test bench install install-test chromium services container-tools clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) >&2
@@ -54,7 +54,16 @@ run: $(VENV)/.installed
 	@$(BIN)/ogmux serve
 
 test: install-test
-	@$(BIN)/python -m pytest -q -p no:cacheprovider
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -m "not image"
+
+# Podman, buildah and mmdebstrap build and run the image here without a Docker engine (chroot isolation).
+container-tools:
+	@command -v podman >/dev/null 2>&1 && command -v buildah >/dev/null 2>&1 && command -v mmdebstrap >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah mmdebstrap) >&2
+
+# Builds the image from the Dockerfile, serves from it on 127.0.0.1 and calls it over MCP HTTP and /healthz.
+image-test: $(VENV)/.installed-test container-tools
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -m image tests/image
 
 bench: $(VENV)/.installed-test
 	@$(BIN)/pip install -q -e ".[bench]" >&2
