@@ -37,6 +37,11 @@ class ObjectGraphConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     corpus: Path | None = Field(None, description="directory of .og/.md files; empty = the bundled demo corpus")
+    store: str = Field(
+        "",
+        max_length=2000,
+        description="PostgreSQL DSN of a pushed corpus (`ogmux corpus push`) to serve instead of files; empty = files",
+    )
     max_node_tokens: int = Field(
         400, ge=32, le=100_000, description="plain .md sections longer than this are split into smaller nodes"
     )
@@ -53,6 +58,19 @@ class ObjectGraphConfig(BaseModel):
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation")
     default_k: int = Field(8, ge=1, le=100, description="results per search page when k is not given")
     max_k: int = Field(50, ge=1, le=500, description="largest page a search may ask for")
+    ranking: Literal["lexical", "hybrid"] = Field(
+        "hybrid",
+        description='"hybrid" fuses BM25 with the bundled embedding model (wordllama); "lexical" is BM25 alone',
+    )
+    dense_weight: float = Field(
+        0.3, ge=0, le=1, description="share of the embedding similarity in the hybrid score (the rest is BM25)"
+    )
+    min_similarity: float = Field(
+        0.25, ge=-1, le=1, description="least embedding cosine for a node with no query term to count as a match"
+    )
+    min_body_words: int = Field(
+        3, ge=0, le=100, description="nodes with fewer words of their own below the heading are never ranked"
+    )
     rerank: Literal["off", "llm"] = Field("off", description='"llm" re-ranks the top candidates with a model')
     rerank_candidates: int = Field(20, ge=2, le=200, description="how many lexical candidates the re-ranker sees")
     max_depth: int = Field(8, ge=0, le=64, description="deepest edge traversal resolve_context allows")

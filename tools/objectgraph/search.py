@@ -1,10 +1,13 @@
 """`search_index`: ranked index entries visible to the caller, with opaque cursor paging.
 
 Ranking is field-weighted BM25 (`bm25s`) over title, keywords, dense summary and content
-(without table-of-contents link lists, which name other sections rather than hold content).
-The index is built over the caller's visible nodes only, so hidden nodes influence neither
-the result list nor any score (IDF and length statistics included). An optional re-rank
-asks a model to order the top lexical candidates (the paper's LLM-as-router design).
+(without table-of-contents link lists, which name other sections rather than hold content),
+fused in "hybrid" mode with the cosine similarity of a bundled static embedding model
+(`embedding.py`). The index is built over the caller's visible nodes only, so hidden nodes
+influence neither the result list nor any score (IDF, length statistics and the score
+normalisation included). Nodes with (almost) no text below their heading are never ranked:
+their title already counts in their children's heading path. An optional re-rank asks a
+model to order the top candidates (the paper's LLM-as-router design).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 
@@ -20,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from ogmux.tools.objectgraph.access import Scopes, normalize_scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.embedding import Embedder, EmbeddingUnavailable, load_embedder, node_text
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
 from ogmux.tools.objectgraph.metadata import Complete, without_navigation
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
@@ -28,6 +33,9 @@ from ogmux.tools.objectgraph.untrusted import InjectionFlag, fence, scan_instruc
 __all__ = ["InvalidCursorError", "SearchEntry", "SearchPage", "search_index"]
 
 FIELDS = ("title", "keywords", "dense", "content")
+_WORDS = re.compile(r"[A-Za-z0-9]+")
+_HEADING = re.compile(r"\A[ \t]*#{1,6}[ \t][^\n]*\n?|\A[^\n]*\n[ \t]*(?:=+|-+)[ \t]*(?:\n|\Z)")
+_log = logging.getLogger(__name__)
 
 
 class InvalidCursorError(ValueError):
@@ -66,6 +74,8 @@ class _Visible:
     index: FieldIndex
     doc_of: np.ndarray  # row -> document row
     doc_index: FieldIndex | None
+    rankable: np.ndarray  # row -> has text of its own below the heading
+    vectors: np.ndarray | None  # row -> unit embedding (hybrid ranking only)
 
 
 def _fields(n: NodeRecord) -> dict[str, list[str]]:
@@ -75,6 +85,41 @@ def _fields(n: NodeRecord) -> dict[str, list[str]]:
         "dense": analyze(n.dense),
         "content": analyze(without_navigation(n.full)),
     }
+
+
+def _body(n: NodeRecord) -> str:
+    """A node's own text: its source without the heading line and table-of-contents lines."""
+    return _HEADING.sub("", without_navigation(n.full), count=1)
+
+
+def _vectors(snapshot: Snapshot) -> tuple[dict[str, int], np.ndarray]:
+    """Embedding of every node (each depends on its own node only), row by node id."""
+    embedder: Embedder = load_embedder()
+    rows = {nid: i for i, nid in enumerate(snapshot.nodes)}
+    texts = [
+        node_text(snapshot.docs[n.doc].title, n.heading_path, n.title, n.dense, _body(n))
+        for n in snapshot.nodes.values()
+    ]
+    return rows, embedder.embed(texts)
+
+
+def _hybrid_vectors(snapshot: Snapshot, ids: list[str]) -> np.ndarray | None:
+    """The visible rows of the embedding matrix, or None (with one warning) when the model is unavailable."""
+    try:
+        rows, matrix = snapshot.cached("embeddings", None, lambda: _vectors(snapshot), size=1)
+    except EmbeddingUnavailable as exc:
+        _warn_lexical(str(exc))
+        return None
+    return np.ascontiguousarray(matrix[[rows[nid] for nid in ids]]) if ids else np.zeros((0, matrix.shape[1]), np.float32)
+
+
+_warned: set[str] = set()
+
+
+def _warn_lexical(reason: str) -> None:
+    if reason not in _warned:
+        _warned.add(reason)
+        _log.warning("objectgraph: hybrid ranking unavailable (%s); ranking with BM25 alone", reason)
 
 
 def _build(snapshot: Snapshot, caller: Scopes, config: ObjectGraphConfig) -> _Visible:
@@ -98,10 +143,15 @@ def _build(snapshot: Snapshot, caller: Scopes, config: ObjectGraphConfig) -> _Vi
     doc_index = None
     if weights["document"] > 0 and ids:
         doc_index = FieldIndex({"document": doc_terms}, {"document": 1.0}, k1=config.bm25_k1, b=config.bm25_b)
-    return _Visible(ids, FieldIndex(rows, weights, k1=config.bm25_k1, b=config.bm25_b), doc_of, doc_index)
+    rankable = np.array(
+        [len(_WORDS.findall(_body(snapshot.nodes[nid]))) >= config.min_body_words for nid in ids], dtype=bool
+    )
+    vectors = _hybrid_vectors(snapshot, ids) if config.ranking == "hybrid" else None
+    index = FieldIndex(rows, weights, k1=config.bm25_k1, b=config.bm25_b)
+    return _Visible(ids, index, doc_of, doc_index, rankable, vectors)
 
 
-def _scores(vis: _Visible, terms: list[str], doc_weight: float) -> np.ndarray:
+def _lexical(vis: _Visible, terms: list[str], doc_weight: float) -> np.ndarray:
     """Node scores, plus the document's score scaled so the best document adds `doc_weight` × the best node."""
     scores = vis.index.scores(terms)
     if vis.doc_index is None or not scores.size:
@@ -112,6 +162,20 @@ def _scores(vis: _Visible, terms: list[str], doc_weight: float) -> np.ndarray:
         return scores
     boost = doc_scores[vis.doc_of] * (doc_weight * top_node / top_doc)
     return np.where(scores > 0, scores + boost, scores).astype(np.float32)
+
+
+def _scores(vis: _Visible, query: str, config: ObjectGraphConfig) -> np.ndarray:
+    """Ranking score of every visible row; rows that do not match the query score 0."""
+    lexical = _lexical(vis, analyze(query), config.search_weights.document)
+    if vis.vectors is None:
+        return np.where(vis.rankable, lexical, 0).astype(np.float32)
+    top = float(lexical.max()) if lexical.size else 0.0
+    lex = lexical / top if top > 0 else lexical
+    cos = vis.vectors @ load_embedder().embed([query])[0]
+    w = config.dense_weight
+    fused = (1 - w) * lex + w * np.clip(cos, 0, None)
+    matches = vis.rankable & ((lexical > 0) | (cos >= config.min_similarity))
+    return np.where(matches, fused, 0).astype(np.float32)
 
 
 def _digest(query: str, key: frozenset[str]) -> str:
@@ -180,10 +244,15 @@ def search_index(
     key = snapshot.key(caller)
     digest = _digest(query, key)
     offset = 0 if cursor is None else _decode_cursor(cursor, digest)
-    params = (tuple(config.search_weights.model_dump().values()), config.bm25_k1, config.bm25_b)
+    params = (
+        tuple(config.search_weights.model_dump().values()),
+        config.bm25_k1,
+        config.bm25_b,
+        config.ranking,
+        config.min_body_words,
+    )
     vis = snapshot.cached("search", (key, params), lambda: _build(snapshot, caller, config))
-    terms = analyze(query)
-    scores = _scores(vis, terms, config.search_weights.document)
+    scores = _scores(vis, query, config)
     matching = np.flatnonzero(scores > 0)
     total = int(matching.size)
     want = offset + k

@@ -99,8 +99,12 @@ def test_cursor_is_bound_to_its_query(snap: Snapshot) -> None:
 
 
 def test_field_weights_change_the_ranking(snap: Snapshot) -> None:
-    title_only = ObjectGraphConfig(search_weights=SearchWeights(title=1, keywords=0, dense=0, content=0, document=0))
-    content_only = ObjectGraphConfig(search_weights=SearchWeights(title=0, keywords=0, dense=0, content=1, document=0))
+    title_only = ObjectGraphConfig(
+        ranking="lexical", search_weights=SearchWeights(title=1, keywords=0, dense=0, content=0, document=0)
+    )
+    content_only = ObjectGraphConfig(
+        ranking="lexical", search_weights=SearchWeights(title=0, keywords=0, dense=0, content=1, document=0)
+    )
     # "snapshots" is the title of one node; the word "snapshot" is also in its dense summary only
     assert [e.id for e in search_index(snap, "snapshots", config=title_only).entries] == ["guide#snapshots"]
     assert search_index(snap, "snapshots", config=content_only).entries[0].id == "guide#snapshots"
@@ -169,6 +173,77 @@ def bundled_snapshot():
 )
 def test_real_documents_answer_paraphrased_questions_in_the_top_three(bundled_snapshot, question, answer):
     assert answer in [e.id for e in search_index(bundled_snapshot, question, k=3).entries]
+
+
+def test_hybrid_ranking_finds_a_paraphrase_that_lexical_ranking_misses(bundled_snapshot):
+    """No word of the answer's heading is in the question; the embedding model bridges 'client IP' and
+    'forwarded headers'."""
+    question, answer = "app sees the wrong client IP behind nginx", "fastapi-behind-a-proxy#how-proxy-forwarded-headers-work"
+    lexical = search_index(bundled_snapshot, question, k=3, config=ObjectGraphConfig(ranking="lexical"))
+    hybrid = search_index(bundled_snapshot, question, k=3, config=ObjectGraphConfig(ranking="hybrid"))
+    assert answer not in [e.id for e in lexical.entries]
+    assert answer in [e.id for e in hybrid.entries]
+
+
+def test_hybrid_ranking_keeps_unrelated_queries_empty(snap: Snapshot) -> None:
+    assert search_index(snap, "zebra unicorn", config=ObjectGraphConfig(ranking="hybrid")).entries == []
+
+
+def test_without_the_model_hybrid_ranking_falls_back_to_lexical_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ogmux.tools.objectgraph import embedding, search
+
+    def missing() -> embedding.Embedder:
+        raise embedding.EmbeddingUnavailable("the 'wordllama' package is not installed (pip install wordllama)")
+
+    (tmp_path / "guide.og").write_text(GUIDE, encoding="utf-8")
+    fresh = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    monkeypatch.setattr(search, "load_embedder", missing)
+    monkeypatch.setattr(search, "_warned", set())
+    lexical = search_index(fresh, "defragment disk space", k=5, config=ObjectGraphConfig(ranking="lexical"))
+    with caplog.at_level("WARNING"):
+        hybrid = search_index(fresh, "defragment disk space", k=5, config=ObjectGraphConfig(ranking="hybrid"))
+        search_index(fresh, "compaction", k=5, config=ObjectGraphConfig(ranking="hybrid"))
+    assert [e.id for e in hybrid.entries] == [e.id for e in lexical.entries]
+    warnings = [r.getMessage() for r in caplog.records if "hybrid ranking unavailable" in r.getMessage()]
+    assert len(warnings) == 1 and "pip install wordllama" in warnings[0]
+
+
+def test_the_model_loads_from_the_installed_package_without_network(tmp_path: Path) -> None:
+    """A fresh interpreter with no network libraries allowed to connect and an empty home loads the weights."""
+    import subprocess
+    import sys
+
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k):\n    raise OSError('network used')\n"
+        "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
+        "from ogmux.tools.objectgraph.embedding import load_embedder\n"
+        "v = load_embedder().embed(['restart the server', 'reboot the service'])\n"
+        "print(round(float(v[0] @ v[1]), 3))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert 0.3 < float(out.stdout) < 1.0
+    assert not list(tmp_path.iterdir())  # no cache directory was created
+
+
+def test_a_heading_without_text_of_its_own_never_takes_a_result_slot(tmp_path: Path) -> None:
+    (tmp_path / "recipes.md").write_text(
+        "# Recipes\n\nFamily recipes.\n\n## Sourdough bread\n\n### Feeding the starter\n\n"
+        "Feed the sourdough starter with equal weights of flour and water every twelve hours.\n\n"
+        "### Baking\n\nBake the bread at 250 degrees for forty minutes.\n",
+        encoding="utf-8",
+    )
+    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    for ranking in ("lexical", "hybrid"):
+        page = search_index(snap, "how often do I feed a sourdough bread starter?", k=3, config=ObjectGraphConfig(ranking=ranking))
+        ids = [e.id for e in page.entries]
+        assert ids[0] == "recipes#feeding-the-starter", ranking
+        assert "recipes#sourdough-bread" not in ids
+    assert search_index(snap, "sourdough bread", k=3).entries[0].id.startswith("recipes#")  # found via its children
 
 
 def test_a_table_of_contents_does_not_rank_its_section(tmp_path: Path) -> None:
