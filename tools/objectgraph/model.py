@@ -30,6 +30,7 @@ __all__ = [
     "ID_PATTERN",
     "MAX_RETRIES",
     "NODE_TYPES",
+    "VERSION_PATTERN",
     "Assertion",
     "ChangelogEntry",
     "Check",
@@ -42,6 +43,7 @@ __all__ = [
     "Scope",
     "Segment",
     "SegmentKind",
+    "Version",
     "parse_ref",
     "version_key",
 ]
@@ -50,8 +52,10 @@ FORMAT_VERSION = "1.0"
 """Version of the `.og` format specification (docs/objectgraph.md) this package implements."""
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
-MAX_RETRIES = 100
 """Document and node ids: ASCII letters, digits, `.`, `_`, `-`; start alphanumeric; ≤ 128 chars."""
+VERSION_PATTERN = r"[0-9A-Za-z.+-]{1,32}"
+"""Versions (`1.2`, `2026-11-01`, `1.0+rc1`): ASCII letters, digits, `.`, `+`, `-`; ≤ 32 chars."""
+MAX_RETRIES = 100
 _ID_RE = re.compile(ID_PATTERN)
 _REF_RE = re.compile(rf"(?:(?P<doc>{ID_PATTERN})#)?(?P<node>{ID_PATTERN})")
 
@@ -72,6 +76,8 @@ SegmentKind = Literal["space", "meta", "index", "changelog", "marker", "node"]
 
 Scope = Annotated[str, Field(pattern=rf"^{ID_PATTERN}$")]
 """A scope name (same syntax as ids); `public` means visible to every role."""
+Version = Annotated[str, Field(pattern=rf"^{VERSION_PATTERN}$")]
+"""A document, node or release version."""
 
 
 def parse_ref(ref: str, default_doc: str) -> tuple[str, str]:
@@ -128,14 +134,16 @@ class Assertion(_Model):
     checks: list[Check] = Field(min_length=1)
     retries: int = Field(default=0, ge=0, le=MAX_RETRIES, description="How many times to retry before escalating.")
     escalate_to: str | None = Field(
-        default=None, description="Node reference ('id' / 'doc#id') or 'role:<name>' to hand over to."
+        default=None,
+        pattern=rf"^(?:role:{ID_PATTERN}|(?:{ID_PATTERN}#)?{ID_PATTERN})$",
+        description="Node reference ('id' / 'doc#id') or 'role:<name>' to hand over to.",
     )
 
 
 class ChangelogEntry(_Model):
     """One release: the document `version`, its `date`, the node ids it changed, and why."""
 
-    version: str
+    version: Version
     date: dt.date
     changed: list[str] = Field(default_factory=list)
     summary: str = ""
@@ -152,7 +160,7 @@ class Node(_Model):
     level: int = Field(default=0, ge=0, le=7, description="Heading level 1–6; 0 preamble; 7 headless node.")
     scopes: list[Scope] = Field(default_factory=lambda: ["public"])
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    version: str = "1.0"
+    version: Version = "1.0"
     tags: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     dense: str = ""
@@ -198,7 +206,7 @@ class Document(_Model):
 
     id: str = Field(pattern=rf"^{ID_PATTERN}$")
     title: str
-    version: str = "1.0"
+    version: Version = "1.0"
     scope: Scope = Field(default="public", description="Default scope of nodes that declare none.")
     format: str = Field(
         default=FORMAT_VERSION, description="`.og` format version the file declares (major 1)."

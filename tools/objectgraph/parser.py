@@ -44,6 +44,7 @@ from ogmux.tools.objectgraph.syntax import (
     SourceContext,
     check_id,
     check_keys,
+    check_version,
     parse_attrs,
     read_block,
     read_changelog,
@@ -596,7 +597,8 @@ def _build_node(
         attrs, cols, line = m.attrs, m.block.head.columns, m.block.head.line
         title = attrs.get("title", title)
         typ = attrs.get("type", typ)
-        node_version = attrs.get("version", version)
+        if "version" in attrs:
+            node_version = check_version(ctx, attrs["version"], line, cols["version"])
         if "scopes" in attrs:
             for s in scopes:
                 check_id(ctx, s, line, cols["scopes"], "scope")
@@ -622,9 +624,12 @@ def _build_node(
                     "e.g. retries=2",
                 )
             escalate = attrs.get("escalate")
-            if escalate is not None and not escalate.startswith("role:"):
+            if escalate is not None:
                 try:
-                    parse_ref(escalate, doc_id)
+                    if escalate.startswith("role:"):
+                        check_id(ctx, escalate[5:], line, cols["escalate"], "role")
+                    else:
+                        parse_ref(escalate, doc_id)
                 except ValueError:
                     raise ctx.error(
                         f"invalid escalation target {escalate!r}",

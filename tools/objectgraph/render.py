@@ -11,7 +11,7 @@ import json
 from ogmux.text import plural
 from ogmux.tools.objectgraph.resolve import ResolveResult
 from ogmux.tools.objectgraph.search import SearchPage
-from ogmux.tools.objectgraph.untrusted import fence, node_label, render_flags
+from ogmux.tools.objectgraph.untrusted import fence, flag_lines, node_label, render_flags
 
 __all__ = ["render_resolve", "render_search"]
 
@@ -74,10 +74,19 @@ def render_resolve(result: ResolveResult) -> str:
             parts.append(f"no changes in {d.doc} since {d.since_version} (now {d.version})")
     if result.unchanged:
         parts.append("unchanged (not repeated): " + ", ".join(result.unchanged))
+    if result.assertions:
+        parts.append(_render_assertions(result))
+    return "\n".join(parts)
+
+
+def _render_assertions(result: ResolveResult) -> str:
+    """Verdicts and failed checks in one fence: expected values are document text, actual ones the caller's."""
+    lines, texts = [], []
     for a in result.assertions:
         failed = [c for c in a.checks if not c.passed]
         detail = "; ".join(f"{c.path} {c.op} {json.dumps(c.expected)} (got {json.dumps(c.actual)}{', ' + c.detail if c.detail else ''})" for c in failed)
         target = f" on {a.target}" if a.target else ""
         esc = f" -> escalate to {a.escalate_to}" if a.escalate_to else ""
-        parts.append(f"assertion {a.id}{target}: {a.status.upper()} (attempt {a.attempt}, retries {a.retries}){esc}" + (f": {detail}" if detail else ""))
-    return "\n".join(parts)
+        lines.append(f"assertion {a.id}{target}: {a.status.upper()} (attempt {a.attempt}, retries {a.retries}){esc}" + (f": {detail}" if detail else ""))
+        texts.append((a.id, "check", " ".join(str(c.expected) for c in a.checks)))
+    return "\n".join([fence("\n".join(lines), "assertions"), *flag_lines(texts)])

@@ -8,6 +8,7 @@ and the changelog never mention a hidden node; an unknown and a hidden id both c
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scop
 from ogmux.tools.objectgraph.assertions import AssertionOutcome, evaluate_assertion
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.listing import visible_changelog
-from ogmux.tools.objectgraph.model import EDGE_KINDS
+from ogmux.tools.objectgraph.model import EDGE_KINDS, VERSION_PATTERN
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.untrusted import InjectionFlag, scan_instructions
@@ -261,6 +262,8 @@ def resolve_context(
         raise ValueError(f"depth must be between 0 and {config.max_depth}")
     if token_budget is not None and token_budget < 1:
         raise ValueError("token_budget must be a positive number of tokens")
+    if since_version is not None and not re.fullmatch(VERSION_PATTERN, since_version):
+        raise ValueError("since_version must be a version: letters, digits, '.', '+', '-', at most 32 (e.g. 1.2)")
     kinds = _edge_kinds(follow)
     roots, not_found = [], []
     for ref in dict.fromkeys(ids):

@@ -20,6 +20,7 @@ from ogmux.tools.objectgraph.model import (
     FORMAT_VERSION,
     ID_PATTERN,
     NODE_TYPES,
+    VERSION_PATTERN,
     ChangelogEntry,
     Check,
     Edge,
@@ -35,6 +36,7 @@ __all__ = [
     "SourceContext",
     "check_id",
     "check_keys",
+    "check_version",
     "parse_attrs",
     "read_block",
     "read_changelog",
@@ -48,6 +50,7 @@ OG_BLOCK_START = re.compile(r" {0,3}<!--\s*og:")
 _OG_HEAD = re.compile(r"( {0,3}<!--\s*og:)([A-Za-z_-]*)")
 _ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
 _ID_RE = re.compile(ID_PATTERN)
+_VERSION_RE = re.compile(VERSION_PATTERN)
 _BLANK_TAIL = re.compile(r"\s*\Z")
 
 
@@ -135,6 +138,18 @@ def check_id(ctx: SourceContext, value: str, line: int, col: int, what: str = "i
             line,
             col,
             "ids use letters, digits, '.', '_', '-', start with a letter or digit, ≤128 chars",
+        )
+    return value
+
+
+def check_version(ctx: SourceContext, value: str, line: int, col: int) -> str:
+    """Return `value` if it is a valid version, else raise a located error."""
+    if not _VERSION_RE.fullmatch(value):
+        raise ctx.error(
+            f"invalid version {value[:40]!r}",
+            line,
+            col,
+            "versions use letters, digits, '.', '+', '-', at most 32 characters (e.g. 1.2 or 2026-11-01)",
         )
     return value
 
@@ -333,6 +348,8 @@ def read_meta(ctx: SourceContext, block: Block | None) -> dict[str, str]:
         check_id(ctx, attrs.values["id"], attrs.line, attrs.columns["id"], "document id")
     if "scope" in attrs.values:
         check_id(ctx, attrs.values["scope"], attrs.line, attrs.columns["scope"], "scope")
+    if "version" in attrs.values:
+        check_version(ctx, attrs.values["version"], attrs.line, attrs.columns["version"])
     return attrs.values
 
 
@@ -361,6 +378,7 @@ def read_changelog(ctx: SourceContext, block: Block | None) -> list[ChangelogEnt
                     1,
                     'write version=1.1 date=2026-01-31 changed=a,b summary="..."',
                 )
+        check_version(ctx, attrs.values["version"], line_no, attrs.columns["version"])
         try:
             date = dt.date.fromisoformat(attrs.values["date"])
         except ValueError:

@@ -96,10 +96,23 @@ def content_hash(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/ -]")
+_DELIMITER = re.compile(r"<<<(?=\s*(?:end\s+)?og-data)", re.IGNORECASE)
+_MAX_LABEL = 200
+
+
 def fence(text: str, label: str) -> str:
-    """`text` between an opening line carrying `label` and a closing line, both marked by the text's hash."""
+    """`text` between an opening line carrying `label` and a closing line, both marked by the text's hash.
+
+    The mark is the first 12 hex digits of the text's SHA-256, so no text can contain the line
+    that closes its own fence. Text that looks like a fence delimiter (`<<<og-data`,
+    `<<<end og-data`) is shown as `<<\\<...`, so a document cannot even imitate one; labels keep
+    only id and version characters (anything else becomes `?`).
+    """
     mark = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    body = text if text.endswith("\n") else text + "\n"
+    body = _DELIMITER.sub("<<\\\\<", text)
+    body = body if body.endswith("\n") else body + "\n"
+    label = _LABEL_JUNK.sub("?", label[:_MAX_LABEL])
     return f"<<<og-data {mark} {label}>>>\n{body}<<<end og-data {mark}>>>"
 
 
