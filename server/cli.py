@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ogmux.server.settings import ConfigError
+from ogmux.server.startup import StartupError
 from ogmux.server.version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(f"ogmux: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ogmux.server.context import ToolContext
+from ogmux.server.context import AppState, ToolContext
 from ogmux.server.settings import Settings
 from ogmux.tools.objectgraph.access import Scopes
 from ogmux.tools.objectgraph.corpus import Corpus
 from ogmux.tools.objectgraph.snapshot import Snapshot
 
-__all__ = ["caller_scopes", "snapshot_for"]
+__all__ = ["caller_scopes", "served_corpus", "snapshot_for"]
 
 COMPONENT = "objectgraph.corpus"
 
@@ -28,6 +28,12 @@ class _Served:
 def _build(settings: Settings) -> _Served:
     cfg = settings.objectgraph
     return _Served(Corpus(cfg.corpus_dir(), cfg))
+
+
+def served_corpus(state: AppState) -> Corpus:
+    """The server's corpus of files, loaded on first use (`ogmux serve` loads it before serving)."""
+    served: _Served = state.component(COMPONENT, _build)
+    return served.corpus
 
 
 def snapshot_for(ctx: ToolContext) -> Snapshot:

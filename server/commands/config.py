@@ -1,4 +1,4 @@
-"""`ogmux config check [FILE]`: validate a settings file and print a readable report."""
+"""`ogmux config check [FILE]`: validate a settings file, check the paths it names, print what it configures."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ogmux.server.cliutil import DEFAULT_CONFIG
 from ogmux.server.settings import ConfigError, Settings, load_settings
+from ogmux.server.startup import missing_paths
 
 __all__ = ["register", "report"]
 
@@ -39,6 +40,18 @@ def report(settings: Settings, console: Console) -> None:
         table.add_row(name, ", ".join(role.tools), ", ".join(role.scopes), f"{rl.rate:g}/s, burst {rl.burst}")
     console.print(table)
     console.print(f"audit: {settings.audit.sink}" + (f" -> {settings.audit.path}" if settings.audit.sink == "file" else ""))
+    og = settings.objectgraph
+    console.print(f"corpus: {'document store (objectgraph.store)' if og.store else og.corpus_dir()}", soft_wrap=True)
+    console.print(f"safety runs: {settings.eval.runs_dir}", soft_wrap=True)
+    backends = settings.router.backends
+    if not backends:
+        console.print("router backends: none (list_models, route_model and chat have no model to use)")
+        return
+    table = Table("backend", "kind", "model", "replicas", "API key from")
+    for b in backends:
+        table.add_row(b.name, b.kind, b.model or b.name, ", ".join(b.replicas) or "-", b.api_key_env or "-")
+    console.print(f"router backends (policy {settings.router.default_policy}):")
+    console.print(table)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -48,6 +61,12 @@ def run_check(args: argparse.Namespace) -> int:
         settings = load_settings(path)
     except ConfigError as exc:
         Console(stderr=True, highlight=False).print(f"[red]✗[/red] {exc}")
+        return 1
+    missing = missing_paths(settings)
+    if missing:
+        err = Console(stderr=True, highlight=False)
+        for key, where in missing:
+            err.print(f"[red]✗[/red] {path or 'defaults (no file)'}: {key}: {where} does not exist", soft_wrap=True)
         return 1
     console.print(f"[green]✓[/green] {path or 'defaults (no file)'} is valid")
     report(settings, console)

@@ -15,6 +15,7 @@ from ogmux.server.app import OgmuxServer, build_server, transport_security
 from ogmux.server.cliutil import add_config_argument, config_path, settings_from_args
 from ogmux.server.routing import check_router_files
 from ogmux.server.settings import Settings
+from ogmux.server.startup import startup_line
 
 __all__ = ["register", "serve_http", "serve_stdio"]
 
@@ -29,8 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    # stderr only: over stdio, stdout carries nothing but protocol messages.
-    logging.basicConfig(stream=sys.stderr, level=settings.server.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # stderr only: over stdio, stdout carries nothing but protocol messages. The handler's own level
+    # silences libraries that set DEBUG on their loggers (bm25s does).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(settings.server.log_level)
+    logging.basicConfig(handlers=[handler], level=settings.server.log_level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -46,11 +50,13 @@ def run_serve(args: argparse.Namespace) -> int:
     check_router_files(settings, config_path(args))
     if args.http:
         server = build_server(settings, transport="http")
+        print(startup_line(server, config_path(args), "http"), file=sys.stderr, flush=True)
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
         anyio.run(serve_http, server, backend_options={"use_uvloop": uvloop})
     else:
         server = build_server(settings, transport="stdio")
+        print(startup_line(server, config_path(args), "stdio"), file=sys.stderr, flush=True)
         anyio.run(serve_stdio, server)
     return 0
 

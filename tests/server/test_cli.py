@@ -57,3 +57,21 @@ def test_invalid_config_stops_serve_with_file_key_reason(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "server.port" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_config_check_fails_a_missing_corpus_and_shows_router_backends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "ogmux.toml"
+    missing.write_text('[objectgraph]\ncorpus = "nowhere"\n')
+    assert main(["config", "check", str(missing)]) == 1
+    assert f"objectgraph.corpus: {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+    (tmp_path / "nowhere").mkdir()
+    missing.write_text(
+        '[objectgraph]\ncorpus = "nowhere"\n[[router.backends]]\nname = "moe-small"\nkind = "vllm"\n'
+        'replicas = ["http://127.0.0.1:8001"]\n'
+    )
+    assert main(["config", "check", str(missing)]) == 0
+    out = capsys.readouterr().out
+    assert f"corpus: {tmp_path / 'nowhere'}" in out and "router backends (policy load)" in out
+    assert "moe-small" in out and "http://127.0.0.1:8001" in out

@@ -1,0 +1,70 @@
+"""Start-up of a real `ogmux serve` process: one line naming what is served, or one line saying why not.
+
+The server runs from `/` with a config whose paths are relative to the config file, as when
+Claude Desktop starts it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import mcp
+from mcp import StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+NOTE = """# Kiln firing schedule
+
+Raise the kiln to cone six over nine hours.
+
+## Cooling
+
+Let it cool for a day before opening.
+"""
+
+
+async def test_stdio_start_says_config_corpus_role_and_tools_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "kiln.md").write_text(NOTE, encoding="utf-8")
+    config = tmp_path / "ogmux.toml"
+    config.write_text('[objectgraph]\ncorpus = "docs"\n[audit]\nsink = "off"\n', encoding="utf-8")
+    params = StdioServerParameters(command=sys.executable, args=["-m", "ogmux", "serve", "--config", str(config)], cwd="/")
+    errlog = tmp_path / "stderr.txt"
+    with errlog.open("w") as err:
+        async with mcp.Client(stdio_client(params, errlog=err)) as client:
+            found = await client.call_tool("search_index", {"query": "kiln cone"})
+            assert not found.is_error and found.structured_content["entries"][0]["doc"] == "kiln"
+            solved = await client.call_tool(
+                "solve_milp", {"model": {"sense": "maximize", "variables": [{"name": "x", "upper": 3}], "objective": {"x": 1}}}
+            )
+            assert not solved.is_error, solved.content
+    lines = errlog.read_text().splitlines()
+    assert lines == [
+        f"ogmux: stdio · config {config} · corpus {tmp_path / 'docs'} (1 document, 2 nodes) · role admin · "
+        + lines[0].rsplit(" · ", 1)[-1]
+    ], lines
+    assert re.fullmatch(r"\d+ tools", lines[0].rsplit(" · ", 1)[-1])
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ogmux", "serve", *args], check=False, capture_output=True, text=True,
+                          timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+
+
+def test_a_missing_corpus_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    proc = _serve("--corpus", str(tmp_path / "nonexistent"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"ogmux: corpus directory not found: {tmp_path / 'nonexistent'} " \
+                          "(set objectgraph.corpus or pass --corpus DIR)\n"
+
+
+def test_a_corpus_without_a_readable_document_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a document\n")
+    (tmp_path / "broken.og").write_text("<!-- og:meta id=b -->\n<!-- og:node type=steps -->\n## B\n")
+    proc = _serve("--corpus", str(tmp_path))
+    assert proc.returncode == 2 and proc.stdout == ""
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(f"ogmux: corpus directory {tmp_path} holds no readable .og or .md document; first problem: ")
+    assert "broken.og:" in line and f"`ogmux check {tmp_path}`" in line
