@@ -140,7 +140,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         return _fail(exc)
     from ogmux.server.mcp_tools.analyze_network import render
 
-    _emit(result, render(result), args.json)
+    note = f"in {args.json}" if args.json is not None else "add --json FILE to write them"
+    _emit(result, render(result, bounds_note=note), args.json)
     return 0
 
 

@@ -38,7 +38,7 @@ def handle(args: AnalyzeNetworkInput, ctx: ToolContext) -> NetworkAnalysis:
     )
 
 
-def render(out: NetworkAnalysis) -> str:
+def render(out: NetworkAnalysis, bounds_note: str = "`bounds` in the structured result") -> str:
     lines = [f"network {out.inputs} -> {out.hidden_layers} -> {out.outputs} ({out.parameters} parameters)"]
     for l, i in zip(out.layers, out.interval_layers):
         lines.append(
@@ -46,7 +46,7 @@ def render(out: NetworkAnalysis) -> str:
             f"unstable {l.unstable} (interval bounds: {i.unstable}), mean width {l.mean_width:.4g}, max big-M {l.max_big_m:.4g}"
         )
     lines.append(f"binaries needed: {out.binaries}; output bounds: {out.output_lower} .. {out.output_upper}")
-    lines.append("per-neuron pre-activation bounds: `bounds` in the structured result")
+    lines.append(f"per-neuron pre-activation bounds: {bounds_note}")
     lines.append(
         f"LP relaxation bound {out.lp_relaxation[0]:.6g}, best sampled {out.sampled_best[0]:.6g}, "
         f"gap estimate {out.lp_gap_estimate[0]:.3g}"

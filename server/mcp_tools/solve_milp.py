@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ogmux.server.context import ToolContext
 from ogmux.server.registry import ToolSpec
 from ogmux.server.solving import run_with_progress
-from ogmux.tools.solver import LinearModel, MilpResult, SizeLimitError, SolveLimits, solve_milp, solve_milp_file
+from ogmux.tools.solver import LinearModel, MilpResult, SizeLimitError, SolveLimits, solve_milp, solve_milp_text
 
 
 class SolveMilpInput(BaseModel):
@@ -38,14 +36,9 @@ async def handle(args: SolveMilpInput, ctx: ToolContext) -> MilpResult:
         raise SizeLimitError(
             f"model_text is {size} bytes, over solver.max_inline_bytes = {config.max_inline_bytes}"
         )
-
-    def work(progress):
-        with tempfile.TemporaryDirectory(prefix="ogmux-milp-") as tmp:
-            path = Path(tmp) / f"model.{args.model_format}"
-            path.write_text(args.model_text, encoding="utf-8")
-            return solve_milp_file(path, args.limits, config, progress)
-
-    return await run_with_progress(ctx, total, work)
+    return await run_with_progress(
+        ctx, total, lambda p: solve_milp_text(args.model_text, args.model_format, args.limits, config, p)
+    )
 
 
 def render(out: MilpResult) -> str:

@@ -145,3 +145,27 @@ def test_train_keeps_the_best_validation_epoch(tmp_path: Path, capsys: pytest.Ca
     report = json.loads(meta.read_text())
     assert report["config"]["val_samples"] == 40 and len(report["history"]) == 3
     assert printed["val_mse"] == report["val_mse"] and 1 <= printed["best_epoch"] <= 3
+
+
+def test_analyze_points_at_the_json_file_not_a_structured_result(
+    net_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["solve", "analyze", str(net_file), "--bounds", "x0=-2:2,x1=-1:1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "structured result" not in out and "per-neuron pre-activation bounds: add --json FILE" in out
+    path = tmp_path / "a.json"
+    assert main([*args, "--json", str(path)]) == 0
+    assert f"per-neuron pre-activation bounds: in {path}" in capsys.readouterr().out
+    assert json.loads(path.read_text())["layers"]
+
+
+def test_milp_file_errors_name_the_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "plan.lp"
+    bad.write_text("Minimize\n obj: x\nSubject To\n c1: x + >= 1\nEnd\n")
+    assert main(["solve", "milp", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {bad} line 4, column ")
+    empty = tmp_path / "empty.mps"
+    empty.write_text("NAME empty\nROWS\n N obj\nCOLUMNS\nRHS\nENDATA\n")
+    assert main(["solve", "milp", str(empty)]) == 2
+    assert "the model has no variables" in capsys.readouterr().err

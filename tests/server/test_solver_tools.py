@@ -86,6 +86,17 @@ async def test_solve_milp_infeasible_and_malformed(server) -> None:
         assert res.is_error and "exactly one of" in res.content[0].text
 
 
+async def test_solve_milp_text_errors_name_model_text_and_the_line(server) -> None:
+    async with mcp.Client(server) as c:
+        lp = "Minimize\n obj: x\nSubject To\n c1: x <= 3 foo\nEnd\n"
+        res = await c.call_tool("solve_milp", {"model_text": lp, "model_format": "lp"})
+        text = res.content[0].text
+        assert res.is_error and "model_text line 4, column 13: expected a new line" in text and "model.lp" not in text
+        empty = "NAME empty\nROWS\n N obj\nCOLUMNS\nRHS\nENDATA\n"
+        res = await c.call_tool("solve_milp", {"model_text": empty})
+        assert res.is_error and "model_text: the model has no variables" in res.content[0].text
+
+
 def _progress_events():
     """A list and a progress callback that records each (done, total, message)."""
     events: list[tuple[float, float | None, str | None]] = []

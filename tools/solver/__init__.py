@@ -22,6 +22,7 @@ from ogmux.tools.solver.linear import (
     Variable,
     solve_milp,
     solve_milp_file,
+    solve_milp_text,
 )
 from ogmux.tools.solver.network import DenseLayer, NetworkSpec, ReluNetwork
 from ogmux.tools.solver.onnx_io import load_onnx, save_onnx
@@ -74,6 +75,7 @@ __all__ = [
     "save_onnx",
     "solve_milp",
     "solve_milp_file",
+    "solve_milp_text",
     "stability",
     "tighten_bounds",
 ]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+import time
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +26,7 @@ __all__ = [
     "Variable",
     "solve_milp",
     "solve_milp_file",
+    "solve_milp_text",
 ]
 
 _INF = highspy.kHighsInf
@@ -67,7 +71,7 @@ class IisEntry(_Strict):
 
     kind: Literal["constraint", "variable_bound"]
     name: str
-    bound: Literal["lower", "upper", "both", "free"]
+    bound: Literal["lower", "upper", "both"] = Field(description="which of its bounds is in the conflict")
 
 
 class MilpResult(_Strict):
@@ -186,30 +190,31 @@ _BOUND = {
     highspy.IisBoundStatus.kIisBoundStatusLower: "lower",
     highspy.IisBoundStatus.kIisBoundStatusUpper: "upper",
     highspy.IisBoundStatus.kIisBoundStatusBoxed: "both",
-    highspy.IisBoundStatus.kIisBoundStatusFree: "free",
 }
+# An elastic LP finds conflicts among constraints too (the default light test sees only bound clashes);
+# the deletion filter then makes the subset irreducible.
+_IIS_STRATEGY = int(highspy.IisStrategy.kIisStrategyFromLp) | int(highspy.IisStrategy.kIisStrategyIrreducible)
 
 
-def _iis(h: highspy.Highs, col_names: list[str], row_names: list[str]) -> list[IisEntry] | None:
-    status, iis = h.getIis()
-    if status == highspy.HighsStatus.kError or not iis.valid_:
+def _iis(h: highspy.Highs, col_names: list[str], row_names: list[str], time_s: float) -> list[IisEntry] | None:
+    """The IIS of the infeasible LP solved in `h`, or None when HiGHS finds none proven irreducible in `time_s`."""
+    if time_s <= 0:
         return None
-    out = [
-        IisEntry(
-            kind="constraint",
-            name=row_names[int(i)],
-            bound=_BOUND.get(highspy.IisBoundStatus(int(b)), "both"),
-        )
-        for i, b in zip(iis.row_index_, iis.row_bound_)
-    ]
-    out += [
-        IisEntry(
-            kind="variable_bound",
-            name=col_names[int(j)],
-            bound=_BOUND.get(highspy.IisBoundStatus(int(b)), "both"),
-        )
-        for j, b in zip(iis.col_index_, iis.col_bound_)
-    ]
+    h.setOptionValue("iis_strategy", _IIS_STRATEGY)
+    h.setOptionValue("iis_time_limit", float(time_s))
+    status, iis = h.getIis()
+    # kWarning: the time ran out with an infeasible but not yet irreducible subset.
+    if status != highspy.HighsStatus.kOk or not iis.valid_:
+        return None
+    out = []
+    for kind, names, indices, bounds in (
+        ("constraint", row_names, iis.row_index_, iis.row_bound_),
+        ("variable_bound", col_names, iis.col_index_, iis.col_bound_),
+    ):
+        for i, b in zip(indices, bounds):
+            # A column of the IIS whose own bounds take no part in the conflict has bound status free.
+            if (bound := _BOUND.get(highspy.IisBoundStatus(int(b)))) is not None:
+                out.append(IisEntry(kind=kind, name=names[int(i)], bound=bound))
     return out or None
 
 
@@ -243,6 +248,7 @@ def _solve_loaded(
     row_names = list(lp.row_names_) or [f"r{i}" for i in range(lp.num_row_)]
     is_mip = any(t != highspy.HighsVarType.kContinuous for t in lp.integrality_)
     time_limit = min(limits.time_limit_s or config.default_time_s, config.max_time_s)
+    start = time.perf_counter()
     out: HighsOutcome = run_highs(h, limits, time_limit, on_progress, is_mip=is_mip)
     if out.status == "infeasible_or_unbounded":
         # Without presolve HiGHS tells the two apart (for MILPs too); the re-solve gets what time is left.
@@ -251,17 +257,18 @@ def _solve_loaded(
         out = run_highs(h, limits, max(time_limit - out.time_s, 0.01), None, is_mip=is_mip)
     iis, iis_relaxed = None, False
     if out.status == "infeasible":
+        left = time_limit - (time.perf_counter() - start)
         if not is_mip:
-            iis = _iis(h, col_names, row_names)
+            iis = _iis(h, col_names, row_names, left)
         else:
             relaxed = new_highs()
             lp_relaxed = h.getLp()
             lp_relaxed.integrality_ = []
             relaxed.passModel(lp_relaxed)
-            relaxed.setOptionValue("time_limit", float(time_limit))
+            relaxed.setOptionValue("time_limit", max(float(left), 0.01))
             relaxed.run()
             if relaxed.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-                iis = _iis(relaxed, col_names, row_names)
+                iis = _iis(relaxed, col_names, row_names, time_limit - (time.perf_counter() - start))
                 iis_relaxed = iis is not None
     if out.status == "optimal" and out.has_solution:
         kind = "optimal"
@@ -305,6 +312,67 @@ def solve_milp(
     return _solve_loaded(h, limits or SolveLimits(), config, on_progress)
 
 
+_LOCATION = re.compile(r"^\s*-->\s*(?P<path>.*):(?P<line>\d+):(?P<col>\d+)\s*$")
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def _parse_error(messages: list[str], path: Path, source: str, fmt: str) -> str:
+    """HiGHS's reader errors about `path`, said about `source` with the line of the problem."""
+    errors = [
+        m.removeprefix("ERROR:").strip()
+        for m in messages
+        if m.startswith("ERROR:") and "Parser error reading" not in m
+    ]
+    if not errors:
+        return f"{source}: HiGHS could not read it as {fmt}; check it is valid {fmt}"
+    lines = errors[0].splitlines()
+    headline, where, label, hint = lines[0], None, "", ""
+    for line in lines[1:]:
+        if m := _LOCATION.match(line):
+            where = f"line {m['line']}, column {m['col']}"
+        elif "^" in line:
+            label = line.split("^")[-1].strip()
+        elif line.strip().startswith("= help:"):
+            hint = line.strip().removeprefix("= help:").strip()
+    if where is None:
+        # The MPS reader names the offending entry but not its line: find the entry in the text.
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        quoted = _QUOTED.findall(headline)
+        found = next((n for n, line in enumerate(text, 1) for q in quoted if q in line), None)
+        where = f"line {found}" if found is not None else "(line unknown)"
+    detail = headline.replace(str(path), source) + (f" ({label})" if label else "") + (f"; {hint}" if hint else "")
+    return f"{source} {where}: {detail}"
+
+
+def _read_model(path: Path, source: str, config: SolverConfig) -> highspy.Highs:
+    """`path` loaded into a new HiGHS instance; errors name `source` (what the caller gave) and the line."""
+    fmt = path.suffix[1:].upper()
+    h = new_highs()
+    messages: list[str] = []
+
+    def collect(e: highspy.HighsCallbackEvent) -> None:
+        messages.append(e.message)
+
+    # The reader says what is wrong only through the log: catch it there, and print nothing.
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("output_flag", True)
+    h.cbLogging.subscribe(collect)
+    try:
+        status = h.readModel(str(path))
+    finally:
+        h.cbLogging.unsubscribe(collect)
+        h.setOptionValue("output_flag", False)
+    if status == highspy.HighsStatus.kError:
+        raise ModelError(_parse_error(messages, path, source, fmt))
+    if h.getNumCol() == 0:
+        raise ModelError(
+            f"{source}: the model has no variables, so there is nothing to solve; "
+            + ("declare them in the COLUMNS section" if fmt == "MPS" else "use them in the objective or constraints")
+        )
+    _check_size(h.getNumCol(), h.getNumRow(), h.getNumNz(), config)
+    return h
+
+
 def solve_milp_file(
     path: Path,
     limits: SolveLimits | None = None,
@@ -318,10 +386,22 @@ def solve_milp_file(
         raise ModelError(f"{path.name}: unsupported file type {path.suffix!r}; give a .mps or .lp file")
     if not path.is_file():
         raise ModelError(f"{path}: file not found")
-    h = new_highs()
-    if h.readModel(str(path)) == highspy.HighsStatus.kError:
-        raise ModelError(
-            f"{path.name}: HiGHS could not read the file; check it is valid {path.suffix[1:].upper()}"
-        )
-    _check_size(h.getNumCol(), h.getNumRow(), h.getNumNz(), config)
+    h = _read_model(path, str(path), config)
+    return _solve_loaded(h, limits or SolveLimits(), config, on_progress)
+
+
+def solve_milp_text(
+    text: str,
+    fmt: Literal["mps", "lp"],
+    limits: SolveLimits | None = None,
+    config: SolverConfig | None = None,
+    on_progress: ProgressFn | None = None,
+    source: str = "model_text",
+) -> MilpResult:
+    """Solve MPS or CPLEX LP `text`; errors name `source` (e.g. the request field) instead of a file."""
+    config = config or SolverConfig()
+    with tempfile.TemporaryDirectory(prefix="ogmux-milp-") as tmp:
+        path = Path(tmp) / f"model.{fmt}"
+        path.write_text(text, encoding="utf-8")
+        h = _read_model(path, source, config)
     return _solve_loaded(h, limits or SolveLimits(), config, on_progress)

@@ -19,6 +19,7 @@ from ogmux.tools.solver import (
     Variable,
     solve_milp,
     solve_milp_file,
+    solve_milp_text,
 )
 
 
@@ -244,3 +245,65 @@ def test_lp_file_and_bad_files(tmp_path: Path) -> None:
         solve_milp_file(bad)
     with pytest.raises(ModelError, match="unsupported file type"):
         solve_milp_file(tmp_path / "m.txt")
+
+
+def test_row_only_conflict_has_an_irreducible_subset() -> None:
+    # x + y >= 10 against x <= 3 and y <= 4 written as constraints: HiGHS's light test sees no bound clash
+    m = LinearModel(
+        variables=[Variable(name="x"), Variable(name="y")],
+        constraints=[
+            Constraint(name="need", terms={"x": 1, "y": 1}, sense=">=", rhs=10),
+            Constraint(name="x_cap", terms={"x": 1}, sense="<=", rhs=3),
+            Constraint(name="y_cap", terms={"y": 1}, sense="<=", rhs=4),
+            Constraint(name="harmless", terms={"x": 1, "y": -1}, sense="<=", rhs=100),
+        ],
+        objective={"x": 1},
+    )
+    r = solve_milp(m)
+    assert r.status == "infeasible"
+    assert {(e.kind, e.name, e.bound) for e in r.iis} == {
+        ("constraint", "need", "lower"), ("constraint", "x_cap", "upper"), ("constraint", "y_cap", "upper"),
+    }
+
+
+def test_row_only_conflict_in_a_milp_gives_the_relaxation_iis() -> None:
+    m = LinearModel(
+        variables=[Variable(name="x", type="integer"), Variable(name="y")],
+        constraints=[
+            Constraint(name="need", terms={"x": 1, "y": 1}, sense=">=", rhs=10),
+            Constraint(name="x_cap", terms={"x": 1}, sense="<=", rhs=3),
+            Constraint(name="y_cap", terms={"y": 1}, sense="<=", rhs=4),
+        ],
+    )
+    r = solve_milp(m)
+    assert r.status == "infeasible" and r.iis_of_relaxation
+    assert {e.name for e in r.iis} == {"need", "x_cap", "y_cap"}
+
+
+def test_text_models_name_what_the_caller_gave_and_the_line() -> None:
+    lp = "Minimize\n obj: x + y\nSubject To\n c1: x + y >== 10\nEnd\n"
+    with pytest.raises(ModelError) as err:
+        solve_milp_text(lp, "lp")
+    msg = str(err.value)
+    assert msg.startswith("model_text line 4, column 14: expected a number") and "model.lp" not in msg
+    mps = "NAME bad\nROWS\n N obj\n Q c1\nCOLUMNS\n x obj 1\nENDATA\n"
+    with pytest.raises(ModelError, match=r'^model_text line 4: Entry "Q c1" in ROWS section'):
+        solve_milp_text(mps, "mps")
+    r = solve_milp_text("Maximize\n obj: x\nSubject To\n c1: x <= 2\nEnd\n", "lp")
+    assert r.status == "optimal" and r.objective == pytest.approx(2.0)
+
+
+def test_lp_file_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "plan.lp"
+    path.write_text("Minimize\n obj: x\nSubject To\n c1: x <= 3 foo\nEnd\n")
+    with pytest.raises(ModelError, match=rf"^{path} line 4, column 13: expected a new line, found `foo`"):
+        solve_milp_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("NAME empty\nROWS\n N obj\nCOLUMNS\nRHS\nENDATA\n", "mps"), ("Minimize\n obj: 0\nEnd\n", "lp")],
+)
+def test_a_model_without_variables_is_refused(text: str, fmt: str) -> None:
+    with pytest.raises(ModelError, match="model_text: the model has no variables"):
+        solve_milp_text(text, fmt)
