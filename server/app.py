@@ -27,7 +27,6 @@ from mcp.types import (
     ResourceTemplateReference,
     TextContent,
     Tool,
-    ToolAnnotations,
 )
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -42,6 +41,7 @@ from ogmux.server.instructions import build_instructions
 from ogmux.server.principal import Principal, principal_for
 from ogmux.server.ratelimit import RateLimiter, RateLimitExceeded
 from ogmux.server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
+from ogmux.server.schemas import mcp_tool
 from ogmux.server.settings import Settings
 from ogmux.server.state import shared_state
 from ogmux.server.version import __version__
@@ -304,21 +304,8 @@ def _progress_fn(context: Context[Any, Any] | None):
 
 
 def tool_definition(spec: ToolSpec) -> Tool:
-    """The MCP `Tool` definition of a spec (JSON Schemas from its pydantic models)."""
-    return Tool(
-        name=spec.name,
-        title=spec.title,
-        description=spec.description,
-        input_schema=spec.input_model.model_json_schema(),
-        output_schema=spec.output_model.model_json_schema(),
-        annotations=ToolAnnotations(
-            title=spec.title,
-            read_only_hint=spec.read_only,
-            idempotent_hint=spec.idempotent,
-            open_world_hint=spec.open_world,
-            destructive_hint=spec.destructive,
-        ),
-    )
+    """The MCP `Tool` definition of a spec (compact JSON Schemas, see server.schemas)."""
+    return mcp_tool(spec)
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
