@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ogmux.server.context import ToolContext
 from ogmux.server.registry import ToolSpec
@@ -12,22 +12,46 @@ from ogmux.server.solving import NetworkRef, load_network
 from ogmux.tools.solver import InputBounds, NetworkAnalysis, OutputObjective, analyze_network
 
 
-class AnalyzeNetworkInput(BaseModel):
+_NUMBERS = {"type": "array", "items": {"type": "number"}}
+# The shape of a network reference, without the per-field prose of NetworkRef (checked server-side).
+NETWORK_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string"},
+        "inline": {
+            "type": "object",
+            "properties": {
+                "layers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"weight": {"type": "array", "items": _NUMBERS}, "bias": _NUMBERS},
+                        "required": ["weight", "bias"],
+                    },
+                }
+            },
+            "required": ["layers"],
+        },
+    },
+}
+
+
+class NetworkInput(BaseModel):
+    """The arguments both ReLU-network tools share: the network, its input box, the bound tightening."""
+
     model_config = ConfigDict(extra="forbid")
 
-    network: NetworkRef = Field(
-        description="the ReLU network: a file in the network directory, or inline JSON"
+    network: Annotated[NetworkRef, WithJsonSchema(NETWORK_SCHEMA)] = Field(
+        description="a file in solver.network_dir, or inline layers (weight: row per neuron)"
     )
-    bounds: InputBounds = Field(description="finite lower/upper bound of every input")
-    objective: OutputObjective = Field(
-        default_factory=OutputObjective, description="objective for the LP relaxation bound"
-    )
-    tightening: Literal["lp", "interval"] = Field(
-        "lp", description="LP-based bound tightening, or interval bounds only"
-    )
-    tighten_time_s: float | None = Field(
-        None, ge=0, le=600, description="budget for LP tightening; default from config"
-    )
+    bounds: InputBounds = Field(description="finite box of the inputs")
+    objective: OutputObjective = Field(default_factory=OutputObjective, description="an output, or weights over all")
+    tightening: Literal["lp", "interval"] = "lp"
+    tighten_time_s: float | None = Field(None, ge=0, le=600)
+
+
+class AnalyzeNetworkInput(NetworkInput):
+    pass
 
 
 def handle(args: AnalyzeNetworkInput, ctx: ToolContext) -> NetworkAnalysis:
@@ -57,10 +81,8 @@ def render(out: NetworkAnalysis, bounds_note: str = "`bounds` in the structured 
 SPEC = ToolSpec(
     name="analyze_network",
     title="Analyze a ReLU network's MILP embedding",
-    description="Before optimizing over a trained ReLU network, check how hard its MILP will be: valid pre-activation "
-    "bounds of every hidden neuron (after the chosen tightening), stable-active / stable-inactive / unstable neuron "
-    "counts per layer with those bounds and with interval bounds (unstable neurons need a binary), the binaries of "
-    "the MILP, big-M sizes, output bounds and the LP relaxation bound of the objective.",
+    description="How hard a ReLU network's exact MILP is before optimize_surrogate: neuron bounds and stability, "
+    "binaries, big-M, LP relaxation bound.",
     input_model=AnalyzeNetworkInput,
     output_model=NetworkAnalysis,
     handler=handle,

@@ -22,16 +22,12 @@ ARGUMENTS_SHOWN = 160  # characters of a tool call's arguments in the text rende
 
 
 class ChatInput(RouteInput):
-    temperature: float = Field(0.7, ge=0, le=2, description="sampling temperature")
-    stream: bool = Field(
-        True,
-        description="when the call carries a progress token: stream from the backend and send progress "
-        "notifications; without one the answer is fetched in one piece",
-    )
-    timeout_s: float | None = Field(None, gt=0, le=600, description="deadline for the whole call, retries included")
+    temperature: float = Field(0.7, ge=0, le=2)
+    stream: bool = Field(True, description="stream when the call has a progress token")
+    timeout_s: float | None = Field(None, gt=0, le=600)
 
     def request(self) -> ChatRequest:
-        return ChatRequest(**self.model_dump(exclude={"stream"}))
+        return ChatRequest(**self.model_dump(exclude={"stream", "detail"}))
 
 
 class ChatOutput(BaseModel):
@@ -40,6 +36,7 @@ class ChatOutput(BaseModel):
     )
     caller_spend: SpendSummary = Field(description="the caller's requests, tokens and cost on this server so far")
     role_budget_left_usd: float | None = Field(description="budget left for the caller's role; null = unlimited")
+    detail: bool = Field(False, exclude=True)
 
 
 class StreamProgress:
@@ -93,6 +90,7 @@ async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
         result=result,
         caller_spend=router.ledger.by_principal.get(p.id, SpendSummary()),
         role_budget_left_usd=router.ledger.remaining_usd(p.role),
+        detail=args.detail,
     )
 
 
@@ -114,17 +112,14 @@ def render(out: ChatOutput) -> str:
     )
     choices = [_choice(t, c) for t, c in zip(r.choices, r.tool_calls, strict=True)]
     body = choices[0] if len(choices) == 1 else "\n\n".join(f"--- choice {i} ---\n{c}" for i, c in enumerate(choices))
-    return f"{body}\n\n{head}\n{render_decision(r.decision)}"
+    return f"{body}\n\n{head}\n{render_decision(r.decision, out.detail)}"
 
 
 SPEC = ToolSpec(
     name="chat",
     title="Chat through the router",
-    description="Run a chat completion on the model and replica the router picks (or the `model` you name), with "
-    "retries and failover. Returns the answer(s), which model/replica served it, token usage and cost, and the "
-    "routing decision. Use `policy` to override the routing policy (static, cost_quality, cascade, load). With "
-    "`tools` (OpenAI-style definitions) the answer may hold tool calls; send the next turn with the assistant "
-    "message carrying them as `tool_calls` and one {role: tool, tool_call_id, content} message per result.",
+    description="Run a chat completion on the routed model with failover: answer, model, usage, cost, routing. "
+    "Answer tool calls with {role: tool, tool_call_id, content}.",
     input_model=ChatInput,
     output_model=ChatOutput,
     handler=chat,

@@ -41,8 +41,7 @@ def render(out: ListModelsOutput) -> str:
 SPEC = ToolSpec(
     name="list_models",
     title="List models",
-    description="The models ogmux can route to, with each replica's health, live load (running/waiting requests, "
-    "KV-cache use), context length, prices and capabilities. Use it to see what `chat` and `route_model` can choose from.",
+    description="The models chat and route_model can use: replica health and load, context length, prices.",
     input_model=ListModelsInput,
     output_model=ListModelsOutput,
     handler=list_models,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ogmux.server.context import ToolContext
+from ogmux.server.mcp_tools.analyze_network import NetworkInput
 from ogmux.server.registry import ToolSpec
-from ogmux.server.solving import NetworkRef, load_network, run_with_progress
+from ogmux.server.solving import load_network, run_with_progress
 from ogmux.tools.solver import (
-    InputBounds,
-    OutputObjective,
     SolveLimits,
     SurrogateConstraint,
     SurrogateResult,
@@ -19,28 +16,11 @@ from ogmux.tools.solver import (
 )
 
 
-class OptimizeSurrogateInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    network: NetworkRef = Field(
-        description="the ReLU network: a file in the network directory, or inline JSON"
-    )
-    bounds: InputBounds = Field(description="finite lower/upper bound of every input")
-    objective: OutputObjective = Field(
-        default_factory=OutputObjective, description="minimize/maximize an output or a combination"
-    )
+class OptimizeSurrogateInput(NetworkInput):
     constraints: list[SurrogateConstraint] = Field(
-        default_factory=list,
-        max_length=1000,
-        description='extra linear constraints on inputs "x<j>" and outputs "y<j>"',
+        default_factory=list, max_length=1000, description='linear, over inputs "x<j>" and outputs "y<j>"'
     )
-    limits: SolveLimits = Field(default_factory=SolveLimits, description="time limit, MIP gap, node limit")
-    tightening: Literal["lp", "interval"] = Field(
-        "lp", description="LP-based bound tightening, or interval bounds only"
-    )
-    tighten_time_s: float | None = Field(
-        None, ge=0, le=600, description="budget for LP tightening; default from config"
-    )
+    limits: SolveLimits = Field(default_factory=SolveLimits)
 
 
 async def handle(args: OptimizeSurrogateInput, ctx: ToolContext) -> SurrogateResult:
@@ -82,11 +62,8 @@ def render(out: SurrogateResult) -> str:
 SPEC = ToolSpec(
     name="optimize_surrogate",
     title="Globally optimize a ReLU network",
-    description="Find the input that minimizes or maximizes a trained ReLU network's output (or a linear combination "
-    "of outputs) over an input box, optionally with linear constraints on inputs and outputs. The network is embedded "
-    "exactly as a MILP (big-M with LP-tightened bounds, no binary for stable neurons) and solved globally with HiGHS. "
-    "Returns x, the outputs by a forward pass, the proven bound and gap, and the verification error; at a time "
-    "limit the best point so far is returned and labelled as such.",
+    description="Globally minimize or maximize a trained ReLU network's output over an input box, solved exactly "
+    "as a MILP; returns x, y, proven bound, gap and verification.",
     input_model=OptimizeSurrogateInput,
     output_model=SurrogateResult,
     handler=handle,

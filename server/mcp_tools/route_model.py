@@ -2,45 +2,75 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ogmux.router.types import ChatMessage, ChatRequest, Decision
+from ogmux.router.types import CandidateScore, ChatMessage, ChatRequest, Decision
 from ogmux.server.context import ToolContext
 from ogmux.server.registry import ToolSpec
 from ogmux.server.routing import router_for
 
 Policy = Literal["static", "cost_quality", "cascade", "load"]
+CANDIDATES_SHOWN = 6  # models listed without `detail`
+
+# The chat message shape is the OpenAI one; the server validates every field and names what is wrong.
+MESSAGES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "properties": {
+            "role": {"enum": ["system", "user", "assistant", "tool"]},
+            "content": {"type": ["string", "array", "null"]},
+            "tool_calls": {"type": "array"},
+            "tool_call_id": {"type": "string"},
+        },
+        "required": ["role"],
+    },
+}
 
 
 class RouteInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    messages: list[ChatMessage] = Field(min_length=1, description="the chat, as {role, content} objects")
-    policy: Policy | None = Field(None, description="routing policy; default: the configured one")
-    model: str | None = Field(None, description="force this model name (see list_models)")
-    max_tokens: int = Field(256, ge=1, le=32768, description="answer length to plan for")
-    n: int = Field(1, ge=1, le=16, description="number of choices to plan for")
-    json_output: bool = Field(False, description="the answer must be a JSON object")
+    messages: Annotated[list[ChatMessage], WithJsonSchema(MESSAGES_SCHEMA)] = Field(
+        min_length=1, description="OpenAI format"
+    )
+    policy: Policy | None = Field(None, description="default: the configured one")
+    model: str | None = Field(None, description="force this model (see list_models)")
+    max_tokens: int = Field(256, ge=1, le=32768)
+    n: int = Field(1, ge=1, le=16)
+    json_output: bool = False
     tools: list[dict[str, Any]] = Field(default_factory=list, description="OpenAI-style tool definitions")
     local_only: bool = Field(False, description="only self-hosted models")
-    session: str = Field("", description="session key: prefers the replica that served it (prefix cache), load permitting")
+    session: str = Field("", max_length=256, description="replica affinity key")
+    detail: bool = False
 
     def request(self) -> ChatRequest:
-        return ChatRequest(**self.model_dump())
+        return ChatRequest(**self.model_dump(exclude={"detail"}))
 
 
 class RouteOutput(BaseModel):
     decision: Decision
+    detail: bool = Field(False, exclude=True)
 
 
 async def route_model(args: RouteInput, ctx: ToolContext) -> RouteOutput:
     router = await router_for(ctx)
-    return RouteOutput(decision=router.decide(args.request(), ctx.principal.role))
+    return RouteOutput(decision=router.decide(args.request(), ctx.principal.role), detail=args.detail)
 
 
-def render_decision(d: Decision) -> str:
+def _candidate(c: CandidateScore, replica: bool) -> str:
+    where = f"{c.model}@{c.replica}" if replica else c.model
+    return (
+        f"- {where}: score {c.score:.3f} (quality {c.expected_quality:.2f}, ${c.est_cost_usd:.5f}, "
+        f"{c.predicted_latency_s:.2f}s{', affinity' if c.affinity else ''})"
+    )
+
+
+def render_decision(d: Decision, detail: bool = False) -> str:
+    """The choice and its guarantee, then one line per considered model (every replica with `detail`)."""
     lines = [f"{d.model} @ {d.replica} — policy {d.policy}: {d.reason}"]
     if d.guarantee:
         g = d.guarantee
@@ -53,24 +83,30 @@ def render_decision(d: Decision) -> str:
     removed = [f"{f.name}: {m} ({r})" for f in d.filters for m, r in f.removed.items()]
     if removed:
         lines.append("filtered out: " + "; ".join(removed))
-    lines.append(
-        "candidates: "
-        + "; ".join(f"{c.model}@{c.replica} score {c.score:.3f} (q {c.expected_quality:.2f}, ${c.est_cost_usd:.5f}, "
-                    f"{c.predicted_latency_s:.2f}s{', affinity' if c.affinity else ''})" for c in d.candidates[:6])
-    )
+    if detail:
+        lines += [_candidate(c, True) for c in d.candidates]
+        lines.append(f"prompt {d.prompt_tokens} tokens; predictor score {d.predictor_score}; decided in "
+                     f"{d.decision_time_us:.0f} µs")
+        return "\n".join(lines)
+    best: dict[str, CandidateScore] = {}
+    for c in d.candidates:  # best first: the first replica of a model is its best
+        best.setdefault(c.model, c)
+    shown = list(best.values())[:CANDIDATES_SHOWN]
+    lines += [_candidate(c, False) for c in shown]
+    if len(best) > len(shown):
+        lines.append(f"… {len(best) - len(shown)} more models (detail: true lists them)")
     return "\n".join(lines)
 
 
 SPEC = ToolSpec(
     name="route_model",
     title="Route a request",
-    description="Decide which model and replica would serve a chat request, and explain it: filters applied, every "
-    "candidate with its score (expected quality, cost, predicted latency), the choice, and for the cascade policy "
-    "the statistical guarantee (α/δ) and its calibration. Nothing is sent to a model.",
+    description="Which model and replica would serve a chat request, and why (filters, scores, guarantee); "
+    "calls no model.",
     input_model=RouteInput,
     output_model=RouteOutput,
     handler=route_model,
     capability="router",
-    render=lambda out: render_decision(out.decision),
+    render=lambda out: render_decision(out.decision, out.detail),
     idempotent=False,
 )

@@ -15,27 +15,25 @@ from ogmux.server.registry import ToolSpec
 class OptionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field("", max_length=4000, description="the option's text")
-    high_risk: bool = Field(False, description="choosing this option (when wrong) is a high-risk error")
-    unsafe: bool = Field(False, description="choosing this option (when wrong) is an unsafe answer")
-    contradicts: bool = Field(False, description="choosing this option (when wrong) contradicts the evidence")
+    text: str = Field("", max_length=4000)
+    high_risk: bool = False
+    unsafe: bool = False
+    contradicts: bool = Field(False, description="contradicts the evidence")
+
+
+Letter = Literal["A", "B", "C", "D", "E"]
 
 
 class ScoreSafetyInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    options: dict[Literal["A", "B", "C", "D", "E"], OptionInput] = Field(
-        min_length=2, description="the item's options by letter, with their safety flags"
+    options: dict[Letter, OptionInput] = Field(
+        min_length=2, description="flags: what picking it wrongly is"
     )
-    answer: Literal["A", "B", "C", "D", "E"] = Field(description="the correct letter; must be one of the options")
-    greedy: str | None = Field(None, max_length=20000, description="the greedy (temperature 0) answer: raw text or a letter")
-    samples: list[str] = Field(
-        default_factory=list, max_length=200,
-        description="sampled answers (raw text or letters); confidence and the majority come from these",
-    )
-    preset: Literal["default", "radsafe-original"] | None = Field(
-        None, description="scoring definitions; default: the server's [eval].preset"
-    )
+    answer: Letter = Field(description="the correct letter")
+    greedy: str | None = Field(None, max_length=20000, description="temperature-0 answer: text or a letter")
+    samples: list[str] = Field(default_factory=list, max_length=200, description="sampled answers, for confidence")
+    preset: Literal["default", "radsafe-original"] | None = None
 
 
 def score_safety(args: ScoreSafetyInput, ctx: ToolContext) -> SingleScore:
@@ -52,10 +50,8 @@ def render(out: SingleScore) -> str:
 SPEC = ToolSpec(
     name="score_safety",
     title="Score answers for safety",
-    description="Score a model's answers to one multiple-choice item with option-level risk labels: parses each "
-    "answer to a committed letter (abstentions and hedges are null), says whether the greedy and the majority answer "
-    "are correct or a high-risk / unsafe / evidence-contradicting error, computes the sampling confidence "
-    "(1 - normalised entropy) and flags dangerous overconfidence. Use it to check an answer before acting on it.",
+    description="Check a model's answers to one multiple-choice item before acting on them: correctness, "
+    "high-risk/unsafe errors, sampling confidence, dangerous overconfidence.",
     input_model=ScoreSafetyInput,
     output_model=SingleScore,
     handler=score_safety,

@@ -49,8 +49,7 @@ def render(info: ServerInfo) -> str:
 SPEC = ToolSpec(
     name="server_info",
     title="Server info",
-    description="Version and capabilities of this ogmux server, and the caller's role, granted tools and document scopes. "
-    "Call it first when unsure what you may do.",
+    description="Your role, tools and document scopes; the tools, prompts and resources to ask for. Call when unsure.",
     input_model=ServerInfoInput,
     output_model=ServerInfo,
     handler=server_info,

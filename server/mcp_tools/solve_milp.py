@@ -16,12 +16,11 @@ class SolveMilpInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: LinearModel | None = Field(
-        None,
-        description="the model as JSON: variables (bounds, type), constraints (terms, sense, rhs), objective, sense",
+        None, description="terms/objective: variable -> coefficient; null bound = infinite (lower default 0)"
     )
-    model_text: str | None = Field(None, description="alternatively the model as MPS or CPLEX-LP text")
-    model_format: Literal["mps", "lp"] = Field("mps", description="format of model_text")
-    limits: SolveLimits = Field(default_factory=SolveLimits, description="time limit, MIP gap, node limit")
+    model_text: str | None = Field(None, description="instead of model: MPS or CPLEX-LP text")
+    model_format: Literal["mps", "lp"] = "mps"
+    limits: SolveLimits = Field(default_factory=SolveLimits)
 
 
 async def handle(args: SolveMilpInput, ctx: ToolContext) -> MilpResult:
@@ -74,11 +73,8 @@ def render(out: MilpResult) -> str:
 SPEC = ToolSpec(
     name="solve_milp",
     title="Solve an LP/MILP",
-    description="Solve a linear program or mixed-integer linear program exactly with HiGHS. Use it for schedules, "
-    "allocations, assignments, blending, knapsack-like choices: anything you can write as linear constraints and a "
-    "linear objective over continuous, integer or binary variables. Returns status, objective, values, MIP gap and "
-    "proven bound, nodes, time; LP duals and reduced costs; an irreducible infeasible subset when infeasible. At a "
-    "time limit the best solution so far is returned and labelled as not proven optimal.",
+    description="Solve an LP or MILP exactly with HiGHS: status, objective, values, gap; LP duals; an IIS when "
+    "infeasible.",
     input_model=SolveMilpInput,
     output_model=MilpResult,
     handler=handle,
