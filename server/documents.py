@@ -1,4 +1,4 @@
-"""The shared ObjectGraph corpus of a server, and the caller's document scopes."""
+"""The ObjectGraph corpus of a server — files loaded in memory, or the document store — and the caller's scopes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from ogmux.server.settings import Settings
 from ogmux.tools.objectgraph.access import Scopes
 from ogmux.tools.objectgraph.corpus import Corpus
 from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.store import CorpusView, DocumentStore, MemoryView, StoreView
 
-__all__ = ["caller_scopes", "served_corpus", "snapshot_for"]
+__all__ = ["caller_scopes", "served_corpus", "snapshot_for", "view_for"]
 
 COMPONENT = "objectgraph.corpus"
+STORE = "objectgraph.store"
 
 
 _log = logging.getLogger("ogmux.objectgraph")
@@ -50,6 +52,21 @@ def snapshot_for(ctx: ToolContext) -> Snapshot:
             _log.log(logging.ERROR if severity == "error" else logging.WARNING, "corpus: %s", text)
     served.logged = set(current)
     return snap
+
+
+def _open_store(state: AppState) -> DocumentStore:
+    cfg = state.settings.objectgraph
+    store = DocumentStore(cfg.store, reload_interval_s=cfg.reload_interval_s)
+    state.add_closer(store.close)
+    return store
+
+
+def view_for(ctx: ToolContext) -> CorpusView:
+    """What this request queries: the current version of `objectgraph.store` when one is configured (the
+    corpus is then never loaded into this process), else the in-memory snapshot of the corpus files."""
+    if ctx.settings.objectgraph.store:
+        return StoreView(ctx.state.component(STORE, lambda _settings: _open_store(ctx.state)))
+    return MemoryView(snapshot_for(ctx))
 
 
 def caller_scopes(ctx: ToolContext) -> Scopes:

@@ -1,4 +1,5 @@
-"""`ogmux check DIR` (lint a corpus) and `ogmux index DIR` (its index and statistics)."""
+"""`ogmux check DIR` (lint a corpus), `ogmux index DIR` (its index and statistics) and
+`ogmux corpus push DIR --store DSN` (check it, then store it as the new version served from PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ogmux.server.cliutil import add_config_argument, settings_from_args
 from ogmux.text import plural
 from ogmux.tools.objectgraph.corpus import Corpus, CorpusError
 from ogmux.tools.objectgraph.listing import list_documents
+from ogmux.tools.objectgraph.store import StoreUnavailableError, push_snapshot
 
 __all__ = ["register"]
 
@@ -30,6 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("--stats-only", action="store_true", help="print the statistics without the per-node index")
     add_config_argument(index)
     index.set_defaults(func=run_index)
+    corpus = sub.add_parser("corpus", help="manage the corpus served from the document store (PostgreSQL)")
+    corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
+    push = corpus_sub.add_parser(
+        "push",
+        help="check a corpus like `ogmux check`, then store it as the new version every replica serves",
+        description="Nothing is stored when any file has an error (exit status 1) or the store cannot be reached "
+        "(exit status 3). Replicas with objectgraph.store set serve the new version from their next request.",
+    )
+    push.add_argument("dir", type=Path, nargs="?", help="corpus directory (default: objectgraph.corpus)")
+    push.add_argument("--store", default=None, help="PostgreSQL DSN (default: objectgraph.store of the config)")
+    add_config_argument(push)
+    push.set_defaults(func=run_push)
 
 
 def _load(args: argparse.Namespace) -> Corpus | None:
@@ -42,10 +56,8 @@ def _load(args: argparse.Namespace) -> Corpus | None:
         return None
 
 
-def run_check(args: argparse.Namespace) -> int:
-    corpus = _load(args)
-    if corpus is None:
-        return 2
+def _report(corpus: Corpus) -> int:
+    """Print every issue (located) and a summary line; return the number of errors."""
     issues = corpus.lint()
     for issue in issues:
         print(issue)
@@ -53,7 +65,35 @@ def run_check(args: argparse.Namespace) -> int:
     snap = corpus.snapshot()
     counts = [plural(len(snap.docs), "document"), plural(len(snap.nodes), "node")]
     print(f"{', '.join(counts)}: {plural(errors, 'error')}, {plural(len(issues) - errors, 'warning')}")
-    return 1 if errors else 0
+    return errors
+
+
+def run_check(args: argparse.Namespace) -> int:
+    corpus = _load(args)
+    if corpus is None:
+        return 2
+    return 1 if _report(corpus) else 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    dsn = args.store or settings_from_args(args).objectgraph.store
+    if not dsn:
+        print("no document store: pass --store postgresql://... or set objectgraph.store", file=sys.stderr)
+        return 2
+    corpus = _load(args)
+    if corpus is None:
+        return 2
+    if _report(corpus):
+        print("nothing pushed: fix the errors above first", file=sys.stderr)
+        return 1
+    try:
+        result = push_snapshot(dsn, corpus.snapshot(), source=str(corpus.root))
+    except StoreUnavailableError as exc:
+        print(f"nothing pushed: {exc}", file=sys.stderr)
+        return 3
+    counts = [plural(result.docs, "document"), plural(result.nodes, "node")]
+    print(f"pushed version {result.version}: {', '.join(counts)} in {result.seconds:.1f} s")
+    return 0
 
 
 def run_index(args: argparse.Namespace) -> int:

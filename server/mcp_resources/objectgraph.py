@@ -5,15 +5,14 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from ogmux.server.context import ToolContext
-from ogmux.server.documents import caller_scopes, snapshot_for
+from ogmux.server.documents import caller_scopes, view_for
 from ogmux.server.registry import ResourceSpec
 from ogmux.text import plural
-from ogmux.tools.objectgraph.listing import document_changelog, document_index, list_documents, node_source
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines
 
 
 def docs(ctx: ToolContext) -> str:
-    entries = list_documents(snapshot_for(ctx), caller_scopes(ctx))
+    entries = view_for(ctx).documents(caller_scopes(ctx))
     if not entries:
         return "no documents"
     rows = [f"- {d.id} v{d.version}: {d.title} ({plural(d.nodes, 'node')})" for d in entries]
@@ -22,7 +21,7 @@ def docs(ctx: ToolContext) -> str:
 
 
 def doc(ctx: ToolContext, doc: str) -> str:
-    entry, lines = document_index(snapshot_for(ctx), unquote(doc), caller_scopes(ctx))
+    entry, lines = view_for(ctx).document_index(unquote(doc), caller_scopes(ctx))
     rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})"]
     for line in lines:
         rows.append(f"- {line.id} [{line.type}] {line.title}: {line.dense}")
@@ -36,12 +35,12 @@ def node(ctx: ToolContext, id: str) -> str:
     ref = unquote(id)
     if "#" not in ref and ":" in ref:
         ref = ref.replace(":", "#", 1)
-    return node_source(snapshot_for(ctx), ref, caller_scopes(ctx))
+    return view_for(ctx).node_source(ref, caller_scopes(ctx))
 
 
 def changelog(ctx: ToolContext, doc: str) -> str:
     name = unquote(doc)
-    entries = document_changelog(snapshot_for(ctx), name, caller_scopes(ctx))
+    entries = view_for(ctx).changelog(name, caller_scopes(ctx))
     if not entries:
         return f"no changelog entries for {name}"
     rows = [

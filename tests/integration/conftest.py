@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.engines import PostgresServer, postgres_server
 from tests.integration.procs import free_port
 from tests.integration.vllm_harness import VllmServer, build_tiny_moe, start_servers, stop_servers
 
@@ -48,3 +49,10 @@ def vllm_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmPool]:
         yield VllmPool(*servers, model_dir=model_dir)
     finally:
         stop_servers(servers)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 cluster for the whole run (initdb takes seconds); tests create their own databases."""
+    with postgres_server() as server:
+        yield server

@@ -1,0 +1,140 @@
+"""Field-weighted BM25 in SQL over the caller's visible nodes: the same scores as the in-memory index.
+
+The in-memory search builds its index over the caller's visible nodes only. The store keeps the
+ingredients per scope class (nodes sharing one set of effective scopes): node counts and field
+lengths per class, document frequencies per (term, class), and postings tagged with their class.
+Summing over the classes the caller may see gives exactly the statistics of the visible part of
+the corpus, and every statement filters postings by those classes, so a hidden node contributes
+to no score and never leaves the database. Scoring is bm25s' default (Lucene) variant:
+idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b dl / avgdl)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from ogmux.tools.objectgraph.access import Scopes
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.store.schema import FIELDS, table
+
+__all__ = ["VisibleStats", "rank", "scope_params", "visible", "visible_stats"]
+
+
+
+def visible(alias: str) -> str:
+    """The scope filter on the node (or scope class) row named `alias`; parameters from `scope_params`.
+
+    Public rows have no effective scope; "*" sees everything; otherwise one shared scope suffices
+    (the rule of `access.is_visible`).
+    """
+    return f"(cardinality({alias}.scopes) = 0 OR %(all)s OR {alias}.scopes && %(caller)s::text[])"
+
+
+def scope_params(caller: Scopes) -> dict[str, object]:
+    """Query parameters of the scope filter `visible`."""
+    return {"all": "*" in caller, "caller": sorted(caller)}
+
+
+@dataclass(frozen=True)
+class VisibleStats:
+    """Collection statistics of the nodes and documents one caller may see."""
+
+    classes: list[int]
+    nodes: int
+    avg_len: dict[str, float]
+    docs: int
+    avg_doc_len: float
+
+
+def visible_stats(conn: psycopg.Connection, version: int, caller: Scopes) -> VisibleStats:
+    """Node and document counts and mean field lengths over the classes `caller` may see."""
+    q = sql.SQL("SELECT cls, nodes, len_title, len_keywords, len_dense, len_content FROM {} c WHERE " + visible("c"))
+    rows = conn.execute(q.format(table(version, "class")), scope_params(caller)).fetchall()
+    classes = [r[0] for r in rows]
+    nodes = sum(r[1] for r in rows)
+    avg = {f: (sum(r[2 + i] for r in rows) / nodes if nodes else 0.0) for i, f in enumerate(FIELDS)}
+    q = sql.SQL("SELECT count(DISTINCT doc), coalesce(sum(len), 0) FROM {} WHERE cls = ANY(%s)")
+    docs, total = conn.execute(q.format(table(version, "doc_len")), (classes,)).fetchone() or (0, 0)
+    return VisibleStats(classes, nodes, avg, int(docs), float(total) / docs if docs else 0.0)
+
+
+_RANK = """
+WITH q AS (
+    SELECT t.term, count(*)::float8 AS qc FROM unnest(%(terms)s::text[]) AS t(term) GROUP BY t.term
+), df AS (
+    SELECT term, sum(df_title)::float8 AS t, sum(df_keywords)::float8 AS k,
+           sum(df_dense)::float8 AS d, sum(df_content)::float8 AS c
+    FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term
+), w AS (
+    SELECT q.term,
+           q.qc * %(w_title)s * ln(1 + (%(n)s - df.t + 0.5) / (df.t + 0.5)) AS it,
+           q.qc * %(w_keywords)s * ln(1 + (%(n)s - df.k + 0.5) / (df.k + 0.5)) AS ik,
+           q.qc * %(w_dense)s * ln(1 + (%(n)s - df.d + 0.5) / (df.d + 0.5)) AS id,
+           q.qc * %(w_content)s * ln(1 + (%(n)s - df.c + 0.5) / (df.c + 0.5)) AS ic
+    FROM q JOIN df USING (term)
+), ns AS (
+    SELECT p.node, p.doc, sum(
+          CASE WHEN p.tf_title > 0 THEN w.it * p.tf_title
+               / (p.tf_title + %(k1)s * (1 - %(b)s + %(b)s * p.len_title / %(a_title)s)) ELSE 0 END
+        + CASE WHEN p.tf_keywords > 0 THEN w.ik * p.tf_keywords
+               / (p.tf_keywords + %(k1)s * (1 - %(b)s + %(b)s * p.len_keywords / %(a_keywords)s)) ELSE 0 END
+        + CASE WHEN p.tf_dense > 0 THEN w.id * p.tf_dense
+               / (p.tf_dense + %(k1)s * (1 - %(b)s + %(b)s * p.len_dense / %(a_dense)s)) ELSE 0 END
+        + CASE WHEN p.tf_content > 0 THEN w.ic * p.tf_content
+               / (p.tf_content + %(k1)s * (1 - %(b)s + %(b)s * p.len_content / %(a_content)s)) ELSE 0 END
+    ) AS s
+    FROM {posting} p JOIN w USING (term)
+    WHERE p.term = ANY(%(terms)s) AND p.cls = ANY(%(cls)s)
+    GROUP BY p.node, p.doc
+), dtf AS (
+    SELECT term, doc, sum(tf)::float8 AS tf FROM {doc_posting}
+    WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term, doc
+), ddf AS (
+    SELECT term, count(*)::float8 AS df FROM dtf GROUP BY term
+), dl AS (
+    SELECT doc, sum(len)::float8 AS len FROM {doc_len}
+    WHERE cls = ANY(%(cls)s) AND doc IN (SELECT doc FROM dtf) GROUP BY doc
+), ds AS (
+    SELECT dtf.doc, sum(q.qc * ln(1 + (%(n_docs)s - ddf.df + 0.5) / (ddf.df + 0.5))
+                      * dtf.tf / (dtf.tf + %(k1)s * (1 - %(b)s + %(b)s * dl.len / %(a_doc)s))) AS s
+    FROM dtf JOIN ddf USING (term) JOIN q USING (term) JOIN dl USING (doc) GROUP BY dtf.doc
+), top AS (
+    SELECT (SELECT max(s) FROM ns) AS node_max, (SELECT max(s) FROM ds) AS doc_max
+), fin AS (
+    SELECT ns.node, ns.s + CASE WHEN top.node_max > 0 AND top.doc_max > 0
+                                THEN coalesce(ds.s, 0) * (%(w_doc)s * top.node_max / top.doc_max) ELSE 0 END AS score
+    FROM ns CROSS JOIN top LEFT JOIN ds USING (doc)
+    WHERE ns.s > 0
+)
+SELECT node, score, count(*) OVER () FROM fin ORDER BY score DESC, node LIMIT %(want)s
+"""
+
+
+def rank(
+    conn: psycopg.Connection, version: int, stats: VisibleStats, terms: list[str], want: int, config: ObjectGraphConfig
+) -> tuple[list[tuple[int, float]], int]:
+    """The best `want` (node row, score) pairs for the query `terms` (best first, ties in corpus order) and
+    how many visible nodes match at all."""
+    if not terms or not stats.nodes:
+        return [], 0
+    weights = config.search_weights
+    params: dict[str, object] = {
+        "terms": terms,
+        "cls": stats.classes,
+        "n": float(stats.nodes),
+        "n_docs": float(stats.docs),
+        "a_doc": stats.avg_doc_len,
+        "k1": config.bm25_k1,
+        "b": config.bm25_b,
+        "w_doc": weights.document,
+        "want": want,
+        **{f"w_{f}": float(getattr(weights, f)) for f in FIELDS},
+        **{f"a_{f}": stats.avg_len[f] for f in FIELDS},
+    }
+    names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len")}
+    rows = conn.execute(sql.SQL(_RANK).format(**names), params).fetchall()
+    total = int(rows[0][2]) if rows else 0
+    return [(int(r[0]), float(r[1])) for r in rows], total

@@ -1,0 +1,113 @@
+"""Tables of the document store: a registry of versions, and one schema per pushed version.
+
+A version is immutable once committed, so a request that reads one version sees one corpus
+however many statements it runs, and an old version is dropped whole (`DROP SCHEMA`) instead
+of deleting millions of rows.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+__all__ = ["FIELDS", "LOCK_KEY", "REGISTRY_DDL", "finish_ddl", "load_ddl", "schema_of", "table"]
+
+FIELDS = ("title", "keywords", "dense", "content")
+LOCK_KEY = 0x6F676D7578  # pg_advisory_xact_lock key that serialises pushes
+_PREFIX = "ogmux_v"
+
+REGISTRY_DDL = """
+CREATE SCHEMA IF NOT EXISTS ogmux;
+CREATE TABLE IF NOT EXISTS ogmux.versions (
+    version bigint PRIMARY KEY,
+    pushed_at timestamptz NOT NULL DEFAULT now(),
+    source text NOT NULL,
+    docs integer NOT NULL,
+    nodes integer NOT NULL,
+    all_scopes text[] NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ogmux.current (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    version bigint NOT NULL REFERENCES ogmux.versions
+);
+"""
+
+# Created empty, filled with COPY, then indexed (faster than maintaining indexes row by row).
+_LOAD = """
+CREATE SCHEMA {s};
+CREATE TABLE {s}.doc (
+    ord integer PRIMARY KEY, id text NOT NULL UNIQUE, title text NOT NULL, version text NOT NULL,
+    path text NOT NULL, hash text NOT NULL, scopes text[] NOT NULL
+);
+CREATE TABLE {s}.change (
+    doc text NOT NULL, idx integer NOT NULL, version text NOT NULL, date text NOT NULL, nodes text[] NOT NULL,
+    summary text NOT NULL, PRIMARY KEY (doc, idx)
+);
+CREATE TABLE {s}.node (
+    ord integer NOT NULL, id text NOT NULL, doc text NOT NULL, doc_ord integer NOT NULL, node text NOT NULL,
+    title text NOT NULL, type text NOT NULL, scopes text[] NOT NULL, cls integer NOT NULL, keywords text[] NOT NULL,
+    dense_text text NOT NULL, full_text text NOT NULL, version text NOT NULL, hash text NOT NULL,
+    heading_path text[] NOT NULL, confidence double precision, parent text, edges jsonb NOT NULL, assertion jsonb,
+    dense_tokens integer NOT NULL, full_tokens integer NOT NULL,
+    len_title integer NOT NULL, len_keywords integer NOT NULL, len_dense integer NOT NULL, len_content integer NOT NULL
+);
+CREATE TABLE {s}.class (
+    cls integer PRIMARY KEY, scopes text[] NOT NULL, nodes integer NOT NULL,
+    len_title bigint NOT NULL, len_keywords bigint NOT NULL, len_dense bigint NOT NULL, len_content bigint NOT NULL
+);
+CREATE TABLE {s}.doc_len (doc integer NOT NULL, cls integer NOT NULL, len bigint NOT NULL, PRIMARY KEY (doc, cls));
+CREATE UNLOGGED TABLE {s}.posting_load (
+    term text NOT NULL, node integer NOT NULL,
+    tf_title integer NOT NULL, tf_keywords integer NOT NULL, tf_dense integer NOT NULL, tf_content integer NOT NULL
+);
+"""
+
+# Postings are rewritten sorted by term, so one term's rows sit on adjacent pages; each carries the
+# node's scope class, document and field lengths so a query scores without touching `node`.
+_FINISH = """
+ALTER TABLE {s}.node ADD PRIMARY KEY (ord);
+CREATE UNIQUE INDEX ON {s}.node (id);
+CREATE INDEX ON {s}.node (node);
+CREATE INDEX ON {s}.node (doc_ord, ord);
+CREATE TABLE {s}.posting AS
+    SELECT p.term, p.node, n.doc_ord AS doc, n.cls, p.tf_title, p.tf_keywords, p.tf_dense, p.tf_content,
+           n.len_title, n.len_keywords, n.len_dense, n.len_content
+    FROM {s}.posting_load p JOIN {s}.node n ON n.ord = p.node
+    ORDER BY p.term, p.node;
+DROP TABLE {s}.posting_load;
+CREATE INDEX ON {s}.posting (term);
+CREATE TABLE {s}.term AS
+    SELECT term, cls,
+           count(*) FILTER (WHERE tf_title > 0) AS df_title, count(*) FILTER (WHERE tf_keywords > 0) AS df_keywords,
+           count(*) FILTER (WHERE tf_dense > 0) AS df_dense, count(*) FILTER (WHERE tf_content > 0) AS df_content
+    FROM {s}.posting GROUP BY term, cls ORDER BY term;
+CREATE INDEX ON {s}.term (term);
+CREATE TABLE {s}.doc_posting AS
+    SELECT term, doc, cls, sum(tf_content)::integer AS tf
+    FROM {s}.posting WHERE tf_content > 0 GROUP BY term, doc, cls ORDER BY term;
+CREATE INDEX ON {s}.doc_posting (term);
+CREATE TABLE {s}.edge AS
+    SELECT n.id AS source, e->>0 AS kind, e->>1 AS target FROM {s}.node n, jsonb_array_elements(n.edges) e;
+CREATE INDEX ON {s}.edge (target);
+ANALYZE {s}.doc; ANALYZE {s}.change; ANALYZE {s}.node; ANALYZE {s}.class; ANALYZE {s}.doc_len; ANALYZE {s}.posting;
+ANALYZE {s}.term; ANALYZE {s}.doc_posting; ANALYZE {s}.edge;
+"""
+
+
+def schema_of(version: int) -> str:
+    """Name of the schema holding `version`."""
+    return f"{_PREFIX}{int(version)}"
+
+
+def table(version: int, name: str) -> sql.Identifier:
+    """The qualified name of table `name` of `version`."""
+    return sql.Identifier(schema_of(version), name)
+
+
+def load_ddl(version: int) -> sql.Composed:
+    """Statements creating `version`'s schema and its (empty, unindexed) load tables."""
+    return sql.SQL(_LOAD).format(s=sql.Identifier(schema_of(version)))
+
+
+def finish_ddl(version: int) -> sql.Composed:
+    """Statements deriving the search tables and indexes of a loaded `version`."""
+    return sql.SQL(_FINISH).format(s=sql.Identifier(schema_of(version)))

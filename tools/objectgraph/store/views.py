@@ -1,0 +1,241 @@
+"""`CorpusView`: the query surface the tools call, over a loaded snapshot or over the document store.
+
+`MemoryView` hands each call to the in-memory query functions. `StoreView` answers the same
+calls from one version of the store for one request: search ranks in SQL (`query.py`); resolve
+and the listings run the in-memory functions on a partial snapshot of the visible nodes they
+need (`fetch.py`). Both take the caller's scopes on every call, as the query functions do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from psycopg import sql
+
+from ogmux.tools.objectgraph import listing
+from ogmux.tools.objectgraph.access import Scopes, normalize_scopes, scope_key
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.lexical import analyze
+from ogmux.tools.objectgraph.listing import DocumentEntry, IndexLine
+from ogmux.tools.objectgraph.metadata import Complete
+from ogmux.tools.objectgraph.resolve import ResolveResult, resolve_context
+from ogmux.tools.objectgraph.search import (
+    SearchEntry,
+    SearchPage,
+    _decode_cursor,
+    _digest,
+    _encode_cursor,
+    _rerank,
+    search_index,
+)
+from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
+from ogmux.tools.objectgraph.store.engine import DocumentStore
+from ogmux.tools.objectgraph.store.fetch import Fetcher, list_visible_documents
+from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, visible_stats
+from ogmux.tools.objectgraph.store.schema import table
+from ogmux.tools.objectgraph.untrusted import scan_instructions
+
+__all__ = ["CorpusView", "MemoryView", "StoreView"]
+
+
+class CorpusView(Protocol):
+    """What the ObjectGraph tools and resources ask of a corpus, always for one caller's scopes."""
+
+    def search(
+        self,
+        query: str,
+        k: int = 8,
+        cursor: str | None = None,
+        scopes: Scopes | None = None,
+        config: ObjectGraphConfig | None = None,
+        complete: Complete | None = None,
+    ) -> SearchPage: ...
+
+    def resolve(self, ids: Sequence[str], scopes: Scopes | None = None, **options: Any) -> ResolveResult: ...
+
+    def around(self, ids: Sequence[str], scopes: Scopes | None = None) -> Snapshot:
+        """A snapshot holding (at least) the visible nodes `ids` name, their documents and the visible nodes
+        their changelogs name."""
+
+    def documents(self, scopes: Scopes | None = None) -> list[DocumentEntry]: ...
+
+    def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]: ...
+
+    def node_source(self, ref: str, scopes: Scopes | None = None) -> str: ...
+
+    def changelog(self, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]: ...
+
+
+class MemoryView:
+    """A loaded snapshot (the in-memory corpus)."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+
+    def search(self, query: str, k: int = 8, cursor: str | None = None, scopes: Scopes | None = None,
+               config: ObjectGraphConfig | None = None, complete: Complete | None = None) -> SearchPage:  # fmt: skip
+        return search_index(self.snapshot, query, k=k, cursor=cursor, scopes=scopes, config=config, complete=complete)
+
+    def resolve(self, ids: Sequence[str], scopes: Scopes | None = None, **options: Any) -> ResolveResult:
+        return resolve_context(self.snapshot, ids, scopes=scopes, **options)
+
+    def around(self, ids: Sequence[str], scopes: Scopes | None = None) -> Snapshot:
+        return self.snapshot
+
+    def documents(self, scopes: Scopes | None = None) -> list[DocumentEntry]:
+        return listing.list_documents(self.snapshot, scopes)
+
+    def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
+        return listing.document_index(self.snapshot, doc, scopes)
+
+    def node_source(self, ref: str, scopes: Scopes | None = None) -> str:
+        return listing.node_source(self.snapshot, ref, scopes)
+
+    def changelog(self, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]:
+        return listing.document_changelog(self.snapshot, doc, scopes)
+
+
+_ENTRY = (
+    "SELECT n.ord, n.id, n.doc, n.node, n.title, n.type, n.dense_text, n.keywords, n.version, n.hash, "
+    "n.dense_tokens, n.full_tokens FROM {node} n WHERE n.ord = ANY(%(ords)s) AND " + visible("n")
+)
+
+
+class StoreView:
+    """One version of the document store, read for one request."""
+
+    def __init__(self, store: DocumentStore, version: int | None = None):
+        self.store = store
+        self.version = store.current_version() if version is None else version
+
+    def _all_scopes(self, conn: Any) -> frozenset[str]:
+        def build() -> frozenset[str]:
+            row = conn.execute("SELECT all_scopes FROM ogmux.versions WHERE version = %s", (self.version,)).fetchone()
+            return frozenset(row[0]) if row else frozenset()
+
+        return self.store.cached((self.version, "scopes"), build)
+
+    def search(self, query: str, k: int = 8, cursor: str | None = None, scopes: Scopes | None = None,
+               config: ObjectGraphConfig | None = None, complete: Complete | None = None) -> SearchPage:  # fmt: skip
+        """`search_index` over the store: the same ranking, paging, cursors and re-rank."""
+        config = config or ObjectGraphConfig()
+        caller = normalize_scopes(scopes)
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        with self.store.connection() as conn:
+            key = scope_key(caller, self._all_scopes(conn))
+            digest = _digest(query, key)
+            offset = 0 if cursor is None else _decode_cursor(cursor, digest)
+            stats = self.store.cached((self.version, "stats", key), lambda: visible_stats(conn, self.version, caller))
+            want = offset + k
+            reranked = complete is not None and config.rerank == "llm"
+            if reranked:
+                want = max(want, config.rerank_candidates)
+            ranked, total = rank(conn, self.version, stats, analyze(query), want, config)
+            rows = {}
+            if ranked:
+                q = sql.SQL(_ENTRY).format(node=table(self.version, "node"))
+                params = {**scope_params(caller), "ords": [o for o, _ in ranked]}
+                rows = {r[0]: r for r in conn.execute(q, params).fetchall()}
+        ranked = [(o, s) for o, s in ranked if o in rows]
+        ids = [rows[o][1] for o, _ in ranked]
+        if reranked and complete is not None:
+            candidates = Snapshot(docs={}, nodes={rows[o][1]: _candidate(rows[o]) for o, _ in ranked})
+            order = _rerank(candidates, ids[: config.rerank_candidates], query, complete)
+            reranked = order is not None
+            if order is not None:
+                ids = order + ids[config.rerank_candidates :]
+        by_id = {rows[o][1]: (rows[o], s) for o, s in ranked}
+        entries = [_entry(*by_id[nid]) for nid in ids[offset : offset + k]]
+        nxt = offset + k
+        return SearchPage(
+            query=query,
+            entries=entries,
+            total=total,
+            next_cursor=_encode_cursor(digest, nxt) if nxt < total else None,
+            reranked=reranked,
+        )
+
+    def resolve(self, ids: Sequence[str], scopes: Scopes | None = None, **options: Any) -> ResolveResult:
+        """`resolve_context` on the visible nodes the call can reach."""
+        caller = normalize_scopes(scopes)
+        config = options.get("config") or ObjectGraphConfig()
+        with self.store.connection() as conn:
+            f = Fetcher(conn, self.version, caller)
+            f.by_refs(list(dict.fromkeys(ids)))
+            follow = options.get("follow")
+            kinds = (":requires",) if follow is None else follow  # None: the default edge following
+            found = f.closure(list(f.nodes), kinds, min(options.get("depth", 1), config.max_depth))
+            f.edge_targets(found)
+            if options.get("since_version") is not None:
+                docs = {f.nodes[n].doc for n in found}
+                f.documents(docs)
+                f.changelog_nodes(docs)
+            if options.get("state") is not None:
+                f.verifiers(found)
+            snap = f.snapshot()
+        return resolve_context(snap, ids, scopes=caller, **options)
+
+    def around(self, ids: Sequence[str], scopes: Scopes | None = None) -> Snapshot:
+        with self.store.connection() as conn:
+            f = Fetcher(conn, self.version, normalize_scopes(scopes))
+            f.by_refs(list(dict.fromkeys(ids)))
+            docs = {n.doc for n in f.nodes.values()}
+            f.documents(docs)
+            f.changelog_nodes(docs)
+            return f.snapshot()
+
+    def documents(self, scopes: Scopes | None = None) -> list[DocumentEntry]:
+        with self.store.connection() as conn:
+            return list_visible_documents(conn, self.version, normalize_scopes(scopes))
+
+    def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
+        caller = normalize_scopes(scopes)
+        with self.store.connection() as conn:
+            f = Fetcher(conn, self.version, caller)
+            f.doc_members(doc)
+            f.edge_targets(f.doc_nodes[doc])
+            snap = f.snapshot()
+        return listing.document_index(snap, doc, caller)
+
+    def node_source(self, ref: str, scopes: Scopes | None = None) -> str:
+        caller = normalize_scopes(scopes)
+        with self.store.connection() as conn:
+            f = Fetcher(conn, self.version, caller)
+            f.by_refs([ref])
+            snap = f.snapshot()
+        return listing.node_source(snap, ref, caller)
+
+    def changelog(self, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]:
+        caller = normalize_scopes(scopes)
+        with self.store.connection() as conn:
+            f = Fetcher(conn, self.version, caller)
+            f.doc_members(doc, limit=1)
+            f.documents([doc])
+            f.changelog_nodes([doc])
+            snap = f.snapshot()
+        return listing.document_changelog(snap, doc, caller)
+
+
+def _candidate(row: tuple) -> NodeRecord:
+    _ord, nid, doc, node, title, type_, dense, keywords, version, hash_, _dt, _ft = row
+    return NodeRecord(nid, doc, node, title, type_, frozenset(), tuple(keywords), dense, "", version, hash_)
+
+
+def _entry(row: tuple, score: float) -> SearchEntry:
+    _ord, nid, doc, _node, title, type_, dense, keywords, version, hash_, dense_tokens, full_tokens = row
+    return SearchEntry(
+        id=nid,
+        doc=doc,
+        title=title,
+        type=type_,
+        summary=dense,
+        score=round(score, 4),
+        dense_tokens=dense_tokens,
+        full_tokens=full_tokens,
+        version=version,
+        hash=hash_,
+        flags=scan_instructions(title, "title") + scan_instructions(dense, "dense")
+        + scan_instructions(" ".join(keywords), "keywords"),
+    )
