@@ -87,19 +87,20 @@ def served(image: str) -> Iterator[str]:
             time.sleep(0.5)
         yield base_url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
         subprocess.run(["buildah", "rm", container], capture_output=True)
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check(image: str) -> None:
-    config = json.loads(_run("podman", "image", "inspect", image))[0]["Config"]
-    assert config["User"] == "ogmux"
-    assert "/healthz" in " ".join(config["Healthcheck"]["Test"])
-    assert config["Cmd"][:3] == ["ogmux", "serve", "--http"]
+    inspected = json.loads(_run("podman", "image", "inspect", image))[0]
+    assert inspected["Config"]["User"] == "ogmux"
+    assert "/healthz" in " ".join(inspected["Healthcheck"]["Test"])
+    assert inspected["Config"]["Cmd"][:3] == ["ogmux", "serve", "--http"]
 
 
 def test_healthz_answers_from_the_image(served: str) -> None:
