@@ -30,7 +30,7 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def _run(*cmd: str, timeout: float = 900) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -40,7 +40,7 @@ def _base(tmp: Path) -> str:
     base = os.environ.get("OGMUX_IMAGE_BASE")
     if base:
         return base
-    if subprocess.run(["podman", "image", "exists", LOCAL_BASE]).returncode != 0:
+    if subprocess.run(["podman", "image", "exists", LOCAL_BASE], check=False).returncode != 0:
         tar = tmp / "base.tar"
         _run("mmdebstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates,passwd",
              "bookworm", str(tar))
@@ -59,7 +59,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cmd += ["--secret", f"id=pip_cert,src={CA_BUNDLE}"]
     _run(*cmd, str(REPO), timeout=1800)
     yield IMAGE
-    subprocess.run(["podman", "rmi", "-f", IMAGE], capture_output=True)
+    subprocess.run(["podman", "rmi", "-f", IMAGE], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def served(image: str) -> Iterator[str]:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        subprocess.run(["buildah", "rm", container], capture_output=True)
+        subprocess.run(["buildah", "rm", container], check=False, capture_output=True)
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check(image: str) -> None:
