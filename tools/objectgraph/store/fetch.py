@@ -39,7 +39,7 @@ n.id, n.doc, n.node, n.title, n.type, n.scopes, n.keywords, n.dense_text, {{full
 n.heading_path, n.confidence,
 (SELECT p.id FROM {{node}} p WHERE p.id = n.parent AND {visible("p")}) AS parent,
 (SELECT coalesce(jsonb_agg(x.e ORDER BY x.i), '[]'::jsonb) FROM jsonb_array_elements(n.edges) WITH ORDINALITY AS x(e, i)
- WHERE EXISTS (SELECT 1 FROM {{node}} t WHERE t.id = x.e->>1 AND {visible("t")})) AS edges,
+ WHERE EXISTS (SELECT 1 FROM {{node}} t WHERE t.id = x.e->>'target' AND {visible("t")})) AS edges,
 CASE WHEN n.assertion IS NULL OR n.assertion->>'escalate' IS NULL OR n.assertion->>'escalate' LIKE 'role:%%'
        OR EXISTS (SELECT 1 FROM {{node}} t WHERE {visible("t")} AND t.id = CASE
                   WHEN strpos(n.assertion->>'escalate', '#') > 0 THEN n.assertion->>'escalate'
@@ -73,7 +73,7 @@ def _node(row: tuple) -> tuple[NodeRecord, int]:
     return NodeRecord(
         id=nid, doc=doc, node=node, title=title, type=type_, scopes=frozenset(scopes), keywords=tuple(keywords),
         dense=dense, full=full, version=version, hash=hash_, heading_path=tuple(heading), confidence=confidence,
-        parent=parent, edges=tuple(EdgeRecord(k, t) for k, t in edges), assertion=rec,
+        parent=parent, edges=tuple(EdgeRecord(**e) for e in edges), assertion=rec,
     ), ord_  # fmt: skip
 
 

@@ -12,11 +12,12 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import psycopg
 from psycopg import sql
 
+from ogmux.tools.objectgraph.search import _WORDS, _body
 from ogmux.tools.objectgraph.search import _fields as field_terms
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.store.engine import unavailable
@@ -56,8 +57,8 @@ def _node_row(n: NodeRecord, ord_: int, doc_ord: int, cls: int, lengths: list[in
     return (
         ord_, n.id, n.doc, doc_ord, n.node, n.title, n.type, sorted(n.scopes), cls, list(n.keywords),
         n.dense, n.full, n.version, n.hash, list(n.heading_path), n.confidence, n.parent,
-        json.dumps([[e.kind, e.target] for e in n.edges]), assertion,
-        count_tokens(n.dense), count_tokens(n.full), *lengths,
+        json.dumps([asdict(e) for e in n.edges]), assertion,
+        count_tokens(n.dense), count_tokens(n.full), *lengths, len(_WORDS.findall(_body(n))),
     )  # fmt: skip
 
 

@@ -76,7 +76,7 @@ WITH q AS (
            q.qc * %(w_content)s * ln(1 + (%(n)s - df.c + 0.5) / (df.c + 0.5)) AS ic
     FROM q JOIN df USING (term)
 ), ns AS (
-    SELECT p.node, p.doc, sum(
+    SELECT p.node, p.doc, p.body_words, sum(
           CASE WHEN p.tf_title > 0 THEN w.it * p.tf_title
                / (p.tf_title + %(k1)s * (1 - %(b)s + %(b)s * p.len_title / %(a_title)s)) ELSE 0 END
         + CASE WHEN p.tf_keywords > 0 THEN w.ik * p.tf_keywords
@@ -88,7 +88,7 @@ WITH q AS (
     ) AS s
     FROM {posting} p JOIN w USING (term)
     WHERE p.term = ANY(%(terms)s) AND p.cls = ANY(%(cls)s)
-    GROUP BY p.node, p.doc
+    GROUP BY p.node, p.doc, p.body_words
 ), dtf AS (
     SELECT term, doc, sum(tf)::float8 AS tf FROM {doc_posting}
     WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term, doc
@@ -107,7 +107,7 @@ WITH q AS (
     SELECT ns.node, ns.s + CASE WHEN top.node_max > 0 AND top.doc_max > 0
                                 THEN coalesce(ds.s, 0) * (%(w_doc)s * top.node_max / top.doc_max) ELSE 0 END AS score
     FROM ns CROSS JOIN top LEFT JOIN ds USING (doc)
-    WHERE ns.s > 0
+    WHERE ns.s > 0 AND ns.body_words >= %(min_words)s
 )
 SELECT node, score, count(*) OVER () FROM fin ORDER BY score DESC, node LIMIT %(want)s
 """
@@ -131,6 +131,7 @@ def rank(
         "b": config.bm25_b,
         "w_doc": weights.document,
         "want": want,
+        "min_words": config.min_body_words,
         **{f"w_{f}": float(getattr(weights, f)) for f in FIELDS},
         **{f"a_{f}": stats.avg_len[f] for f in FIELDS},
     }

@@ -48,7 +48,8 @@ CREATE TABLE {s}.node (
     dense_text text NOT NULL, full_text text NOT NULL, version text NOT NULL, hash text NOT NULL,
     heading_path text[] NOT NULL, confidence double precision, parent text, edges jsonb NOT NULL, assertion jsonb,
     dense_tokens integer NOT NULL, full_tokens integer NOT NULL,
-    len_title integer NOT NULL, len_keywords integer NOT NULL, len_dense integer NOT NULL, len_content integer NOT NULL
+    len_title integer NOT NULL, len_keywords integer NOT NULL, len_dense integer NOT NULL, len_content integer NOT NULL,
+    body_words integer NOT NULL
 );
 CREATE TABLE {s}.class (
     cls integer PRIMARY KEY, scopes text[] NOT NULL, nodes integer NOT NULL,
@@ -62,7 +63,8 @@ CREATE UNLOGGED TABLE {s}.posting_load (
 """
 
 # Postings are rewritten sorted by term, so one term's rows sit on adjacent pages; each carries the
-# node's scope class, document and field lengths so a query scores without touching `node`.
+# node's scope class, document, field lengths and body word count, so a query scores without touching
+# `node`.
 _FINISH = """
 ALTER TABLE {s}.node ADD PRIMARY KEY (ord);
 CREATE UNIQUE INDEX ON {s}.node (id);
@@ -70,7 +72,7 @@ CREATE INDEX ON {s}.node (node);
 CREATE INDEX ON {s}.node (doc_ord, ord);
 CREATE TABLE {s}.posting AS
     SELECT p.term, p.node, n.doc_ord AS doc, n.cls, p.tf_title, p.tf_keywords, p.tf_dense, p.tf_content,
-           n.len_title, n.len_keywords, n.len_dense, n.len_content
+           n.len_title, n.len_keywords, n.len_dense, n.len_content, n.body_words
     FROM {s}.posting_load p JOIN {s}.node n ON n.ord = p.node
     ORDER BY p.term, p.node;
 DROP TABLE {s}.posting_load;
@@ -86,7 +88,7 @@ CREATE TABLE {s}.doc_posting AS
     FROM {s}.posting WHERE tf_content > 0 GROUP BY term, doc, cls ORDER BY term;
 CREATE INDEX ON {s}.doc_posting (term);
 CREATE TABLE {s}.edge AS
-    SELECT n.id AS source, e->>0 AS kind, e->>1 AS target FROM {s}.node n, jsonb_array_elements(n.edges) e;
+    SELECT n.id AS source, e->>'kind' AS kind, e->>'target' AS target FROM {s}.node n, jsonb_array_elements(n.edges) e;
 CREATE INDEX ON {s}.edge (target);
 ANALYZE {s}.doc; ANALYZE {s}.change; ANALYZE {s}.node; ANALYZE {s}.class; ANALYZE {s}.doc_len; ANALYZE {s}.posting;
 ANALYZE {s}.term; ANALYZE {s}.doc_posting; ANALYZE {s}.edge;

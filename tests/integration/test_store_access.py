@@ -1,0 +1,80 @@
+"""Hidden equals deleted, served from PostgreSQL: whatever a caller asks the document store, the answer
+equals the answer over a store holding only the nodes that caller may see — and no hidden text appears.
+
+The corpora, callers and call plans are those of the in-memory property test
+(tests/tools/objectgraph/test_access.py); here each example is pushed into two real databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ogmux.tools.objectgraph.access import is_visible
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import build_snapshot
+from ogmux.tools.objectgraph.model import Document
+from ogmux.tools.objectgraph.render import render_resolve, render_search
+from ogmux.tools.objectgraph.store import DocumentStore, StoreView, push_snapshot
+from tests.integration.engines import PostgresServer
+from tests.integration.store_db import new_database
+from tests.tools.objectgraph.test_access import call_plans, callers, corpora, marker, outcome, restrict
+
+CONFIG = ObjectGraphConfig(ranking="lexical", min_body_words=0)
+
+
+@pytest.fixture(scope="module")
+def stores(pg_cluster: PostgresServer) -> Iterator[tuple[str, DocumentStore, str, DocumentStore]]:
+    full, visible = new_database(pg_cluster), new_database(pg_cluster)
+    a, b = DocumentStore(full, reload_interval_s=0), DocumentStore(visible, reload_interval_s=0)
+    try:
+        yield full, a, visible, b
+    finally:
+        a.close()
+        b.close()
+
+
+def run_calls(view: StoreView, caller: frozenset[str], plan: dict[str, Any]) -> list[tuple[str, Any]]:
+    q, k, ids, kw, doc = plan["query"], plan["k"], plan["ids"], plan["resolve"], plan["doc"]
+    out: list[tuple[str, Any]] = []
+    page = outcome(lambda: view.search(q, k=k, scopes=caller, config=CONFIG))
+    out.append(("search", page))
+    cursor = page.get("next_cursor") if isinstance(page, dict) else None
+    if cursor:
+        out.append(("search-2", outcome(lambda: view.search(q, k=k, cursor=cursor, scopes=caller, config=CONFIG))))
+    out.append(("search-text", outcome(lambda: render_search(view.search(q, k=k, scopes=caller, config=CONFIG)))))
+    out.append(("resolve", outcome(lambda: view.resolve(ids, scopes=caller, config=CONFIG, **kw))))
+    out.append(("resolve-text", outcome(lambda: render_resolve(view.resolve(ids, scopes=caller, config=CONFIG, **kw)))))
+    for ref in ids:
+        out.append(("resolve-one", outcome(lambda ref=ref: view.resolve([ref], scopes=caller, config=CONFIG))))
+        out.append(("node", outcome(lambda ref=ref: view.node_source(ref, caller))))
+    out.append(("docs", outcome(lambda: view.documents(caller))))
+    out.append(("doc", outcome(lambda: view.document_index(doc, caller))))
+    out.append(("changelog", outcome(lambda: view.changelog(doc, caller))))
+    return out
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(docs=corpora(), caller=callers, plans=st.lists(call_plans(), min_size=1, max_size=3))
+def test_no_store_call_reveals_a_hidden_node(
+    stores: tuple[str, DocumentStore, str, DocumentStore],
+    docs: list[Document],
+    caller: frozenset[str],
+    plans: list[dict[str, Any]],
+) -> None:
+    full_dsn, full_store, visible_dsn, visible_store = stores
+    full, _ = build_snapshot(docs)
+    only_visible, _ = build_snapshot(restrict(docs, caller))
+    push_snapshot(full_dsn, full)
+    push_snapshot(visible_dsn, only_visible)
+    hidden = [marker(n.doc, n.node) for n in full.nodes.values() if not is_visible(n.scopes, caller)]
+    for plan in plans:
+        got = run_calls(StoreView(full_store), caller, plan)
+        assert got == run_calls(StoreView(visible_store), caller, plan)
+        blob = repr(got).replace(plan["query"], "")  # the caller's own query is echoed back
+        for mk in hidden:
+            assert mk not in blob
