@@ -1,0 +1,76 @@
+"""The built wheel, installed into a fresh venv, serves its bundled demo data from any directory.
+
+The wheel is built with `pip wheel --no-deps` and installed with `--no-deps` into a new venv. Its
+dependencies are not downloaded again: a `.pth` line puts the test environment's site-packages on
+the new venv's path *after* its own, as a plain directory (its `.pth` files, among them the
+editable install of this checkout, are not run). Every `ogmux` module and data file then comes
+from the installed wheel, which the test checks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import mcp
+import pytest
+from mcp import StdioServerParameters
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(cmd: list[str], cwd: Path | str = "/", timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OGMUX_", "PYTHON"))}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin directory of a fresh venv holding the wheel of this checkout."""
+    root = tmp_path_factory.mktemp("wheel")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root), str(REPO)])
+    [wheel] = root.glob("ogmux-*.whl")
+    env_dir = root / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (site / "zz-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)])
+    located = _run([str(python), "-c", "import ogmux.demo, ogmux.server; print(ogmux.demo.CORPUS, ogmux.server.__file__)"])
+    assert all(p.startswith(str(site)) for p in located.stdout.split()), located.stdout
+    return env_dir / "bin"
+
+
+def test_the_wheel_holds_one_top_level_package_and_the_demo_data(installed: Path) -> None:
+    [wheel] = installed.parent.parent.glob("ogmux-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"ogmux", "ogmux-0.1.0.dist-info"}
+    assert "ogmux/demo/corpus/ogmux-runbook.og" in names
+    assert "ogmux/demo/safety/radsafe-synthetic/datasets/risk_radiorag_full_merged.json" in names
+    assert sum(n.startswith("ogmux/demo/safety/radsafe-synthetic/phase4_checking_results/") for n in names) == 3
+
+
+def test_index_from_the_root_directory(installed: Path) -> None:
+    proc = _run([str(installed / "ogmux"), "index", "--stats-only"])
+    assert "documents: 4" in proc.stdout
+    assert proc.stderr == ""
+
+
+async def test_stdio_mcp_calls_from_the_root_directory(installed: Path) -> None:
+    params = StdioServerParameters(command=str(installed / "ogmux"), args=["serve"], cwd="/",
+                                   env={"PATH": os.environ.get("PATH", ""), "OGMUX_AUDIT__SINK": "off"})
+    async with mcp.Client(params) as client:
+        found = await client.call_tool("search_index", {"query": "rotate a token", "k": 3})
+        assert not found.is_error, found.content
+        assert found.structured_content["entries"][0]["doc"] == "ogmux-runbook"
+        report = await client.call_tool("safety_report", {"run": "radsafe-synthetic"})
+        assert not report.is_error, report.content
+        assert set(report.structured_content["models"]) == {"toy-large", "toy-medium", "toy-small"}
