@@ -1,10 +1,11 @@
 """The composition root: an MCPServer whose tools, resources and access checks come from ogmux.
 
 Access control lives here and only here: `OgmuxServer.current_principal` says who is
-calling, `list_tools` shows a role only its tools, and `call_tool` checks the grant and
-the rate limit, validates the arguments, runs the handler and writes the audit line.
-Document scopes travel on the principal into `tools.objectgraph`, which filters inside
-its query layer.
+calling, `list_tools` shows a role only its tools. Every tool call and resource read passes
+one gate: the principal's rate limit first (whatever the tool name or URI), then the grant,
+argument validation, the heavy-work pool for heavy tools (`server.workpool`), the handler, and
+one bounded audit line (`server.audit`), cancelled calls included. Document scopes travel on
+the principal into `tools.objectgraph`, which filters inside its query layer.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
     CallToolResult,
@@ -33,7 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ogmux.server.audit import AuditLog, Outcome
+from ogmux.server.audit import AuditLog, Outcome, bounded
 from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier, secure_http_app
 from ogmux.server.context import AppState, ToolContext
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
@@ -45,6 +47,7 @@ from ogmux.server.schemas import mcp_tool
 from ogmux.server.settings import Settings
 from ogmux.server.state import shared_state
 from ogmux.server.version import __version__
+from ogmux.server.workpool import HeavyWorkRefused, work_pool
 
 __all__ = ["OgmuxServer", "build_server", "transport_security"]
 
@@ -106,6 +109,8 @@ class OgmuxServer(MCPServer):
         self._definitions: dict[str, Tool] = {s.name: tool_definition(s) for s in specs}
         self.state.component(TOOLS_COMPONENT, lambda _: list(specs))
         self.resource_specs = res
+        self._resource_templates = [(s.uri, _uri_matcher(s.uri)) for s in res]
+        self._heavy = frozenset(settings.limits.heavy_tools)
         self._limiter = RateLimiter(shared_state(self.state))
         self.audit = AuditLog(settings.audit)
         self.state.add_closer(self.audit.close)
@@ -123,7 +128,9 @@ class OgmuxServer(MCPServer):
 
     async def _healthz(self, request: Request) -> JSONResponse:
         """Liveness for load balancers and container health checks (no auth, no tool runs)."""
-        return JSONResponse({"status": "ok", "version": __version__, "tools": len(self.specs)})
+        pool = work_pool(self.state)
+        heavy = {"workers": pool.workers, "running": pool.running, "waiting": pool.waiting}
+        return JSONResponse({"status": "ok", "version": __version__, "tools": len(self.specs), "heavy": heavy})
 
     # --- who is calling -------------------------------------------------------------
     def current_principal(self) -> Principal | None:
@@ -166,6 +173,9 @@ class OgmuxServer(MCPServer):
         except ToolCallError as exc:
             outcome, text = exc.outcome, str(exc)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        except anyio.get_cancelled_exc_class():
+            outcome = "cancelled"
+            raise
         finally:
             self.audit.record(
                 principal=principal.id if principal else "anonymous",
@@ -185,22 +195,21 @@ class OgmuxServer(MCPServer):
         context: Context[Any, Any] | None = None,
     ) -> BaseModel:
         """Check, validate and run one tool for `principal`; raise ToolCallError on any refusal or failure."""
+        self.check_rate(principal)
         spec = self.specs.get(name)
         if principal is None:
             raise ToolCallError("denied", "permission denied: the request carries no recognised principal")
         if spec is None or not principal.may_call(name):
             if spec is None:
                 granted = ", ".join(s.name for s in self.visible_specs(principal)) or "none"
-                raise ToolCallError("invalid", f"unknown tool {name!r}; tools available to you: {granted}")
+                raise ToolCallError(
+                    "invalid", f"unknown tool {bounded(name, 100)!r}; tools available to you: {granted}"
+                )
             raise ToolCallError(
                 "denied",
                 f"permission denied (403): role {principal.role!r} is not granted tool {name!r}; "
                 f"an administrator can add {name!r} to roles.{principal.role}.tools in the configuration",
             )
-        try:
-            self._limiter.acquire(principal.id, principal.rate_limit or self.ogmux_settings.rate_limit)
-        except RateLimitExceeded as exc:
-            raise ToolCallError("rate_limited", str(exc)) from None
         try:
             args = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
@@ -212,10 +221,13 @@ class OgmuxServer(MCPServer):
             wants_progress=self._progress_without_token or _has_progress_token(context),
         )
         try:
-            if inspect.iscoroutinefunction(spec.handler):
-                result = await spec.handler(args, ctx)
+            if name in self._heavy:
+                async with work_pool(self.state).admit(principal.id):
+                    result = await self._run_handler(spec, args, ctx, heavy=True)
             else:
-                result = await anyio.to_thread.run_sync(spec.handler, args, ctx)
+                result = await self._run_handler(spec, args, ctx, heavy=False)
+        except HeavyWorkRefused as exc:
+            raise ToolCallError("busy", f"{name}: {exc}") from None
         except USER_ERRORS as exc:
             raise ToolCallError("error", f"{name}: {exc}") from None
         except Exception:
@@ -226,6 +238,22 @@ class OgmuxServer(MCPServer):
         if not isinstance(result, spec.output_model):
             raise ToolCallError("internal_error", f"{name}: internal error (unexpected result type)")
         return result
+
+    def check_rate(self, principal: Principal | None) -> None:
+        """Take one call from the caller's rate-limit bucket (the first check of every request)."""
+        key = principal.id if principal is not None else "(unrecognised)"
+        limit = (principal.rate_limit if principal is not None else None) or self.ogmux_settings.rate_limit
+        try:
+            self._limiter.acquire(key, limit)
+        except RateLimitExceeded as exc:
+            raise ToolCallError("rate_limited", str(exc)) from None
+
+    async def _run_handler(self, spec: ToolSpec, args: BaseModel, ctx: ToolContext, *, heavy: bool) -> Any:
+        if inspect.iscoroutinefunction(spec.handler):
+            return await spec.handler(args, ctx)  # heavy async handlers hand their work to the pool themselves
+        if heavy:
+            return await work_pool(self.state).run(lambda: spec.handler(args, ctx))
+        return await anyio.to_thread.run_sync(spec.handler, args, ctx)
 
     # --- resources ------------------------------------------------------------------
     def _may_read(self, principal: Principal | None, spec: ResourceSpec) -> bool:
@@ -256,6 +284,52 @@ class OgmuxServer(MCPServer):
         read.__name__ = spec.name
         self.resource(spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)(read)
 
+    def _resource_label(self, uri: str) -> str:
+        """The template a URI matches (its parameters are caller data, hashed in the audit), else the URI, bounded."""
+        for template, matches in self._resource_templates:
+            if matches(uri):
+                return template
+        return bounded(uri)
+
+    async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None):  # type: ignore[override]
+        """Resource reads pass the same gate as tools: rate limit, scope (in `read`), one audit line."""
+        principal = self.current_principal()
+        started = time.perf_counter()
+        outcome: Outcome = "ok"
+        size = 0
+        try:
+            try:
+                self.check_rate(principal)
+            except ToolCallError as exc:
+                outcome = exc.outcome
+                raise ResourceError(str(exc)) from None
+            results = await super().read_resource(uri, context)
+            if isinstance(results, list):
+                size = sum(len(r.content.encode() if isinstance(r.content, str) else r.content) for r in results)
+            return results
+        except ResourceNotFoundError:
+            outcome = "invalid" if outcome == "ok" else outcome
+            raise
+        except ResourceError:
+            outcome = "error" if outcome == "ok" else outcome
+            raise
+        except anyio.get_cancelled_exc_class():
+            outcome = "cancelled"
+            raise
+        except Exception:
+            outcome = "internal_error"
+            raise
+        finally:
+            self.audit.record(
+                principal=principal.id if principal else "anonymous",
+                role=principal.role if principal else "",
+                resource=self._resource_label(str(uri)),
+                arguments={"uri": str(uri)},
+                outcome=outcome,
+                result_bytes=size,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
         """Completions for resource-template parameters, limited to what the caller may see."""
         if not isinstance(ref, ResourceTemplateReference):
@@ -283,6 +357,15 @@ def _template_params(uri: str) -> list[str]:
     from mcp.shared.uri_template import UriTemplate
 
     return list(UriTemplate.parse(uri).variable_names)
+
+
+def _uri_matcher(uri: str):
+    from mcp.shared.uri_template import UriTemplate
+
+    if not UriTemplate.is_template(uri):
+        return lambda candidate: candidate == uri
+    template = UriTemplate.parse(uri)
+    return lambda candidate: template.match(candidate) is not None
 
 
 def _has_progress_token(context: Context[Any, Any] | None) -> bool:
@@ -354,3 +437,4 @@ def build_server(
         token_verifier=verifier,
         in_process=transport == "memory",
     )
+

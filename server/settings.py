@@ -19,6 +19,7 @@ __all__ = [
     "AuditSettings",
     "ConfigError",
     "JwtSettings",
+    "LimitsSettings",
     "RateLimit",
     "RoleSettings",
     "ServerSettings",
@@ -94,6 +95,29 @@ class AuditSettings(_Section):
     path: Path = Path("ogmux-audit.jsonl")
     max_bytes: int = Field(10_000_000, ge=1024)
     backups: int = Field(5, ge=0)
+    retain_minutes: float = Field(
+        60.0, ge=0, description="rotation moves aside (never deletes) a file holding records younger than this"
+    )
+    key_file: Path | None = Field(
+        None,
+        description="secret of the argument HMAC, created (mode 0600) if absent; unset = ogmux-audit.key next "
+        "to the audit file (sink = file), else $XDG_STATE_HOME/ogmux/audit.key",
+    )
+    key_env: str = Field("", description="environment variable holding the secret instead (replicas share it)")
+
+
+class LimitsSettings(_Section):
+    """Heavy work (solves) runs in its own bounded pool, so it cannot starve document calls."""
+
+    heavy_tools: list[str] = Field(
+        default_factory=lambda: ["solve_milp", "optimize_surrogate", "analyze_network"],
+        description="tools that run in the heavy-work pool",
+    )
+    heavy_workers: int = Field(0, ge=0, le=256, description="heavy calls running at once; 0 = number of CPUs")
+    heavy_per_principal: int = Field(
+        2, ge=1, description="heavy calls one principal may have running or queued; more are refused"
+    )
+    heavy_queue: int = Field(64, ge=0, description="heavy calls waiting for a worker (all principals); more are refused")
 
 
 class ServerSettings(_Section):
@@ -166,6 +190,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     state: StateSettings = Field(default_factory=StateSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     router: RouterConfig = Field(default_factory=RouterConfig)
     objectgraph: ObjectGraphConfig = Field(default_factory=ObjectGraphConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)

@@ -1,4 +1,4 @@
-"""Glue between the solver tools and MCP: network references, inline-size limits, progress from a worker thread."""
+"""Glue between the solver tools and MCP: network references, inline-size limits, progress from the heavy-work pool."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.server.context import ToolContext
+from ogmux.server.workpool import work_pool
 from ogmux.text import plural
 from ogmux.tools.solver import (
     NetworkSpec,
@@ -67,7 +67,10 @@ async def run_with_progress(
     total: float,
     work: Callable[[Callable[[SolveProgress], None]], T],
 ) -> T:
-    """Run `work(on_progress)` in a worker thread, forwarding its progress events as MCP progress."""
+    """Run `work(on_progress)` in the heavy-work pool, forwarding its progress events as MCP progress.
+
+    Cancelling the calling task interrupts the work's HiGHS runs (see `server.workpool`).
+    """
     loop = asyncio.get_running_loop()
 
     def on_progress(p: SolveProgress) -> None:
@@ -80,4 +83,4 @@ async def run_with_progress(
             parts.append(f"gap {p.gap:.2%}")
         asyncio.run_coroutine_threadsafe(ctx.progress(min(p.time_s, total), total, ", ".join(parts)), loop)
 
-    return await anyio.to_thread.run_sync(work, on_progress)
+    return await work_pool(ctx.state).run(lambda: work(on_progress), total)

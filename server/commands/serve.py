@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -13,11 +14,12 @@ import uvicorn
 
 from ogmux.server.app import OgmuxServer, build_server, transport_security
 from ogmux.server.cliutil import add_config_argument, config_path, settings_from_args
+from ogmux.server.disconnect import cancel_on_disconnect
 from ogmux.server.routing import check_router_files
 from ogmux.server.settings import Settings
 from ogmux.server.startup import startup_line
 
-__all__ = ["register", "serve_http", "serve_stdio"]
+__all__ = ["listen", "register", "serve_http", "serve_stdio"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the MCP server (stdio by default; --http for streamable HTTP)")
@@ -49,11 +51,20 @@ def run_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     check_router_files(settings, config_path(args))
     if args.http:
-        server = build_server(settings, transport="http")
+        try:
+            server = build_server(settings, transport="http")
+        except ValueError as exc:  # e.g. unauthenticated HTTP on a non-loopback address
+            print(f"ogmux: {exc}", file=sys.stderr)
+            return 2
         print(startup_line(server, config_path(args), "http"), file=sys.stderr, flush=True)
+        try:
+            sock = listen(settings.server.host, settings.server.port)
+        except OSError as exc:
+            print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {exc}", file=sys.stderr)
+            return 1
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
-        anyio.run(serve_http, server, backend_options={"use_uvloop": uvloop})
+        anyio.run(serve_http, server, sock, backend_options={"use_uvloop": uvloop})
     else:
         server = build_server(settings, transport="stdio")
         print(startup_line(server, config_path(args), "stdio"), file=sys.stderr, flush=True)
@@ -69,8 +80,30 @@ async def serve_stdio(server: OgmuxServer) -> None:
         await server.state.aclose()
 
 
-async def serve_http(server: OgmuxServer) -> None:
-    """Serve stateless streamable HTTP with the Host allowlist (SSE responses unless `json_response`)."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0 = any free port); raises OSError, e.g. when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _announce_when_started(server: uvicorn.Server, url: str) -> None:
+    while not server.started:
+        await anyio.sleep(0.05)
+    print(f"ogmux serving MCP at {url}", file=sys.stderr, flush=True)
+
+
+async def serve_http(server: OgmuxServer, sock: socket.socket) -> None:
+    """Serve stateless streamable HTTP on the bound `sock` with the Host allowlist (SSE unless `json_response`).
+
+    The "serving" line is printed once uvicorn has started listening, never before.
+    """
     cfg = server.ogmux_settings.server
     app = server.streamable_http_app(
         streamable_http_path=cfg.path,
@@ -79,9 +112,15 @@ async def serve_http(server: OgmuxServer) -> None:
         transport_security=transport_security(server.ogmux_settings),
         host=cfg.host,
     )
+    if cfg.json_response:  # SSE responses notice a disconnect themselves
+        app = cancel_on_disconnect(app)
     config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=False)
-    print(f"ogmux serving MCP at http://{cfg.host}:{cfg.port}{cfg.path}", file=sys.stderr, flush=True)
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(config)
     try:
-        await uvicorn.Server(config).serve()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_announce_when_started, uv, f"http://{cfg.host}:{port}{cfg.path}")
+            await uv.serve(sockets=[sock])
+            tg.cancel_scope.cancel()
     finally:
         await server.state.aclose()

@@ -152,8 +152,8 @@ async def test_audit_one_line_per_call_without_arguments(tmp_path: Path) -> None
     assert [(rec["tool"], rec["outcome"]) for rec in lines] == [("echo", "ok"), ("lookup", "denied"), ("echo", "invalid")]
     for rec in lines:
         assert rec["principal"] == "local" and rec["role"] == "limited"
-        assert len(rec["args_sha256"]) == 64 and rec["latency_ms"] >= 0 and rec["result_bytes"] > 0
-        assert set(rec) == {"time", "principal", "role", "tool", "args_sha256", "outcome", "result_bytes", "latency_ms"}
+        assert len(rec["args_hmac"]) == 64 and rec["latency_ms"] >= 0 and rec["result_bytes"] > 0
+        assert set(rec) == {"time", "principal", "role", "tool", "args_hmac", "outcome", "result_bytes", "latency_ms"}
 
 
 async def test_server_info_reports_role_and_grants(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from ogmux.tools.solver.highs_run import new_highs
 from ogmux.tools.solver.network import ReluNetwork
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "InputBounds",
     "LayerBounds",
     "LayerStability",
@@ -109,20 +110,44 @@ def parse_bounds(text: str, n_inputs: int) -> InputBounds:
     )
 
 
+# HiGHS reads values from 1e20 as infinite, and its 1e-9 tolerances mean nothing next to values past 1e15.
+MAX_MAGNITUDE = 1e15
+
+
+def _check_layer(k: int, last: int, L: np.ndarray, U: np.ndarray) -> None:
+    """Refuse pre-activation bounds that are not finite or too large for the MILP, naming the layer."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(L) & np.isfinite(U)) | (np.maximum(np.abs(L), np.abs(U)) > MAX_MAGNITUDE)
+    if not bad.any():
+        return
+    where = f"layer {k} (the output layer)" if k == last else f"hidden layer {k}"
+    neurons = np.flatnonzero(bad)[:5].tolist()
+    raise BoundsError(
+        f"{where}: the pre-activation bounds of neurons {neurons} are infinite, NaN or beyond "
+        f"{MAX_MAGNITUDE:.0e} over the input box, so no exact MILP exists; rescale the network's weights "
+        "(e.g. standardize inputs and outputs) or narrow the input bounds"
+    )
+
+
 def _ibp_layer(w: np.ndarray, b: np.ndarray, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     wp, wn = np.maximum(w, 0.0), np.minimum(w, 0.0)
-    return wp @ l + wn @ u + b, wp @ u + wn @ l + b
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by _check_layer, by layer
+        return wp @ l + wn @ u + b, wp @ u + wn @ l + b
 
 
 def interval_bounds(
     net: ReluNetwork, lo: np.ndarray, hi: np.ndarray, known: PreBounds | None = None
 ) -> PreBounds:
-    """IBP pre-activation bounds of every layer (hidden and output), intersected with `known` where given."""
+    """IBP pre-activation bounds of every layer (hidden and output), intersected with `known` where given.
+
+    Raises BoundsError naming the first layer whose bounds are not finite or beyond MAX_MAGNITUDE.
+    """
     out: PreBounds = []
     l, u = lo, hi
     last = len(net.weights) - 1
     for k, (w, b) in enumerate(zip(net.weights, net.biases)):
         L, U = _ibp_layer(w, b, l, u)
+        _check_layer(k, last, L, U)
         if known is not None and k < len(known):
             L, U = np.maximum(L, known[k][0]), np.minimum(U, known[k][1])
         out.append((L, U))
@@ -207,7 +232,7 @@ def tighten_bounds(
                 h.changeObjectiveSense(sense)
                 h.run()
                 status = h.getModelStatus()
-                if status == highspy.HighsModelStatus.kTimeLimit:
+                if status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
                     stats.completed = False
                     break
                 stats.lps_solved += 1

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.tools.solver.bounds import (
+    MAX_MAGNITUDE,
     InputBounds,
     LayerBounds,
     LayerStability,
@@ -166,6 +167,17 @@ def _cost(net: ReluNetwork, objective: OutputObjective) -> np.ndarray:
     return c
 
 
+def _check_objective_range(c: np.ndarray, out_bounds: tuple[np.ndarray, np.ndarray]) -> None:
+    """Refuse an objective whose value over the output bounds is too large for HiGHS to optimize exactly."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        reach = float(np.abs(c) @ np.maximum(np.abs(out_bounds[0]), np.abs(out_bounds[1])))
+    if not math.isfinite(reach) or reach > MAX_MAGNITUDE:
+        raise ModelError(
+            f"the objective can reach {reach:.3g} over the output bounds, beyond {MAX_MAGNITUDE:.0e}: scale "
+            "objective.weights down (the optimal input does not change with a positive scale)"
+        )
+
+
 def _add_constraints(
     h: highspy.Highs,
     net: ReluNetwork,
@@ -182,12 +194,14 @@ def _add_constraints(
                 raise ModelError(
                     f"constraints[{n}]: unknown variable {name!r}; use x0..x{net.n_inputs - 1} or y0..y{net.n_outputs - 1}"
                 )
-            if not math.isfinite(coef):
-                raise ModelError(f"constraints[{n}]: coefficient of {name!r} must be finite")
+            if not math.isfinite(coef) or abs(coef) > MAX_MAGNITUDE:
+                raise ModelError(
+                    f"constraints[{n}]: coefficient of {name!r} must be finite and at most {MAX_MAGNITUDE:.0e} in size"
+                )
             cols.append(int((x_cols if kind == "x" else y_cols)[int(idx)]))
             vals.append(coef)
-        if not math.isfinite(con.rhs):
-            raise ModelError(f"constraints[{n}]: rhs must be finite")
+        if not math.isfinite(con.rhs) or abs(con.rhs) > MAX_MAGNITUDE:
+            raise ModelError(f"constraints[{n}]: rhs must be finite and at most {MAX_MAGNITUDE:.0e} in size")
         lo = con.rhs if con.sense in (">=", "==") else -highspy.kHighsInf
         hi = con.rhs if con.sense in ("<=", "==") else highspy.kHighsInf
         h.addRow(lo, hi, len(cols), np.array(cols, dtype=np.int32), np.array(vals, dtype=float))
@@ -286,6 +300,7 @@ def optimize_surrogate(
     )
     t0 = time.perf_counter()
     pre, tstats = compute_bounds(net, lo, hi, tightening, budget)
+    _check_objective_range(c, pre[-1])
     t1 = time.perf_counter()
     enc = encode(net, lo, hi, pre)
     cost = np.zeros(enc.n_cols)
@@ -386,6 +401,7 @@ def analyze_network(
     lo, hi = check_bounds(net, bounds)
     c = _cost(net, objective)
     ibp = interval_bounds(net, lo, hi)
+    _check_objective_range(c, ibp[-1])
     budget = config.obbt_time_s if tighten_time_s is None else min(tighten_time_s, config.max_time_s)
     pre, tstats = compute_bounds(net, lo, hi, tightening, budget)
     enc = encode(net, lo, hi, pre)

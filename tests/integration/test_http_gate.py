@@ -1,0 +1,96 @@
+"""A real `ogmux serve --http` process: a client that disconnects stops its solve; start-up failures
+(port taken, unauthenticated non-loopback bind) are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import mcp
+import pytest
+
+from tests.integration.procs import REPO, free_port, http_server
+from tests.tools.solver.conftest import market_split
+
+MODEL = market_split(3, m=6, n=60).model_dump(mode="json")  # runs to any time limit given
+HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+
+
+def _solve_request(seconds: float) -> dict:
+    arguments = {"model": MODEL, "limits": {"time_limit_s": seconds}}
+    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "solve_milp", "arguments": arguments}}
+
+
+def _heavy(url: str) -> dict:
+    return httpx.get(url.rsplit("/", 1)[0] + "/healthz", timeout=5).json()["heavy"]
+
+
+def _wait_until_stopped(url: str, within_s: float) -> float:
+    """Seconds until the server runs no heavy call; fails after `within_s`."""
+    start = time.monotonic()
+    while _heavy(url)["running"]:
+        assert time.monotonic() - start < within_s, "the solve kept running after its client left"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def _wait_until_running(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while not _heavy(url)["running"]:
+        assert time.monotonic() < deadline, "the solve never started"
+        time.sleep(0.05)
+
+
+async def test_disconnected_sse_client_stops_its_solve() -> None:
+    """Finding 6: a client gone 2 s into a long solve_milp left the server busy until the time limit."""
+    with http_server() as url:
+        with httpx.Client(timeout=60) as client:
+            with client.stream("POST", url, json=_solve_request(60), headers=HEADERS) as response:
+                assert response.status_code == 200
+                _wait_until_running(url)
+            # The stream is closed: the client has gone. The time limit was 60 s.
+            assert _wait_until_stopped(url, within_s=5) < 5
+        async with mcp.Client(url) as client:
+            assert not (await client.call_tool("server_info", {})).is_error
+        heavy = _heavy(url)
+    assert heavy["running"] == 0 and heavy["waiting"] == 0 and heavy["workers"] >= 1
+
+
+def test_disconnected_json_client_stops_its_solve(tmp_path) -> None:
+    config = tmp_path / "ogmux.toml"
+    config.write_text("[server]\njson_response = true\n")
+    with http_server(config) as url:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json=_solve_request(60), headers=HEADERS, timeout=httpx.Timeout(60, read=2))
+        assert _wait_until_stopped(url, within_s=5) < 5
+        quick = httpx.post(url, json=_solve_request(0.5), headers=HEADERS, timeout=30).json()
+    assert "status: time_limit" in quick["result"]["content"][0]["text"]
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "ogmux", "serve", "--http", *args]
+    return subprocess.run(cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_port_in_use_is_one_line_and_nonzero_exit() -> None:
+    """A taken port: no "serving" line before the bind fails, one line saying why, non-zero exit."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = _serve("--port", str(taken.getsockname()[1]))
+    assert done.returncode != 0
+    assert "serving MCP" not in done.stderr and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "cannot listen on 127.0.0.1:" in last and "in use" in last
+
+
+def test_unauthenticated_non_loopback_bind_is_one_line_exit_2() -> None:
+    """Finding 13: the refusal printed a traceback."""
+    done = _serve("--host", "0.0.0.0", "--port", str(free_port()))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "serving MCP" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "refusing to serve HTTP on '0.0.0.0' without authentication" in last

@@ -1,0 +1,188 @@
+"""The server's single gate through the SDK's in-memory client: every tool call and resource read is
+rate limited first and audited; heavy tools run in their own bounded pool, capped per principal,
+and a cancelled call stops its HiGHS solve."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import anyio
+import mcp
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from ogmux.server.app import ToolCallError, build_server
+from ogmux.server.audit import MAX_LINE_BYTES
+from ogmux.server.principal import principal_for
+from ogmux.server.settings import load_settings
+from ogmux.server.workpool import work_pool
+from tests.tools.solver.conftest import market_split
+
+HARD = {"model": market_split(3, m=6, n=60).model_dump(mode="json")}  # runs to any time limit given
+
+
+def _settings(tmp_path: Path, **overrides):
+    return load_settings(None, **{
+        "roles": {"admin": {}, "reader": {"tools": ["server_info", "search_index", "resolve_context"],
+                                          "scopes": ["public"]}},
+        "audit.sink": "file",
+        "audit.path": str(tmp_path / "audit.jsonl"),
+        **overrides,
+    })  # fmt: skip
+
+
+def _audit(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _hard(seconds: float) -> dict:
+    return {**HARD, "limits": {"time_limit_s": seconds}}
+
+
+async def test_unknown_tool_names_are_rate_limited_and_bounded_in_the_audit(tmp_path: Path) -> None:
+    """Finding 1: unknown tools skipped the limiter and multi-MB names were written verbatim."""
+    server = build_server(_settings(tmp_path, rate_limit={"rate": 0.01, "burst": 3}), transport="memory")
+    huge = "x\n\u202e" + "A" * 3_500_000
+    async with mcp.Client(server) as client:
+        results = [await client.call_tool(huge, {}) for _ in range(5)]
+    await server.state.aclose()
+    assert [r.is_error for r in results] == [True] * 5
+    assert all("unknown tool" in r.content[0].text for r in results[:3])
+    assert all("rate limit exceeded" in r.content[0].text for r in results[3:])
+    assert all(len(r.content[0].text) < 1000 for r in results)
+    raw = (tmp_path / "audit.jsonl").read_bytes()
+    lines = raw.splitlines()
+    assert len(lines) == 5
+    assert max(len(line) for line in lines) <= MAX_LINE_BYTES
+    records = [json.loads(line) for line in lines]
+    assert [r["outcome"] for r in records] == ["invalid"] * 3 + ["rate_limited"] * 2
+    assert records[0]["tool"].startswith("x\n\u202eAAA") and "chars]" in records[0]["tool"]
+    assert raw.isascii()  # newlines and bidi controls escaped: one record per line
+
+
+async def test_resource_reads_pass_the_rate_limit_and_write_audit_lines(tmp_path: Path) -> None:
+    """Finding 7: resource reads skipped the limiter and wrote no audit line."""
+    server = build_server(_settings(tmp_path, rate_limit={"rate": 0.01, "burst": 4}, **{"server.stdio_role": "reader"}),
+                          transport="memory")  # fmt: skip
+    async with mcp.Client(server) as client:
+        docs = await client.read_resource("og://docs")
+        assert "ogmux" in docs.contents[0].text
+        with pytest.raises(MCPError):
+            await client.read_resource("og://node/no-such-doc:no-such-node")
+        with pytest.raises(MCPError):
+            await client.read_resource("og://nowhere/" + "z" * 100_000)
+        await client.call_tool("server_info", {})
+        with pytest.raises(MCPError, match="rate limit exceeded"):
+            await client.read_resource("og://docs")
+    await server.state.aclose()
+    records = _audit(tmp_path)
+    assert [(r.get("resource") or r.get("tool"), r["outcome"]) for r in records] == [
+        ("og://docs", "ok"),
+        ("og://node/{id}", "error"),
+        (records[2]["resource"], "invalid"),
+        ("server_info", "ok"),
+        ("og://docs", "rate_limited"),
+    ]
+    assert len(records[2]["resource"]) < 300 and records[0]["result_bytes"] > 0
+    assert all(r["principal"] == "local" and r["role"] == "reader" for r in records)
+
+
+async def test_resource_reads_respect_the_tool_grant(tmp_path: Path) -> None:
+    """A role without any document tool cannot read og:// resources, and the refusal is audited."""
+    settings = _settings(tmp_path, roles={"solver": {"tools": ["solve_milp"]}}, **{"server.stdio_role": "solver"})
+    server = build_server(settings, transport="memory")
+    async with mcp.Client(server) as client:
+        with pytest.raises(MCPError, match="not found"):
+            await client.read_resource("og://docs")
+    await server.state.aclose()
+    assert [(r["resource"], r["outcome"]) for r in _audit(tmp_path)] == [("og://docs", "error")]
+
+
+async def test_cancelled_solve_stops_within_a_second(tmp_path: Path) -> None:
+    """Finding 6: a cancelled call left HiGHS running to its time limit."""
+    server = build_server(_settings(tmp_path), transport="memory")
+    pool = work_pool(server.state)
+    async with mcp.Client(server) as client:
+        with anyio.move_on_after(1.5):
+            await client.call_tool("solve_milp", _hard(60))
+        cancelled_at = time.monotonic()
+        with anyio.fail_after(10):
+            while not _audit(tmp_path):
+                await anyio.sleep(0.05)
+        stopped_after = time.monotonic() - cancelled_at
+        assert pool.running == 0 and pool.waiting == 0
+        after = await client.call_tool("server_info", {})
+    await server.state.aclose()
+    (record, _) = _audit(tmp_path)
+    assert record["tool"] == "solve_milp" and record["outcome"] == "cancelled"
+    assert record["latency_ms"] < 10_000 and stopped_after < 5  # the time limit was 60 s
+    assert not after.is_error
+
+
+async def test_heavy_calls_are_capped_per_principal_and_say_when_to_retry(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, limits={"heavy_workers": 1, "heavy_per_principal": 2})
+    server = build_server(settings, transport="memory")
+    flooder = principal_for(settings, "flooder", "admin")
+    outcomes: list[str] = []
+
+    async def solve() -> None:
+        try:
+            await server.run_tool("solve_milp", _hard(30), flooder)
+            outcomes.append("ok")
+        except ToolCallError as exc:
+            outcomes.append(exc.outcome)
+            if exc.outcome == "busy":
+                assert "limits.heavy_per_principal = 2" in str(exc) and "retry" in str(exc)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(solve)
+        with anyio.fail_after(10):
+            while len(outcomes) < 3:
+                await anyio.sleep(0.02)
+        assert outcomes == ["busy"] * 3
+        pool = work_pool(server.state)
+        assert (pool.running, pool.waiting) == (1, 1)
+        tg.cancel_scope.cancel()
+    with anyio.fail_after(10):
+        while work_pool(server.state).running:
+            await anyio.sleep(0.05)
+    await server.state.aclose()
+
+
+async def test_document_calls_of_others_answer_while_one_principal_floods_solves(tmp_path: Path) -> None:
+    """Finding 6: 42 solves of one principal filled every worker thread and stalled others' document calls.
+
+    Asserted on order, not time: the other principal's calls all finish while the flooder's
+    first solve is still running (its time limit is 20 s), and the flood beyond the cap is refused.
+    """
+    settings = _settings(tmp_path, limits={"heavy_workers": 1, "heavy_per_principal": 2},
+                         rate_limit={"rate": 20, "burst": 100})  # fmt: skip
+    server = build_server(settings, transport="memory")
+    flooder = principal_for(settings, "flooder", "admin")
+    events: list[str] = []
+
+    async def solve() -> None:
+        try:
+            await server.run_tool("solve_milp", _hard(20), flooder)
+            events.append("solve finished")
+        except ToolCallError as exc:
+            events.append(exc.outcome)
+
+    async with mcp.Client(server) as client, anyio.create_task_group() as tg:
+        for _ in range(42):
+            tg.start_soon(solve)
+        with anyio.fail_after(10):
+            while work_pool(server.state).running == 0:
+                await anyio.sleep(0.02)
+        for _ in range(5):
+            r = await client.call_tool("resolve_context", {"ids": ["ogmux-faq"], "level": "index"})
+            assert not r.is_error, r.content
+            events.append("document call")
+        tg.cancel_scope.cancel()
+    await server.state.aclose()
+    assert events.count("busy") == 40
+    assert events.count("document call") == 5 and "solve finished" not in events
