@@ -31,7 +31,7 @@ class ResolveContextInput(BaseModel):
     token_budget: int | None = Field(None, ge=1, le=1_000_000, description="most tokens returned")
     since_version: str | None = Field(None, pattern=rf"^{VERSION_PATTERN}$", description="only nodes changed after it")
     state: dict[str, Any] | None = Field(None, description="facts for the attached assertions")
-    attempt: int = Field(1, ge=1, le=1000, description="assertion retry count")
+    attempt: int = Field(1, ge=1, le=1000, description="for assertion retries")
 
 
 def check_since_version(snapshot: Snapshot, ids: list[str], since: str, scopes: Scopes) -> None:

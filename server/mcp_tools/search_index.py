@@ -18,7 +18,7 @@ class SearchIndexInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, max_length=2000)
-    k: int | None = Field(None, ge=1, le=50, description="per page (default 8); page on with cursor")
+    k: int | None = Field(None, ge=1, le=50, description="default 8; page on with cursor")
     cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
 
 async def handle(args: SearchIndexInput, ctx: ToolContext) -> SearchPage:
