@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from mcp.types import Tool, ToolAnnotations
 
@@ -19,12 +19,14 @@ from ogmux.server.registry import ToolSpec
 from ogmux.tools.objectgraph.tokens import count_tokens
 
 __all__ = [
+    "ToolCost",
     "ToolFormat",
     "full_input_schema",
     "input_schema",
     "mcp_tool",
     "model_visible_tokens",
     "output_schema",
+    "tool_costs",
     "tool_definitions",
 ]
 
@@ -131,6 +133,25 @@ def _compact_schema(schema: dict[str, Any], *, nullable: bool, described: bool) 
     return {k: out[k] for k in order if k in out} | {k: v for k, v in out.items() if k not in order}
 
 
+def _without_required(node: Any) -> Any:
+    """`node` with no `required` list below the top level (outputs are produced, not written, by the caller)."""
+    if isinstance(node, list):
+        return [_without_required(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "required":
+            continue
+        if key in _DATA:
+            out[key] = value
+        elif key in _NAMED and isinstance(value, dict):
+            out[key] = {name: _without_required(sub) for name, sub in value.items()}
+        else:
+            out[key] = _without_required(value)
+    return out
+
+
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
     """The compact input schema a model reads: types, enums, bounds, defaults, argument descriptions."""
     return _compact_schema(spec.input_model.model_json_schema(), nullable=False, described=True)
@@ -138,7 +159,8 @@ def input_schema(spec: ToolSpec) -> dict[str, Any]:
 
 def output_schema(spec: ToolSpec) -> dict[str, Any]:
     """The compact output schema clients validate structured results against (no prose)."""
-    return _compact_schema(spec.output_model.model_json_schema(), nullable=True, described=False)
+    schema = _compact_schema(spec.output_model.model_json_schema(), nullable=True, described=False)
+    return {k: v if k == "required" else _without_required(v) for k, v in schema.items()}
 
 
 def full_input_schema(spec: ToolSpec) -> dict[str, Any]:
@@ -167,6 +189,26 @@ def model_visible_tokens(name: str, description: str | None, schema: dict[str, A
     """cl100k tokens of what a client hands the model for one tool: name, description, input schema."""
     body = {"name": name, "description": description or "", "inputSchema": schema}
     return count_tokens(json.dumps(body, separators=(",", ":")))
+
+
+class ToolCost(NamedTuple):
+    """What one tool definition costs a model before any call, in cl100k tokens."""
+
+    name: str
+    model_visible: int  # name + description + input schema: what clients hand the model
+    definition: int  # the whole tools/list entry, output schema and annotations included
+
+
+def tool_costs(definitions: Iterable[dict[str, Any]]) -> list[ToolCost]:
+    """Per-tool token costs of MCP tool definitions as `tools/list` sends them (camelCase keys)."""
+    return [
+        ToolCost(
+            d["name"],
+            model_visible_tokens(d["name"], d.get("description"), d["inputSchema"]),
+            count_tokens(json.dumps(d, separators=(",", ":"))),
+        )
+        for d in definitions
+    ]
 
 
 def _definition(spec: ToolSpec, fmt: ToolFormat) -> dict[str, Any]:

@@ -23,7 +23,7 @@ ARGUMENTS_SHOWN = 160  # characters of a tool call's arguments in the text rende
 
 class ChatInput(RouteInput):
     temperature: float = Field(0.7, ge=0, le=2)
-    stream: bool = Field(True, description="stream when the call has a progress token")
+    stream: bool = True
     timeout_s: float | None = Field(None, gt=0, le=600)
 
     def request(self) -> ChatRequest:

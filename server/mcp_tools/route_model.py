@@ -24,7 +24,6 @@ MESSAGES_SCHEMA = {
             "role": {"enum": ["system", "user", "assistant", "tool"]},
             "content": {"type": ["string", "array", "null"]},
             "tool_calls": {"type": "array"},
-            "tool_call_id": {"type": "string"},
         },
         "required": ["role"],
     },
@@ -37,7 +36,7 @@ class RouteInput(BaseModel):
     messages: Annotated[list[ChatMessage], WithJsonSchema(MESSAGES_SCHEMA)] = Field(
         min_length=1, description="OpenAI format"
     )
-    policy: Policy | None = Field(None, description="default: the configured one")
+    policy: Policy | None = None
     model: str | None = Field(None, description="force this model (see list_models)")
     max_tokens: int = Field(256, ge=1, le=32768)
     n: int = Field(1, ge=1, le=16)
