@@ -130,14 +130,20 @@ def corpus_stats(data: Path, config: ObjectGraphConfig) -> dict:
 
 
 def _p1_rows(
-    snap: Snapshot, questions: list[dict], config: ObjectGraphConfig, doc_tokens: dict[str, int], k: int = 3
+    snap: Snapshot,
+    questions: list[dict],
+    config: ObjectGraphConfig,
+    doc_tokens: dict[str, int],
+    k: int = 3,
+    follow: list[str] | None = None,
 ) -> list[dict]:
-    """Protocol P1 for each question: search_index(k), then resolve those k at full level (P1 is k=3)."""
+    """Protocol P1 for each question: search_index(k), then resolve those k at full level (P1 is k=3)
+    with the server's default edge following (`follow=None`) unless `follow` is given."""
     rows = []
     for q in questions:
         page = search_index(snap, q["question"], k=k, config=config)
         search_text = render_search(page)
-        res = resolve_context(snap, [e.id for e in page.entries], level="full", follow=[], config=config)
+        res = resolve_context(snap, [e.id for e in page.entries], level="full", follow=follow, config=config)
         text = render_resolve(res)
         rows.append({
             "id": q["id"],

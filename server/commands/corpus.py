@@ -21,7 +21,8 @@ __all__ = ["register"]
 def register(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
-        help="lint an ObjectGraph corpus: syntax errors, duplicate ids, dangling and cyclic :requires edges",
+        help="lint an ObjectGraph corpus: syntax errors, duplicate ids, dangling and cyclic :requires edges; "
+        "list the edges inferred from the Markdown",
         description="Exit status 1 when any error is found (warnings alone exit 0).",
     )
     check.add_argument("dir", type=Path, nargs="?", help="corpus directory (default: objectgraph.corpus)")
@@ -63,7 +64,13 @@ def _report(corpus: Corpus) -> int:
         print(issue)
     errors = sum(i.severity == "error" for i in issues)
     snap = corpus.snapshot()
-    counts = [plural(len(snap.docs), "document"), plural(len(snap.nodes), "node")]
+    inferred = 0
+    for n in snap.nodes.values():
+        for e in n.edges:
+            if e.inferred:
+                inferred += 1
+                print(f"inferred: {n.id} :{e.kind} {e.target}" + ("" if e.target in snap.nodes else " (no such node)"))
+    counts = [plural(len(snap.docs), "document"), plural(len(snap.nodes), "node"), plural(inferred, "inferred edge")]
     print(f"{', '.join(counts)}: {plural(errors, 'error')}, {plural(len(issues) - errors, 'warning')}")
     return errors
 

@@ -24,8 +24,8 @@ class ResolveContextInput(BaseModel):
 
     ids: list[str] = Field(min_length=1, max_length=100, description="'doc#node' ids from search_index")
     level: Level = Field("dense", description="index: title; dense: summary; full: exact source")
-    follow: list[Annotated[str, WithJsonSchema(EDGE_SCHEMA)]] = Field(
-        default_factory=lambda: [":requires"], max_length=5, description="edge kinds to follow"
+    follow: list[Annotated[str, WithJsonSchema(EDGE_SCHEMA)]] | None = Field(
+        None, max_length=5, description="edge kinds to follow; omitted: :requires within a small budget"
     )
     depth: int = Field(1, ge=0, le=64)
     token_budget: int | None = Field(None, ge=1, le=1_000_000, description="most tokens returned")

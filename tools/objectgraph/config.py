@@ -69,10 +69,16 @@ class ObjectGraphConfig(BaseModel):
         0.25, ge=-1, le=1, description="least embedding cosine for a node with no query term to count as a match"
     )
     min_body_words: int = Field(
-        3, ge=0, le=100, description="nodes with fewer words of their own below the heading are never ranked"
+        3, ge=0, le=100, description="a node with children and fewer words of its own than this is never ranked (its children are)"
     )
     rerank: Literal["off", "llm"] = Field("off", description='"llm" re-ranks the top candidates with a model')
     rerank_candidates: int = Field(20, ge=2, le=200, description="how many lexical candidates the re-ranker sees")
+    follow_tokens: int = Field(
+        600,
+        ge=0,
+        le=1_000_000,
+        description="most tokens the nodes reached over `requires` edges may add when resolve_context gets no follow",
+    )
     max_depth: int = Field(8, ge=0, le=64, description="deepest edge traversal resolve_context allows")
     max_result_tokens: int = Field(
         20_000, ge=256, description="token budget applied when a resolve call gives none (clients cap tool output)"

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from ogmux.tools.objectgraph.access import covers, effective_scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.inference import infer_edges
 from ogmux.tools.objectgraph.model import Document, Node
 from ogmux.tools.objectgraph.snapshot import (
     AssertionRecord,
@@ -153,6 +154,7 @@ class _TooLarge(Exception):
 
 
 def _records(doc: Document) -> Prepared:
+    doc = infer_edges(doc)
     by_id = {n.id: n for n in doc.nodes}
 
     def heading_path(n: Node) -> tuple[str, ...]:
@@ -171,7 +173,7 @@ def _records(doc: Document) -> Prepared:
         edges = []
         for e in n.edges:
             tdoc, tnode = e.resolve(doc.id)
-            edges.append(EdgeRecord(kind=e.kind, target=f"{tdoc}#{tnode}"))
+            edges.append(EdgeRecord(kind=e.kind, target=f"{tdoc}#{tnode}", inferred=e.inferred))
         assertion = None
         if n.assertion is not None:
             assertion = AssertionRecord(
@@ -298,7 +300,7 @@ def lint_documents(docs: list[Document], snapshot: Snapshot) -> list[Issue]:
     for n in snapshot.nodes.values():
         doc = by_doc.get(n.doc)
         for e in n.edges:
-            if e.target not in snapshot.nodes:
+            if e.target not in snapshot.nodes and not e.inferred:  # `ogmux check` lists inferred edges apart
                 issues.append(
                     Issue(
                         severity="error" if e.kind == "requires" else "warning",
@@ -328,7 +330,7 @@ def lint_documents(docs: list[Document], snapshot: Snapshot) -> list[Issue]:
 def _requires_cycles(snapshot: Snapshot) -> list[list[str]]:
     """Strongly connected components of the `requires` graph that contain a cycle (Tarjan, iterative)."""
     graph = {
-        nid: [e.target for e in n.edges if e.kind == "requires" and e.target in snapshot.nodes]
+        nid: [e.target for e in n.edges if e.kind == "requires" and not e.inferred and e.target in snapshot.nodes]
         for nid, n in snapshot.nodes.items()
     }
     index: dict[str, int] = {}

@@ -104,6 +104,7 @@ class Edge(_Model):
 
     kind: EdgeKind
     target: str = Field(description="'node-id' in the same document or 'doc-id#node-id' in another.")
+    inferred: bool = Field(default=False, description="True when inferred from the Markdown, not authored.")
 
     @field_validator("target")
     @classmethod

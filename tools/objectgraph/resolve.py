@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
 from ogmux.tools.objectgraph.assertions import AssertionOutcome, evaluate_assertion
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
-from ogmux.tools.objectgraph.listing import visible_changelog
+from ogmux.tools.objectgraph.listing import node_version, visible_changelog, visible_version
 from ogmux.tools.objectgraph.model import EDGE_KINDS, VERSION_PATTERN
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.tokens import count_tokens
@@ -135,6 +135,26 @@ def _closure(
     return order, reason
 
 
+def _cost(snapshot: Snapshot, node: NodeRecord, level: Level) -> int:
+    return snapshot.tokens(node, level) if level != "index" else count_tokens(_text(node, level))
+
+
+def _beyond_follow_budget(
+    snapshot: Snapshot, found: list[str], reason: dict[str, str], level: Level, limit: int
+) -> list[str]:
+    """Followed nodes (discovery order: those reached from the first ids first) that do not fit in `limit`."""
+    used, out = 0, []
+    for nid in found:
+        if reason[nid] == "requested":
+            continue
+        tokens = _cost(snapshot, snapshot.nodes[nid], level)
+        if used + tokens <= limit:
+            used += tokens
+        else:
+            out.append(nid)
+    return out
+
+
 def _dependency_order(snapshot: Snapshot, ids: list[str]) -> list[str]:
     """Prerequisites first (`requires` targets before their sources, `precedes` sources before targets).
 
@@ -201,7 +221,8 @@ def _changes(
         entries = visible_changelog(snapshot, d, caller, since)
         changed = list(dict.fromkeys(i for e in entries for i in e["changed"]))  # type: ignore[attr-defined]
         changed_all.update(changed)
-        deltas.append(ChangeDelta(doc=doc_id, version=d.version, since_version=since, entries=entries, changed=changed))
+        version = visible_version(snapshot, d, caller)
+        deltas.append(ChangeDelta(doc=doc_id, version=version, since_version=since, entries=entries, changed=changed))
     return deltas, changed_all
 
 
@@ -242,7 +263,7 @@ def resolve_context(
     snapshot: Snapshot,
     ids: Sequence[str],
     level: Level = "dense",
-    follow: Sequence[str] = (":requires",),
+    follow: Sequence[str] | None = None,
     depth: int = 1,
     token_budget: int | None = None,
     since_version: str | None = None,
@@ -251,7 +272,12 @@ def resolve_context(
     config: ObjectGraphConfig | None = None,
     attempt: int = 1,
 ) -> ResolveResult:
-    """Resolve `ids` (and what they reach over `follow` edges, up to `depth`) for a caller holding `scopes`."""
+    """Resolve `ids` (and what they reach over `follow` edges, up to `depth`) for a caller holding `scopes`.
+
+    Without `follow`, `requires` edges (authored and inferred) are followed, but the nodes they reach
+    are added only while they fit in `config.follow_tokens`, those reached from the first ids first;
+    the rest are listed as omitted, with the call that fetches them.
+    """
     config = config or ObjectGraphConfig()
     caller = normalize_scopes(scopes)
     if not ids:
@@ -264,7 +290,7 @@ def resolve_context(
         raise ValueError("token_budget must be a positive number of tokens")
     if since_version is not None and not re.fullmatch(VERSION_PATTERN, since_version):
         raise ValueError("since_version must be a version: letters, digits, '.', '+', '-', at most 32 (e.g. 1.2)")
-    kinds = _edge_kinds(follow)
+    kinds = ["requires"] if follow is None else _edge_kinds(follow)
     roots, not_found = [], []
     for ref in dict.fromkeys(ids):
         node = snapshot.lookup(ref, caller)
@@ -276,6 +302,10 @@ def resolve_context(
         raise NotFoundError("node", not_found[0] if len(not_found) == 1 else ", ".join(not_found), "search_index lists the ids you can resolve")
     found, reason = _closure(snapshot, roots, kinds, depth, caller)
     ordered = _dependency_order(snapshot, found)
+    dropped: list[str] = []
+    if follow is None:
+        dropped = _beyond_follow_budget(snapshot, found, reason, level, config.follow_tokens)
+        ordered = [n for n in ordered if n not in dropped]
     changes: list[ChangeDelta] = []
     unchanged: list[str] = []
     if since_version is not None:
@@ -291,7 +321,7 @@ def resolve_context(
     for nid in ordered:
         n = snapshot.nodes[nid]
         text = _text(n, level)
-        tokens = snapshot.tokens(n, level) if level != "index" else count_tokens(text)
+        tokens = _cost(snapshot, n, level)
         if omitted or used + tokens > budget:
             omitted.append(nid)
             omitted_tokens += tokens
@@ -301,8 +331,8 @@ def resolve_context(
             ResolvedNode(
                 id=n.id,
                 doc=n.doc,
-                doc_version=snapshot.docs[n.doc].version,
-                version=n.version,
+                doc_version=visible_version(snapshot, snapshot.docs[n.doc], caller),
+                version=node_version(snapshot, n, caller),
                 hash=n.hash,
                 title=n.title,
                 type=n.type,
@@ -314,6 +344,10 @@ def resolve_context(
                 flags=scan_instructions(text, level),
             )
         )
+    for nid in dropped:
+        if since_version is None or nid not in unchanged:
+            omitted.append(nid)
+            omitted_tokens += _cost(snapshot, snapshot.nodes[nid], level)
     continuation = None
     if omitted:
         continuation = Continuation(ids=omitted, level=level, token_budget=max(budget, omitted_tokens))

@@ -5,8 +5,8 @@ Ranking is field-weighted BM25 (`bm25s`) over title, keywords, dense summary and
 fused in "hybrid" mode with the cosine similarity of a bundled static embedding model
 (`embedding.py`). The index is built over the caller's visible nodes only, so hidden nodes
 influence neither the result list nor any score (IDF, length statistics and the score
-normalisation included). Nodes with (almost) no text below their heading are never ranked:
-their title already counts in their children's heading path. An optional re-rank asks a
+normalisation included). Nodes with no text below their heading, or almost none when they have
+(visible) children, are never ranked: their title already counts in their children's heading path. An optional re-rank asks a
 model to order the top candidates (the paper's LLM-as-router design).
 """
 
@@ -26,6 +26,7 @@ from ogmux.tools.objectgraph.access import Scopes, normalize_scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.embedding import Embedder, EmbeddingUnavailable, load_embedder, node_text
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
+from ogmux.tools.objectgraph.listing import node_version
 from ogmux.tools.objectgraph.metadata import Complete, without_navigation
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
@@ -143,8 +144,14 @@ def _build(snapshot: Snapshot, caller: Scopes, config: ObjectGraphConfig) -> _Vi
     doc_index = None
     if weights["document"] > 0 and ids:
         doc_index = FieldIndex({"document": doc_terms}, {"document": 1.0}, k1=config.bm25_k1, b=config.bm25_b)
+    parents = {snapshot.nodes[nid].parent for nid in ids}  # visible parents only: hidden children change nothing
     rankable = np.array(
-        [len(_WORDS.findall(_body(snapshot.nodes[nid]))) >= config.min_body_words for nid in ids], dtype=bool
+        [
+            bool(words) and (nid not in parents or len(words) >= config.min_body_words)
+            for nid in ids
+            for words in [_WORDS.findall(_body(snapshot.nodes[nid]))]
+        ],
+        dtype=bool,
     )
     vectors = _hybrid_vectors(snapshot, ids) if config.ranking == "hybrid" else None
     index = FieldIndex(rows, weights, k1=config.bm25_k1, b=config.bm25_b)
@@ -286,7 +293,7 @@ def search_index(
                 score=round(score_of[nid], 4),
                 dense_tokens=snapshot.tokens(n, "dense"),
                 full_tokens=snapshot.tokens(n, "full"),
-                version=n.version,
+                version=node_version(snapshot, n, caller),
                 hash=n.hash,
                 flags=scan_instructions(n.title, "title") + scan_instructions(n.dense, "dense")
                 + scan_instructions(" ".join(n.keywords), "keywords"),

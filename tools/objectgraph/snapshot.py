@@ -27,6 +27,7 @@ class EdgeRecord:
 
     kind: str
     target: str
+    inferred: bool = False
 
 
 @dataclass(frozen=True)

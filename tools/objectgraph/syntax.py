@@ -238,6 +238,9 @@ def read_marker(ctx: SourceContext, block: Block) -> Marker:
             continue
         if stripped.startswith(":"):
             kind, _, targets = stripped[1:].partition(" ")
+            inferred = targets.rstrip().endswith("(inferred)")
+            if inferred:
+                targets = targets.rstrip().removesuffix("(inferred)")
             if kind not in EDGE_KINDS:
                 raise ctx.error(
                     f"unknown edge kind :{kind}",
@@ -257,7 +260,7 @@ def read_marker(ctx: SourceContext, block: Block) -> Marker:
                         col + text.strip().find(target),
                         "targets are node-id or doc-id#node-id",
                     )
-                edges.append(Edge(kind=kind, target=target))  # type: ignore[arg-type]
+                edges.append(Edge(kind=kind, target=target, inferred=inferred))  # type: ignore[arg-type]
         elif stripped.startswith("check:"):
             checks.append(read_check(ctx, stripped[6:].strip(), line_no, col))
         else:

@@ -4,7 +4,8 @@ Public API
 ----------
 - `transpile_text(text, *, path=None, doc_id=None, max_node_tokens=400, complete=None) -> (og_text, Document)`:
   parse the Markdown into nodes, give every node keywords and a dense summary (extractive, or
-  from `complete` when given and grounded), and write an annotated `.og` file. Node content
+  from `complete` when given and grounded), add the edges `inference.py` infers (written
+  `:kind target (inferred)`), and write an annotated `.og` file. Node content
   is copied byte-for-byte; only `og:` comment blocks are added.
 - `transpile_file(src, dst, **same) -> TranspileResult` and `transpile_tree(src_dir, dst_dir, **same)`
   (every `.md`/`.og` below `src_dir`, written as `.og` at the same relative path).
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ogmux.tools.objectgraph.inference import infer_edges
 from ogmux.tools.objectgraph.metadata import Complete, fill_metadata
 from ogmux.tools.objectgraph.model import Document
 from ogmux.tools.objectgraph.parser import DEFAULT_MAX_NODE_TOKENS, parse_document, slugify
@@ -83,7 +85,7 @@ def transpile_text(
 ) -> tuple[str, Document]:
     """The annotated `.og` text for `text`, and the Document it describes."""
     doc = parse_document(text, path=path, doc_id=doc_id, max_node_tokens=max_node_tokens, metadata=False)
-    doc = fill_metadata(doc, complete)
+    doc = infer_edges(fill_metadata(doc, complete))
     doc = doc.model_copy(
         update={"nodes": [n.model_copy(update={"derived_metadata": False}) for n in doc.nodes]}
     )

@@ -112,10 +112,12 @@ def render_marker(node: Node, doc: Document) -> str:
     if node.tags:
         pairs.append(("tags", ",".join(node.tags)))
     lines: list[str] = []
-    kinds: dict[str, list[str]] = {}
+    kinds: dict[tuple[str, bool], list[str]] = {}
     for edge in node.edges:
-        kinds.setdefault(edge.kind, []).append(edge.target)
-    lines.extend(f":{kind} {', '.join(targets)}" for kind, targets in kinds.items())
+        kinds.setdefault((edge.kind, edge.inferred), []).append(edge.target)
+    lines.extend(
+        f":{kind} {', '.join(targets)}{' (inferred)' if inferred else ''}" for (kind, inferred), targets in kinds.items()
+    )
     if node.assertion is not None:
         pairs.append(("retries", str(node.assertion.retries)))
         if node.assertion.escalate_to:
