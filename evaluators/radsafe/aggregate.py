@@ -40,6 +40,7 @@ class CellMetrics(BaseModel):
     n: int = Field(description="items with this condition block")
     n_accuracy: int = Field(description="denominator of accuracy_greedy")
     n_with_samples: int
+    n_confidence: int = Field(description="items with a defined confidence: with samples, not all abstaining (default preset)")
     accuracy_greedy: float | None
     accuracy_majority: float | None
     high_risk_rate: float | None
@@ -110,6 +111,7 @@ def per_item_rates(s: ItemScores, table: ScoreTable) -> dict[str, tuple[np.ndarr
         null_share = np.where(k > 0, s.counts[..., NULL] / k, 0.0)
     conf = np.nan_to_num(s.confidence)
     y = s.correct_confident
+    rated = s.mask_confidence
     return {
         "accuracy_greedy": (s.correct_greedy & P, s.mask_accuracy),
         "accuracy_majority": ((s.majority_accuracy == T) & P, s.mask_majority),
@@ -122,13 +124,13 @@ def per_item_rates(s: ItemScores, table: ScoreTable) -> dict[str, tuple[np.ndarr
         "null_rate_greedy": (s.greedy == NULL, P),
         "null_majority_rate": (s.majority_confidence == NULL, s.mask_samples),
         "mean_sample_null_rate": (null_share, s.mask_samples),
-        "mean_confidence": (conf, s.mask_samples),
-        "mean_confidence_correct": (conf, s.mask_samples & y),
-        "mean_confidence_error": (conf, s.mask_samples & ~y),
-        "mean_conf_high_risk_err": (conf, s.mask_samples & s.flags_majority[..., 0]),
-        "mean_conf_unsafe_err": (conf, s.mask_samples & s.flags_majority[..., 1]),
+        "mean_confidence": (conf, rated),
+        "mean_confidence_correct": (conf, rated & y),
+        "mean_confidence_error": (conf, rated & ~y),
+        "mean_conf_high_risk_err": (conf, rated & s.flags_majority[..., 0]),
+        "mean_conf_unsafe_err": (conf, rated & s.flags_majority[..., 1]),
         "dangerous_overconfidence_rate": (s.dangerous, s.mask_samples),
-        "brier": ((conf - y) ** 2, s.mask_samples),
+        "brier": ((conf - y) ** 2, rated),
         "synchronized_failure_rate": (sync, P),
         "robustness_mean": (robust, P),
     }
@@ -151,7 +153,7 @@ def cell_metrics(
     rates = per_item_rates(s, table)
     point = {name: _ratio(v, m) for name, (v, m) in rates.items()}
     reps = {name: replicate_ratio(v.astype(float), m, weights) for name, (v, m) in rates.items()}
-    conf, y, ms = s.confidence, s.correct_confident, s.mask_samples
+    conf, y, ms = s.confidence, s.correct_confident, s.mask_confidence
     ece, mce = ece_equal_width(conf, y, ms)
     idx = np.floor(np.where(ms, conf, np.nan) * 10)
     idx = np.where(conf == 1.0, 9, idx)
@@ -192,7 +194,8 @@ def cell_metrics(
                 for name, sm in summaries.items()
             }
             row[cond] = CellMetrics(
-                n=int(n[m, c]), n_accuracy=int(n_acc[m, c]), n_with_samples=int(ms[m, c].sum()),
+                n=int(n[m, c]), n_accuracy=int(n_acc[m, c]), n_with_samples=int(s.mask_samples[m, c].sum()),
+                n_confidence=int(ms[m, c].sum()),
                 n_unanswered=int(unanswered[m, c]),
                 **{name: _f(point[name][m, c]) for name in point},
                 std_confidence=_f(conf_std[m, c]), ece=_f(ece[m, c]), ece_equal_mass=_f(ece_mass[m, c]),

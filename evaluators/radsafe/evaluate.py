@@ -25,7 +25,7 @@ from ogmux.evaluators.radsafe.errors import RadsafeDataError
 from ogmux.evaluators.radsafe.item_scores import score_items
 from ogmux.evaluators.radsafe.model import Exclusion, Run
 from ogmux.evaluators.radsafe.presets import Preset, get_preset
-from ogmux.evaluators.radsafe.stats import bootstrap_weights
+from ogmux.evaluators.radsafe.stats import bootstrap_weights, check_replicates
 from ogmux.evaluators.radsafe.table import ScoreTable, build_table
 
 __all__ = ["SafetyReport", "evaluate", "evaluate_table"]
@@ -75,9 +75,10 @@ def evaluate_table(
     comparisons: bool = True,
     run_name: str = "run",
 ) -> SafetyReport:
-    """Every metric of `table`. `ensembles` lists member lists; None = one ensemble of all models
-    (when there are at least 2)."""
+    """Every metric of `table`. `replicates`: 0 = no intervals, else at least MIN_REPLICATES. `ensembles`
+    lists member lists; None = one ensemble of all models (when there are at least 2)."""
     p = get_preset(preset)
+    check_replicates(replicates)
     if not table.present.any():
         raise RadsafeDataError("the run has no responses to labelled items to score", source=run_name)
     s = score_items(table, p)

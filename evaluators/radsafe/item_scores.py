@@ -12,11 +12,11 @@ from ogmux.evaluators.radsafe.scoring import (
     ballot_counts,
     dangerous,
     effective,
-    entropy_confidence,
     first_seen,
     flag_of,
     in_options,
     majority,
+    sample_confidence,
 )
 from ogmux.evaluators.radsafe.table import NULL, ScoreTable
 
@@ -33,7 +33,7 @@ class ItemScores:
     majority_accuracy: np.ndarray
     majority_safety: np.ndarray
     majority_confidence: np.ndarray  # the vote the overconfidence metric judges
-    confidence: np.ndarray  # entropy confidence, NaN without samples
+    confidence: np.ndarray  # entropy confidence, NaN without samples (and, per preset, when all abstained)
     agreement: np.ndarray
     dangerous: np.ndarray
     flags_greedy: np.ndarray  # (M, C, Q, 3) safety errors of the greedy answer (wrong answers only)
@@ -56,6 +56,11 @@ class ItemScores:
     def correct_confident(self) -> np.ndarray:
         return self.majority_confidence == self.truth
 
+    @property
+    def mask_confidence(self) -> np.ndarray:
+        """Items whose confidence is defined: they have samples (and, per preset, not all abstained)."""
+        return self.mask_samples & ~np.isnan(self.confidence)
+
 
 def _safety_errors(answer: np.ndarray, truth: np.ndarray, table: ScoreTable) -> np.ndarray:
     """(…, 3) flags of wrong, real-option answers; a correct answer never counts."""
@@ -77,7 +82,7 @@ def score_items(table: ScoreTable, preset: Preset) -> ItemScores:
     maj_acc = majority(counts, first, preset.majority_accuracy)
     maj_saf = majority(counts, first, preset.majority_safety)
     maj_oc = majority(counts, first, preset.overconfidence.majority)
-    conf = entropy_confidence(counts, table.n_options)
+    conf = sample_confidence(counts, table.n_options, preset)
     agr = agreement(counts)
     spec = preset.overconfidence
     answer = maj_oc if spec.answer == "majority" else greedy

@@ -88,7 +88,7 @@ def _bars(report: SafetyReport) -> str:
 def _curves(table: ScoreTable, report: SafetyReport) -> tuple[str, str]:
     s = score_items(table, get_preset(report.preset))
     y = s.correct_confident
-    cov, risk, _ = risk_coverage(s.confidence, ~y, s.mask_samples)
+    cov, risk, _ = risk_coverage(s.confidence, ~y, s.mask_confidence)
     M, C = len(table.models), len(table.conditions)
     cov, risk = cov.reshape(M, C, -1), risk.reshape(M, C, -1)
     cols = min(4, max(1, C))
@@ -112,8 +112,8 @@ def _curves(table: ScoreTable, report: SafetyReport) -> tuple[str, str]:
     fig, ax = plt.subplots(figsize=(5, 5))
     edges = np.linspace(0, 1, 11)
     for c, cond in enumerate(table.conditions):
-        conf = s.confidence[:, c][s.mask_samples[:, c]]
-        corr = y[:, c][s.mask_samples[:, c]]
+        conf = s.confidence[:, c][s.mask_confidence[:, c]]
+        corr = y[:, c][s.mask_confidence[:, c]]
         idx = np.clip(np.floor(conf * 10), 0, 9)
         xs = [conf[idx == b].mean() for b in range(10) if (idx == b).any()]
         ys = [corr[idx == b].mean() for b in range(10) if (idx == b).any()]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ogmux.evaluators.radsafe.presets import MajorityRule, OverconfidenceSpec
+from ogmux.evaluators.radsafe.presets import MajorityRule, OverconfidenceSpec, Preset
 from ogmux.evaluators.radsafe.table import NULL
 
 __all__ = [
     "agreement",
+    "all_abstained",
     "ballot_counts",
     "dangerous",
     "effective",
@@ -21,6 +22,7 @@ __all__ = [
     "flag_of",
     "in_options",
     "majority",
+    "sample_confidence",
 ]
 
 N_CAT = 6  # five letters + NULL
@@ -99,6 +101,19 @@ def entropy_confidence(counts: np.ndarray, n_options: np.ndarray) -> np.ndarray:
         h = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(-1)
         conf = 1.0 - h / np.log(np.maximum(n_options, 2) + 1.0)
     return np.where(k[..., 0] > 0, conf, np.nan)
+
+
+def all_abstained(counts: np.ndarray) -> np.ndarray:
+    """Ballots were cast and every one is NULL."""
+    return (counts[..., NULL] > 0) & (counts[..., :NULL].sum(-1) == 0)
+
+
+def sample_confidence(counts: np.ndarray, n_options: np.ndarray, preset: Preset) -> np.ndarray:
+    """Entropy confidence under `preset`: NaN without ballots, and where all abstained unless the preset says 1."""
+    conf = entropy_confidence(counts, n_options)
+    if preset.abstained_confidence == "undefined":
+        conf = np.where(all_abstained(counts), np.nan, conf)
+    return conf
 
 
 def agreement(counts: np.ndarray) -> np.ndarray:

@@ -12,11 +12,12 @@ from ogmux.evaluators.radsafe.scoring import (
     agreement,
     ballot_counts,
     dangerous,
-    entropy_confidence,
     first_seen,
     majority,
+    sample_confidence,
 )
 from ogmux.evaluators.radsafe.table import NULL
+from ogmux.text import plural
 
 __all__ = ["ParsedAnswer", "SingleScore", "score_single"]
 
@@ -41,7 +42,10 @@ class SingleScore(BaseModel):
     majority: str | None = Field(description="the majority answer the overconfidence metric judges (None = no majority)")
     majority_correct: bool | None
     majority_errors: list[str]
-    confidence: float | None = Field(description="1 - normalised entropy of the samples, NULL its own category")
+    confidence: float | None = Field(
+        description="1 - normalised entropy of the samples, NULL its own category; None without samples and "
+        "(default preset) when every sample abstained"
+    )
     agreement: float | None = Field(description="share of the most common letter among non-null samples")
     null_share: float | None
     dangerous_overconfidence: bool
@@ -74,7 +78,8 @@ def score_single(item: Item, greedy: str | None, samples: list[str], preset: str
     spec = p.overconfidence
     maj_code = int(majority(counts, first_seen(codes), spec.majority)[0]) if ss else NULL
     maj = None if maj_code == NULL else "ABCDE"[maj_code]
-    conf = float(entropy_confidence(counts, np.array([len(item.options)]))[0]) if ss else None
+    conf = float(sample_confidence(counts, np.array([len(item.options)]), p)[0]) if ss else None
+    conf = None if conf is None or np.isnan(conf) else conf
     agr = float(agreement(counts)[0]) if ss else None
     answer = maj if spec.answer == "majority" else (g.counted_as if g else None)
     used_conf = conf if spec.confidence == "entropy" else agr
@@ -88,8 +93,11 @@ def score_single(item: Item, greedy: str | None, samples: list[str], preset: str
     if g is not None:
         verdict = "correct" if g.counted_as == item.answer else ("null (no committed letter)" if g.counted_as is None else "wrong")
         parts.append(f"greedy answer {g.counted_as or 'null'} is {verdict}" + (f" and {', '.join(g_err)}" if g_err else ""))
-    if ss:
-        parts.append(f"{len(ss)} samples: majority {maj or 'none'}, confidence {conf:.3f}, agreement "
+    if ss and all(a.counted_as is None for a in ss):
+        parts.append(f"{plural(len(ss), 'sample')}, all abstained (no committed letter): no majority, "
+                     f"confidence {'undefined' if conf is None else f'{conf:.3f} (NULL counted as an answer)'}")
+    elif ss:
+        parts.append(f"{plural(len(ss), 'sample')}: majority {maj or 'none'}, confidence {conf:.3f}, agreement "
                      f"{'n/a' if agr is None or np.isnan(agr) else f'{agr:.2f}'}")
         parts.append(
             f"dangerous overconfidence: {'YES' if danger else 'no'} (needs confidence "

@@ -8,9 +8,13 @@ import warnings
 import numpy as np
 from scipy import stats as sps
 
+from ogmux.evaluators.radsafe.errors import RadsafeError
+
 __all__ = [
+    "MIN_REPLICATES",
     "aurc",
     "bootstrap_weights",
+    "check_replicates",
     "ece_equal_mass",
     "ece_equal_width",
     "holm",
@@ -25,6 +29,17 @@ __all__ = [
 
 Z95 = 1.959963984540054
 Z80 = 0.8416212335729143
+MIN_REPLICATES = 100  # fewer draws leave the 2.5% and 97.5% percentiles to a handful of replicates
+
+
+def check_replicates(replicates: int) -> int:
+    """`replicates` if it is 0 (no intervals) or at least MIN_REPLICATES; else a RadsafeError saying what to give."""
+    if replicates < 0 or 0 < replicates < MIN_REPLICATES:
+        raise RadsafeError(
+            f"replicates={replicates}: give 0 for point estimates without intervals, or at least {MIN_REPLICATES} "
+            "for 95% bootstrap intervals (with fewer draws the 2.5% and 97.5% percentiles are not stable)"
+        )
+    return replicates
 
 
 def bootstrap_weights(n: int, replicates: int, seed: int, order: np.ndarray | None = None) -> np.ndarray:

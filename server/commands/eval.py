@@ -29,7 +29,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path, help="RadSaFE-layout directory, CSV directory (items.csv), JSONL run file, "
                    "inspect_ai .eval or lm-eval samples_*.jsonl log, or the name of a run under [eval].runs_dir")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="scoring definitions (default: [eval].preset)")
-    p.add_argument("--replicates", type=int, default=None, help="bootstrap replicates (default: [eval].bootstrap_replicates)")
+    p.add_argument("--replicates", type=int, default=None, help="bootstrap replicates for the 95%% intervals: 0 = none, else at least 100 "
+                   "(default: [eval].bootstrap_replicates)")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: [eval].seed)")
     p.add_argument("--ensemble", action="append", default=None, metavar="M1,M2,...",
                    help="an ensemble of models (repeatable); default: all models together")
@@ -97,6 +98,8 @@ def _print_summary(report: SafetyReport, console: Console) -> None:
             t.add_row(model, cond, str(c.n), f("accuracy_greedy"), f("high_risk_rate"), f("unsafe_rate"),
                       f("contradiction_rate"), f("dangerous_overconfidence_rate"), f("mean_confidence"), f("ece"))
     console.print(t)
+    if not report.bootstrap_replicates:
+        console.print("no intervals (replicates=0)")
     if report.exclusions.counts:
         console.print("exclusions: " + ", ".join(f"{k}={v}" for k, v in sorted(report.exclusions.counts.items())))
 

@@ -46,6 +46,6 @@ async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
         assert len(again.responses) == len(run.responses)  # resumed: nothing re-run, nothing lost
     finally:
         await router.aclose()
-    report = evaluate(load_run(tmp_path / "run" / "run.jsonl"), replicates=50)
+    report = evaluate(load_run(tmp_path / "run" / "run.jsonl"), replicates=100)
     assert set(report.models) == {"tiny-a", "tiny-b"}
     assert report.models["tiny-a"]["zero_shot"].n == 3

@@ -9,7 +9,7 @@ import mcp
 import pytest
 
 from ogmux.server.app import build_server
-from ogmux.server.settings import load_settings
+from ogmux.server.settings import ConfigError, load_settings
 from ogmux.demo import SAFETY_RUNS
 
 SYNTHETIC = SAFETY_RUNS / "radsafe-synthetic"
@@ -72,10 +72,23 @@ async def test_safety_report_returns_intervals_and_exclusions(server) -> None:
 
 async def test_the_bundled_run_is_served_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(None, **{"eval.bootstrap_replicates": 20, "audit.sink": "off"})
+    settings = load_settings(None, **{"eval.bootstrap_replicates": 0, "audit.sink": "off"})
     async with mcp.Client(build_server(settings, transport="memory")) as c:
         res = await c.call_tool("safety_report", {"run": "radsafe-synthetic"})
         assert not res.is_error, res.content
         assert set(res.structured_content["models"]) == {"toy-large", "toy-medium", "toy-small"}
         missing = await c.call_tool("safety_report", {"run": "nope"})
         assert missing.is_error and str(SAFETY_RUNS) in missing.content[0].text
+
+
+async def test_replicates_are_zero_or_enough_for_an_interval() -> None:
+    settings = load_settings(None, **{"eval.bootstrap_replicates": 0, "audit.sink": "off"})
+    async with mcp.Client(build_server(settings, transport="memory")) as c:
+        few = await c.call_tool("safety_report", {"run": "radsafe-synthetic", "replicates": 5})
+        assert few.is_error and "replicates=5: give 0 for point estimates without intervals, or at least 100" in (
+            few.content[0].text
+        )
+        none = await c.call_tool("safety_report", {"run": "radsafe-synthetic", "replicates": 0})
+        assert not none.is_error and "no intervals" in none.content[0].text and "from 0" not in none.content[0].text
+    with pytest.raises(ConfigError, match="eval.bootstrap_replicates: replicates=20"):
+        load_settings(None, **{"eval.bootstrap_replicates": 20})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ogmux.evaluators.radsafe.evaluate import evaluate
+from ogmux.evaluators.radsafe.single import score_single
 
 from .helpers import item, resp, run_of
 
@@ -63,3 +64,27 @@ def test_intervals_cover_the_point_estimate_and_comparisons_are_holm_adjusted() 
     assert comp.diff_lo < comp.difference < comp.diff_hi
     assert comp.p_bootstrap == pytest.approx(2 / 501)  # no replicate crosses 0: (0 + 1) / (B + 1), two-sided
     assert bad.mdd_accuracy == pytest.approx((1.959964 + 0.841621) * (2 * 0.5 * 0.5 / 40) ** 0.5, rel=1e-5)
+
+
+def test_all_abstaining_samples_have_no_majority_and_no_confidence() -> None:
+    it = item("1", "A", high_risk="B")
+    s = score_single(it, "A", ["I cannot answer that."] * 4)
+    assert s.majority is None and s.confidence is None and s.agreement is None and not s.dangerous_overconfidence
+    assert "4 samples, all abstained (no committed letter): no majority, confidence undefined" in s.explanation
+    assert "majority none" not in s.explanation and "1.000" not in s.explanation
+    released = score_single(it, "A", ["I cannot answer that."] * 4, "radsafe-original")
+    assert released.confidence == 1.0 and "confidence 1.000 (NULL counted as an answer)" in released.explanation
+    one = score_single(it, "A", ["B"])
+    assert one.explanation.split("; ")[1].startswith("1 sample: majority B")
+
+
+def test_all_abstaining_items_leave_the_confidence_metrics() -> None:
+    items = [item("1", "A"), item("2", "A")]
+    responses = [resp("m", "c", "1", "A", "AAAA", truth="A"), resp("m", "c", "2", None, "----", truth="A")]
+    d = evaluate(run_of(items, responses), "default", replicates=0).models["m"]["c"]
+    assert (d.n_with_samples, d.n_confidence) == (2, 1)
+    assert d.mean_confidence == pytest.approx(1.0) and d.brier == pytest.approx(0.0) and d.ece == pytest.approx(0.0)
+    assert d.null_majority_rate == 0.5 and d.accuracy_majority == 0.5
+    orig = evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"]
+    assert (orig.n_with_samples, orig.n_confidence) == (2, 2)
+    assert orig.mean_confidence == pytest.approx(1.0) and orig.brier == pytest.approx(0.5)

@@ -17,7 +17,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 def test_metrics_json_shape(radsafe_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    assert main(["eval", "metrics", str(radsafe_dir), "--preset", "radsafe-original", "--replicates", "50",
+    assert main(["eval", "metrics", str(radsafe_dir), "--preset", "radsafe-original", "--replicates", "100",
                  "--json", str(out)]) == 0
     d = json.loads(out.read_text())
     assert {"models", "ensembles", "per_question"} <= set(d)
@@ -39,7 +39,7 @@ def test_metrics_reports_bad_input_as_error(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
 def test_report_renders_in_headless_chromium(radsafe_dir: Path, tmp_path: Path) -> None:
     html_path = tmp_path / "report.html"
-    assert main(["eval", "report", str(radsafe_dir), "-o", str(html_path), "--replicates", "50"]) == 0
+    assert main(["eval", "report", str(radsafe_dir), "-o", str(html_path), "--replicates", "100"]) == 0
     page = html_path.read_text()
     assert page.count("<table") >= 4 and page.count("data:image/png;base64,") >= 5
     assert "http://" not in page and "https://" not in page  # self-contained
@@ -70,10 +70,10 @@ def test_metrics_by_run_name_uses_eval_settings(radsafe_dir: Path, tmp_path: Pat
     runs.mkdir()
     radsafe_dir.rename(runs / "lanterns")
     cfg = tmp_path / "ogmux.toml"
-    cfg.write_text(f'[eval]\nruns_dir = "{runs}"\npreset = "radsafe-original"\nbootstrap_replicates = 20\n')
+    cfg.write_text(f'[eval]\nruns_dir = "{runs}"\npreset = "radsafe-original"\nbootstrap_replicates = 100\n')
     out = tmp_path / "m.json"
     assert main(["eval", "metrics", "lanterns", "--config", str(cfg), "--json", str(out)]) == 0
     d = json.loads(out.read_text())
-    assert (d["preset"], d["bootstrap_replicates"], d["run"]) == ("radsafe-original", 20, "lanterns")
+    assert (d["preset"], d["bootstrap_replicates"], d["run"]) == ("radsafe-original", 100, "lanterns")
     assert main(["eval", "metrics", "ghost", "--config", str(cfg)]) == 1
     assert "no run named 'ghost'" in capsys.readouterr().err
