@@ -191,3 +191,15 @@ async def test_network_references_are_guarded(server, tmp_path: Path) -> None:
             {"network": {"path": "surrogate.onnx"}, "bounds": {"lower": [-1], "upper": [1]}},
         )
         assert res.is_error and "2 inputs" in res.content[0].text
+
+
+async def test_non_finite_bounds_are_a_clear_error_naming_the_layer(server) -> None:
+    """Finding 11: analyze_network answered bounds [nan]..[inf]; optimize_surrogate 'optimal' without a solution."""
+    net = {"layers": [{"weight": [[1e308, 1.0], [1.0, -1.0]], "bias": [0.0, 0.0]}, {"weight": [[1.0, 1.0]], "bias": [0.0]}]}
+    args = {"network": {"inline": net}, "bounds": {"lower": [-2, -2], "upper": [2, 2]}}
+    async with mcp.Client(server) as c:
+        for tool in ("analyze_network", "optimize_surrogate"):
+            res = await c.call_tool(tool, args)
+            assert res.is_error, res.content
+            assert f"{tool}: hidden layer 0: the pre-activation bounds of neurons [0] are infinite" in res.content[0].text
+            assert "rescale the network's weights" in res.content[0].text

@@ -9,7 +9,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.tools.solver.conftest import random_net
-from ogmux.tools.solver import BoundsError, InputBounds, interval_bounds, parse_bounds, stability, tighten_bounds
+from ogmux.tools.solver import (
+    BoundsError,
+    InputBounds,
+    ReluNetwork,
+    interval_bounds,
+    parse_bounds,
+    stability,
+    tighten_bounds,
+)
 from ogmux.tools.solver.bounds import check_bounds
 
 
@@ -119,3 +127,20 @@ def test_parse_and_check_bounds_errors() -> None:
         check_bounds(net, InputBounds(lower=[0, -np.inf], upper=[1, 1]))
     with pytest.raises(BoundsError, match="lower > upper"):
         check_bounds(net, InputBounds(lower=[0, 2], upper=[1, 1]))
+
+
+@pytest.mark.parametrize("scale", [1e308, 1e200, 1e16])
+def test_bounds_beyond_what_a_milp_can_hold_are_refused_naming_the_layer(scale: float) -> None:
+    """Finding 11: 1e308 weights gave bounds [nan]..[inf] and a 'solved' model with no solution."""
+    big = ReluNetwork.from_arrays([[[1.0, 1.0], [1.0, -1.0]], [[scale, 1.0]], [[1.0]]], [[0.0, 0.0], [0.0], [0.0]])
+    with pytest.raises(BoundsError, match=r"^hidden layer 1: the pre-activation bounds of neurons \[0\]"):
+        interval_bounds(big, -np.ones(2), np.ones(2))
+    out = ReluNetwork.from_arrays([[[1.0, 1.0]], [[scale]]], [[0.0], [0.0]])
+    with pytest.raises(BoundsError, match=r"^layer 1 \(the output layer\)"):
+        interval_bounds(out, -np.ones(2), np.ones(2))
+
+
+def test_large_but_representable_bounds_are_kept() -> None:
+    net = ReluNetwork.from_arrays([[[1e6, 1.0]], [[1e6]]], [[0.0], [0.0]])
+    (_, U0), (_, U1) = interval_bounds(net, -np.ones(2), np.ones(2))
+    assert U0[0] == pytest.approx(1e6 + 1) and U1[0] == pytest.approx(1e12 + 1e6)

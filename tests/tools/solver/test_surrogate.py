@@ -125,6 +125,17 @@ def test_bad_objective_and_size_limits(small_net) -> None:
         optimize_surrogate(small_net, BOX, config=SolverConfig(max_neurons=4))
 
 
+def test_objectives_and_constraints_too_large_for_highs_are_refused(small_net) -> None:
+    """Finding 11: objective weights of 1e308 gave `status: optimal` with no solution and bound 0.0."""
+    for call in (optimize_surrogate, analyze_network):
+        with pytest.raises(ModelError, match="scale objective.weights down"):
+            call(small_net, BOX, OutputObjective(weights=[1e308]))
+    with pytest.raises(ModelError, match=r"constraints\[0\]: coefficient of 'x0' must be finite and at most"):
+        optimize_surrogate(small_net, BOX, constraints=[SurrogateConstraint(terms={"x0": 1e300}, sense="<=", rhs=0)])
+    with pytest.raises(ModelError, match=r"constraints\[0\]: rhs must be finite and at most"):
+        optimize_surrogate(small_net, BOX, constraints=[SurrogateConstraint(terms={"x0": 1}, sense="<=", rhs=1e300)])
+
+
 def test_analyze_network_counts_and_relaxation(small_net) -> None:
     a = analyze_network(small_net, BOX)
     assert a.hidden_layers == [8, 8] and a.parameters == small_net.n_params
