@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
 from ogmux.tools.objectgraph.model import version_key
-from ogmux.tools.objectgraph.snapshot import DocRecord, Snapshot
+from ogmux.tools.objectgraph.snapshot import DocRecord, NodeRecord, Snapshot
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines, node_label
 
 __all__ = [
@@ -16,7 +16,9 @@ __all__ = [
     "document_index",
     "list_documents",
     "node_source",
+    "node_version",
     "visible_changelog",
+    "visible_version",
 ]
 
 
@@ -44,7 +46,7 @@ def list_documents(snapshot: Snapshot, scopes: Scopes | None = None) -> list[Doc
     for d in snapshot.docs.values():
         n = sum(1 for nid in d.nodes if snapshot.visible(nid, caller))
         if n:
-            out.append(DocumentEntry(id=d.id, title=d.title, version=d.version, nodes=n))
+            out.append(DocumentEntry(id=d.id, title=d.title, version=visible_version(snapshot, d, caller), nodes=n))
     return out
 
 
@@ -61,7 +63,7 @@ def document_index(snapshot: Snapshot, doc: str, scopes: Scopes | None = None) -
             continue
         edges = [f":{e.kind} {e.target}" for e in n.edges if snapshot.visible(e.target, caller)]
         lines.append(IndexLine(id=n.id, type=n.type, title=n.title, dense=n.dense, edges=edges))
-    return DocumentEntry(id=d.id, title=d.title, version=d.version, nodes=len(lines)), lines
+    return DocumentEntry(id=d.id, title=d.title, version=visible_version(snapshot, d, caller), nodes=len(lines)), lines
 
 
 def node_source(snapshot: Snapshot, ref: str, scopes: Scopes | None = None) -> str:
@@ -71,7 +73,8 @@ def node_source(snapshot: Snapshot, ref: str, scopes: Scopes | None = None) -> s
     if n is None:
         raise NotFoundError("node", ref, "ids look like 'doc#node'; search_index lists them")
     d = snapshot.docs[n.doc]
-    text = fence(n.full, node_label(n.id, d.version, n.version, n.hash, exact_source=True))
+    label = node_label(n.id, visible_version(snapshot, d, caller), node_version(snapshot, n, caller), n.hash, True)
+    text = fence(n.full, label)
     return "\n".join([text, *flag_lines([(n.id, "full", n.full)])])
 
 
@@ -84,25 +87,48 @@ def document_changelog(snapshot: Snapshot, doc: str, scopes: Scopes | None = Non
     return visible_changelog(snapshot, d, caller)
 
 
+def _hidden_releases(snapshot: Snapshot, doc: DocRecord, caller: Scopes) -> set[str]:
+    """Versions of the entries that changed only nodes `caller` may not see."""
+    return {c.version for c in doc.changelog if c.nodes and not any(snapshot.visible(n, caller) for n in c.nodes)}
+
+
 def visible_changelog(
     snapshot: Snapshot, doc: DocRecord, caller: Scopes, since_version: str | None = None
 ) -> list[dict[str, object]]:
-    """Entries (newer than `since_version`, if given) restricted to visible node ids.
+    """The changelog of the document with the nodes `caller` may not see removed (newer than `since_version`).
 
     An entry that names only hidden nodes is dropped; one that names some hidden nodes keeps
     its visible ids but not its summary, which may describe the hidden ones.
     """
     floor = version_key(since_version) if since_version is not None else None
+    hidden_releases = _hidden_releases(snapshot, doc, caller)
     out: list[dict[str, object]] = []
     for c in doc.changelog:
-        if floor is not None and version_key(c.version) <= floor:
+        if c.version in hidden_releases or (floor is not None and version_key(c.version) <= floor):
             continue
         ids = [nid for nid in c.nodes if snapshot.visible(nid, caller)]
-        hidden = len(ids) < len(c.nodes)
-        if hidden and not ids:
-            continue
         entry: dict[str, object] = {"version": c.version, "date": c.date, "changed": ids}
-        if not hidden:
+        if len(ids) == len(c.nodes) and c.summary:
             entry["summary"] = c.summary
         out.append(entry)
     return out
+
+
+def visible_version(snapshot: Snapshot, doc: DocRecord, caller: Scopes) -> str:
+    """The document's version as `caller` sees it.
+
+    When the document's version is a release that changed only hidden nodes, it is the newest
+    release `caller` sees instead ("0" when there is none), so a release is never announced to
+    a caller who cannot see what it changed.
+    """
+    hidden = _hidden_releases(snapshot, doc, caller)
+    if doc.version not in hidden:
+        return doc.version
+    shown = [c.version for c in doc.changelog if c.version not in hidden]
+    return max(shown, key=version_key) if shown else "0"
+
+
+def node_version(snapshot: Snapshot, node: NodeRecord, caller: Scopes) -> str:
+    """A node's version as `caller` sees it: its own, or (when it carries the document's) the document's."""
+    doc = snapshot.docs[node.doc]
+    return node.version if node.version != doc.version else visible_version(snapshot, doc, caller)

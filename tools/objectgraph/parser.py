@@ -299,12 +299,14 @@ def parse_document(
     meta = read_meta(ctx, manifest.get("meta"))
     doc_id = meta.get("id") or doc_id or (slugify(Path(path).stem) if path else "document")
     check_id(ctx, doc_id, 1, 1, "document id")
-    _assign_ids(ctx, drafts)
-    _link_parents(drafts)
-
     version = meta.get("version", "1.0")
     scope = meta.get("scope", "public")
-    title = meta.get("title") or _derived_title(drafts, lines, scope) or (Path(path).stem if path else doc_id)
+    scopes = [effective_scopes(_declared_scopes(d, scope)) for d in drafts]
+    _first_levels(drafts, scopes)
+    _link_parents(drafts, scopes)
+    _assign_ids(ctx, drafts, scopes)
+
+    title = meta.get("title") or _derived_title(drafts, lines, scopes) or (Path(path).stem if path else doc_id)
     children: dict[int, list[str]] = {}
     for d in drafts:
         if d.parent is not None:
@@ -374,18 +376,16 @@ def _declared_scopes(d: _Draft, default: str) -> list[str]:
     return split_list(m.attrs["scopes"]) if m is not None and "scopes" in m.attrs else [default]
 
 
-def _derived_title(drafts: list[_Draft], lines: list[str], default_scope: str) -> str | None:
-    """The first H1, else the front matter's name, when every caller who sees any node of the
-    document may see the node it comes from (the document title is shown with every listing)."""
-    scopes = [effective_scopes(_declared_scopes(d, default_scope)) for d in drafts]
+def _derived_title(drafts: list[_Draft], lines: list[str], scopes: list[frozenset[str]]) -> str | None:
+    """The first public H1, else the front matter's name when the first node is public.
 
-    def shown(i: int) -> bool:
-        return all(covers(scopes[i], other) for other in scopes)
-
-    h1 = next((i for i, d in enumerate(drafts) if d.heading and d.heading.level == 1), None)
-    if h1 is not None and shown(h1):
-        return drafts[h1].heading.title
-    if drafts and drafts[0].start == 0 and shown(0):
+    The document title is shown with every listing, so it only comes from a node every caller
+    may see; taking the first public one keeps it the same whatever other nodes exist.
+    """
+    h1 = next((i for i, d in enumerate(drafts) if d.heading and d.heading.level == 1 and not scopes[i]), None)
+    if h1 is not None:
+        return drafts[h1].heading.title  # type: ignore[union-attr]
+    if drafts and drafts[0].start == 0 and not scopes[0]:
         return _front_matter_name(lines)
     return None
 
@@ -455,69 +455,98 @@ def _split_oversized(
     return new_drafts, new_layout
 
 
-def _assign_ids(ctx: SourceContext, drafts: list[_Draft]) -> None:
-    used: set[str] = set()
-    for d in drafts:
+# Everything derived from the document's structure (levels, parents, generated ids) is computed for
+# a node from the nodes that cover it (that every caller seeing the node may see), in source order.
+# Deleting from the file the nodes some caller may not see leaves those the same, so what a caller
+# sees never depends on nodes hidden from it.
+
+
+def _first_levels(drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
+    """A headless marked node is the document's opening node (level 0) when no covering node precedes it."""
+    for i, d in enumerate(drafts):
+        if d.marker is not None and d.heading is None and not d.part:
+            d.level = 7 if any(covers(scopes[j], scopes[i]) for j in range(i)) else 0
+
+
+def _link_parents(drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
+    """Each node's parent: the nearest earlier covering heading of a lower level (a part's: its section)."""
+    kinds = set(scopes)
+    stacks: dict[frozenset[str], list[int]] = {k: [] for k in kinds}
+    section: int | None = None
+    for i, d in enumerate(drafts):
+        if d.part:
+            d.parent = section
+            continue
+        section = i
+        if d.heading is not None or d.level == 7:
+            stack = stacks[scopes[i]]
+            d.parent = next((j for j in reversed(stack) if drafts[j].level < d.level), None)
+            if d.parent is None and d.level == 7:  # under the opening node, if its readers see that
+                d.parent = next((j for j in range(i) if drafts[j].level == 0 and covers(scopes[j], scopes[i])), None)
+        if d.heading is not None:
+            for k in kinds:
+                if covers(scopes[i], k):
+                    stack = stacks[k]
+                    while stack and drafts[stack[-1]].level >= d.level:
+                        stack.pop()
+                    stack.append(i)
+
+
+def _assign_ids(ctx: SourceContext, drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
+    """Marker ids as written; other ids from headings, made unique among the ids of covering nodes."""
+    owner: dict[str, int] = {}
+    for i, d in enumerate(drafts):
         if d.marker is not None:
-            if d.marker.id in used:
+            if d.marker.id in owner:
                 raise ctx.error(
                     f"duplicate node id {d.marker.id!r}",
                     d.marker.block.start + 1,
                     1,
                     "node ids must be unique within a document",
                 )
-            used.add(d.marker.id)
+            owner[d.marker.id] = i
             d.id = d.marker.id
 
-    next_suffix: dict[str, int] = {}
+    def taken(name: str, i: int) -> bool:
+        j = owner.get(name)
+        return j is not None and (drafts[j].marker is not None or j < i) and covers(scopes[j], scopes[i])
 
-    def claim(candidate: str) -> str:
+    def claim(candidate: str, i: int) -> str:
         # Room for a "-N" suffix within the 128-character id limit, whatever the prefix.
-        candidate = candidate[:120].rstrip("-._")
-        base = candidate
-        while candidate in used:
-            next_suffix[base] = next_suffix.get(base, 1) + 1
-            candidate = f"{base}-{next_suffix[base]}"
-        used.add(candidate)
-        return candidate
+        base = candidate[:120].rstrip("-._")
+        name, n = base, 1
+        while taken(name, i):
+            n += 1
+            name = f"{base}-{n}"
+        j = owner.get(name)
+        if j is not None and j != i:
+            d, other = drafts[i], drafts[j]
+            where = other.marker.block.start + 1 if other.marker is not None else other.start + 1
+            raise ctx.error(
+                f"the id {name!r} generated for this section is also the id of the node on line {where}, "
+                "which other roles see",
+                d.start + 1,
+                1,
+                "give one of them an explicit id: og:node id=... or a heading anchor {#...}",
+            )
+        owner[name] = i
+        return name
 
-    stack: list[_Draft] = []
-    last_section: _Draft | None = None
-    for d in drafts:
-        if d.heading is not None:
-            while stack and stack[-1].level >= d.level:
-                stack.pop()
+    last_section: int | None = None
+    for i, d in enumerate(drafts):
         if d.marker is None:
             if d.part:
-                d.id = claim(f"{last_section.id if last_section else 'section'}-part-{d.part}")
+                prefix = drafts[last_section].id if last_section is not None else "section"
+                d.id = claim(f"{prefix}-part-{d.part}", i)
             elif d.heading is None:
-                d.id = claim("preamble")
+                d.id = claim("preamble", i)
             else:
                 slug = slugify(d.heading.anchor or d.heading.title)
-                if slug in used and stack:
-                    slug = f"{stack[-1].id}-{slug}"
-                d.id = claim(slug)
-        if d.heading is not None:
-            stack.append(d)
+                if taken(slug, i) and d.parent is not None:
+                    slug = f"{drafts[d.parent].id}-{slug}"
+                d.id = claim(slug, i)
         if not d.part:
-            last_section = d
-
-
-def _link_parents(drafts: list[_Draft]) -> None:
-    stack: list[tuple[int, _Draft]] = []
-    section: int | None = None
-    for idx, d in enumerate(drafts):
-        if d.part:
-            d.parent = section
-            continue
-        section = idx
-        if d.heading is not None:
-            while stack and stack[-1][1].level >= d.level:
-                stack.pop()
-            d.parent = stack[-1][0] if stack else None
-            stack.append((idx, d))
-        elif d.level == 7:
-            d.parent = stack[-1][0] if stack else (0 if idx and drafts[0].level == 0 else None)
+            last_section = i
 
 
 def _infer(draft: _Draft, heading_title: str) -> tuple[str, list[str]]:

@@ -228,3 +228,159 @@ def test_hidden_headings_leave_no_trace_in_titles_heading_paths_or_keywords(tmp_
     assert docs == (("manual", "manual"),)  # the hidden H1 does not title the document
     assert "Zeus" not in repr(a)
     assert {n[0] for n in nodes} == {"manual#backups", "manual#restore"}
+
+
+# --- ids, parents, titles and changelogs derived from files ------------------------------------------
+
+TITLES = ["Setup", "Deploy", "Notes", "Intro", "Merger with Acme", "Setup {#setup}", "Deploy {#intro-setup}"]
+EXPLICIT = ["setup", "deploy", "intro-setup", "merger-with-acme-deploy", "notes-2", "falcon"]
+MARKED_SCOPES = ["public", "ops", "admin", "ops,admin"]
+
+
+@st.composite
+def sectioned_files(draw: st.DrawFn) -> tuple[Any, list[tuple[str, str, str]]]:
+    """A document as ((default scope, version, changelog), [(section text, scopes, marker token)]).
+
+    Sections are heading sections (marked or not) or headless marked nodes; an unmarked section
+    has the document's default scope. Deleting a section deletes its marker and its text.
+    """
+    default = draw(st.sampled_from(["public", "ops"]))
+    n = draw(st.integers(1, 7))
+    ids = iter(draw(st.lists(st.sampled_from(EXPLICIT), min_size=n, max_size=n, unique=True)) if n <= len(EXPLICIT) else [])
+    sections = []
+    for i in range(n):
+        mk = f"zqs{i}x"
+        marked = draw(st.booleans())
+        node_id = next(ids, None) if marked else None
+        scopes = draw(st.sampled_from(MARKED_SCOPES)) if node_id else default
+        headless = node_id is not None and draw(st.booleans())
+        head = f"<!-- og:node id={node_id} scopes={scopes} -->\n" if node_id else ""
+        if headless:
+            text = f"{head}Text {draw(st.sampled_from(WORDS))} {mk}.\n\n"
+        else:
+            level = draw(st.integers(1, 4))
+            text = f"{head}{'#' * level} {draw(st.sampled_from(TITLES))}\n\n{draw(st.sampled_from(WORDS))} {mk}.\n\n"
+        sections.append((text, scopes, mk))
+    versions = ["1.1", "1.5", "2.0"]
+    entries = []
+    for v in draw(st.lists(st.sampled_from(versions), max_size=3, unique=True)):
+        named = draw(st.lists(st.sampled_from(EXPLICIT + ["setup-2", "notes"]), max_size=2, unique=True))
+        entries.append((v, named, f"changed {' '.join(named)}"))
+    return (default, draw(st.sampled_from(versions)), entries), sections
+
+
+def _file(head: tuple[str, str, list[tuple[str, list[str], str]]], sections: list[str]) -> str:
+    default, version, entries = head
+    text = f"<!-- og:meta id=doc version={version} scope={default} -->\n"
+    if entries:
+        lines = [f'version={v} date=2026-01-01 changed={",".join(ids)} summary="{summary}"\n' for v, ids, summary in entries]
+        text += "<!-- og:changelog\n" + "".join(lines) + "-->\n"
+    return text + "\n" + "".join(sections)
+
+
+def _without_hidden(head: tuple[str, str, list[tuple[str, list[str], str]]], visible: set[str]) -> tuple[Any, ...]:
+    """The manifest of the document with the hidden nodes removed: entries that changed only hidden nodes go,
+    with their release; the summary of an entry that also changed hidden nodes goes too."""
+    default, version, entries = head
+    kept, dropped = [], set()
+    for v, ids, summary in entries:
+        shown = [i for i in ids if i in visible]
+        if ids and not shown:
+            dropped.add(v)
+        else:
+            kept.append((v, shown, summary if shown == ids else ""))
+    if version in dropped:
+        version = max((v for v, _, _ in kept), key=lambda v: [int(x) for x in v.split(".")], default="0")
+    return default, version, kept
+
+
+def _visible_to(scopes: str, caller: frozenset[str]) -> bool:
+    names = frozenset(scopes.split(","))
+    return is_visible(frozenset() if "public" in names else names, caller)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(file=sectioned_files(), caller=callers, query=queries)
+def test_deleting_hidden_sections_from_the_file_changes_nothing_a_caller_sees(
+    file: tuple[Any, list[tuple[str, str, str]]], caller: frozenset[str], query: list[str]
+) -> None:
+    """Ids generated from headings, parents, the document title and version, and the changelog are
+    the same whether or not the file holds sections the caller may not see."""
+    from hypothesis import assume
+
+    from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+    from ogmux.tools.objectgraph.parser import parse_document
+
+    head, sections = file
+    full_text = _file(head, [t for t, _, _ in sections])
+    try:
+        full_doc = parse_document(full_text, path="doc.og")
+    except ObjectGraphSyntaxError:
+        assume(False)  # a generated id colliding with a differently scoped node's id is refused
+    visible = {n.id for n in full_doc.nodes if _visible_to(",".join(n.scopes), caller)}
+    reduced_text = _file(_without_hidden(head, visible), [t for t, s, _ in sections if _visible_to(s, caller)])
+    full, _ = build_snapshot([full_doc])
+    only_visible, _ = build_snapshot([parse_document(reduced_text, path="doc.og")])
+    ids = [*full.nodes, "doc#setup", "doc#setup-2", "doc#deploy", "doc#intro-setup", "doc#merger-with-acme-deploy"]
+    plan = {
+        "query": " ".join(query + ["setup", "deploy", "notes"]),
+        "k": 3,
+        "ids": ids[:6],
+        "resolve": {"level": "full", "follow": [":requires"], "depth": 1, "token_budget": None,
+                    "since_version": "1.0", "state": None, "attempt": 1},
+        "doc": "doc",
+    }
+    got = run_calls(full, caller, plan)
+    assert got == run_calls(only_visible, caller, plan)
+    assert [
+        (r.id, r.title, r.parent, r.heading_path) for r in full.nodes.values() if is_visible(r.scopes, caller)
+    ] == [(r.id, r.title, r.parent, r.heading_path) for r in only_visible.nodes.values() if is_visible(r.scopes, caller)]
+    blob = repr(got)
+    for _, scopes, mk in sections:
+        if not _visible_to(scopes, caller):
+            assert mk not in blob
+
+
+def test_public_ids_do_not_name_or_depend_on_hidden_nodes() -> None:
+    """A public subsection under a hidden section takes its prefix from the nearest heading all its
+    readers see, never from the hidden one."""
+    from ogmux.tools.objectgraph.parser import parse_document
+
+    text = (
+        "# Guide\n\nText.\n\n## Deploy\n\nPublic deploy.\n\n"
+        "<!-- og:node id=merger-with-acme scopes=admin -->\n## Merger with Acme\n\nSecret.\n\n### Deploy\n\nPublic too.\n"
+    )
+    doc = parse_document(text, path="delta.md")
+    assert [n.id for n in doc.nodes if n.scopes == ["public"]] == ["guide", "deploy", "deploy-deploy"]
+    without = parse_document(text.replace("<!-- og:node id=merger-with-acme scopes=admin -->\n## Merger with Acme\n\nSecret.\n\n", ""), path="delta.md")
+    assert [(n.id, n.parent) for n in without.nodes] == [(n.id, n.parent) for n in doc.nodes if n.scopes == ["public"]]
+
+
+def test_a_generated_id_equal_to_a_hidden_nodes_id_is_a_located_error() -> None:
+    from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+    from ogmux.tools.objectgraph.parser import parse_document
+
+    text = "# Intro\n\nText.\n\n<!-- og:node id=setup scopes=admin -->\n## Hidden\n\nSecret.\n\n## Setup\n\nPublic.\n"
+    with pytest.raises(ObjectGraphSyntaxError, match="also the id of the node on line 5") as exc:
+        parse_document(text, path="delta.md")
+    assert (exc.value.line, exc.value.column) == (10, 1)
+
+
+def test_changelog_and_version_leave_out_releases_of_hidden_nodes() -> None:
+    from ogmux.tools.objectgraph.parser import parse_document
+
+    text = (
+        "<!-- og:meta id=delta version=2.0 -->\n<!-- og:changelog\n"
+        'version=1.5 date=2026-01-01 changed=intro,falcon summary="Falcon budget doubled."\n'
+        'version=2.0 date=2026-02-01 changed=falcon summary="Falcon closes in May."\n-->\n\n'
+        "# Intro\n\nWelcome.\n\n<!-- og:node id=falcon scopes=admin -->\n## Falcon\n\nSecret.\n"
+    )
+    snap, _ = build_snapshot([parse_document(text, path="delta.og")])
+    reader = frozenset({"public"})
+    assert document_changelog(snap, "delta", reader) == [{"version": "1.5", "date": "2026-01-01", "changed": ["delta#intro"]}]
+    res = resolve_context(snap, ["delta#intro"], since_version="1.0", scopes=reader)
+    assert res.changes[0].version == "1.5" and res.nodes[0].doc_version == "1.5" and res.nodes[0].version == "1.5"
+    assert [d.version for d in list_documents(snap, reader)] == ["1.5"]
+    assert "falcon" not in repr(res).lower() and "2.0" not in render_resolve(res)
+    assert search_index(snap, "welcome", scopes=reader).entries[0].version == "1.5"
+    assert [d.version for d in list_documents(snap, frozenset({"admin"}))] == ["2.0"]

@@ -64,7 +64,8 @@ def test_og_manifest_and_nodes():
     assert restart.keywords == ["restart", "drain"] and restart.dense.startswith("Drain, stop")
     assert not restart.derived_metadata
     assert restart.full == "## Restart\n\n1. Drain.\n2. Stop.\n\n"
-    assert restart.parent == "ogmux-runbook" and restart.children == ["health-check"]
+    # the ops-only H1 is not the parent of a public section: parents are headings all its readers see
+    assert restart.parent is None and restart.children == ["health-check"]
     check = doc.get("health-check")
     assert check.type == "assertion" and check.scopes == ["ops"] and check.parent == "restart"
     assert check.assertion.retries == 2 and check.assertion.escalate_to == "role:oncall"
