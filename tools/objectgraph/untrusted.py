@@ -2,19 +2,32 @@
 
 Every piece of document text handed to a model goes inside a fence whose marker is derived
 from the SHA-256 of the text itself, so a document cannot contain a line that closes its own
-fence. Text that reads like an instruction to the model (override phrases, chat role tags,
-tool-call syntax) is reported as a flag; it is never removed, so the Full level stays the
-exact source.
+fence. Text that reads like an instruction to the model (override phrases and paraphrases,
+chat role tags, tool-call syntax, fence lookalikes) or could leak data when rendered (remote
+images with a query string, links whose query is a template to fill in) is reported as a flag;
+it is never removed, so the Full level stays the exact source. Matching runs on a normalised
+copy: NFKC, format characters (zero-width and the like) removed, Cyrillic and Greek look-alikes
+mapped to Latin letters. Flagging is a heuristic for the reader, not a filter (docs/security.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 from pydantic import BaseModel
 
-__all__ = ["InjectionFlag", "content_hash", "fence", "flag_lines", "node_label", "render_flags", "scan_instructions"]
+__all__ = [
+    "InjectionFlag",
+    "content_hash",
+    "fence",
+    "flag_lines",
+    "node_label",
+    "normalize",
+    "render_flags",
+    "scan_instructions",
+]
 
 
 class InjectionFlag(BaseModel):
@@ -29,17 +42,44 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "override",
         re.compile(
-            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+|these\s+|my\s+)*"
-            r"(?:previous|prior|above|earlier|preceding|system|original|existing)?\s*"
-            r"(?:instructions?|prompts?|directions|rules|guidelines|messages|context)\b",
+            r"\b(?:ignore|disregard|forget|override|bypass|pay\s+no\s+attention\s+to)\s+"
+            r"(?:(?:(?:all|any|the|your|these|my|of)\s+)*"
+            r"(?:previous|prior|above|earlier|preceding|system|original|existing)?\s*(?:instructions?|prompts?)"
+            r"|(?:(?:all|any|the|your|these|my|of)\s+)*"  # "ignore rules" alone is a name (.ignore files)
+            r"(?:(?:all|any|the|your|these|my|of|previous|prior|above|earlier|preceding|system|original|existing)\s+)"
+            r"(?:directions|rules|guidelines|messages|context))\b",
             re.IGNORECASE,
         ),
     ),
     (
         "override",
         re.compile(
-            r"\b(?:you\s+are\s+now\s+(?:a|an|in)\b|new\s+instructions?\s*:|act\s+as\s+(?:the\s+)?system\b"
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+|anything\s+|what(?:ever)?\s+)?"
+            r"(?:(?:that\s+)?(?:was|you\s+were|i)\s+(?:said|told|wrote|written|given)\s+)?"
+            r"(?:above|before|earlier|previously|so\s+far|until\s+now)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "override",
+        re.compile(
+            r"\b(?:you\s+are\s+now\s+(?:a|an|in|the|my|no\s+longer|free|unrestricted|jailbroken|dan)\b"
+            r"|from\s+now\s+on,?\s+you\s+(?:are|will|must|should)\b"
+            r"|(?:new|updated|real|actual)\s+instructions?\s*:|act\s+as\s+(?:the\s+)?system\b"
             r"|reveal\s+(?:your|the)\s+(?:system\s+)?prompt|do\s+not\s+tell\s+the\s+user)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "fence",
+        re.compile(r"<<<\s*(?:end\s+)?og-data", re.IGNORECASE),
+    ),
+    (
+        "exfiltration",
+        re.compile(
+            r"!\[[^\]\n]*\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*"  # a remote image with a query string
+            r"|<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*\?"
+            r"|\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*(?:\{|\}|\$|%7[bd]|\[|<)",  # a link to fill in
             re.IGNORECASE,
         ),
     ),
@@ -64,11 +104,24 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 _EXCERPT = 80
+# Cyrillic and Greek letters that look like Latin ones (Unicode confusables), lower and upper case.
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅ" "αοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJS" "aopiekvutxbABEZHIKMNOPTYX",
+)
+
+
+def normalize(text: str) -> str:
+    """The text as flagging reads it: NFKC, without format characters, look-alike letters as Latin."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text.translate(_LOOKALIKES)
 
 
 def scan_instructions(text: str, field: str) -> list[InjectionFlag]:
     """Flag instruction-like passages in `text` (taken from `field`), in order of appearance."""
     found: list[tuple[int, InjectionFlag]] = []
+    text = normalize(text)
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(text):
             start = max(0, m.start() - 10)
