@@ -193,12 +193,16 @@ def _encode_cursor(digest: str, offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"q": digest, "o": offset}).encode()).decode().rstrip("=")
 
 
+_MAX_OFFSET = 1_000_000
+
+
 def _decode_cursor(cursor: str, digest: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        offset = int(data["o"])
-        ok = data["q"] == digest and offset >= 0
+        offset = data["o"]
+        # JSON numbers may be 1e400 or Infinity: only a whole number in range is an offset
+        ok = data["q"] == digest and type(offset) is int and 0 <= offset <= _MAX_OFFSET
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok:

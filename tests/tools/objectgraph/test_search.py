@@ -293,3 +293,16 @@ def test_merged_field_index_equals_weighted_per_field_bm25() -> None:
         expected = sum(weights[f] * reference[f].get_scores(query) for f in ("title", "body"))
         assert np.allclose(index.scores(query), expected, rtol=1e-5, atol=1e-6)
     assert not index.scores(["unseen"]).any()
+
+
+@pytest.mark.parametrize("offset", ["Infinity", "-Infinity", "NaN", "1e400", "1.5", "true", "-1", "10000000000"])
+def test_forged_cursor_offsets_are_a_clear_error(snap: Snapshot, offset: str) -> None:
+    import base64
+
+    cursor = search_index(snap, "defragment", k=1).next_cursor
+    assert cursor is not None
+    data = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    forged = data.replace(data[data.index('"o":') + 4 : -1], " " + offset)
+    forged_cursor = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+    with pytest.raises(InvalidCursorError, match="invalid cursor: pass the next_cursor"):
+        search_index(snap, "defragment", k=1, cursor=forged_cursor)
