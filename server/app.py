@@ -41,8 +41,9 @@ from ogmux.server.context import AppState, ToolContext
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
 from ogmux.server.instructions import build_instructions
 from ogmux.server.principal import Principal, principal_for
+from ogmux.server.prompts import PROMPTS
 from ogmux.server.ratelimit import RateLimiter, RateLimitExceeded
-from ogmux.server.registry import ResourceSpec, ToolSpec, discover_resources, discover_tools
+from ogmux.server.registry import ResourceSpec, ToolSpec, discover_resources, profile_tools
 from ogmux.server.schemas import mcp_tool
 from ogmux.server.settings import Settings
 from ogmux.server.state import shared_state
@@ -76,7 +77,7 @@ class OgmuxServer(MCPServer):
         token_verifier: OgmuxTokenVerifier | None = None,
         in_process: bool = False,
     ):
-        specs = list(discover_tools() if tools is None else tools)
+        specs = list(profile_tools(settings.server.tools) if tools is None else tools)
         res = list(discover_resources() if resources is None else resources)
         auth = None
         if token_verifier is not None:
@@ -116,6 +117,9 @@ class OgmuxServer(MCPServer):
         self.state.add_closer(self.audit.close)
         for spec in res:
             self._register_resource(spec)
+        for prompt in PROMPTS:
+            if prompt.tools <= set(self.specs):
+                self.prompt(name=prompt.name, description=prompt.description)(prompt.render)
         self.completion()(self._complete)
         self.custom_route("/healthz", methods=["GET"])(self._healthz)
 
@@ -346,6 +350,11 @@ class OgmuxServer(MCPServer):
         principal = self.current_principal()
         allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
         return [r for r in await super().list_resources() if str(r.uri) in allowed]
+
+    async def list_prompts(self):  # type: ignore[override]
+        principal = self.current_principal()
+        allowed = {p.name for p in PROMPTS if principal is not None and all(principal.may_call(t) for t in p.tools)}
+        return [p for p in await super().list_prompts() if p.name in allowed]
 
     async def list_resource_templates(self):  # type: ignore[override]
         principal = self.current_principal()

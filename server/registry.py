@@ -17,9 +17,17 @@ from pydantic import BaseModel
 
 from ogmux.server.context import ToolContext
 
-__all__ = ["ResourceSpec", "ToolSpec", "discover_resources", "discover_tools"]
+__all__ = ["PROFILES", "ResourceSpec", "ToolSpec", "discover_resources", "discover_tools", "profile_tools"]
 
 Capability = Literal["core", "objectgraph", "router", "safety", "solver"]
+# `[server].tools` profiles: the capabilities a profile serves (server_info, "core", always).
+PROFILES: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "docs": frozenset({"objectgraph"}),
+    "models": frozenset({"router"}),
+    "safety": frozenset({"safety"}),
+    "solver": frozenset({"solver"}),
+}
 Handler = Callable[[Any, ToolContext], Awaitable[BaseModel] | BaseModel]
 
 
@@ -87,3 +95,11 @@ def discover_tools() -> list[ToolSpec]:
 def discover_resources() -> list[ResourceSpec]:
     """Every entry of `RESOURCES` under server.mcp_resources."""
     return [r for m in _modules("ogmux.server.mcp_resources") for r in getattr(m, "RESOURCES", [])]
+
+
+def profile_tools(profile: str) -> list[ToolSpec]:
+    """The tools of a `[server].tools` profile: every tool for "all", else its capabilities plus core."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown tool profile {profile!r}; use one of {sorted(PROFILES)}")
+    caps = PROFILES[profile]
+    return [s for s in discover_tools() if caps is None or s.capability == "core" or s.capability in caps]

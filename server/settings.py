@@ -137,6 +137,9 @@ class ServerSettings(_Section):
         "", description="role of HTTP requests without a token when no auth is configured (loopback only)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    tools: Literal["all", "docs", "models", "safety", "solver"] = Field(
+        "all", description="tool profile served: all, or only docs / models / safety / solver tools (+ server_info)"
+    )
     json_response: bool = Field(
         False,
         description="HTTP: answer each request with one JSON body instead of an SSE stream; slightly "

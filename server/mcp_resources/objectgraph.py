@@ -33,9 +33,32 @@ def doc(ctx: ToolContext, doc: str) -> str:
 
 def node(ctx: ToolContext, id: str) -> str:
     ref = unquote(id)
-    if "#" not in ref and ":" in ref:
+    if "#" not in ref and ":" in ref:  # the older 'doc:node' spelling is still read
         ref = ref.replace(":", "#", 1)
     return view_for(ctx).node_source(ref, caller_scopes(ctx))
+
+
+def node_fragment(ctx: ToolContext, doc: str, node: str) -> str:
+    """`og://node/doc#node` as written: the '#' arrives as a URI fragment."""
+    return view_for(ctx).node_source(f"{unquote(doc)}#{unquote(node)}", caller_scopes(ctx))
+
+
+def complete_doc(ctx: ToolContext, param: str, prefix: str) -> list[str]:
+    """Document ids the caller may read that start with `prefix`."""
+    return [d.id for d in view_for(ctx).documents(caller_scopes(ctx)) if d.id.startswith(prefix)]
+
+
+def complete_node(ctx: ToolContext, param: str, prefix: str) -> list[str]:
+    """Node ids ('doc#node') the caller may read that start with `prefix` (decoded, '#' or '%23')."""
+    prefix = unquote(prefix)
+    view, scopes = view_for(ctx), caller_scopes(ctx)
+    doc_part = prefix.split("#", 1)[0]
+    out: list[str] = []
+    for d in view.documents(scopes):
+        if "#" in prefix and d.id != doc_part or not d.id.startswith(doc_part):
+            continue
+        out += [line.id for line in view.document_index(d.id, scopes)[1] if line.id.startswith(prefix)]
+    return out
 
 
 def changelog(ctx: ToolContext, doc: str) -> str:
@@ -53,13 +76,12 @@ def changelog(ctx: ToolContext, doc: str) -> str:
 
 RESOURCES = [
     ResourceSpec("og://docs", "og_docs", "The ObjectGraph documents you can read: id, version, title, node count.", docs, "objectgraph"),
-    ResourceSpec("og://doc/{doc}", "og_doc", "A document's index: node ids, types, titles, dense summaries, edges.", doc, "objectgraph"),
-    ResourceSpec(
-        "og://node/{id}",
-        "og_node",
-        "One node's exact Markdown source; id is 'doc:node' (or 'doc%23node').",
-        node,
-        "objectgraph",
-    ),
-    ResourceSpec("og://doc/{doc}/changelog", "og_changelog", "A document's changelog entries.", changelog, "objectgraph"),
-]
+    ResourceSpec("og://doc/{doc}", "og_doc", "A document's index: node ids, types, titles, dense summaries, edges.", doc,
+                 "objectgraph", complete=complete_doc),
+    ResourceSpec("og://node/{id}", "og_node", "One node's exact Markdown source; id is 'doc#node' ('doc%23node' in a URI).",
+                 node, "objectgraph", complete=complete_node),
+    ResourceSpec("og://node/{doc}{#node}", "og_node_fragment", "og://node/{id} with the '#' of 'doc#node' unescaped.",
+                 node_fragment, "objectgraph", complete=complete_doc),
+    ResourceSpec("og://doc/{doc}/changelog", "og_changelog", "A document's changelog entries.", changelog, "objectgraph",
+                 complete=complete_doc),
+]  # fmt: skip

@@ -31,12 +31,12 @@ class SafetyReportInput(BaseModel):
 
     run: str = Field(min_length=1, max_length=128)
     preset: Literal["default", "radsafe-original"] | None = None
-    replicates: int | None = Field(None, ge=0, le=5000, description="bootstrap replicates: 0 = no intervals, else >= 100")
+    replicates: int | None = Field(None, ge=0, le=5000, description="0 (no intervals) or >= 100")
     models: list[str] | None = Field(None, max_length=100)
     conditions: list[str] | None = Field(None, max_length=50)
     sections: list[Section] = Field(
         default_factory=lambda: ["summary"], min_length=1, max_length=4,
-        description="full tables instead of or besides the summary",
+        description="summary and/or full tables",
     )  # fmt: skip
     page: int = Field(1, ge=1, le=1000)
 
