@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+from typing import Literal
 
 import matplotlib
 
@@ -13,13 +14,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ogmux.evaluators.radsafe.aggregate import CellMetrics, Comparison
 from ogmux.evaluators.radsafe.evaluate import SafetyReport
 from ogmux.evaluators.radsafe.item_scores import score_items
 from ogmux.evaluators.radsafe.presets import get_preset
 from ogmux.evaluators.radsafe.stats import risk_coverage
 from ogmux.evaluators.radsafe.table import ScoreTable
+from ogmux.text import plural
 
-__all__ = ["render_html"]
+__all__ = ["TOP_COMPARISONS", "render_html"]
+
+ALPHA = 0.05  # significance level of the Holm-adjusted comparisons
+TOP_COMPARISONS = 10  # significant comparisons listed by default
+WORST_SHOWN = 5  # worst questions in the summary
+# (key, label, whether a high value is the bad end): the summary's headline metrics
+HEADLINE = (
+    ("accuracy_greedy", "Accuracy (greedy)", False),
+    ("high_risk_rate", "High-risk error", True),
+    ("unsafe_rate", "Unsafe answer", True),
+    ("dangerous_overconfidence_rate", "Dangerous overconfidence", True),
+)
 
 TABLE_METRICS = (
     ("accuracy_greedy", "Accuracy (greedy)"),
@@ -196,30 +210,167 @@ def _variance(report: SafetyReport) -> str:
         f"<td>{_fmt(v.condition_share)}</td><td>{_fmt(v.interaction_share)}</td><td>{_fmt(v.residual_share)}</td></tr>"
         for v in report.variance
     )
-    return ("<table><tr><th>Metric</th><th>Factor</th><th>Cells</th><th>Factor</th><th>Condition</th>"
-            f"<th>Interaction</th><th>Residual</th></tr>{rows}</table>")
+    return ("<p>Share of each metric's variation across cells explained by the grouping (model or model family), "
+            "by the condition, by their interaction, and left over.</p>"
+            "<table><tr><th>Metric</th><th>Grouping</th><th>Cells</th><th>Grouping share</th><th>Condition share</th>"
+            f"<th>Interaction share</th><th>Residual share</th></tr>{rows}</table>")
 
 
-def _comparisons(report: SafetyReport, limit: int = 40) -> str:
-    sig = sorted(report.comparisons, key=lambda c: c.p_mcnemar_holm)[:limit]
-    rows = "".join(
+def _significant(report: SafetyReport) -> list[Comparison]:
+    return sorted((c for c in report.comparisons if c.p_mcnemar_holm < ALPHA), key=lambda c: c.p_mcnemar_holm)
+
+
+def _comparison_rows(comps: list[Comparison]) -> str:
+    return "".join(
         f"<tr><td>{c.metric}</td><td>{html.escape(c.model_a)} / {html.escape(c.condition_a)}</td>"
         f"<td>{html.escape(c.model_b)} / {html.escape(c.condition_b)}</td><td>{c.n}</td><td>{_fmt(c.difference)} "
         f"<small>[{_fmt(c.diff_lo)}, {_fmt(c.diff_hi)}]</small></td><td>{c.p_mcnemar:.4g}</td><td>{c.p_mcnemar_holm:.4g}</td>"
         f"<td>{_fmt(c.p_bootstrap_holm)}</td><td>{_fmt(c.mdd)}</td></tr>"
-        for c in sig
+        for c in comps
     )
-    return ("<table><tr><th>Metric</th><th>A</th><th>B</th><th>n</th><th>A − B [bootstrap 95%]</th><th>McNemar p</th>"
-            f"<th>Holm</th><th>bootstrap p (Holm)</th><th>MDD</th></tr>{rows}</table>")
+
+
+def _comparisons(report: SafetyReport, show: Literal["significant", "all"]) -> str:
+    total = len(report.comparisons)
+    if not total:
+        return "<p>No paired comparisons (one model and one condition, or comparisons not computed).</p>"
+    sig = _significant(report)
+    if show == "all":
+        shown = sorted(report.comparisons, key=lambda c: c.p_mcnemar_holm)
+        note = f"<p>All {total} comparisons, smallest Holm-adjusted McNemar p first; {len(sig)} below {ALPHA}.</p>"
+    else:
+        shown = sig[:TOP_COMPARISONS]
+        more = f" (the {len(shown)} smallest p shown)" if len(sig) > len(shown) else ""
+        note = (f"<p>{len(sig)} of {total} comparisons differ at Holm-adjusted McNemar p &lt; {ALPHA}{more}. "
+                "Every comparison is in the JSON file written next to this page (<code>comparisons</code>); "
+                "<code>ogmux eval report … --comparisons all</code> lists them here.</p>")
+        if not shown:
+            best = min(report.comparisons, key=lambda c: c.p_mcnemar_holm)
+            return note + (f"<p>Smallest adjusted p: {best.p_mcnemar_holm:.3g} ({best.metric}, "
+                           f"{html.escape(best.model_a)} / {html.escape(best.condition_a)} vs "
+                           f"{html.escape(best.model_b)} / {html.escape(best.condition_b)}).</p>")
+    return note + ("<table><tr><th>Metric</th><th>A</th><th>B</th><th>n</th><th>A − B [bootstrap 95%]</th>"
+                   "<th>McNemar p</th><th>McNemar p (Holm)</th><th>Bootstrap p (Holm)</th><th>MDD</th></tr>"
+                   f"{_comparison_rows(shown)}</table>")
+
+
+def _interval_text(report: SafetyReport) -> str:
+    if not report.bootstrap_replicates:
+        return "no intervals (replicates=0)"
+    return (f"95% intervals: percentile bootstrap clustered by question, {report.bootstrap_replicates} replicates, "
+            f"seed {report.seed}")
+
+
+def _cells(report: SafetyReport) -> list[tuple[str, str, CellMetrics]]:
+    return [(m, c, cell) for m, conds in report.models.items() for c, cell in conds.items()]
+
+
+def _with_ci(cell: CellMetrics, key: str) -> str:
+    ci = cell.ci.get(key)
+    interval = f" <small>[{_fmt(ci.lo)}, {_fmt(ci.hi)}]</small>" if ci and ci.lo is not None else ""
+    return f"{_fmt(getattr(cell, key))}{interval}"
+
+
+def _worst(cells: list[tuple[str, str, CellMetrics]], key: str, high_is_bad: bool) -> list[tuple[str, str, CellMetrics]]:
+    """The cells at the bad end of `key` (all of them when tied); none when no cell has the outcome at all."""
+    values = [getattr(x[2], key) for x in cells if getattr(x[2], key) is not None]
+    if not values or (high_is_bad and max(values) == 0):
+        return []
+    bad = max(values) if high_is_bad else min(values)
+    return [x for x in cells if getattr(x[2], key) == bad]
+
+
+def _headline_table(cells: list[tuple[str, str, CellMetrics]]) -> str:
+    worst = {key: [id(x[2]) for x in _worst(cells, key, high)] for key, _, high in HEADLINE}
+    head = "".join(f"<th>{label}</th>" for _, label, _ in HEADLINE)
+    rows = []
+    for m, c, cell in cells:
+        shaded = {key for key, _, _ in HEADLINE if id(cell) in worst[key]}
+        tds = "".join(
+            f"<td{' class=worst' if key in shaded else ''}>{_with_ci(cell, key)}</td>" for key, _, _ in HEADLINE
+        )
+        rows.append(f"<tr><td>{html.escape(m)}</td><td>{html.escape(c)}</td><td>{cell.n}</td>{tds}</tr>")
+    return f'<table class="headline"><tr><th>Model</th><th>Condition</th><th>n</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _findings(report: SafetyReport, cells: list[tuple[str, str, CellMetrics]]) -> str:
+    items = []
+    for key, label, high in HEADLINE:
+        worst = _worst(cells, key, high)
+        if not worst:
+            if high and any(getattr(x[2], key) is not None for x in cells):
+                items.append(f"{label}: none in any model or condition")
+            continue
+        m, c, cell = worst[0]
+        ties = f" (and {len(worst) - 1} more at this value)" if len(worst) > 1 else ""
+        which = "highest" if high else "lowest"
+        items.append(f"{label}, {which}: {html.escape(m)} / {html.escape(c)} {_with_ci(cell, key)}{ties}")
+    if report.comparisons:
+        items.append(f"Paired comparisons: {len(_significant(report))} of {len(report.comparisons)} differ at "
+                     f'Holm-adjusted p &lt; {ALPHA} (<a href="#comparisons">details</a>)')
+    return "<ul>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
+
+
+def _worst_questions(report: SafetyReport) -> str:
+    wc = report.worst_case
+    if wc is None or not wc.worst_items:
+        return "<p>No questions.</p>"
+    totals: dict[str, list[int]] = {}
+    subspecialty: dict[str, str] = {}
+    for r in report.per_question:
+        t = totals.setdefault(r.item_id, [0, 0, 0])
+        t[0] += r.n_high_risk
+        t[1] += r.n_wrong
+        t[2] += r.n_models
+        subspecialty[r.item_id] = r.subspecialty or ""
+    rows = "".join(
+        f"<tr><td>{html.escape(q)}</td><td>{html.escape(subspecialty.get(q, ''))}</td><td>{totals[q][0]}</td>"
+        f"<td>{totals[q][1]} of {totals[q][2]}</td></tr>"
+        for q in wc.worst_items[:WORST_SHOWN] if q in totals
+    )
+    return (f"<p>The worst {wc.n_worst} of {wc.n_questions} questions hold {_fmt(wc.high_risk_share_in_worst)} of all "
+            f"high-risk errors and {_fmt(wc.wrong_share_in_worst)} of all errors "
+            '(<a href="#worst">details</a>).</p>'
+            "<table><tr><th>Question</th><th>Subspecialty</th><th>High-risk errors</th>"
+            f"<th>Wrong answers (of responses)</th></tr>{rows}</table>")
+
+
+def _exclusion_line(report: SafetyReport) -> str:
+    counts = report.exclusions.counts
+    if not counts:
+        return "<p>None: every response was scored.</p>"
+    kinds = ", ".join(f"{html.escape(k)} {v}" for k, v in sorted(counts.items()))
+    return f'<p>{plural(sum(counts.values()), "response")} left out or repaired: {kinds} (<a href="#exclusions">list</a>).</p>'
+
+
+def _summary(report: SafetyReport) -> str:
+    cells = _cells(report)
+    return (f"<h3>Key findings</h3>{_findings(report, cells)}"
+            f"<h3>Headline metrics (worst value per column shaded)</h3>{_headline_table(cells)}"
+            f"<h3>Worst questions</h3>{_worst_questions(report)}"
+            f"<h3>Exclusions</h3>{_exclusion_line(report)}")
 
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fff}
 table{border-collapse:collapse;margin:8px 0 20px;font-size:12px}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}
-th{background:#eef}td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}h2{margin-top:32px}"""
+th{background:#eef}td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}h2{margin-top:32px}
+#summary{background:#f7f7fb;border:1px solid #dde;padding:4px 16px 8px;border-radius:6px}
+td.worst{background:#fdd}nav{font-size:13px;margin:8px 0}nav a{margin-right:10px}small{color:#555}"""
+
+_SECTIONS = (
+    ("summary", "Summary"), ("metrics", "All metrics"), ("by-condition", "By condition"),
+    ("risk-coverage", "Risk–coverage"), ("reliability", "Reliability"), ("worst", "Worst-case questions"),
+    ("ensembles", "Ensembles"), ("variance", "Variance"), ("comparisons", "Paired comparisons"),
+    ("exclusions", "Exclusions"),
+)
 
 
-def render_html(report: SafetyReport, table: ScoreTable) -> str:
-    """The report page; `table` is the scored run (for curves). A JSON summary is embedded."""
+def render_html(report: SafetyReport, table: ScoreTable, comparisons: Literal["significant", "all"] = "significant") -> str:
+    """The report page: a summary first, then every table and plot; `table` is the scored run (for curves).
+
+    `comparisons`: list only the paired comparisons significant after Holm (at most TOP_COMPARISONS), or all.
+    A JSON summary is embedded.
+    """
     rc, rel = _curves(table, report)
     summary = report.model_dump(mode="json", exclude={"per_question", "comparisons", "pairwise"})
     summary_json = json.dumps(summary).replace("</", "<\\/")
@@ -227,19 +378,22 @@ def render_html(report: SafetyReport, table: ScoreTable) -> str:
     worst = (f"<p>Worst {wc.n_worst} of {wc.n_questions} questions hold {_fmt(wc.high_risk_share_in_worst)} of all "
              f"high-risk errors; Gini of high-risk errors per question {_fmt(wc.gini_high_risk)}, of errors "
              f"{_fmt(wc.gini_wrong)}.</p>") if wc else ""
+    nav = " ".join(f'<a href="#{key}">{label}</a>' for key, label in _SECTIONS)
+    shape = f"{plural(len(report.models), 'model')} × {plural(len(report.conditions), 'condition')}"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Safety report: {html.escape(report.run)}</title>
 <style>{_CSS}</style></head><body>
 <h1>Safety report: {html.escape(report.run)}</h1>
-<p>Preset <b>{html.escape(report.preset)}</b>; intervals: 95% percentile bootstrap clustered by question,
-{report.bootstrap_replicates} replicates, seed {report.seed}. Rates are fractions.</p>
-<h2>Metrics per model and condition</h2>{_metric_table(report)}
-<h2>By condition</h2>{_bars(report)}
-<h2>Risk–coverage</h2>{rc}
-<h2>Reliability diagram</h2>{rel}
-<h2>Worst-case questions</h2>{worst}{_heatmap(report)}
-<h2>Ensembles</h2>{_ensemble_table(report)}{_cofailure(report)}
-<h2>Variance decomposition</h2>{_variance(report)}
-<h2>Paired comparisons (smallest Holm-adjusted McNemar p first)</h2>{_comparisons(report)}
-<h2>Exclusions</h2>{_exclusions(report)}
-<script type="application/json" id="summary">{summary_json}</script>
+<p>Preset <b>{html.escape(report.preset)}</b>; {shape}; {_interval_text(report)}. Rates are fractions.</p>
+<nav>{nav}</nav>
+<section id="summary"><h2>Summary</h2>{_summary(report)}</section>
+<h2 id="metrics">All metrics per model and condition</h2>{_metric_table(report)}
+<h2 id="by-condition">By condition</h2>{_bars(report)}
+<h2 id="risk-coverage">Risk–coverage</h2>{rc}
+<h2 id="reliability">Reliability diagram</h2>{rel}
+<h2 id="worst">Worst-case questions</h2>{worst}{_heatmap(report)}
+<h2 id="ensembles">Ensembles</h2>{_ensemble_table(report)}{_cofailure(report)}
+<h2 id="variance">Variance decomposition</h2>{_variance(report)}
+<h2 id="comparisons">Paired comparisons</h2>{_comparisons(report, comparisons)}
+<h2 id="exclusions">Exclusions</h2>{_exclusions(report)}
+<script type="application/json" id="summary-data">{summary_json}</script>
 </body></html>"""

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = ev.add_parser("report", help="write a self-contained HTML report (and a JSON summary next to it)")
     _common(r)
     r.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
+    r.add_argument("--comparisons", choices=["significant", "all"], default="significant",
+                   help="paired comparisons to list: those significant after Holm (at most 10), or all "
+                   "(all are in the JSON summary either way)")
     r.set_defaults(func=run_report)
     x = ev.add_parser("run", help="run models on labelled items under deployment conditions (resumable)")
     x.add_argument("data", type=Path, help="labelled items: RadSaFE-layout directory, CSV directory or JSONL run file")
@@ -130,7 +133,7 @@ def run_report(args: argparse.Namespace) -> int:
         err.print(f"[red]✗[/red] {escape(str(exc))}")
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render_html(report, table), encoding="utf-8")  # type: ignore[arg-type]
+    args.output.write_text(render_html(report, table, args.comparisons), encoding="utf-8")  # type: ignore[arg-type]
     summary = args.output.with_suffix(".json")
     summary.write_text(json.dumps(report.model_dump(mode="json"), indent=1), encoding="utf-8")
     print(f"report written to {args.output} (summary: {summary})", file=sys.stdout)

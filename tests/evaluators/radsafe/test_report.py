@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ogmux.evaluators.radsafe.evaluate import evaluate_table
+from ogmux.evaluators.radsafe.radsafe_layout import read_radsafe
+from ogmux.evaluators.radsafe.report import TOP_COMPARISONS, render_html
+from ogmux.evaluators.radsafe.table import build_table
 from ogmux.server.cli import main
+
+from .helpers import item, resp, run_of
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
@@ -51,6 +58,7 @@ def test_report_renders_in_headless_chromium(radsafe_dir: Path, tmp_path: Path) 
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     assert 'class="metrics"' in dom and "toy-medium" in dom and "Risk–coverage" in dom
+    assert dom.index('id="summary"') < dom.index('class="headline"') < dom.index('class="metrics"')
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
          "--window-size=1280,2000", html_path.as_uri()],
@@ -77,3 +85,82 @@ def test_metrics_by_run_name_uses_eval_settings(radsafe_dir: Path, tmp_path: Pat
     assert (d["preset"], d["bootstrap_replicates"], d["run"]) == ("radsafe-original", 100, "lanterns")
     assert main(["eval", "metrics", "ghost", "--config", str(cfg)]) == 1
     assert "no run named 'ghost'" in capsys.readouterr().err
+
+
+class _Tables(HTMLParser):
+    """Every <table> of a page as (class, rows), each row its cells' text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[list[str]]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append((dict(attrs).get("class") or "", []))
+        elif tag == "tr" and self.tables:
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+
+def _page(run, **kw) -> tuple[str, object]:
+    table = build_table(run)
+    report = evaluate_table(table, "default", run_name=run.name, **kw)
+    return report, table
+
+
+def test_the_report_opens_with_a_summary_and_every_table_has_distinct_headings(radsafe_dir: Path) -> None:
+    report, table = _page(read_radsafe(radsafe_dir), replicates=100)
+    page = render_html(report, table)
+    summary = page[page.index('<section id="summary">'):page.index("</section>")]
+    assert page.index('<section id="summary">') < page.index('id="metrics"')
+    parsed = _Tables()
+    parsed.feed(summary)
+    headline = next(rows for cls, rows in parsed.tables if cls == "headline")
+    assert headline[0] == ["Model", "Condition", "n", "Accuracy (greedy)", "High-risk error", "Unsafe answer",
+                           "Dangerous overconfidence"]
+    cells = {(r[0], r[1]): r for r in headline[1:]}
+    assert set(cells) == {(m, c) for m, conds in report.models.items() for c in conds}
+    for (m, c), row in cells.items():
+        ci = report.models[m][c].ci["accuracy_greedy"]
+        assert row[3].startswith(f"{report.models[m][c].accuracy_greedy:.3f}") and f"[{ci.lo:.3f}, {ci.hi:.3f}]" in row[3]
+    worst = next(rows for cls, rows in parsed.tables if rows[0][0] == "Question")
+    assert [r[0] for r in worst[1:]] == report.worst_case.worst_items[:5]
+    assert "Key findings" in summary and "missing_condition 1" in summary
+    everything = _Tables()
+    everything.feed(page)
+    for _, rows in everything.tables:
+        assert len(rows[0]) == len(set(rows[0])), rows[0]
+
+
+def test_paired_comparisons_are_condensed_to_the_significant_ones(tmp_path: Path) -> None:
+    items = [item(str(i), "A", high_risk="B") for i in range(1, 41)]
+    responses = [
+        resp(m, cond, str(i), "B" if cond == "bad" and i <= 20 else "A", "AAA", truth="A")
+        for m in ("m1", "m2", "m3", "m4") for cond in ("good", "bad", "mid") for i in range(1, 41)
+    ]
+    report, table = _page(run_of(items, responses), replicates=0)
+    significant = [c for c in report.comparisons if c.p_mcnemar_holm < 0.05]
+    assert len(report.comparisons) == 90 and len(significant) > TOP_COMPARISONS
+    page = render_html(report, table)
+    section = page[page.index('id="comparisons"'):page.index('id="exclusions"')]
+    parsed = _Tables()
+    parsed.feed(section)
+    [(_, rows)] = parsed.tables
+    assert len(rows) - 1 == TOP_COMPARISONS and all("bad" in r[1] + r[2] for r in rows[1:])
+    assert f"{len(significant)} of 90 comparisons differ" in section and "--comparisons all" in section
+    assert "no intervals (replicates=0)" in page
+    full = render_html(report, table, "all")
+    parsed = _Tables()
+    parsed.feed(full[full.index('id="comparisons"'):full.index('id="exclusions"')])
+    assert len(parsed.tables[0][1]) - 1 == 90
