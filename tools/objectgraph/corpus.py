@@ -142,7 +142,9 @@ def _read(real: Path, limit: int) -> bytes:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise OSError("not a regular file")
-        data = fh.read(limit + 1)
+        if info.st_size > limit:
+            raise _TooLarge(limit)
+        data = fh.read(info.st_size + 1)  # a file still growing is cut below
     if len(data) > limit:
         raise _TooLarge(limit)
     return data
