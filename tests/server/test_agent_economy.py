@@ -3,6 +3,7 @@ prompts, tool profiles, result sizes and argument bounds."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +14,9 @@ from mcp.types import ResourceTemplateReference
 
 from ogmux.demo import CORPUS as DEMO
 from ogmux.demo import SAFETY_RUNS
+from ogmux.router.types import CandidateScore, Decision, FilterResult
 from ogmux.server.app import build_server
+from ogmux.server.mcp_tools.route_model import render_decision
 from ogmux.server.settings import load_settings
 from ogmux.tools.objectgraph.tokens import count_tokens
 
@@ -159,3 +162,33 @@ async def test_bounds_live_in_the_schema_and_bad_versions_are_named(corpus: Path
         assert bad.is_error and "since_version" in bad.content[0].text
         older = await c.call_tool("resolve_context", {"ids": ["ogmux-runbook#restart"], "since_version": "1.0"})
         assert not older.is_error, older.content
+
+
+async def test_full_argument_schemas_are_one_resource_read_away(corpus: Path) -> None:
+    async with mcp.Client(_server(corpus)) as c:
+        assert "ogmux://tool/{name}" in c.instructions
+        full = json.loads((await c.read_resource("ogmux://tool/solve_milp")).contents[0].text)
+        variable = full["inputSchema"]["$defs"]["Variable"]["properties"]
+        assert "infinity" in variable["lower"]["description"]  # the prose tools/list leaves out
+    async with mcp.Client(_server(corpus, "reader")) as c:
+        assert await _complete(c, "ogmux://tool/{name}", "name", "s") == ["search_index", "server_info"]
+        with pytest.raises(Exception) as err:
+            await c.read_resource("ogmux://tool/solve_milp")
+        assert "your tools: resolve_context, search_index, server_info" in str(err.value)
+
+
+def _candidate(model: str, replica: str, score: float) -> CandidateScore:
+    return CandidateScore(model=model, replica=replica, score=score, expected_quality=0.8, est_cost_usd=0.001,
+                          predicted_latency_s=0.5)  # fmt: skip
+
+
+def test_routing_explanations_are_one_line_per_model_unless_detail() -> None:
+    replicas = [_candidate(f"m{i}", f"r{j}", 1 - i / 10 - j / 100) for i in range(8) for j in range(3)]
+    d = Decision(policy="load", prompt_tokens=12, filters=[FilterResult(name="privacy", removed={"x": "hosted"})],
+                 candidates=replicas, model="m0", replica="r0", reason="least loaded")  # fmt: skip
+    short = render_decision(d).splitlines()
+    assert short[0] == "m0 @ r0 — policy load: least loaded" and short[1] == "filtered out: privacy: x (hosted)"
+    assert [line.split(":")[0] for line in short[2:-1]] == [f"- m{i}" for i in range(6)]
+    assert short[-1] == "… 2 more models (detail: true lists them)"
+    full = render_decision(d, detail=True).splitlines()
+    assert sum(line.startswith("- ") for line in full) == 24 and "predictor score" in full[-1]
