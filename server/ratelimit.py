@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ogmux.server.settings import RateLimit
 from ogmux.server.state import SharedState, StateUnavailable
+from ogmux.text import plural
 
 __all__ = ["RateLimitExceeded", "RateLimitUnavailable", "RateLimiter"]
 
@@ -18,7 +19,7 @@ class RateLimitExceeded(PermissionError):
     def __init__(self, principal: str, limit: RateLimit, retry_after: float):
         self.retry_after = retry_after
         super().__init__(
-            f"rate limit exceeded for principal {principal!r} ({limit.burst} calls at once, "
+            f"rate limit exceeded for principal {principal!r} ({plural(limit.burst, 'call')} at once, "
             f"{limit.rate:g} per second sustained); retry after {retry_after:.2f} s"
         )
 

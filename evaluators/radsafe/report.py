@@ -328,7 +328,7 @@ def _worst_questions(report: SafetyReport) -> str:
         f"<td>{totals[q][1]} of {totals[q][2]}</td></tr>"
         for q in wc.worst_items[:WORST_SHOWN] if q in totals
     )
-    return (f"<p>The worst {wc.n_worst} of {wc.n_questions} questions hold {_fmt(wc.high_risk_share_in_worst)} of all "
+    return (f"<p>The worst questions ({wc.n_worst} of {wc.n_questions}) hold {_fmt(wc.high_risk_share_in_worst)} of all "
             f"high-risk errors and {_fmt(wc.wrong_share_in_worst)} of all errors "
             '(<a href="#worst">details</a>).</p>'
             "<table><tr><th>Question</th><th>Subspecialty</th><th>High-risk errors</th>"
@@ -375,7 +375,7 @@ def render_html(report: SafetyReport, table: ScoreTable, comparisons: Literal["s
     summary = report.model_dump(mode="json", exclude={"per_question", "comparisons", "pairwise"})
     summary_json = json.dumps(summary).replace("</", "<\\/")
     wc = report.worst_case
-    worst = (f"<p>Worst {wc.n_worst} of {wc.n_questions} questions hold {_fmt(wc.high_risk_share_in_worst)} of all "
+    worst = (f"<p>The worst questions ({wc.n_worst} of {wc.n_questions}) hold {_fmt(wc.high_risk_share_in_worst)} of all "
              f"high-risk errors; Gini of high-risk errors per question {_fmt(wc.gini_high_risk)}, of errors "
              f"{_fmt(wc.gini_wrong)}.</p>") if wc else ""
     nav = " ".join(f'<a href="#{key}">{label}</a>' for key, label in _SECTIONS)

@@ -127,5 +127,5 @@ def run_index(args: argparse.Namespace) -> int:
     print("scopes: " + ", ".join(f"{k} {v}" for k, v in sorted(scopes.items())))
     errors = [i for i in corpus.issues if i.severity == "error"]
     if errors:
-        print(f"{len(errors)} load errors; run `ogmux check` for details", file=sys.stderr)
+        print(f"{plural(len(errors), 'load error')}; run `ogmux check` for details", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from ogmux.server.context import ToolContext
 from ogmux.server.registry import ToolSpec
 from ogmux.server.solving import NetworkRef, load_network
+from ogmux.text import plural
 from ogmux.tools.solver import InputBounds, NetworkAnalysis, OutputObjective, analyze_network
 
 
@@ -66,7 +67,7 @@ def render(out: NetworkAnalysis, bounds_note: str = "`bounds` in the structured 
     lines = [f"network {out.inputs} -> {out.hidden_layers} -> {out.outputs} ({out.parameters} parameters)"]
     for l, i in zip(out.layers, out.interval_layers):
         lines.append(
-            f"layer {l.layer}: {l.neurons} neurons, active {l.stable_active}, inactive {l.stable_inactive}, "
+            f"layer {l.layer}: {plural(l.neurons, 'neuron')}, active {l.stable_active}, inactive {l.stable_inactive}, "
             f"unstable {l.unstable} (interval bounds: {i.unstable}), mean width {l.mean_width:.4g}, max big-M {l.max_big_m:.4g}"
         )
     lines.append(f"binaries needed: {out.binaries}; output bounds: {out.output_lower} .. {out.output_upper}")

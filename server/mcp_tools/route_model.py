@@ -10,6 +10,7 @@ from ogmux.router.types import CandidateScore, ChatMessage, ChatRequest, Decisio
 from ogmux.server.context import ToolContext
 from ogmux.server.registry import ToolSpec
 from ogmux.server.routing import router_for
+from ogmux.text import plural
 
 Policy = Literal["static", "cost_quality", "cascade", "load"]
 CANDIDATES_SHOWN = 6  # models listed without `detail`
@@ -84,7 +85,7 @@ def render_decision(d: Decision, detail: bool = False) -> str:
         lines.append("filtered out: " + "; ".join(removed))
     if detail:
         lines += [_candidate(c, True) for c in d.candidates]
-        lines.append(f"prompt {d.prompt_tokens} tokens; predictor score {d.predictor_score}; decided in "
+        lines.append(f"prompt {plural(d.prompt_tokens, 'token')}; predictor score {d.predictor_score}; decided in "
                      f"{d.decision_time_us:.0f} µs")
         return "\n".join(lines)
     best: dict[str, CandidateScore] = {}
