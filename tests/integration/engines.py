@@ -53,7 +53,7 @@ def _require(binary: Path) -> None:
 
 
 def wait_for(check, what: str, timeout: float = 20.0, every: float = 0.05):
-    """Call `check` until it returns a truthy value (exceptions count as not yet); return that value."""
+    """Call `check` until it returns a truthy value (connection errors count as not yet); return that value."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while time.monotonic() < deadline:
@@ -61,7 +61,7 @@ def wait_for(check, what: str, timeout: float = 20.0, every: float = 0.05):
             value = check()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - the thing is not up yet
+        except (OSError, httpx.HTTPError) as exc:  # not listening yet
             last = exc
         time.sleep(every)
     raise TimeoutError(f"{what} not ready after {timeout:.0f} s" + (f" (last error: {last!r})" if last else ""))
