@@ -56,12 +56,12 @@ def run_serve(args: argparse.Namespace) -> int:
         except ValueError as exc:  # e.g. unauthenticated HTTP on a non-loopback address
             print(f"ogmux: {exc}", file=sys.stderr)
             return 2
-        print(startup_line(server, config_path(args), "http"), file=sys.stderr, flush=True)
         try:
             sock = listen(settings.server.host, settings.server.port)
         except OSError as exc:
             print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {exc}", file=sys.stderr)
             return 1
+        print(startup_line(server, config_path(args), "http"), file=sys.stderr, flush=True)
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
         anyio.run(serve_http, server, sock, backend_options={"use_uvloop": uvloop})

@@ -83,8 +83,8 @@ def test_port_in_use_is_one_line_and_nonzero_exit() -> None:
         done = _serve("--port", str(taken.getsockname()[1]))
     assert done.returncode != 0
     assert "serving MCP" not in done.stderr and "Traceback" not in done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert "cannot listen on 127.0.0.1:" in last and "in use" in last
+    (line,) = done.stderr.strip().splitlines()
+    assert "cannot listen on 127.0.0.1:" in line and "in use" in line
 
 
 def test_unauthenticated_non_loopback_bind_is_one_line_exit_2() -> None:
@@ -92,5 +92,5 @@ def test_unauthenticated_non_loopback_bind_is_one_line_exit_2() -> None:
     done = _serve("--host", "0.0.0.0", "--port", str(free_port()))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "serving MCP" not in done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert "refusing to serve HTTP on '0.0.0.0' without authentication" in last
+    (line,) = done.stderr.strip().splitlines()
+    assert "refusing to serve HTTP on '0.0.0.0' without authentication" in line
