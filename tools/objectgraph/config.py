@@ -43,7 +43,14 @@ class ObjectGraphConfig(BaseModel):
         description="PostgreSQL DSN of a pushed corpus (`ogmux corpus push`) to serve instead of files; empty = files",
     )
     max_node_tokens: int = Field(
-        400, ge=32, le=100_000, description="plain .md sections longer than this are split into smaller nodes"
+        300, ge=32, le=100_000, description="plain .md sections longer than this are split into smaller nodes"
+    )
+    merge_tokens: int = Field(
+        350,
+        ge=0,
+        le=100_000,
+        description="plain .md heading sections whose whole subsection tree is at most this many tokens are "
+        "served as one node (0 = one node per heading)",
     )
     reload: bool = Field(True, description="re-read changed files in the background while calls are served")
     reload_interval_s: float = Field(1.0, ge=0, description="least time between two scans for changed files")

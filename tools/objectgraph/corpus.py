@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from ogmux.tools.objectgraph.access import covers, effective_scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.granularity import coarsen
 from ogmux.tools.objectgraph.inference import infer_edges
 from ogmux.tools.objectgraph.model import Document, Node
 from ogmux.tools.objectgraph.snapshot import (
@@ -82,9 +83,10 @@ class _FileState:
 def _default_parse(text: str, path: str, config: ObjectGraphConfig) -> Document:
     from ogmux.tools.objectgraph.parser import parse_document
 
-    return parse_document(
+    doc = parse_document(
         text, path=path, max_node_tokens=config.max_node_tokens, max_attr_chars=config.max_attribute_chars
     )
+    return coarsen(doc, config.merge_tokens)
 
 
 def _refused(rel: str, message: str, hint: str) -> Issue:

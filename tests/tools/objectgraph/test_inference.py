@@ -175,7 +175,7 @@ def test_an_empty_heading_resolves_to_its_children(tmp_path: Path) -> None:
         "# Recipes\n\nFamily recipes.\n\n## Sourdough bread\n\n### Starter\n\nFeed it daily.\n\n### Baking\n\nBake it hot.\n",
         encoding="utf-8",
     )
-    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False, merge_tokens=0)).snapshot()
     res = resolve_context(snap, ["recipes#sourdough-bread"], level="full")
     assert {n.id for n in res.nodes} == {"recipes#sourdough-bread", "recipes#starter", "recipes#baking"}
 

@@ -176,9 +176,9 @@ def test_real_documents_answer_paraphrased_questions_in_the_top_three(bundled_sn
 
 
 def test_hybrid_ranking_finds_a_paraphrase_that_lexical_ranking_misses(bundled_snapshot):
-    """No word of the answer's heading is in the question; the embedding model bridges 'client IP' and
-    'forwarded headers'."""
-    question, answer = "app sees the wrong client IP behind nginx", "fastapi-behind-a-proxy#how-proxy-forwarded-headers-work"
+    """No word of the answer's heading is in the question; the embedding model bridges 'client IP behind
+    nginx' and 'enable proxy forwarded headers'."""
+    question, answer = "app sees the wrong client IP behind nginx", "fastapi-behind-a-proxy#enable-proxy-forwarded-headers"
     lexical = search_index(bundled_snapshot, question, k=3, config=ObjectGraphConfig(ranking="lexical"))
     hybrid = search_index(bundled_snapshot, question, k=3, config=ObjectGraphConfig(ranking="hybrid"))
     assert answer not in [e.id for e in lexical.entries]
@@ -237,13 +237,21 @@ def test_a_heading_without_text_of_its_own_never_takes_a_result_slot(tmp_path: P
         "### Baking\n\nBake the bread at 250 degrees for forty minutes.\n",
         encoding="utf-8",
     )
-    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    one_per_heading = ObjectGraphConfig(reload=False, merge_tokens=0)
+    snap = Corpus(tmp_path, one_per_heading).snapshot()
     for ranking in ("lexical", "hybrid"):
-        page = search_index(snap, "how often do I feed a sourdough bread starter?", k=3, config=ObjectGraphConfig(ranking=ranking))
+        config = one_per_heading.model_copy(update={"ranking": ranking})
+        page = search_index(snap, "how often do I feed a sourdough bread starter?", k=3, config=config)
         ids = [e.id for e in page.entries]
         assert ids[0] == "recipes#feeding-the-starter", ranking
         assert "recipes#sourdough-bread" not in ids
-    assert search_index(snap, "sourdough bread", k=3).entries[0].id.startswith("recipes#")  # found via its children
+    assert search_index(snap, "sourdough bread", k=3, config=one_per_heading).entries[0].id.startswith("recipes#")
+    # served with the default granularity, the small section and its subsections are one node
+    merged = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    assert search_index(merged, "how often do I feed a sourdough bread starter?", k=1).entries[0].id == (
+        "recipes#sourdough-bread"
+    )
+    assert "Bake the bread" in merged.nodes["recipes#sourdough-bread"].full
 
 
 def test_a_table_of_contents_does_not_rank_its_section(tmp_path: Path) -> None:
