@@ -18,7 +18,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "tools.md"
 
 def _budgets() -> dict[str, int]:
     """The result-budget table of docs/tools.md: | `tool` | tokens | ... |."""
-    rows = re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", DOCS.read_text(encoding="utf-8"), re.M)
+    rows = re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", DOCS.read_text(encoding="utf-8"), re.MULTILINE)
     return {tool: int(tokens.replace(",", "")) for tool, tokens in rows}
 
 
