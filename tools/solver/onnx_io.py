@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from google.protobuf.message import DecodeError
-from onnx import helper, numpy_helper
 
 from ogmux.tools.solver.errors import NetworkError
 from ogmux.tools.solver.network import ReluNetwork
+
+if TYPE_CHECKING:  # onnx is imported where a model is read or written: it adds seconds to every start-up
+    import onnx
 
 __all__ = ["load_onnx", "save_onnx"]
 
@@ -31,6 +32,8 @@ _ACTIVATIONS = {
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
+    from onnx import helper
+
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -40,6 +43,10 @@ def _where(node: onnx.NodeProto, i: int) -> str:
 
 def load_onnx(source: Path | bytes) -> ReluNetwork:
     """Parse an ONNX model into a ReluNetwork; raise NetworkError naming the node that cannot be embedded."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    from onnx import numpy_helper
+
     try:
         model = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
     except (DecodeError, OSError, ValueError) as exc:
@@ -155,6 +162,9 @@ def _assemble(ops: list[tuple], graph_input: onnx.ValueInfoProto) -> ReluNetwork
 
 def save_onnx(net: ReluNetwork, path: Path) -> None:
     """Write the network as Gemm(transB=1) + Relu layers with input `x` and output `y`."""
+    import onnx
+    from onnx import helper, numpy_helper
+
     nodes, inits = [], []
     cur = "x"
     last = len(net.weights) - 1
