@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ogmux.server.context import ToolContext
 from ogmux.server.registry import ToolSpec
 from ogmux.server.solving import run_with_progress
-from ogmux.tools.solver import LinearModel, MilpResult, SizeLimitError, SolveLimits, solve_milp, solve_milp_text
+from ogmux.tools.solver import (
+    LinearModel,
+    MilpResult,
+    SizeLimitError,
+    SolveLimits,
+    solve_milp,
+    solve_milp_text,
+)
 
 
 class SolveMilpInput(BaseModel):

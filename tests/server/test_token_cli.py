@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
 

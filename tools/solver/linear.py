@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import tempfile
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.tools.solver.config import SolverConfig
 from ogmux.tools.solver.errors import ModelError, SizeLimitError
-from ogmux.tools.solver.highs_run import HighsOutcome, ProgressFn, SolveLimits, SolveStatus, new_highs, run_highs
+from ogmux.tools.solver.highs_run import (
+    HighsOutcome,
+    ProgressFn,
+    SolveLimits,
+    SolveStatus,
+    new_highs,
+    run_highs,
+)
 
 __all__ = [
     "Constraint",
