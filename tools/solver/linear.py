@@ -262,11 +262,13 @@ def _solve_loaded(
         h.setOptionValue("presolve", "off")
         h.clearSolver()
         out = run_highs(h, limits, max(time_limit - out.time_s, 0.01), None, is_mip=is_mip)
-    iis, iis_relaxed = None, False
+    iis, iis_relaxed, no_iis = None, False, ""
     if out.status == "infeasible":
         left = time_limit - (time.perf_counter() - start)
+        out_of_time = "; no irreducible infeasible subset was found in the time left: raise the time limit to get one"
         if not is_mip:
             iis = _iis(h, col_names, row_names, left)
+            no_iis = out_of_time
         else:
             relaxed = new_highs()
             lp_relaxed = h.getLp()
@@ -276,7 +278,9 @@ def _solve_loaded(
             relaxed.run()
             if relaxed.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
                 iis = _iis(relaxed, col_names, row_names, time_limit - (time.perf_counter() - start))
-                iis_relaxed = iis is not None
+                iis_relaxed, no_iis = iis is not None, out_of_time
+            elif relaxed.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                no_iis = "; its LP relaxation is feasible, so the conflict needs integrality: there is no IIS to show"
     if out.status == "optimal" and out.has_solution:
         kind = "optimal"
     elif out.status in ("time_limit", "node_limit", "interrupted") and out.has_solution:
@@ -287,7 +291,7 @@ def _solve_loaded(
     return MilpResult(
         status=out.status,
         solution_kind=kind,
-        message=_message(out.status, out.has_solution, is_mip),
+        message=_message(out.status, out.has_solution, is_mip) + (no_iis if iis is None else ""),
         is_mip=is_mip,
         objective=out.objective if keep else None,
         bound=out.bound,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.solver.conftest import market_split
 from ogmux.tools.solver import (
     Constraint,
     LinearModel,
@@ -21,6 +20,7 @@ from ogmux.tools.solver import (
     solve_milp_file,
     solve_milp_text,
 )
+from tests.tools.solver.conftest import market_split
 
 
 def _lp() -> LinearModel:
@@ -307,3 +307,23 @@ def test_lp_file_error_names_the_file_and_line(tmp_path: Path) -> None:
 def test_a_model_without_variables_is_refused(text: str, fmt: str) -> None:
     with pytest.raises(ModelError, match="model_text: the model has no variables"):
         solve_milp_text(text, fmt)
+
+
+def test_an_infeasible_model_without_iis_says_why() -> None:
+    # 2x = 1 has no integer solution, yet its LP relaxation is feasible: nothing to show as an IIS
+    m = LinearModel(
+        variables=[Variable(name="x", type="integer", upper=5)],
+        constraints=[Constraint(name="half", terms={"x": 2}, sense="==", rhs=1)],
+    )
+    r = solve_milp(m)
+    assert r.status == "infeasible" and r.iis is None and "the conflict needs integrality" in r.message
+    chain = LinearModel(  # a cycle x0 > x1 > ... > x299 >= x0 among hundreds of other rows: a long deletion filter
+        variables=[Variable(name=f"x{i}", lower=None) for i in range(300)],
+        constraints=[Constraint(name=f"c{i}", terms={f"x{i}": 1, f"x{i + 1}": -1}, sense=">=", rhs=1) for i in range(299)]
+        + [Constraint(name="close", terms={"x299": 1, "x0": -1}, sense=">=", rhs=0)]
+        + [Constraint(name=f"h{i}", terms={f"x{i}": 1, f"x{(i + 7) % 300}": 1}, sense="<=", rhs=1e6) for i in range(300)],
+    )
+    r = solve_milp(chain, SolveLimits(time_limit_s=0.2))
+    assert r.status == "infeasible" and r.iis is None and "raise the time limit" in r.message
+    r = solve_milp(chain)
+    assert {e.name for e in r.iis} == {f"c{i}" for i in range(299)} | {"close"}
