@@ -232,7 +232,7 @@ def _message(status: SolveStatus, has_solution: bool, is_mip: bool) -> str:
         what = {"time_limit": "time limit", "node_limit": "node limit", "interrupted": "interruption"}[status]
         if has_solution:
             return f"stopped at the {what}: `values` is the best solution found so far, NOT proven optimal; `bound` is the best proven bound"
-        return f"stopped at the {what} before any feasible solution was found; raise time_limit_s"
+        return f"stopped at the {what} before any feasible solution was found; raise the time limit"
     if status == "infeasible":
         return "the model is infeasible: no assignment satisfies all constraints and bounds (see `iis` when present)"
     if status == "unbounded":
