@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from ogmux.demo import CORPUS as DEMO
+from ogmux.server import documents
 from ogmux.server.app import build_server
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
@@ -232,7 +233,8 @@ async def test_mcp_tools_and_resources_serve_from_the_store(pg_cluster: Postgres
         assert [n["id"] for n in res.structured_content["nodes"]] == ["vault#howto"]
         hidden = await c.call_tool("resolve_context", {"ids": ["vault#rotation"]})
         assert hidden.is_error and "not found" in hidden.content[0].text
-    async with mcp.Client(_server(dsn, "admin")) as c:
+    admin = _server(dsn, "admin")
+    async with mcp.Client(admin) as c:
         res = await c.call_tool("resolve_context", {"ids": ["vault#howto"], "level": "full"})
         assert [n["id"] for n in res.structured_content["nodes"]] == ["vault#rotation", "vault#howto"]
         docs = await c.read_resource("og://docs")
@@ -242,6 +244,7 @@ async def test_mcp_tools_and_resources_serve_from_the_store(pg_cluster: Postgres
         push_snapshot(dsn, _snapshot(DEMO))
         docs = await c.read_resource("og://docs")
         assert "vault" not in docs.contents[0].text  # the next request reads the new version
+    assert documents.COMPONENT not in admin.state._components  # the corpus was never loaded into the process
 
 
 async def test_database_outage_is_a_clear_tool_error_until_it_returns(pg_cluster: PostgresServer) -> None:

@@ -7,6 +7,8 @@ Summing over the classes the caller may see gives exactly the statistics of the 
 the corpus, and every statement filters postings by those classes, so a hidden node contributes
 to no score and never leaves the database. Scoring is bm25s' default (Lucene) variant:
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b dl / avgdl)).
+As in memory, a node with no words of its own below its heading, or with visible children and fewer
+than `min_body_words`, is never ranked (its score still counts towards the document boost's scale).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def scope_params(caller: Scopes) -> dict[str, object]:
 class VisibleStats:
     """Collection statistics of the nodes and documents one caller may see."""
 
+    caller: Scopes
     classes: list[int]
     nodes: int
     avg_len: dict[str, float]
@@ -58,7 +61,7 @@ def visible_stats(conn: psycopg.Connection, version: int, caller: Scopes) -> Vis
     avg = {f: (sum(r[2 + i] for r in rows) / nodes if nodes else 0.0) for i, f in enumerate(FIELDS)}
     q = sql.SQL("SELECT count(DISTINCT doc), coalesce(sum(len), 0) FROM {} WHERE cls = ANY(%s)")
     docs, total = conn.execute(q.format(table(version, "doc_len")), (classes,)).fetchone() or (0, 0)
-    return VisibleStats(classes, nodes, avg, int(docs), float(total) / docs if docs else 0.0)
+    return VisibleStats(caller, classes, nodes, avg, int(docs), float(total) / docs if docs else 0.0)
 
 
 _RANK = """
@@ -107,7 +110,8 @@ WITH q AS (
     SELECT ns.node, ns.s + CASE WHEN top.node_max > 0 AND top.doc_max > 0
                                 THEN coalesce(ds.s, 0) * (%(w_doc)s * top.node_max / top.doc_max) ELSE 0 END AS score
     FROM ns CROSS JOIN top LEFT JOIN ds USING (doc)
-    WHERE ns.s > 0 AND ns.body_words >= %(min_words)s
+    WHERE ns.s > 0 AND (ns.body_words >= %(min_words)s OR (ns.body_words > 0 AND NOT EXISTS (
+        SELECT 1 FROM {node} m JOIN {node} c ON c.parent = m.id WHERE m.ord = ns.node AND {visible_c})))
 )
 SELECT node, score, count(*) OVER () FROM fin ORDER BY score DESC, node LIMIT %(want)s
 """
@@ -132,10 +136,11 @@ def rank(
         "w_doc": weights.document,
         "want": want,
         "min_words": config.min_body_words,
+        **scope_params(stats.caller),
         **{f"w_{f}": float(getattr(weights, f)) for f in FIELDS},
         **{f"a_{f}": stats.avg_len[f] for f in FIELDS},
     }
-    names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len")}
-    rows = conn.execute(sql.SQL(_RANK).format(**names), params).fetchall()
+    names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len", "node")}
+    rows = conn.execute(sql.SQL(_RANK).format(**names, visible_c=sql.SQL(visible("c"))), params).fetchall()
     total = int(rows[0][2]) if rows else 0
     return [(int(r[0]), float(r[1])) for r in rows], total

@@ -70,6 +70,7 @@ ALTER TABLE {s}.node ADD PRIMARY KEY (ord);
 CREATE UNIQUE INDEX ON {s}.node (id);
 CREATE INDEX ON {s}.node (node);
 CREATE INDEX ON {s}.node (doc_ord, ord);
+CREATE INDEX ON {s}.node (parent);
 CREATE TABLE {s}.posting AS
     SELECT p.term, p.node, n.doc_ord AS doc, n.cls, p.tf_title, p.tf_keywords, p.tf_dense, p.tf_content,
            n.len_title, n.len_keywords, n.len_dense, n.len_content, n.body_words

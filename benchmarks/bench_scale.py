@@ -1,0 +1,434 @@
+"""Scale-out benchmarks → benchmarks/results/scale.json (each phase rewrites only its own key).
+
+Phase `store` — one ogmux replica serving a generated corpus from files in memory, against one
+serving the same corpus from PostgreSQL 15 (`[objectgraph] store`), at 10k, 100k and 1M nodes:
+time from process start to /healthz (imports and app: the same for both) and to the first search
+answer, the replica's CPU time by then, RSS after 200 searches, and search latency p50/p99 end to
+end (stateless MCP tools/call over HTTP, one client); plus the time one push takes (`push_snapshot`:
+rows, postings, indexes, one transaction; parsing and checking the files is left out: it is the
+work a memory replica repeats at every start). Goals at 1M nodes: start ≤ 2 s, RSS ≤ 500 MB,
+search p50 ≤ 50 ms. Both replicas rank with BM25 (`ranking = "lexical"`): the store has no embeddings.
+
+Phase `ranking` — top-3 agreement of the store's search with the in-memory search on the og-dev
+questions (../shared/data/og-dev, read if present): against the in-memory BM25 ranking, and
+against the in-memory default (hybrid BM25 + embeddings) ranking.
+
+The generated corpus: documents of 1000 nodes, each a titled section of ~60 words drawn from a
+Zipf-distributed vocabulary of 50,000 made-up words plus operations terms (a real corpus's term
+frequencies are Zipfian too), 3 keywords, a dense summary, a few edges; a quarter of the nodes are
+scoped `ops`. PostgreSQL runs from the Debian package in a cluster of its own with fsync off and
+shared_buffers = 1GB; replicas and PostgreSQL share the machine's cores.
+
+Phase `haproxy` — calls/s of stateless search_index calls (demo corpus in memory, rate limits in a shared
+Redis) from a fixed number of concurrent clients: straight to one replica, through haproxy to one
+replica, and through haproxy to two replicas, with latency p50/p99. The replicas, Redis, haproxy and
+the load generator share the machine's cores, so the two-replica figure is bounded by them.
+
+Usage: python benchmarks/bench_scale.py [--phase store,ranking,haproxy] [--sizes 10000,100000,1000000]
+       [--memory-max 100000] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus, build_snapshot
+from ogmux.tools.objectgraph.model import Document, Edge, Node
+from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.store import DocumentStore, StoreView, push_snapshot
+from ogmux.tools.objectgraph.writer import render_document, with_og_layout
+from tests.integration.engines import PG_BIN, Haproxy, PostgresServer, RedisServer, ogmux_replicas
+from tests.integration.procs import free_port
+
+OUT = ROOT / "benchmarks" / "results" / "scale.json"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "og-dev"
+PER_DOC = 100
+SEARCHES = 200
+_TERMS = [
+    "restart", "deploy", "rollout", "canary", "proxy", "certificate", "rotate", "secret", "policy", "route",
+    "replica", "metrics", "latency", "queue", "worker", "cache", "shard", "partition", "schema", "migration",
+    "rollback", "upgrade", "kernel", "volume", "disk", "memory", "cpu", "token", "backup",
+]  # fmt: skip
+
+
+def _vocabulary(n: int = 50_000, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
+    words: dict[str, None] = dict.fromkeys(_TERMS)
+    while len(words) < n:
+        words["".join(rng.choices(syllables, k=rng.randint(2, 4)))] = None
+    return list(words)
+
+
+class _Zipf:
+    """Words drawn with probability ∝ 1/rank."""
+
+    def __init__(self, words: list[str], seed: int):
+        self.words = words
+        self.rng = random.Random(seed)
+        self.cum = list(_cumulative(len(words)))
+
+    def take(self, k: int) -> list[str]:
+        return self.rng.choices(self.words, cum_weights=self.cum, k=k)
+
+
+def _cumulative(n: int):
+    total = 0.0
+    for r in range(1, n + 1):
+        total += 1.0 / r
+        yield total
+
+
+def generate(n_nodes: int, seed: int = 7) -> Iterator[Document]:
+    """`n_nodes` nodes in documents of PER_DOC nodes each."""
+    words = _Zipf(_vocabulary(), seed)
+    rng = random.Random(seed)
+    n_docs = max(1, n_nodes // PER_DOC)
+    for d in range(n_docs):
+        doc_id = f"gen-{d:05d}"
+        nodes = []
+        for i in range(min(PER_DOC, n_nodes)):
+            body = words.take(60)
+            title = " ".join(words.take(3)).capitalize()
+            edges = []
+            if i > 0 and rng.random() < 0.3:
+                edges.append(Edge(kind="requires", target=f"n{rng.randrange(i):04d}"))
+            if rng.random() < 0.05:
+                edges.append(Edge(kind="see-also", target=f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(PER_DOC):04d}"))
+            nodes.append(
+                Node(
+                    id=f"n{i:04d}", doc=doc_id, title=title, heading=title, level=2,
+                    scopes=["ops"] if rng.random() < 0.25 else ["public"],
+                    keywords=words.take(3), dense=" ".join(body[:12]) + ".", derived_metadata=False, declared=True,
+                    edges=edges, full=f"## {title}\n\n{' '.join(body)}.\n\n",
+                )
+            )  # fmt: skip
+        yield Document(id=doc_id, title=f"Generated {d}", version="1.0", nodes=nodes)
+
+
+def write(root: Path, docs: list[Document]) -> None:
+    """The documents as .og files (what a memory replica loads)."""
+    for doc in docs:
+        (root / f"{doc.id}.og").write_text(render_document(with_og_layout(doc)), encoding="utf-8")
+
+
+def _queries(n: int, seed: int = 3) -> list[str]:
+    """2-4 word questions from the mid-frequency band of the vocabulary (ranks 20-5000)."""
+    vocab = _vocabulary()
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(vocab[20:5000], k=rng.randint(2, 4))) for _ in range(n)]
+
+
+def _pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+async def _search(client: httpx.AsyncClient, url: str, query: str, call_id: int) -> dict:
+    """One stateless JSON-RPC tools/call of search_index (no session: the server runs stateless HTTP)."""
+    body = {"jsonrpc": "2.0", "id": call_id, "method": "tools/call",
+            "params": {"name": "search_index", "arguments": {"query": query, "k": 8}}}  # fmt: skip
+    r = await client.post(url, json=body, headers={"Accept": "application/json, text/event-stream"})
+    r.raise_for_status()
+    text = r.text
+    if text.startswith("event:") or "data:" in text[:20]:
+        text = next(line[5:] for line in text.splitlines() if line.startswith("data:"))
+    msg = json.loads(text)
+    if "error" in msg or msg["result"].get("isError"):
+        raise RuntimeError(str(msg)[:300])
+    return msg["result"]
+
+
+def replica(config: Path, queries: list[str], timeout: float = 1800) -> dict:
+    """Start `ogmux serve --http`; time to /healthz (imports, app) and to the first search answer (the corpus);
+    then p50/p99 of searches, RSS and the replica's CPU time."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed below
+    cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(port), "--config", str(config)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log)
+
+    async def run() -> dict:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"replica exited: {log.read()[-2000:]}")
+                try:
+                    if (await client.get(url.removesuffix("/mcp") + "/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            healthz = time.perf_counter() - started
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"replica exited: {log.read()[-2000:]}")
+                try:
+                    await _search(client, url, queries[0], 0)
+                    break
+                except (httpx.TransportError, httpx.HTTPStatusError):
+                    if time.perf_counter() - started > timeout:
+                        raise
+                    await asyncio.sleep(0.05)
+            first = time.perf_counter() - started
+            rss_first = psutil.Process(proc.pid).memory_info().rss
+            cpu = psutil.Process(proc.pid).cpu_times()
+            ms = []
+            for i, q in enumerate(queries[1:], 1):
+                t = time.perf_counter()
+                await _search(client, url, q, i)
+                ms.append((time.perf_counter() - t) * 1000)
+            return {
+                "start_to_healthz_s": round(healthz, 2),
+                "start_to_first_answer_s": round(first, 2),
+                "cpu_s_at_first_answer": round(cpu.user + cpu.system, 2),
+                "rss_mb_after_first_answer": round(rss_first / 2**20, 1),
+                "rss_mb": round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1),
+                "search_ms": {"p50": round(_pct(ms, 50), 1), "p99": round(_pct(ms, 99), 1), "n": len(ms)},
+            }
+
+    try:
+        return asyncio.run(run())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _config(path: Path, **objectgraph: object) -> Path:
+    lines = ["[server]", 'anonymous_role = "admin"', "[audit]", 'sink = "off"', "[rate_limit]", "rate = 1e6", "burst = 1000000"]
+    lines += ["[objectgraph]", 'ranking = "lexical"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in objectgraph.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _tune(pg: PostgresServer) -> None:
+    """More shared memory and sort memory than the defaults (a server sized for the corpus), then restart."""
+    import psycopg
+
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        for key, value in (("shared_buffers", "1GB"), ("maintenance_work_mem", "1GB"), ("work_mem", "64MB")):
+            conn.execute(f"ALTER SYSTEM SET {key} = '{value}'")
+    pg.stop()
+    pg.start()
+
+
+def save(name: str, value: dict) -> None:
+    """Rewrite `name` in the results file, keeping the other phases' results."""
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    results[name] = value
+    results.setdefault("machine", {})[name] = {
+        "cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_1min": os.getloadavg()[0],
+        "postgres": str(PG_BIN / "postgres"),
+    }  # fmt: skip
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _du(pg: PostgresServer) -> float:
+    import psycopg
+
+    with psycopg.connect(pg.dsn) as conn:
+        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+
+
+def phase_store(sizes: list[int], memory_max: int) -> dict:
+    out: dict = {"sizes": {}}
+    queries = _queries(SEARCHES + 1)
+    pg = PostgresServer()
+    try:
+        pg.init()
+        pg.start()
+        pg.create_database()
+        _tune(pg)
+        for n in sizes:
+            row: dict = {}
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp) / "corpus"
+                root.mkdir()
+                t = time.perf_counter()
+                docs = list(generate(n))
+                snap, _ = build_snapshot(docs)
+                row["generate_s"] = round(time.perf_counter() - t, 1)
+                if n <= memory_max:
+                    write(root, docs)
+                del docs
+                t, c = time.perf_counter(), time.process_time()
+                pushed = push_snapshot(pg.dsn, snap)
+                row["push_s"] = round(time.perf_counter() - t, 1)
+                row["push_cpu_s"] = round(time.process_time() - c, 1)
+                row["postings"] = pushed.postings
+                del snap
+                row["database_mb"] = round(_du(pg), 0)
+                row["store"] = replica(_config(Path(tmp) / "store.toml", store=pg.dsn), queries)
+                if n <= memory_max:
+                    row["memory"] = replica(_config(Path(tmp) / "memory.toml", corpus=str(root), reload=False), queries)
+                else:
+                    row["memory"] = {"skipped": f"not run above {memory_max} nodes (--memory-max)"}
+            out["sizes"][str(n)] = row
+            save("store", out)  # each size as soon as it is measured (1M takes long)
+    finally:
+        pg.cleanup()
+    return out
+
+
+def _overlap(a: list[str], b: list[str]) -> float:
+    return len(set(a) & set(b)) / max(1, len(a))
+
+
+def phase_ranking(data: Path) -> dict:
+    if not (data / "questions.jsonl").is_file():
+        return {"skipped": f"og-dev not found at {data}"}
+    questions = [json.loads(line) for line in (data / "questions.jsonl").read_text().splitlines() if line.strip()]
+    lexical = ObjectGraphConfig(reload=False, ranking="lexical")
+    hybrid = ObjectGraphConfig(reload=False)
+    snap = Corpus(data / "docs", lexical).snapshot()
+    pg = PostgresServer()
+    try:
+        pg.init()
+        pg.start()
+        pg.create_database()
+        push_snapshot(pg.dsn, snap)
+        store = DocumentStore(pg.dsn)
+        view = StoreView(store)
+        vs_lexical, vs_hybrid, identical = [], [], 0
+        for q in questions:
+            got = view.search(q["question"], k=3, config=lexical)
+            mem = search_index(snap, q["question"], k=3, config=lexical)
+            hyb = search_index(snap, q["question"], k=3, config=hybrid)
+            ids = [e.id for e in got.entries]
+            vs_lexical.append(_overlap(ids, [e.id for e in mem.entries]))
+            vs_hybrid.append(_overlap(ids, [e.id for e in hyb.entries]))
+            identical += got == mem
+        store.close()
+    finally:
+        pg.cleanup()
+    return {
+        "questions": len(questions),
+        "nodes": len(snap.nodes),
+        "top3_overlap_vs_memory_lexical": round(statistics.mean(vs_lexical), 3),
+        "top3_overlap_vs_memory_hybrid": round(statistics.mean(vs_hybrid), 3),
+        "identical_pages_vs_memory_lexical": identical,
+        "note": "store = field-weighted BM25 in SQL over the caller's visible nodes (the in-memory lexical "
+        "formula); the in-memory default fuses BM25 with embeddings, which the store does not hold",
+    }
+
+
+HAPROXY_CLIENTS = 8
+HAPROXY_SECONDS = 10.0
+HAPROXY_QUERIES = [
+    "rate limit per principal", "does ogmux need a GPU", "restart a vLLM replica", "static bearer tokens",
+    "route a request to the cheapest model", "audit log rotation", "convert Markdown to ObjectGraph",
+    "document scopes for a role", "which clients can connect", "token budget for resolve_context",
+]  # fmt: skip
+
+
+async def _load(url: str, queries: list[str], clients: int, seconds: float) -> dict:
+    """`clients` concurrent callers, each sending one call after another for `seconds` (after a warm-up)."""
+    ms: list[float] = []
+    failed = 0
+
+    async def caller(c: int, until: float, record: bool) -> None:
+        nonlocal failed
+        async with httpx.AsyncClient(timeout=60) as client:
+            i = c
+            while time.perf_counter() < until:
+                t = time.perf_counter()
+                try:
+                    await _search(client, url, queries[i % len(queries)], i)
+                except (httpx.HTTPError, RuntimeError):
+                    failed += record
+                    continue
+                if record:
+                    ms.append((time.perf_counter() - t) * 1000)
+                i += clients
+
+    await asyncio.gather(*(caller(c, time.perf_counter() + 1.0, False) for c in range(clients)))
+    started = time.perf_counter()
+    await asyncio.gather(*(caller(c, started + seconds, True) for c in range(clients)))
+    elapsed = time.perf_counter() - started
+    return {
+        "calls_per_s": round(len(ms) / elapsed, 1),
+        "calls": len(ms),
+        "failed": failed,
+        "latency_ms": {"p50": round(_pct(ms, 50), 1), "p99": round(_pct(ms, 99), 1)},
+    }
+
+
+def _replica_config(path: Path, redis_url: str) -> Path:
+    lines = ["[server]", 'anonymous_role = "admin"', "json_response = true", "[audit]", 'sink = "off"']
+    lines += ["[rate_limit]", "rate = 1e6", "burst = 1000000", "[state]", f'url = "{redis_url}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def phase_haproxy(clients: int = HAPROXY_CLIENTS, seconds: float = HAPROXY_SECONDS) -> dict:
+    out: dict = {"clients": clients, "seconds_each": seconds, "tool": "search_index (k = 8), demo corpus"}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        redis = RedisServer(work / "redis")
+        redis.start()
+        try:
+            configs = [_replica_config(work / f"ogmux-{i}.toml", redis.url) for i in range(2)]
+            with ogmux_replicas(configs, work) as replicas:
+                out["direct_1_replica"] = asyncio.run(_load(replicas[0].url, HAPROXY_QUERIES, clients, seconds))
+                for n in (1, 2):
+                    proxy = Haproxy(work, [r.port for r in replicas[:n]])
+                    proxy.start()
+                    try:
+                        key = "haproxy_1_replica" if n == 1 else f"haproxy_{n}_replicas"
+                        out[key] = asyncio.run(_load(proxy.url, HAPROXY_QUERIES, clients, seconds))
+                    finally:
+                        proxy.stop()
+        finally:
+            redis.stop()
+    one, two = out["haproxy_1_replica"]["calls_per_s"], out["haproxy_2_replicas"]["calls_per_s"]
+    out["speedup_2_vs_1"] = round(two / one, 2) if one else None
+    return out
+
+
+PHASES = {
+    "store": lambda a: phase_store(a.sizes, a.memory_max),
+    "ranking": lambda a: phase_ranking(a.data),
+    "haproxy": lambda a: phase_haproxy(),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--phase", default="ranking,store", help=f"comma-separated: {', '.join(PHASES)}")
+    p.add_argument("--sizes", default="10000,100000,1000000", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--memory-max", type=int, default=100_000, help="largest corpus also served from memory")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)")
+    args = p.parse_args()
+    for name in args.phase.split(","):
+        t = time.perf_counter()
+        save(name, {**PHASES[name](args), "seconds": round(time.perf_counter() - t, 1)})
+
+
+if __name__ == "__main__":
+    main()
