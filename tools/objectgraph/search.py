@@ -31,7 +31,7 @@ from ogmux.tools.objectgraph.metadata import Complete, without_navigation
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
 
-__all__ = ["InvalidCursorError", "SearchEntry", "SearchPage", "search_index"]
+__all__ = ["InvalidCursorError", "SearchEntry", "SearchPage", "hybrid_scores", "search_index"]
 
 FIELDS = ("title", "keywords", "dense", "content")
 _WORDS = re.compile(r"[A-Za-z0-9]+")
@@ -176,13 +176,18 @@ def _scores(vis: _Visible, query: str, config: ObjectGraphConfig) -> np.ndarray:
     lexical = _lexical(vis, analyze(query), config.search_weights.document)
     if vis.vectors is None:
         return np.where(vis.rankable, lexical, 0).astype(np.float32)
+    cos = vis.vectors @ load_embedder().embed([query])[0]
+    return np.where(vis.rankable, hybrid_scores(lexical, cos, config), 0).astype(np.float32)
+
+
+def hybrid_scores(lexical: np.ndarray, cosine: np.ndarray, config: ObjectGraphConfig) -> np.ndarray:
+    """BM25 scaled to the best row's (so 1 = the best lexical match) fused with embedding cosine;
+    0 for rows with no query term and a cosine below `config.min_similarity`."""
     top = float(lexical.max()) if lexical.size else 0.0
     lex = lexical / top if top > 0 else lexical
-    cos = vis.vectors @ load_embedder().embed([query])[0]
     w = config.dense_weight
-    fused = (1 - w) * lex + w * np.clip(cos, 0, None)
-    matches = vis.rankable & ((lexical > 0) | (cos >= config.min_similarity))
-    return np.where(matches, fused, 0).astype(np.float32)
+    fused = (1 - w) * lex + w * np.clip(cosine, 0, None)
+    return np.where((lexical > 0) | (cosine >= config.min_similarity), fused, 0).astype(np.float32)
 
 
 def _digest(query: str, key: frozenset[str]) -> str:
