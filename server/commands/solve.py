@@ -28,7 +28,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("solve", help="LP/MILP with HiGHS, ReLU network analysis and optimization, training")
+    p = sub.add_parser("solve", help="exact LP/MILP solving, ReLU network analysis and optimization, surrogate training")
     solve_sub = p.add_subparsers(dest="solve_command", metavar="SUBCOMMAND", required=True)
 
     m = solve_sub.add_parser("milp", help="solve an LP/MILP file (.json LinearModel, .mps or .lp)")
