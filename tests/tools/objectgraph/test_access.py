@@ -232,7 +232,8 @@ def test_hidden_headings_leave_no_trace_in_titles_heading_paths_or_keywords(tmp_
 
 # --- ids, parents, titles and changelogs derived from files ------------------------------------------
 
-TITLES = ["Setup", "Deploy", "Notes", "Intro", "Merger with Acme", "Setup {#setup}", "Deploy {#intro-setup}"]
+TITLES = ["Setup", "Deploy", "Notes", "Intro", "Merger with Acme", "Setup {#setup}", "Deploy {#intro-setup}", "Prerequisites"]
+MENTIONS = ["", " See Setup first.", " See [Deploy](#deploy).", " As described in Notes.", " Read [setup](#setup) too."]
 EXPLICIT = ["setup", "deploy", "intro-setup", "merger-with-acme-deploy", "notes-2", "falcon"]
 MARKED_SCOPES = ["public", "ops", "admin", "ops,admin"]
 
@@ -255,11 +256,13 @@ def sectioned_files(draw: st.DrawFn) -> tuple[Any, list[tuple[str, str, str]]]:
         scopes = draw(st.sampled_from(MARKED_SCOPES)) if node_id else default
         headless = node_id is not None and draw(st.booleans())
         head = f"<!-- og:node id={node_id} scopes={scopes} -->\n" if node_id else ""
+        body = f"{draw(st.sampled_from(WORDS))} {mk}.{draw(st.sampled_from(MENTIONS))}\n\n"
         if headless:
-            text = f"{head}Text {draw(st.sampled_from(WORDS))} {mk}.\n\n"
+            text = f"{head}Text {body}"
         else:
             level = draw(st.integers(1, 4))
-            text = f"{head}{'#' * level} {draw(st.sampled_from(TITLES))}\n\n{draw(st.sampled_from(WORDS))} {mk}.\n\n"
+            body = draw(st.sampled_from([body, ""]))  # a heading without text of its own
+            text = f"{head}{'#' * level} {draw(st.sampled_from(TITLES))}\n\n{body}"
         sections.append((text, scopes, mk))
     versions = ["1.1", "1.5", "2.0"]
     entries = []
