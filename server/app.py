@@ -26,6 +26,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
     CallToolResult,
     Completion,
+    PromptReference,
     ResourceTemplateReference,
     TextContent,
     Tool,
@@ -335,10 +336,18 @@ class OgmuxServer(MCPServer):
             )
 
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
-        """Completions for resource-template parameters, limited to what the caller may see."""
+        """Completions for resource-template parameters and prompt arguments, limited to what the caller may see."""
+        principal = self.current_principal()
+        if isinstance(ref, PromptReference):
+            prompt = next((p for p in PROMPTS if p.name == ref.name), None)
+            complete = prompt.complete.get(argument.name) if prompt else None
+            if complete is None or principal is None or not all(principal.may_call(t) for t in prompt.tools):
+                return None
+            ctx = ToolContext(principal=principal, state=self.state)
+            values = await anyio.to_thread.run_sync(complete, ctx, argument.value)
+            return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
         if not isinstance(ref, ResourceTemplateReference):
             return None
-        principal = self.current_principal()
         for spec in self.resource_specs:
             if spec.uri == ref.uri and spec.complete is not None and self._may_read(principal, spec):
                 ctx = ToolContext(principal=principal, state=self.state)  # type: ignore[arg-type]

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ogmux.evaluators.radsafe.runs import RunStore
+from ogmux.server.context import ToolContext
 
 __all__ = ["PROMPTS", "PromptSpec"]
 
 
 @dataclass(frozen=True)
 class PromptSpec:
-    """One prompt: its text comes from `render(**arguments)`; it is offered to callers granted `tools`."""
+    """One prompt: its text comes from `render(**arguments)`; it is offered to callers granted `tools`.
+
+    `complete[argument](ctx, prefix)` lists the values of an argument that start with `prefix`.
+    """
 
     name: str
     description: str
     render: Callable[..., str]
     tools: frozenset[str]
+    complete: dict[str, Callable[[ToolContext, str], list[str]]] = field(default_factory=dict)
+
+
+def complete_run(ctx: ToolContext, prefix: str) -> list[str]:
+    """Names of the stored safety runs that start with `prefix`."""
+    return [name for name in RunStore(ctx.settings.eval.runs_dir).names() if name.startswith(prefix)]
 
 
 def answer_from_docs(question: str, token_budget: str = "2000") -> str:
@@ -55,7 +67,7 @@ PROMPTS = [
     PromptSpec("answer_from_docs", "Answer a question from the documents with citations.", answer_from_docs,
                frozenset({"search_index", "resolve_context"})),
     PromptSpec("explain_safety_run", "Evaluate a safety run and explain its worst questions.", explain_safety_run,
-               frozenset({"safety_report"})),
+               frozenset({"safety_report"}), {"run": complete_run}),
     PromptSpec("call_model_within_budget", "Pick and call a model for a task within a cost budget.",
                call_model_within_budget, frozenset({"list_models", "route_model", "chat"})),
 ]  # fmt: skip

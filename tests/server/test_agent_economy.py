@@ -10,7 +10,7 @@ from pathlib import Path
 
 import mcp
 import pytest
-from mcp.types import ResourceTemplateReference
+from mcp.types import PromptReference, ResourceTemplateReference
 
 from ogmux.demo import CORPUS as DEMO
 from ogmux.demo import SAFETY_RUNS
@@ -115,8 +115,12 @@ async def test_prompts_are_short_parameterised_and_follow_the_grants(corpus: Pat
         assert [a.name for a in prompts["answer_from_docs"].arguments if a.required] == ["question"]
         text = (await c.get_prompt("answer_from_docs", {"question": "how do I restart?"})).messages[0].content.text
         assert "how do I restart?" in text and "search_index" in text and count_tokens(text) < 150
+        run = await c.complete(PromptReference(type="ref/prompt", name="explain_safety_run"), {"name": "run", "value": "rad"})
+        assert run.completion.values == ["radsafe-synthetic"]
     async with mcp.Client(_server(corpus, "reader")) as c:
         assert [p.name for p in (await c.list_prompts()).prompts] == ["answer_from_docs"]
+        run = await c.complete(PromptReference(type="ref/prompt", name="explain_safety_run"), {"name": "run", "value": ""})
+        assert run.completion.values == []  # the reader may not call safety_report
 
 
 async def test_a_docs_profile_serves_three_tools_and_server_info_says_how_to_get_the_rest(corpus: Path) -> None:
