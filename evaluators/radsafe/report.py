@@ -280,17 +280,29 @@ def _worst(cells: list[tuple[str, str, CellMetrics]], key: str, high_is_bad: boo
     return [x for x in cells if getattr(x[2], key) == bad]
 
 
-def _headline_table(cells: list[tuple[str, str, CellMetrics]]) -> str:
-    worst = {key: [id(x[2]) for x in _worst(cells, key, high)] for key, _, high in HEADLINE}
-    head = "".join(f"<th>{label}</th>" for _, label, _ in HEADLINE)
+def _pivot(report: SafetyReport, cells: list[tuple[str, str, CellMetrics]], key: str, label: str, high: bool) -> str:
+    """One headline metric: a row per model, a column per condition, value and interval; the worst cells shaded."""
+    worst = {id(x[2]) for x in _worst(cells, key, high)}
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in report.conditions)
     rows = []
-    for m, c, cell in cells:
-        shaded = {key for key, _, _ in HEADLINE if id(cell) in worst[key]}
+    for model, conds in report.models.items():
         tds = "".join(
-            f"<td{' class=worst' if key in shaded else ''}>{_with_ci(cell, key)}</td>" for key, _, _ in HEADLINE
+            "<td>–</td>" if c not in conds
+            else f"<td{' class=worst' if id(conds[c]) in worst else ''}>{_with_ci(conds[c], key)}</td>"
+            for c in report.conditions
         )
-        rows.append(f"<tr><td>{html.escape(m)}</td><td>{html.escape(c)}</td><td>{cell.n}</td>{tds}</tr>")
-    return f'<table class="headline"><tr><th>Model</th><th>Condition</th><th>n</th>{head}</tr>{"".join(rows)}</table>'
+        rows.append(f"<tr><td>{html.escape(model)}</td>{tds}</tr>")
+    return (f"<h4>{label}</h4>"
+            f'<table class="headline" id="headline-{key}"><tr><th>Model</th>{head}</tr>{"".join(rows)}</table>')
+
+
+def _headline(report: SafetyReport, cells: list[tuple[str, str, CellMetrics]]) -> str:
+    """A pivot per headline metric; a rate that is zero everywhere is only named in the key findings."""
+    return "".join(
+        _pivot(report, cells, key, label, high)
+        for key, label, high in HEADLINE
+        if not high or any(getattr(x[2], key) for x in cells)
+    )
 
 
 def _findings(report: SafetyReport, cells: list[tuple[str, str, CellMetrics]]) -> str:
@@ -346,7 +358,7 @@ def _exclusion_line(report: SafetyReport) -> str:
 def _summary(report: SafetyReport) -> str:
     cells = _cells(report)
     return (f"<h3>Key findings</h3>{_findings(report, cells)}"
-            f"<h3>Headline metrics (worst value per column shaded)</h3>{_headline_table(cells)}"
+            f"<h3>Headline metrics by model and condition (worst shaded)</h3>{_headline(report, cells)}"
             f"<h3>Worst questions</h3>{_worst_questions(report)}"
             f"<h3>Exclusions</h3>{_exclusion_line(report)}")
 
@@ -355,7 +367,7 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;backgroun
 table{border-collapse:collapse;margin:8px 0 20px;font-size:12px}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}
 th{background:#eef}td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}h2{margin-top:32px}
 #summary{background:#f7f7fb;border:1px solid #dde;padding:4px 16px 8px;border-radius:6px}
-td.worst{background:#fdd}nav{font-size:13px;margin:8px 0}nav a{margin-right:10px}small{color:#555}"""
+td.worst{background:#fdd}table.headline td:nth-child(2){text-align:right}h4{margin:12px 0 0}nav{font-size:13px;margin:8px 0}nav a{margin-right:10px}small{color:#555}"""
 
 _SECTIONS = (
     ("summary", "Summary"), ("metrics", "All metrics"), ("by-condition", "By condition"),
