@@ -131,6 +131,14 @@ def test_bad_tokens_get_401_with_www_authenticate(env) -> None:
             assert r.json() == {"error": "invalid_token", "error_description": "the bearer token is invalid or expired"}, label
 
 
+def test_protected_resource_metadata_names_the_jwt_issuer(env) -> None:
+    base = env["url"].removesuffix("/mcp")
+    meta = httpx.get(f"{base}/.well-known/oauth-protected-resource/mcp").json()
+    assert meta["resource"] == env["url"] and meta["authorization_servers"] == [ISSUER]
+    challenge = httpx.post(env["url"], json={}).headers["www-authenticate"]
+    assert challenge == f'Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
+
+
 def test_static_tokens_are_stored_only_as_hashes(env) -> None:
     for token in env["static"].values():
         assert token not in env["config_text"]
