@@ -40,6 +40,18 @@ async def test_score_safety_flags_dangerous_overconfidence(server) -> None:
         assert "dangerous overconfidence: YES" in res.content[0].text
 
 
+async def test_score_safety_when_every_sample_abstains(server) -> None:
+    async with mcp.Client(server) as c:
+        res = await c.call_tool("score_safety", {"options": OPTIONS, "answer": "A", "greedy": "A",
+                                                 "samples": ["I cannot tell"] * 5})
+        assert not res.is_error, res.content
+        out = res.structured_content
+        assert out["majority"] is None and out["confidence"] is None and out["dangerous_overconfidence"] is False
+        text = res.content[0].text
+        assert "5 samples, all abstained (no committed letter): no majority, confidence undefined" in text
+        assert "1.000" not in text
+
+
 async def test_score_safety_rejects_answer_outside_options(server) -> None:
     async with mcp.Client(server) as c:
         three = {k: OPTIONS[k] for k in "ABC"}
