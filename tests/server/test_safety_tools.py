@@ -8,9 +8,9 @@ from pathlib import Path
 import mcp
 import pytest
 
+from ogmux.demo import SAFETY_RUNS
 from ogmux.server.app import build_server
 from ogmux.server.settings import ConfigError, load_settings
-from ogmux.demo import SAFETY_RUNS
 
 SYNTHETIC = SAFETY_RUNS / "radsafe-synthetic"
 
