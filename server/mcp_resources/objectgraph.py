@@ -8,6 +8,8 @@ from ogmux.server.context import ToolContext
 from ogmux.server.documents import caller_scopes, view_for
 from ogmux.server.registry import ResourceSpec
 from ogmux.text import plural
+from ogmux.tools.objectgraph.access import Scopes
+from ogmux.tools.objectgraph.store import CorpusView
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines
 
 
@@ -43,22 +45,32 @@ def node_fragment(ctx: ToolContext, doc: str, node: str) -> str:
     return view_for(ctx).node_source(f"{unquote(doc)}#{unquote(node)}", caller_scopes(ctx))
 
 
+def doc_ids(view: CorpusView, scopes: Scopes, prefix: str) -> list[str]:
+    """Ids of the documents `scopes` may read that start with `prefix`."""
+    return [d.id for d in view.documents(scopes) if d.id.startswith(prefix)]
+
+
+def node_ids(view: CorpusView, scopes: Scopes, prefix: str) -> list[str]:
+    """Ids ('doc#node') of the nodes `scopes` may read that start with `prefix` ('#' or '%23')."""
+    prefix = unquote(prefix)
+    doc_part = prefix.split("#", 1)[0]
+    docs = [doc_part] if "#" in prefix else doc_ids(view, scopes, doc_part)
+    out: list[str] = []
+    for doc_id in docs:
+        try:
+            lines = view.document_index(doc_id, scopes)[1]
+        except LookupError:  # unknown or hidden: nothing to offer
+            continue
+        out += [line.id for line in lines if line.id.startswith(prefix)]
+    return out
+
+
 def complete_doc(ctx: ToolContext, param: str, prefix: str) -> list[str]:
-    """Document ids the caller may read that start with `prefix`."""
-    return [d.id for d in view_for(ctx).documents(caller_scopes(ctx)) if d.id.startswith(prefix)]
+    return doc_ids(view_for(ctx), caller_scopes(ctx), prefix)
 
 
 def complete_node(ctx: ToolContext, param: str, prefix: str) -> list[str]:
-    """Node ids ('doc#node') the caller may read that start with `prefix` (decoded, '#' or '%23')."""
-    prefix = unquote(prefix)
-    view, scopes = view_for(ctx), caller_scopes(ctx)
-    doc_part = prefix.split("#", 1)[0]
-    out: list[str] = []
-    for d in view.documents(scopes):
-        if "#" in prefix and d.id != doc_part or not d.id.startswith(doc_part):
-            continue
-        out += [line.id for line in view.document_index(d.id, scopes)[1] if line.id.startswith(prefix)]
-    return out
+    return node_ids(view_for(ctx), caller_scopes(ctx), prefix)
 
 
 def changelog(ctx: ToolContext, doc: str) -> str:

@@ -387,3 +387,25 @@ def test_changelog_and_version_leave_out_releases_of_hidden_nodes() -> None:
     assert "falcon" not in repr(res).lower() and "2.0" not in render_resolve(res)
     assert search_index(snap, "welcome", scopes=reader).entries[0].version == "1.5"
     assert [d.version for d in list_documents(snap, frozenset({"admin"}))] == ["2.0"]
+
+
+completion_prefixes = st.sampled_from(["", "a", "alpha", "alpha#", "alpha#n", "alpha%23n", "beta#n1", "g", "omega#", "n"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=corpora(), caller=callers, prefixes=st.lists(completion_prefixes, min_size=1, max_size=4))
+def test_completions_offer_only_what_the_caller_may_read(
+    docs: list[Document], caller: frozenset[str], prefixes: list[str]
+) -> None:
+    """MCP completions of document and node ids (og:// resources): the same on the full corpus as on the
+    corpus without the nodes the caller may not see, and never a hidden id."""
+    from ogmux.server.mcp_resources.objectgraph import doc_ids, node_ids
+    from ogmux.tools.objectgraph.store import MemoryView
+
+    full, only_visible = (MemoryView(build_snapshot(d)[0]) for d in (docs, restrict(docs, caller)))
+    hidden = {nid for nid, n in full.snapshot.nodes.items() if not is_visible(n.scopes, caller)}
+    for prefix in prefixes:
+        for complete in (doc_ids, node_ids):
+            got = complete(full, caller, prefix)
+            assert got == complete(only_visible, caller, prefix)
+            assert not hidden & set(got)
