@@ -7,6 +7,7 @@ from pathlib import Path
 from ogmux.server.app import OgmuxServer
 from ogmux.server.documents import served_corpus
 from ogmux.server.settings import Settings
+from ogmux.server.state import redact_url
 from ogmux.text import plural
 from ogmux.tools.objectgraph.corpus import CorpusError
 
@@ -65,4 +66,6 @@ def startup_line(server: OgmuxServer, config: Path | None, transport: str) -> st
         role = f"role {who.role}"
         tools = plural(len(server.visible_specs(who)), "tool")
     source = f"config {config.absolute()}" if config else "no config file (defaults)"
-    return f"ogmux: {transport} · {source} · {corpus} · {role} · {tools}"
+    shared = settings.state
+    state = f" · shared state {redact_url(shared.url)} (fail {shared.fail})" if shared.url else ""
+    return f"ogmux: {transport} · {source} · {corpus} · {role} · {tools}{state}"

@@ -22,7 +22,7 @@ from redis.retry import Retry
 from ogmux.server.context import AppState
 from ogmux.server.settings import Settings, StateSettings
 
-__all__ = ["SharedState", "StateUnavailable", "shared_state"]
+__all__ = ["SharedState", "StateUnavailable", "redact_url", "shared_state"]
 
 log = logging.getLogger("ogmux.state")
 T = TypeVar("T")
@@ -58,7 +58,7 @@ class StateUnavailable(RuntimeError):
     """Redis could not be used just now; the message says why and when it is tried again."""
 
 
-def _redacted(url: str) -> str:
+def redact_url(url: str) -> str:
     """`url` without its password, for log lines and errors."""
     parts = urlsplit(url)
     if parts.password is None:
@@ -73,7 +73,7 @@ class SharedState:
 
     def __init__(self, settings: StateSettings, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
-        self.where = _redacted(settings.url)
+        self.where = redact_url(settings.url)
         self.fail_closed = settings.fail == "closed"
         timeout = settings.timeout_ms / 1000
         # One immediate retry on a fresh connection: pooled connections die when Redis restarts.

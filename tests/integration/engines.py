@@ -285,7 +285,7 @@ defaults
     timeout connect 1s
     timeout client 30s
     timeout server 30s
-    timeout check 500ms
+    timeout check 2s
     # A request a replica could not answer (connection refused or reset, empty reply, 502/503/504)
     # goes to another replica; read-only MCP calls are safe to send again.
     retries 3
@@ -301,7 +301,8 @@ backend ogmux
     balance roundrobin
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter 300ms fall 1 rise 2
+    # Two failed checks in a row take a replica out: one slow /healthz on a busy host must not.
+    default-server inter 300ms fall 2 rise 2
 {servers}
 """
 

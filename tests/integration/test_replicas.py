@@ -184,6 +184,7 @@ async def _until_haproxy_uses(deployment: Deployment, audit: Path, timeout: floa
 
 async def test_redis_restart_is_survived(deployment: Deployment) -> None:
     open_r, closed_r = deployment.replicas
+    assert f"· shared state {deployment.redis.url} (fail open)" in open_r.log_text().splitlines()[0]
     for _ in range(BURST):
         assert not (await _call(open_r.url, "burst-d")).is_error
     assert "rate limit exceeded" in _text(await _call(closed_r.url, "burst-d"))

@@ -9,7 +9,7 @@ import pytest
 from ogmux.router.config import RouterConfig
 from ogmux.router.pool import Pool
 from ogmux.server.settings import ConfigError, StateSettings, load_settings
-from ogmux.server.state import SharedState, _redacted
+from ogmux.server.state import SharedState, redact_url
 from tests.integration.engines import RedisServer
 
 URL = "http://127.0.0.1:9"  # a vLLM replica URL; never contacted here
@@ -60,9 +60,9 @@ def test_breakers_keep_working_locally_while_redis_is_down(redis: RedisServer) -
 
 
 def test_password_never_appears_in_messages() -> None:
-    assert _redacted("redis://ogmux:s3cret@redis:6379/0") == "redis://ogmux:***@redis:6379/0"
-    assert _redacted("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
-    assert _redacted("redis://redis:6379/0") == "redis://redis:6379/0"
+    assert redact_url("redis://ogmux:s3cret@redis:6379/0") == "redis://ogmux:***@redis:6379/0"
+    assert redact_url("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert redact_url("redis://redis:6379/0") == "redis://redis:6379/0"
 
 
 def test_state_settings_are_checked(tmp_path) -> None:
