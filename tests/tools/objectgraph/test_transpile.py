@@ -125,7 +125,7 @@ class _OpenAIWire(BaseHTTPRequestHandler):
 
     def do_POST(self):
         req = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        section = req["messages"][-1]["content"].split("\n", 1)[1].rsplit("</section>", 1)[0]
+        section = req["messages"][-1]["content"].split("\n", 1)[1].rsplit("<<<end og-data", 1)[0]
         words = re.findall(r"[A-Za-z]{4,}", section)
         reply = json.dumps(
             {"keywords": [*words[:2], "hallucinated"], "dense": "Model: " + " ".join(words[:5])}
