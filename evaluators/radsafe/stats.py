@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats as sps
 
 from ogmux.evaluators.radsafe.errors import RadsafeError
 
@@ -95,6 +94,8 @@ def wilson(successes: np.ndarray | float, n: np.ndarray | float, z: float = Z95)
 
 def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Exact two-sided McNemar p: min(1, 2*P[X <= min(b,c)]), X ~ Bin(b+c, 1/2); 1 when b+c = 0."""
+    from scipy import stats as sps  # here, not at import: scipy.stats adds seconds to every start-up
+
     b, c = np.asarray(b), np.asarray(c)
     n = b + c
     p = np.minimum(1.0, 2.0 * sps.binom.cdf(np.minimum(b, c), n, 0.5))
@@ -116,6 +117,8 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 def mdd_two_sample(p: np.ndarray, n: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
     """Smallest difference between two independent rates near `p` detectable at `n` items each."""
+    from scipy import stats as sps
+
     z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
     with np.errstate(divide="ignore", invalid="ignore"):
         return z * np.sqrt(2 * p * (1 - p) / n)
@@ -123,6 +126,8 @@ def mdd_two_sample(p: np.ndarray, n: np.ndarray, alpha: float = 0.05, power: flo
 
 def mdd_paired(discordant_share: np.ndarray, n: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
     """Smallest paired difference detectable at `n` items given the share of discordant pairs."""
+    from scipy import stats as sps
+
     z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
     with np.errstate(divide="ignore", invalid="ignore"):
         return z * np.sqrt(discordant_share / n)
