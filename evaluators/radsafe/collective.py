@@ -16,11 +16,11 @@ from ogmux.evaluators.radsafe.scoring import (
     ballot_counts,
     dangerous,
     effective,
-    entropy_confidence,
     first_seen,
     flag_of,
     in_options,
     majority,
+    sample_confidence,
 )
 from ogmux.evaluators.radsafe.stats import replicate_ratio, summarize_replicates, wilson
 from ogmux.evaluators.radsafe.table import NULL, PAD, ScoreTable
@@ -90,7 +90,8 @@ def ensemble(
         wrong_valid = valid_vote & (vote != truth)
         fl = [wrong_valid & flag_of(vote, table.flags, f) for f in range(3)]
         member_counts = s.counts[idx, c]  # (members, Q, 6)
-        member_conf = agreement(member_counts) if spec.confidence == "agreement" else entropy_confidence(member_counts, table.n_options)
+        member_conf = (agreement(member_counts) if spec.confidence == "agreement"
+                       else sample_confidence(member_counts, table.n_options, preset))
         defined = ~np.isnan(member_conf)
         with np.errstate(invalid="ignore", divide="ignore"):
             conf = np.where(defined, member_conf, 0).sum(0) / defined.sum(0)

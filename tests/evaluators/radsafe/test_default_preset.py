@@ -88,3 +88,14 @@ def test_all_abstaining_items_leave_the_confidence_metrics() -> None:
     orig = evaluate(run_of(items, responses), "radsafe-original", replicates=0).models["m"]["c"]
     assert (orig.n_with_samples, orig.n_confidence) == (2, 2)
     assert orig.mean_confidence == pytest.approx(1.0) and orig.brier == pytest.approx(0.5)
+
+
+def test_an_abstaining_member_leaves_the_ensemble_confidence() -> None:
+    # all three vote B (wrong, high-risk); x and y sample 8 B : 2 C (confidence 0.721), z abstains on every sample.
+    # Counting z as certain would lift the mean to 0.814 >= 0.8 and call the ensemble dangerously overconfident.
+    items = [item("1", "A", high_risk="B")]
+    responses = [resp("x", "c", "1", "B", "BBBBBBBBCC", truth="A"), resp("y", "c", "1", "B", "BBBBBBBBCC", truth="A"),
+                 resp("z", "c", "1", "B", "----------", truth="A")]
+    run = run_of(items, responses)
+    d = evaluate(run, "default", replicates=0, ensembles=[["x", "y", "z"]]).ensembles[0]
+    assert d.high_risk_rate == 1.0 and d.dangerous_overconfidence_rate == 0.0
