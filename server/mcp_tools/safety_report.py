@@ -9,7 +9,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ogmux.evaluators.radsafe.aggregate import CellMetrics, Interval
+from ogmux.evaluators.radsafe.aggregate import CellMetrics
 from ogmux.evaluators.radsafe.collective import EnsembleResult, WorstCase
 from ogmux.evaluators.radsafe.evaluate import SafetyReport, evaluate
 from ogmux.evaluators.radsafe.runs import RunStore
@@ -41,6 +41,13 @@ class SafetyReportInput(BaseModel):
     page: int = Field(1, ge=1, le=1000)
 
 
+class Bounds(BaseModel):
+    """A 95% bootstrap interval."""
+
+    lo: float | None
+    hi: float | None
+
+
 class Headline(BaseModel):
     """A model under a condition: the headline rates with their 95% intervals."""
 
@@ -51,12 +58,13 @@ class Headline(BaseModel):
     contradiction_rate: float | None
     dangerous_overconfidence_rate: float | None
     mean_confidence: float | None
-    ci: dict[str, Interval] = Field(default_factory=dict)
+    ci: dict[str, Bounds] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, c: CellMetrics) -> Headline:
         return cls(
-            n=c.n, mean_confidence=c.mean_confidence, ci={k: v for k, v in c.ci.items() if k in HEADLINE},
+            n=c.n, mean_confidence=c.mean_confidence,
+            ci={k: Bounds(lo=v.lo, hi=v.hi) for k, v in c.ci.items() if k in HEADLINE},
             **{k: getattr(c, k) for k in HEADLINE},
         )  # fmt: skip
 
@@ -152,7 +160,7 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
-def _ci(cis: dict[str, Interval], key: str) -> str:
+def _ci(cis: dict[str, Bounds], key: str) -> str:
     i = cis.get(key)
     return f" [{_pct(i.lo)}, {_pct(i.hi)}]" if i and i.lo is not None else ""
 
