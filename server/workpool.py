@@ -40,7 +40,8 @@ class HeavyWorkRefused(PermissionError):
     def __init__(self, message: str, retry_after_s: float | None):
         self.retry_after_s = retry_after_s
         when = (
-            f"retry after {retry_after_s:.0f} s, when the earliest of them reaches its time limit"
+            f"retry in {retry_after_s:.0f} s at the latest (the earliest of them reaches its time limit by then), "
+            "or sooner when one finishes"
             if retry_after_s is not None
             else "retry when one of them has finished"
         )
@@ -79,8 +80,9 @@ class WorkPool:
         return max(0, len(self._calls) - self.running)
 
     def _retry_after(self, calls: list[_Call]) -> float | None:
+        """Seconds until the first of `calls` with a known time limit must have ended, if any has one."""
         deadlines = [c.deadline for c in calls if c.deadline is not None]
-        if len(deadlines) < len(calls) or not deadlines:
+        if not deadlines:
             return None
         return max(1.0, math.ceil(min(deadlines) - time.monotonic()))
 

@@ -5,6 +5,7 @@ and a cancelled call stops its HiGHS solve."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -135,17 +136,21 @@ async def test_heavy_calls_are_capped_per_principal_and_say_when_to_retry(tmp_pa
         except ToolCallError as exc:
             outcomes.append(exc.outcome)
             if exc.outcome == "busy":
-                assert "limits.heavy_per_principal = 2" in str(exc) and "retry" in str(exc)
+                assert "already has 2 heavy calls running or queued (limits.heavy_per_principal = 2)" in str(exc)
+                assert re.search(r"retry (in [0-9]+ s at the latest|when one of them has finished)", str(exc))
 
     async with anyio.create_task_group() as tg:
         for _ in range(5):
             tg.start_soon(solve)
+        pool = work_pool(server.state)
         with anyio.fail_after(10):
-            while len(outcomes) < 3:
+            while len(outcomes) < 3 or pool.running < 1:
                 await anyio.sleep(0.02)
         assert outcomes == ["busy"] * 3
-        pool = work_pool(server.state)
         assert (pool.running, pool.waiting) == (1, 1)
+        with pytest.raises(ToolCallError, match=r"retry in ([0-9]+) s at the latest") as late:
+            await server.run_tool("solve_milp", _hard(30), flooder)
+        assert late.value.outcome == "busy" and 1 <= int(re.search(r"retry in ([0-9]+)", str(late.value))[1]) <= 30
         tg.cancel_scope.cancel()
     with anyio.fail_after(10):
         while work_pool(server.state).running:
