@@ -87,6 +87,8 @@ def test_store_answers_exactly_like_memory(pg_cluster: PostgresServer, corpus_di
                 if first.next_cursor:
                     nxt = view.search(q, k=3, cursor=first.next_cursor, scopes=scopes, config=LEXICAL)
                     assert nxt == mem.search(q, k=3, cursor=first.next_cursor, scopes=scopes, config=LEXICAL)
+                reranked = view.search(q, k=3, scopes=scopes, config=RERANK, complete=_model)
+                assert reranked == mem.search(q, k=3, scopes=scopes, config=RERANK, complete=_model)
             for options in (
                 {"level": "full", "depth": 3, "follow": [":requires", ":see-also", ":precedes"]},
                 {"level": "dense", "since_version": "1.0", "state": {"x": 1}},
@@ -105,6 +107,14 @@ def test_store_answers_exactly_like_memory(pg_cluster: PostgresServer, corpus_di
                 assert _outcome(view.node_source, ref, scopes) == _outcome(mem.node_source, ref, scopes)
     finally:
         store.close()
+
+
+RERANK = LEXICAL.model_copy(update={"rerank": "llm", "rerank_candidates": 4})
+
+
+def _model(messages: list[dict[str, str]]) -> str:
+    """A deterministic stand-in for the re-ranking model (no model runs in this test): reverses the candidates."""
+    return ", ".join(str(i) for i in reversed(range(messages[0]["content"].count("\n["))))
 
 
 def _outcome(call, *args):

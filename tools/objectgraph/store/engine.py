@@ -54,7 +54,7 @@ class DocumentStore:
         self,
         conninfo: str,
         reload_interval_s: float = 1.0,
-        timeout_s: float = 3.0,
+        timeout_s: float = 5.0,
         max_connections: int = 8,
     ):
         self.reload_interval_s = reload_interval_s

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from ogmux.tools.objectgraph.access import Scopes
-from ogmux.tools.objectgraph.listing import DocumentEntry
+from ogmux.tools.objectgraph.listing import DocumentEntry, visible_version
 from ogmux.tools.objectgraph.model import EDGE_KINDS
 from ogmux.tools.objectgraph.snapshot import (
     AssertionRecord,
@@ -48,10 +48,13 @@ CASE WHEN n.assertion IS NULL OR n.assertion->>'escalate' IS NULL OR n.assertion
 n.ord
 """
 
-# Changelog entries with their visible node ids only; HIDDEN marks an entry that also names hidden
-# nodes (so its summary is withheld, as in memory); entries naming only hidden nodes stay behind.
+# Changelog entries with their visible node ids only. HIDDEN stands for the hidden ones, so the
+# in-memory rules apply unchanged: an entry naming only hidden nodes hides its release (and the
+# document's version, when it is that release), one naming some loses its summary — which is
+# withheld here already, with the ids.
 _CHANGES = f"""
-SELECT c.doc, c.version, c.date, c.summary,
+SELECT c.doc, c.version, c.date,
+       CASE WHEN coalesce(v.n, 0) = cardinality(c.nodes) THEN c.summary ELSE '' END,
        coalesce(v.ids, ARRAY[]::text[]) || CASE WHEN coalesce(v.n, 0) < cardinality(c.nodes)
                                                 THEN ARRAY['{HIDDEN}'] ELSE ARRAY[]::text[] END
 FROM {{change}} c LEFT JOIN LATERAL (
@@ -59,7 +62,7 @@ FROM {{change}} c LEFT JOIN LATERAL (
     FROM unnest(c.nodes) WITH ORDINALITY AS x(id, i) JOIN {{node}} n ON n.id = x.id
     WHERE {visible("n")}
 ) v ON true
-WHERE c.doc = ANY(%(docs)s) AND (coalesce(v.n, 0) > 0 OR cardinality(c.nodes) = 0)
+WHERE c.doc = ANY(%(docs)s)
 ORDER BY c.doc, c.idx
 """
 
@@ -184,7 +187,13 @@ class Fetcher:
         self.doc_nodes[doc] = [r.id for r, _ in rows]
 
     def snapshot(self) -> Snapshot:
-        """The partial snapshot: fetched documents (with their fetched nodes in corpus order) and nodes."""
+        """The partial snapshot: fetched documents (with their fetched nodes in corpus order) and nodes.
+
+        The nodes the documents' changelogs name are fetched too: which of them the caller sees
+        decides the document and node versions the caller is shown.
+        """
+        self.documents({n.doc for n in self.nodes.values()})
+        self.changelog_nodes(list(self.docs))
         self.documents({n.doc for n in self.nodes.values()})
         nodes = {nid: self.nodes[nid] for nid in sorted(self.nodes, key=self.ord.__getitem__)}
         by_doc: dict[str, list[str]] = {}
@@ -198,11 +207,18 @@ class Fetcher:
 
 
 def list_visible_documents(conn: psycopg.Connection, version: int, caller: Scopes) -> list[DocumentEntry]:
-    """Every document holding a node `caller` may see, with its count of visible nodes, in corpus order."""
+    """Every document holding a node `caller` may see, with its count of visible nodes and the version the
+    caller is shown, in corpus order."""
     q = sql.SQL(
-        "SELECT d.id, d.title, d.version, count(*) FROM {node} n JOIN {doc} d ON d.ord = n.doc_ord "
-        f"WHERE {visible('n')} GROUP BY d.ord, d.id, d.title, d.version ORDER BY d.ord"
+        "SELECT d.id, count(*) FROM {node} n JOIN {doc} d ON d.ord = n.doc_ord "
+        f"WHERE {visible('n')} GROUP BY d.ord, d.id ORDER BY d.ord"
     ).format(node=table(version, "node"), doc=table(version, "doc"))
-    rows = conn.execute(q, scope_params(caller)).fetchall()
-    return [DocumentEntry(id=r[0], title=r[1], version=r[2], nodes=int(r[3])) for r in rows]
+    counts = dict(conn.execute(q, scope_params(caller)).fetchall())
+    f = Fetcher(conn, version, caller)
+    f.documents(counts)
+    snap = f.snapshot()
+    return [
+        DocumentEntry(id=d, title=snap.docs[d].title, version=visible_version(snap, snap.docs[d], caller), nodes=int(n))
+        for d, n in counts.items()
+    ]
 

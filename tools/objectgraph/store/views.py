@@ -17,7 +17,7 @@ from ogmux.tools.objectgraph import listing
 from ogmux.tools.objectgraph.access import Scopes, normalize_scopes, scope_key
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.lexical import analyze
-from ogmux.tools.objectgraph.listing import DocumentEntry, IndexLine
+from ogmux.tools.objectgraph.listing import DocumentEntry, IndexLine, node_version
 from ogmux.tools.objectgraph.metadata import Complete
 from ogmux.tools.objectgraph.resolve import ResolveResult, resolve_context
 from ogmux.tools.objectgraph.search import (
@@ -29,7 +29,7 @@ from ogmux.tools.objectgraph.search import (
     _rerank,
     search_index,
 )
-from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
+from ogmux.tools.objectgraph.snapshot import Snapshot
 from ogmux.tools.objectgraph.store.engine import DocumentStore
 from ogmux.tools.objectgraph.store.fetch import Fetcher, list_visible_documents
 from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, visible_stats
@@ -138,16 +138,20 @@ class StoreView:
                 q = sql.SQL(_ENTRY).format(node=table(self.version, "node"))
                 params = {**scope_params(caller), "ords": [o for o, _ in ranked]}
                 rows = {r[0]: r for r in conn.execute(q, params).fetchall()}
-        ranked = [(o, s) for o, s in ranked if o in rows]
-        ids = [rows[o][1] for o, _ in ranked]
+            ranked = [(o, s) for o, s in ranked if o in rows]
+            ids = [rows[o][1] for o, _ in ranked]
+            f = Fetcher(conn, self.version, caller)
+            f.by_ids(ids, light=True)
+            found = f.snapshot()  # the ranked nodes, for the re-rank prompt and the versions the caller sees
         if reranked and complete is not None:
-            candidates = Snapshot(docs={}, nodes={rows[o][1]: _candidate(rows[o]) for o, _ in ranked})
-            order = _rerank(candidates, ids[: config.rerank_candidates], query, complete)
+            order = _rerank(found, ids[: config.rerank_candidates], query, complete)
             reranked = order is not None
             if order is not None:
                 ids = order + ids[config.rerank_candidates :]
         by_id = {rows[o][1]: (rows[o], s) for o, s in ranked}
-        entries = [_entry(*by_id[nid]) for nid in ids[offset : offset + k]]
+        entries = [
+            _entry(*by_id[nid], node_version(found, found.nodes[nid], caller)) for nid in ids[offset : offset + k]
+        ]
         nxt = offset + k
         return SearchPage(
             query=query,
@@ -218,13 +222,8 @@ class StoreView:
         return listing.document_changelog(snap, doc, caller)
 
 
-def _candidate(row: tuple) -> NodeRecord:
-    _ord, nid, doc, node, title, type_, dense, keywords, version, hash_, _dt, _ft = row
-    return NodeRecord(nid, doc, node, title, type_, frozenset(), tuple(keywords), dense, "", version, hash_)
-
-
-def _entry(row: tuple, score: float) -> SearchEntry:
-    _ord, nid, doc, _node, title, type_, dense, keywords, version, hash_, dense_tokens, full_tokens = row
+def _entry(row: tuple, score: float, version: str) -> SearchEntry:
+    _ord, nid, doc, _node, title, type_, dense, keywords, _version, hash_, dense_tokens, full_tokens = row
     return SearchEntry(
         id=nid,
         doc=doc,
