@@ -3,7 +3,8 @@
 (a) one principal's burst is allowed once across both replicas; (b) both replicas answer from
 one pushed corpus and see a new push; (c) killing a replica during a bounded run of read-only
 calls through haproxy loses no call; (d) Redis and PostgreSQL restarts are survived, with clear
-errors while they are down and no data lost after.
+errors while they are down and no data lost after; and a model backend one replica saw fail is
+marked open on the other.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from tests.integration.engines import (
     postgres_server,
     redis_server,
 )
-from tests.integration.procs import REPO, authed
+from tests.integration.procs import REPO, authed, free_port
 
 DEMO_CORPUS = REPO / "ogmux" / "demo" / "corpus"
 TOKENS = {"burst-a": "burst", "burst-d": "burst", "reader": "reader"}  # principal -> role
 BURST = 5
+DEAD_PORT = free_port()  # a model backend nobody listens on
 
 
 def _config(path: Path, redis_url: str, fail: str, audit: Path, extra: str = "") -> Path:
@@ -62,8 +64,17 @@ tools = ["server_info", "search_index"]
 rate_limit = {{ rate = 0.001, burst = {BURST} }}
 
 [roles.reader]
-tools = ["server_info", "search_index", "resolve_context"]
+tools = ["server_info", "search_index", "resolve_context", "chat", "list_models"]
 rate_limit = {{ rate = 1000.0, burst = 1000 }}
+
+[router.breaker]
+cooldown_s = 60.0
+
+[[router.backends]]
+name = "gone"
+kind = "openai"
+model = "m"
+replicas = ["http://127.0.0.1:{DEAD_PORT}/v1"]
 
 {tokens}{extra}"""
     )
@@ -134,6 +145,24 @@ async def test_a_burst_is_allowed_once_across_replicas(deployment: Deployment) -
         assert refused.is_error
         assert "rate limit exceeded for principal 'burst-a' (5 calls at once" in _text(refused)
     assert not (await _call(deployment.proxy.url, "reader")).is_error  # another principal's bucket
+
+
+async def test_a_backend_failure_seen_by_one_replica_opens_its_breaker_on_all(deployment: Deployment) -> None:
+    r0, r1 = deployment.replicas
+
+    async def breaker(url: str) -> dict:
+        result = await _call(url, "reader", "list_models")
+        assert not result.is_error, _text(result)
+        return result.structured_content["models"][0]["replicas"][0]
+
+    assert (await breaker(r1.url))["breaker"] == "closed"
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+    failed = await _call(r0.url, "reader", "chat", chat)
+    assert failed.is_error and "no backend answered" in _text(failed)
+    await asyncio.sleep(0.3)  # replicas re-read shared cooldowns at most every 0.2 s
+    seen = await breaker(r1.url)  # r1 never called the backend
+    assert seen["breaker"] == "open" and seen["retry_in_s"] > 30, seen
+    assert f"127.0.0.1:{DEAD_PORT}" in seen["last_error"] or "connect" in seen["last_error"].lower(), seen
 
 
 async def test_killing_a_replica_loses_no_read_only_call(deployment: Deployment) -> None:
