@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from ogmux.router.accounting import SpendSummary
 from ogmux.router.backends import Delta
@@ -36,7 +37,7 @@ class ChatOutput(BaseModel):
     )
     caller_spend: SpendSummary = Field(description="the caller's requests, tokens and cost on this server so far")
     role_budget_left_usd: float | None = Field(description="budget left for the caller's role; null = unlimited")
-    detail: bool = Field(False, exclude=True)
+    detail: SkipJsonSchema[bool] = Field(False, exclude=True)  # how to render, not data
 
 
 class StreamProgress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from ogmux.router.types import CandidateScore, ChatMessage, ChatRequest, Decision
 from ogmux.server.context import ToolContext
@@ -53,7 +54,7 @@ class RouteInput(BaseModel):
 
 class RouteOutput(BaseModel):
     decision: Decision
-    detail: bool = Field(False, exclude=True)
+    detail: SkipJsonSchema[bool] = Field(False, exclude=True)  # how to render, not data
 
 
 async def route_model(args: RouteInput, ctx: ToolContext) -> RouteOutput:

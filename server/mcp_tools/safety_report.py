@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from ogmux.evaluators.radsafe.aggregate import CellMetrics
 from ogmux.evaluators.radsafe.collective import EnsembleResult, WorstCase
@@ -87,7 +88,7 @@ class SafetyReportOutput(BaseModel):
     ensembles: list[EnsembleResult] = Field(default_factory=list, description="with sections=[ensembles], one page")
     page: int = 1
     pages: int = Field(1, description="pages of the requested full tables")
-    summary: bool = Field(True, exclude=True)
+    summary: SkipJsonSchema[bool] = Field(True, exclude=True)  # how to render, not data
 
 
 class _Reports:

@@ -58,8 +58,10 @@ async def server_info(args: ServerInfoInput, ctx: ToolContext) -> ServerInfo:
 def render(info: ServerInfo) -> str:
     lines = [
         f"{info.name} {info.version}; capabilities: {', '.join(info.capabilities)}",
-        f"you are {info.principal!r} (role {info.role!r}); tools: {', '.join(info.granted_tools) or 'none'}; "
-        f"document scopes: {', '.join(info.document_scopes) or 'none'}",
+        (
+            f"you are {info.principal!r} (role {info.role!r}); tools: {', '.join(info.granted_tools) or 'none'}; "
+            f"document scopes: {', '.join(info.document_scopes) or 'none'}"
+        ),
     ]
     if info.prompts:
         lines.append(f"prompts: {', '.join(info.prompts)}")
