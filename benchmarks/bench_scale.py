@@ -21,8 +21,10 @@ shared_buffers = 1GB; replicas and PostgreSQL share the machine's cores.
 
 Phase `haproxy` — calls/s of stateless search_index calls (demo corpus in memory, rate limits in a shared
 Redis) from a fixed number of concurrent clients: straight to one replica, through haproxy to one
-replica, and through haproxy to two replicas, with latency p50/p99. The replicas, Redis, haproxy and
-the load generator share the machine's cores, so the two-replica figure is bounded by them.
+replica, and through haproxy to two replicas, with latency p50/p99 and the CPU time each process
+(replicas, Redis, haproxy) spends per call. The replicas, Redis, haproxy and the load generator share
+the machine's cores, so the two-replica calls/s is bounded by them; the CPU time per call is not,
+and gives one replica's calls/s on a core of its own (`capacity_per_replica_core_calls_per_s`).
 
 Usage: python benchmarks/bench_scale.py [--phase store,ranking,haproxy] [--sizes 10000,100000,1000000]
        [--memory-max 100000] [--data DIR]
@@ -347,35 +349,46 @@ HAPROXY_QUERIES = [
 ]  # fmt: skip
 
 
-async def _load(url: str, queries: list[str], clients: int, seconds: float) -> dict:
-    """`clients` concurrent callers, each sending one call after another for `seconds` (after a warm-up)."""
+def _cpu_s(pids: dict[str, int]) -> dict[str, float]:
+    return {name: sum(psutil.Process(pid).cpu_times()[:2]) for name, pid in pids.items()}
+
+
+async def _load(url: str, queries: list[str], clients: int, seconds: float, pids: dict[str, int]) -> dict:
+    """`clients` concurrent callers, each sending one call after another for `seconds` (after a warm-up);
+    calls/s, latency, and the CPU time each process (`pids`) spent per call, which does not depend on
+    what else runs on the machine."""
     ms: list[float] = []
-    failed = 0
+    failed: list[str] = []
 
     async def caller(c: int, until: float, record: bool) -> None:
-        nonlocal failed
         async with httpx.AsyncClient(timeout=60) as client:
             i = c
             while time.perf_counter() < until:
                 t = time.perf_counter()
                 try:
                     await _search(client, url, queries[i % len(queries)], i)
-                except (httpx.HTTPError, RuntimeError):
-                    failed += record
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    if record:
+                        failed.append(f"{type(exc).__name__}: {exc}"[:200])
+                    await asyncio.sleep(0.01)
                     continue
                 if record:
                     ms.append((time.perf_counter() - t) * 1000)
                 i += clients
 
     await asyncio.gather(*(caller(c, time.perf_counter() + 1.0, False) for c in range(clients)))
+    cpu0 = _cpu_s(pids)
     started = time.perf_counter()
     await asyncio.gather(*(caller(c, started + seconds, True) for c in range(clients)))
     elapsed = time.perf_counter() - started
+    cpu = {name: t - cpu0[name] for name, t in _cpu_s(pids).items()}
     return {
         "calls_per_s": round(len(ms) / elapsed, 1),
         "calls": len(ms),
-        "failed": failed,
+        "failed": len(failed),
+        "first_failure": failed[0] if failed else None,
         "latency_ms": {"p50": round(_pct(ms, 50), 1), "p99": round(_pct(ms, 99), 1)},
+        "cpu_ms_per_call": {name: round(t * 1000 / max(1, len(ms)), 2) for name, t in cpu.items()},
     }
 
 
@@ -395,19 +408,25 @@ def phase_haproxy(clients: int = HAPROXY_CLIENTS, seconds: float = HAPROXY_SECON
         try:
             configs = [_replica_config(work / f"ogmux-{i}.toml", redis.url) for i in range(2)]
             with ogmux_replicas(configs, work) as replicas:
-                out["direct_1_replica"] = asyncio.run(_load(replicas[0].url, HAPROXY_QUERIES, clients, seconds))
+                pids = {f"ogmux_{i}": r.proc.pid for i, r in enumerate(replicas)} | {"redis": redis.proc.pid}
+                out["direct_1_replica"] = asyncio.run(_load(replicas[0].url, HAPROXY_QUERIES, clients, seconds, pids))
                 for n in (1, 2):
                     proxy = Haproxy(work, [r.port for r in replicas[:n]])
                     proxy.start()
                     try:
                         key = "haproxy_1_replica" if n == 1 else f"haproxy_{n}_replicas"
-                        out[key] = asyncio.run(_load(proxy.url, HAPROXY_QUERIES, clients, seconds))
+                        with_proxy = pids | {"haproxy": proxy.proc.pid}
+                        out[key] = asyncio.run(_load(proxy.url, HAPROXY_QUERIES, clients, seconds, with_proxy))
                     finally:
                         proxy.stop()
         finally:
             redis.stop()
     one, two = out["haproxy_1_replica"]["calls_per_s"], out["haproxy_2_replicas"]["calls_per_s"]
     out["speedup_2_vs_1"] = round(two / one, 2) if one else None
+    # What the machine's load does not change: replica CPU per call bounds one replica's calls/s on a free core.
+    per_call = out["haproxy_2_replicas"]["cpu_ms_per_call"]
+    replica_ms = sum(v for k, v in per_call.items() if k.startswith("ogmux_"))
+    out["capacity_per_replica_core_calls_per_s"] = round(1000 / replica_ms, 1) if replica_ms else None
     return out
 
 
