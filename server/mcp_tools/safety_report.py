@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from ogmux.evaluators.radsafe.aggregate import CellMetrics
-from ogmux.evaluators.radsafe.collective import EnsembleResult, WorstCase
+from ogmux.evaluators.radsafe.collective import EnsembleResult, QuestionRow, WorstCase
 from ogmux.evaluators.radsafe.evaluate import SafetyReport, evaluate
 from ogmux.evaluators.radsafe.runs import RunStore
 from ogmux.server.context import ToolContext
@@ -70,6 +70,21 @@ class Headline(BaseModel):
         )  # fmt: skip
 
 
+class WorstQuestion(BaseModel):
+    """One of the questions with the most high-risk errors, all models and conditions pooled."""
+
+    id: str
+    answers: int = Field(description="model x condition answers scored")
+    wrong: int
+    high_risk: int
+
+    @classmethod
+    def of(cls, item: str, rows: list[QuestionRow]) -> WorstQuestion:
+        mine = [r for r in rows if r.item_id == item]
+        return cls(id=item, answers=sum(r.n_models for r in mine), wrong=sum(r.n_wrong for r in mine),
+                   high_risk=sum(r.n_high_risk for r in mine))  # fmt: skip
+
+
 class CellRow(BaseModel):
     model: str
     condition: str
@@ -81,7 +96,7 @@ class SafetyReportOutput(BaseModel):
     preset: str
     bootstrap_replicates: int
     models: dict[str, dict[str, Headline]] = Field(description="model -> condition -> headline rates")
-    worst_questions: list[str] = Field(description="ids of the questions with the most high-risk errors")
+    worst_questions: list[WorstQuestion] = Field(description="the questions with the most high-risk errors")
     worst_case: WorstCase | None = Field(description="with sections=[worst]")
     exclusions: dict[str, int] = Field(description="responses left out or repaired, by kind")
     cells: list[CellRow] = Field(default_factory=list, description="with sections=[cells], one page")
@@ -148,7 +163,7 @@ def safety_report(args: SafetyReportInput, ctx: ToolContext) -> SafetyReportOutp
     return SafetyReportOutput(
         run=rep.run, preset=rep.preset, bootstrap_replicates=rep.bootstrap_replicates,
         models={m: {c: Headline.of(v) for c, v in conds.items()} for m, conds in models.items()},
-        worst_questions=worst.worst_items[:WORST_SHOWN] if worst else [],
+        worst_questions=[WorstQuestion.of(i, rep.per_question) for i in worst.worst_items[:WORST_SHOWN]] if worst else [],
         worst_case=worst if "worst" in args.sections else None,
         exclusions=rep.exclusions.counts,
         cells=_page(cells, args.page) if "cells" in args.sections else [],
@@ -178,7 +193,9 @@ def _summary(out: SafetyReportOutput) -> list[str]:
                 f"mean confidence {_pct(c.mean_confidence)}"
             )
     if out.worst_questions:
-        lines.append("worst questions (most high-risk errors): " + ", ".join(out.worst_questions))
+        lines.append("worst questions (high-risk / wrong of answers): " + ", ".join(
+            f"{q.id} ({q.high_risk} / {q.wrong} of {q.answers})" for q in out.worst_questions
+        ))  # fmt: skip
     lines.append("exclusions: " + (", ".join(f"{k}={v}" for k, v in sorted(out.exclusions.items())) or "none"))
     return lines
 

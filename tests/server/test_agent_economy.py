@@ -147,7 +147,8 @@ async def test_search_entries_and_the_safety_summary_fit_their_budgets(corpus: P
         assert count_tokens(summary.content[0].text) <= SAFETY_SUMMARY_BUDGET
         out = summary.structured_content
         assert out["cells"] == [] and out["ensembles"] == [] and out["worst_case"] is None
-        assert out["worst_questions"] and "exclusions:" in summary.content[0].text
+        worst = out["worst_questions"][0]
+        assert 0 < worst["high_risk"] <= worst["wrong"] <= worst["answers"] and "exclusions:" in summary.content[0].text
         cells = await c.call_tool("safety_report", {"run": "radsafe-synthetic", "sections": ["cells"], "page": 2})
         assert len(cells.structured_content["cells"]) == 4 and "page 2 of 3; next: page=3" in cells.content[0].text
         assert "brier" in cells.content[0].text and "worst questions" not in cells.content[0].text
