@@ -2,12 +2,15 @@
 
 Token economy (Protocol P1) on ../shared/data/og-dev — real public Markdown documents served
 as-is (plain .md, deterministic metadata): for each question, `search_index(question, k=3)`
-then `resolve_context(ids of those 3, level="full", follow=[])`. Reports context tokens (the
-resolve result's text as the client receives it), tokens including the search result, whole
-source document tokens, reduction and whitespace-normalized evidence recall; the same questions
-through a chunk-RAG baseline (fixed 512-token chunks, BM25 top-3); and a 5-turn workflow.
+then `resolve_context(ids of those 3, level="full")` with the server's default edge following
+(no `follow`). Reports context tokens (the resolve result's text as the client receives it),
+tokens including the search result, whole source document tokens, reduction and
+whitespace-normalized evidence recall; the same questions through a chunk-RAG baseline (fixed
+512-token chunks, top-3 by the same ranking as the nodes: hybrid BM25 + embeddings by default);
+and a 5-turn workflow. `variants` repeats P1 for lexical vs hybrid ranking, with and without
+edge following, and with the former granularity (one node per heading, split above 400 tokens).
 Both systems are also compared at matched budgets: ObjectGraph resolving k = 3..6 nodes against
-chunk-RAG with 128- to 512-token chunks.
+chunk-RAG with 128- to 512-token chunks, each with hybrid and with lexical ranking.
 
 The same protocol, with the same settings, on ../shared/data/og-heldout (documents from other
 repositories, never used for tuning) when its questions.jsonl is present; its questions are not
@@ -15,8 +18,8 @@ distributed with the corpus, so without them only its corpus statistics are reco
 of reduction and recall over `max_node_tokens` on the dev questions shows the trade-off, each
 point next to its ceiling with perfect ranking (the best 3 nodes of the question's document).
 
-Scale: generated corpora of 10,000 and 100,000 nodes — load time, RSS, search and resolve
-p50/p99 in-process.
+Scale: generated corpora of 10,000 and 100,000 nodes — parse time, index build time (BM25 and
+node embeddings), RSS, search (hybrid and lexical) and resolve p50/p99 in-process.
 
 Usage: python benchmarks/bench_objectgraph.py [--data DIR] [--heldout DIR] [--curve 150,200,...]
        [--scale 10000,100000] [--skip-scale]
@@ -44,10 +47,11 @@ sys.path.insert(0, str(ROOT))
 
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.embedding import cosines, load_embedder, node_text
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
 from ogmux.tools.objectgraph.render import render_resolve, render_search
 from ogmux.tools.objectgraph.resolve import resolve_context
-from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.search import hybrid_scores, search_index
 from ogmux.tools.objectgraph.snapshot import Snapshot
 from ogmux.tools.objectgraph.tokens import _encoding, count_tokens
 
@@ -84,17 +88,28 @@ def _chunks(docs: dict[str, str], size: int) -> list[tuple[str, str]]:
     return out
 
 
-def chunk_rag(docs: dict[str, str], questions: list[dict], size: int = CHUNK_TOKENS) -> dict:
+def chunk_rag(
+    docs: dict[str, str], questions: list[dict], size: int = CHUNK_TOKENS, config: ObjectGraphConfig | None = None
+) -> dict:
+    """Top-3 fixed-size chunks per question, ranked like nodes: BM25, fused with embedding cosine when
+    `config.ranking` is hybrid (each chunk embedded with its file name, as a node with its title)."""
+    config = config or ObjectGraphConfig()
     chunks = _chunks(docs, size)
     index = FieldIndex({"text": [analyze(c) for _, c in chunks]}, {"text": 1.0})
+    vectors = None
+    if config.ranking == "hybrid":
+        vectors = load_embedder().embed([node_text(Path(name).stem, (), "", "", c) for name, c in chunks])
     ctx_tokens, recalls = [], []
     for q in questions:
         scores = index.scores(analyze(q["question"]))
+        if vectors is not None:
+            scores = hybrid_scores(scores, cosines(vectors, load_embedder().embed([q["question"]])[0]), config)
         top = sorted(range(len(chunks)), key=lambda i: (-scores[i], i))[:3]
         text = "\n\n".join(chunks[i][1] for i in top)
         ctx_tokens.append(count_tokens(text))
         recalls.append(_recall(q["evidence"], text))
     return {
+        "ranking": config.ranking,
         "chunks": len(chunks),
         "chunk_tokens": size,
         "top_k": 3,
@@ -116,16 +131,37 @@ def corpus_stats(data: Path, config: ObjectGraphConfig) -> dict:
     t0 = time.perf_counter()
     snap = Corpus(data / "docs", config).snapshot()
     load_s = time.perf_counter() - t0
-    sizes = [snap.tokens(n, "full") for n in snap.nodes.values()]
+    t0 = time.perf_counter()
+    search_index(snap, "warm up", config=config)
+    index_s = time.perf_counter() - t0
+    t, search_ms = 0.0, []
+    for n in list(snap.nodes.values())[:: max(1, len(snap.nodes) // 200)]:
+        t = time.perf_counter()
+        search_index(snap, n.title, k=3, config=config)
+        search_ms.append((time.perf_counter() - t) * 1000)
     doc_tokens = [count_tokens(t) for t in _sources(data / "docs").values()]
     return {
         "documents": len(snap.docs),
         "nodes": len(snap.nodes),
         "load_s": round(load_s, 3),
+        "index_build_s": round(index_s, 3),
+        "search_ms": {"p50": round(_pct(search_ms, 50), 3), "p99": round(_pct(search_ms, 99), 3)},
         "max_node_tokens": config.max_node_tokens,
+        "merge_tokens": config.merge_tokens,
         "mean_document_tokens": round(statistics.mean(doc_tokens), 1),
-        "mean_node_tokens": round(statistics.mean(sizes), 1),
-        "nodes_over_max": sum(s > config.max_node_tokens for s in sizes),
+        "node_tokens": node_sizes(snap),
+        "nodes_over_max": sum(snap.tokens(n, "full") > config.max_node_tokens for n in snap.nodes.values()),
+    }
+
+
+def node_sizes(snap: Snapshot) -> dict:
+    """Distribution of the nodes' Full-level token counts."""
+    sizes = [snap.tokens(n, "full") for n in snap.nodes.values()]
+    return {
+        "mean": round(statistics.mean(sizes), 1),
+        **{f"p{p}": _pct(sizes, p) for p in (10, 25, 50, 75, 90)},
+        "under_30": sum(s < 30 for s in sizes),
+        "max": max(sizes),
     }
 
 
@@ -181,7 +217,30 @@ def tune_weights(data: Path, config: ObjectGraphConfig) -> dict:
     return {"grid_points": len(grid), "best": grid[0], "defaults": config.search_weights.model_dump(), "top10": grid[:10]}
 
 
-def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
+def tune_hybrid(data: Path, config: ObjectGraphConfig) -> dict:
+    """P1 evidence recall and reduction over the embedding share and the serving granularity: how the
+    defaults (dense_weight, merge_tokens, max_node_tokens) were chosen on the dev questions only."""
+    grid = []
+    for merge, size in ((0, 400), (0, 300), (300, 300), (350, 300), (400, 300), (350, 350)):
+        sized = config.model_copy(update={"merge_tokens": merge, "max_node_tokens": size})
+        snap = Corpus(data / "docs", sized).snapshot()
+        doc_tokens = {k: count_tokens(v) for k, v in _sources(data / "docs").items()}
+        for w in (0.0, 0.2, 0.3, 0.4, 0.5):
+            trial = sized.model_copy(update={"dense_weight": w, "ranking": "hybrid" if w else "lexical"})
+            rows = _p1_rows(snap, _questions(data), trial, doc_tokens)
+            ctx = statistics.mean(r["context_tokens"] for r in rows)
+            grid.append({
+                "merge_tokens": merge,
+                "max_node_tokens": size,
+                "dense_weight": w,
+                "evidence_recall": round(statistics.mean(r["recall"] for r in rows), 4),
+                "reduction": round(1 - ctx / statistics.mean(r["document_tokens"] for r in rows), 4),
+            })  # fmt: skip
+    return {"grid": grid}
+
+
+def protocol_p1(data: Path, config: ObjectGraphConfig, follow: list[str] | None = None, rag: bool = True) -> dict:
+    """P1 with `follow` (None: the server's default edge following); `rag` adds the chunk-RAG baseline."""
     docs_dir = data / "docs"
     questions = _questions(data)
     t0 = time.perf_counter()
@@ -190,7 +249,7 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
     load_s = time.perf_counter() - t0
     sources = _sources(docs_dir)
     doc_tokens = {k: count_tokens(v) for k, v in sources.items()}
-    rows = _p1_rows(snap, questions, config, doc_tokens)
+    rows = _p1_rows(snap, questions, config, doc_tokens, follow=follow)
     per_doc: dict[str, list[dict]] = {}
     for q, row in zip(questions, rows, strict=True):
         per_doc.setdefault(q["doc"], []).append(row)
@@ -200,13 +259,18 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
     by_task: dict[str, list[float]] = {}
     for r in rows:
         by_task.setdefault(r["task"], []).append(r["recall"])
-    rag = chunk_rag(sources, questions)
-    return {
+    out = {
         "questions": len(rows),
         "documents": len(snap.docs),
         "nodes": len(snap.nodes),
+        "node_tokens": node_sizes(snap),
         "load_s": round(load_s, 3),
+        "ranking": config.ranking,
+        "dense_weight": config.dense_weight,
+        "follow": "server default (:requires within follow_tokens)" if follow is None else follow,
+        "follow_tokens": config.follow_tokens,
         "max_node_tokens": config.max_node_tokens,
+        "merge_tokens": config.merge_tokens,
         "search_weights": config.search_weights.model_dump(),
         "mean_context_tokens": round(mean_ctx, 1),
         "mean_node_text_tokens": round(statistics.mean(r["node_text_tokens"] for r in rows), 1),
@@ -217,10 +281,34 @@ def protocol_p1(data: Path, config: ObjectGraphConfig) -> dict:
         "evidence_recall": round(statistics.mean(r["recall"] for r in rows), 4),
         "recall_by_task": {k: round(statistics.mean(v), 4) for k, v in sorted(by_task.items())},
         "right_document_in_top3": round(statistics.mean(r["right_doc"] for r in rows), 4),
-        "chunk_rag": rag,
         "workflow_5_turn": workflow(per_doc),
         "misses": [r["id"] for r in rows if r["recall"] < 1],
     }
+    if rag:
+        out["chunk_rag"] = chunk_rag(sources, questions, config=config)
+    return out
+
+
+BEFORE = {"ranking": "lexical", "merge_tokens": 0, "max_node_tokens": 400}
+"""The settings before hybrid ranking, inferred edges and serving granularity."""
+
+
+def variants(data: Path, config: ObjectGraphConfig) -> list[dict]:
+    """P1 for each ranking / edge-following / granularity variant (the last one is the default)."""
+    keys = ("nodes", "mean_context_tokens", "reduction", "evidence_recall", "recall_by_task", "right_document_in_top3")
+    plans = [
+        ("before: lexical, one node per heading (split above 400), no edge following", BEFORE, []),
+        ("lexical", {"ranking": "lexical"}, []),
+        ("lexical + edges", {"ranking": "lexical"}, None),
+        ("hybrid", {"ranking": "hybrid"}, []),
+        ("hybrid + edges, one node per heading (split above 400)", {**BEFORE, "ranking": "hybrid"}, None),
+        ("hybrid + edges (default)", {"ranking": "hybrid"}, None),
+    ]
+    out = []
+    for name, update, follow in plans:
+        p1 = protocol_p1(data, config.model_copy(update=update), follow=follow, rag=False)
+        out.append({"variant": name, **{k: p1[k] for k in keys}})
+    return out
 
 
 def oracle_p1(data: Path, config: ObjectGraphConfig) -> dict:
@@ -270,11 +358,16 @@ def token_matched(data: Path, config: ObjectGraphConfig, ks: list[int], chunk_si
     for k in ks:
         rows = _p1_rows(snap, questions, config, doc_tokens, k=k)
         objectgraph.append({
+            "ranking": config.ranking,
             "k": k,
             "mean_context_tokens": round(statistics.mean(r["context_tokens"] for r in rows), 1),
             "evidence_recall": round(statistics.mean(r["recall"] for r in rows), 4),
         })  # fmt: skip
-    rag = [chunk_rag(sources, questions, size) for size in chunk_sizes]
+    rag = [
+        chunk_rag(sources, questions, size, config.model_copy(update={"ranking": ranking}))
+        for ranking in ("hybrid", "lexical")
+        for size in chunk_sizes
+    ]
     return {"objectgraph": objectgraph, "chunk_rag": rag}
 
 
@@ -434,27 +527,40 @@ def scale(n_nodes: int, repeats: int = 300) -> dict:
         t0 = time.perf_counter()
         _generate(root, n_nodes)
         gen_s = time.perf_counter() - t0
+        load_embedder()  # the model loads once per process, not per corpus
         gc.collect()
         proc = psutil.Process()
         rss0 = proc.memory_info().rss
         config = ObjectGraphConfig(reload=False)
+        lexical = config.model_copy(update={"ranking": "lexical"})
         t0, c0 = time.perf_counter(), time.process_time()
         corpus = Corpus(root, config)
         snap = corpus.snapshot()
         parse_s, parse_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t1 = time.perf_counter()
+        search_index(snap, "warm up", k=8, config=lexical)
+        bm25_s = time.perf_counter() - t1
+        rss_bm25 = proc.memory_info().rss
+        t1 = time.perf_counter()
         search_index(snap, "warm up", k=8, config=config)
+        embed_s = time.perf_counter() - t1
         load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
         rss1 = proc.memory_info().rss
         rng = random.Random(3)
         ids = list(snap.nodes)
-        search_ms, resolve_ms, scoped_ms = [], [], []
+        search_ms, search_cpu_ms, lexical_ms, lexical_cpu_ms, resolve_ms, scoped_ms = [], [], [], [], [], []
         ops = frozenset({"ops"})
         search_index(snap, "warm up", k=8, scopes=ops, config=config)
         for _ in range(repeats):
             q = " ".join(rng.choices(_WORDS, k=rng.randint(2, 6)))
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             search_index(snap, q, k=8, config=config)
             search_ms.append((time.perf_counter() - t) * 1000)
+            search_cpu_ms.append((time.thread_time() - c) * 1000)
+            t, c = time.perf_counter(), time.thread_time()
+            search_index(snap, q, k=8, config=lexical)
+            lexical_ms.append((time.perf_counter() - t) * 1000)
+            lexical_cpu_ms.append((time.thread_time() - c) * 1000)
             t = time.perf_counter()
             search_index(snap, q, k=8, scopes=ops, config=config)
             scoped_ms.append((time.perf_counter() - t) * 1000)
@@ -462,21 +568,33 @@ def scale(n_nodes: int, repeats: int = 300) -> dict:
             t = time.perf_counter()
             resolve_context(snap, pick, level="dense", follow=[":requires"], depth=2, config=config)
             resolve_ms.append((time.perf_counter() - t) * 1000)
+
+        def pct(values: list[float]) -> dict:
+            return {"p50": round(_pct(values, 50), 3), "p99": round(_pct(values, 99), 3)}
+
         return {
             "nodes": len(snap.nodes),
             "documents": len(snap.docs),
             "generate_s": round(gen_s, 2),
             "parse_s": round(parse_s, 3),
             "parse_cpu_s": round(parse_cpu, 3),
+            "bm25_index_s": round(bm25_s, 3),
+            "embedding_index_s": round(embed_s, 3),
             "load_s": round(load_s, 3),
             "load_cpu_s": round(load_cpu, 3),
-            "load_note": "load = parse every file + build the BM25 index for one role; *_cpu_s is process CPU time "
-            "(wall time grows when other processes share the 2 cores)",
+            "load_note": "load = parse every file + build the BM25 index and the node embeddings for one role; "
+            "*_cpu_s is process CPU time (wall time grows when other processes share the 2 cores)",
             "rss_mb": round(rss1 / 2**20, 1),
             "rss_delta_mb": round((rss1 - rss0) / 2**20, 1),
-            "search_ms": {"p50": round(_pct(search_ms, 50), 3), "p99": round(_pct(search_ms, 99), 3)},
-            "search_scoped_ms": {"p50": round(_pct(scoped_ms, 50), 3), "p99": round(_pct(scoped_ms, 99), 3)},
-            "resolve_ms": {"p50": round(_pct(resolve_ms, 50), 3), "p99": round(_pct(resolve_ms, 99), 3)},
+            "rss_embeddings_mb": round((rss1 - rss_bm25) / 2**20, 1),
+            "search_ms": pct(search_ms),
+            "search_cpu_ms": pct(search_cpu_ms),
+            "search_lexical_ms": pct(lexical_ms),
+            "search_lexical_cpu_ms": pct(lexical_cpu_ms),
+            "timing_note": "*_ms is wall time, *_cpu_ms the calling thread's CPU time (what the call costs "
+            "without the other processes on the shared cores)",
+            "search_scoped_ms": pct(scoped_ms),
+            "resolve_ms": pct(resolve_ms),
         }
 
 
@@ -499,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="10000,100000", help="comma-separated node counts")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument(
-        "--tune", action="store_true", help="also sweep the search field weights on the dev questions (about a minute)"
+        "--tune", action="store_true", help="also sweep the search field weights, the embedding share and the granularity on the dev questions"
     )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
@@ -512,11 +630,13 @@ def main(argv: list[str] | None = None) -> int:
             "reduction": ">= 0.92",
             "evidence_recall": ">= 0.90",
             "vs_chunk_rag": "higher recall at fewer tokens",
+            "heldout": {"evidence_recall": ">= 0.88", "reduction": ">= 0.82"},
             "scale_10k": {"search_p50_ms": 5, "resolve_p50_ms": 2, "load_s": 5},
         },
     }
     if (args.data / "questions.jsonl").is_file():
         result["p1"] = protocol_p1(args.data, config)
+        result["p1_variants"] = variants(args.data, config)
     else:
         result["p1"] = {
             "skipped": f"dev data not found at {args.data} (../shared/data/og-dev); pass --data DIR"
@@ -529,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
             "skipped": f"no questions.jsonl in {args.heldout}: the held-out questions are not distributed; "
             "corpus statistics only (same settings as dev)",
             "corpus": corpus_stats(args.heldout, config),
+            "corpus_before": corpus_stats(args.heldout, config.model_copy(update=BEFORE)),
         }
     else:
         result["p1_heldout"] = {"skipped": f"held-out data not found at {args.heldout}; pass --heldout DIR"}
@@ -536,7 +657,10 @@ def main(argv: list[str] | None = None) -> int:
         print(result["p1_heldout"]["skipped"], file=sys.stderr)
     if args.tune and "skipped" not in result["p1"]:
         result["tuning"] = tune_weights(args.data, config)
+        result["tuning_hybrid"] = tune_hybrid(args.data, config)
         print(json.dumps(result["tuning"]["best"]))
+        for point in result["tuning_hybrid"]["grid"]:
+            print(json.dumps(point))
     if args.curve and "skipped" not in result["p1"]:
         result["p1_curve"] = size_curve(args.data, config, [int(n) for n in args.curve.split(",") if n])
     if "skipped" not in result["p1"]:
@@ -547,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.get("p1", {}).items() if k != "misses"}, indent=2))
     print(json.dumps({k: v for k, v in result["p1_heldout"].items() if k != "misses"}, indent=2))
+    for point in result.get("p1_variants", []):
+        print(json.dumps(point))
     for point in result.get("p1_curve", []):
         print(json.dumps(point))
     for s in result.get("scale", []):

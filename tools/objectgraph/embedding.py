@@ -22,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Embedder", "EmbeddingUnavailable", "load_embedder", "node_text"]
+__all__ = ["Embedder", "EmbeddingUnavailable", "cosines", "load_embedder", "node_text"]
 
 DIM = 256
 _WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 _TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 _START_CHARS = 600  # "the start of the node": enough for its opening sentences, not its whole body
 _CACHE_SIZE = 200_000
+_BATCH = 256
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -64,19 +65,30 @@ class Embedder:
                     out[i] = hit
         if not todo:
             return out
-        encoded = self._tokenizer.encode_batch([texts[i] for i in todo], add_special_tokens=False)  # type: ignore[attr-defined]
-        for i, enc in zip(todo, encoded, strict=True):
-            ids = np.asarray(enc.ids, dtype=np.int64)
-            if ids.size:
-                v = self._vectors[np.clip(ids, 0, len(self._vectors) - 1)].mean(axis=0)
-                norm = float(np.linalg.norm(v))
-                out[i] = v / norm if norm > 0 else 0.0
+        for start in range(0, len(todo), _BATCH):  # batches bound the tokenizer's transient memory
+            batch = todo[start : start + _BATCH]
+            encoded = self._tokenizer.encode_batch([texts[i] for i in batch], add_special_tokens=False)  # type: ignore[attr-defined]
+            for i, enc in zip(batch, encoded, strict=True):
+                ids = np.asarray(enc.ids, dtype=np.int64)
+                if ids.size:
+                    v = self._vectors[np.clip(ids, 0, len(self._vectors) - 1)].mean(axis=0)
+                    norm = float(np.linalg.norm(v))
+                    out[i] = v / norm if norm > 0 else 0.0
         with self._lock:
             for i in todo:
                 self._memo[keys[i]] = out[i].copy()
             while len(self._memo) > _CACHE_SIZE:
                 self._memo.popitem(last=False)
         return out
+
+
+def cosines(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of unit `vectors` with a unit `query` vector.
+
+    einsum, not BLAS: a matrix-vector product is memory-bound, and BLAS thread pools on a
+    shared machine made it ten times slower.
+    """
+    return np.einsum("ij,j->i", vectors, query)
 
 
 @lru_cache(maxsize=1)

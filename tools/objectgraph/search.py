@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from ogmux.tools.objectgraph.access import Scopes, normalize_scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
-from ogmux.tools.objectgraph.embedding import Embedder, EmbeddingUnavailable, load_embedder, node_text
+from ogmux.tools.objectgraph.embedding import Embedder, EmbeddingUnavailable, cosines, load_embedder, node_text
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
 from ogmux.tools.objectgraph.listing import node_version
 from ogmux.tools.objectgraph.metadata import Complete, without_navigation
@@ -176,7 +176,7 @@ def _scores(vis: _Visible, query: str, config: ObjectGraphConfig) -> np.ndarray:
     lexical = _lexical(vis, analyze(query), config.search_weights.document)
     if vis.vectors is None:
         return np.where(vis.rankable, lexical, 0).astype(np.float32)
-    cos = vis.vectors @ load_embedder().embed([query])[0]
+    cos = cosines(vis.vectors, load_embedder().embed([query])[0])
     return np.where(vis.rankable, hybrid_scores(lexical, cos, config), 0).astype(np.float32)
 
 
