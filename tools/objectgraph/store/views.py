@@ -29,7 +29,7 @@ from ogmux.tools.objectgraph.search import (
     _rerank,
     search_index,
 )
-from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.store.engine import DocumentStore
 from ogmux.tools.objectgraph.store.fetch import Fetcher, list_visible_documents
 from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, visible_stats
@@ -96,10 +96,7 @@ class MemoryView:
         return listing.document_changelog(self.snapshot, doc, scopes)
 
 
-_ENTRY = (
-    "SELECT n.ord, n.id, n.doc, n.node, n.title, n.type, n.dense_text, n.keywords, n.version, n.hash, "
-    "n.dense_tokens, n.full_tokens FROM {node} n WHERE n.ord = ANY(%(ords)s) AND " + visible("n")
-)
+_RANKED = "SELECT n.ord, n.id, n.dense_tokens, n.full_tokens FROM {node} n WHERE n.ord = ANY(%(ords)s) AND " + visible("n")
 
 
 class StoreView:
@@ -133,13 +130,12 @@ class StoreView:
             if reranked:
                 want = max(want, config.rerank_candidates)
             ranked, total = rank(conn, self.version, stats, analyze(query), want, config)
-            rows = {}
+            rows = {}  # node row -> (id, dense tokens, full tokens)
             if ranked:
-                q = sql.SQL(_ENTRY).format(node=table(self.version, "node"))
+                q = sql.SQL(_RANKED).format(node=table(self.version, "node"))
                 params = {**scope_params(caller), "ords": [o for o, _ in ranked]}
-                rows = {r[0]: r for r in conn.execute(q, params).fetchall()}
-            ranked = [(o, s) for o, s in ranked if o in rows]
-            ids = [rows[o][1] for o, _ in ranked]
+                rows = {r[0]: r[1:] for r in conn.execute(q, params).fetchall()}
+            ids = [rows[o][0] for o, _ in ranked if o in rows]
             f = Fetcher(conn, self.version, caller)
             f.by_ids(ids, light=True)
             found = f.snapshot()  # the ranked nodes, for the re-rank prompt and the versions the caller sees
@@ -148,10 +144,11 @@ class StoreView:
             reranked = order is not None
             if order is not None:
                 ids = order + ids[config.rerank_candidates :]
-        by_id = {rows[o][1]: (rows[o], s) for o, s in ranked}
-        entries = [
-            _entry(*by_id[nid], node_version(found, found.nodes[nid], caller)) for nid in ids[offset : offset + k]
-        ]
+        by_id = {rows[o][0]: (s, *rows[o][1:]) for o, s in ranked if o in rows}
+        entries = []
+        for nid in ids[offset : offset + k]:
+            node = found.nodes[nid]
+            entries.append(_entry(node, node_version(found, node, caller), *by_id[nid]))
         nxt = offset + k
         return SearchPage(
             query=query,
@@ -222,19 +219,18 @@ class StoreView:
         return listing.document_changelog(snap, doc, caller)
 
 
-def _entry(row: tuple, score: float, version: str) -> SearchEntry:
-    _ord, nid, doc, _node, title, type_, dense, keywords, _version, hash_, dense_tokens, full_tokens = row
+def _entry(n: NodeRecord, version: str, score: float, dense_tokens: int, full_tokens: int) -> SearchEntry:
     return SearchEntry(
-        id=nid,
-        doc=doc,
-        title=title,
-        type=type_,
-        summary=dense,
+        id=n.id,
+        doc=n.doc,
+        title=n.title,
+        type=n.type,
+        summary=n.dense,
         score=round(score, 4),
         dense_tokens=dense_tokens,
         full_tokens=full_tokens,
         version=version,
-        hash=hash_,
-        flags=scan_instructions(title, "title") + scan_instructions(dense, "dense")
-        + scan_instructions(" ".join(keywords), "keywords"),
+        hash=n.hash,
+        flags=scan_instructions(n.title, "title") + scan_instructions(n.dense, "dense")
+        + scan_instructions(" ".join(n.keywords), "keywords"),
     )
