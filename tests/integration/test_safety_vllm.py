@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ogmux.demo import CORPUS, SAFETY_RUNS
 from ogmux.evaluators.radsafe.evaluate import evaluate
 from ogmux.evaluators.radsafe.io import load_run
 from ogmux.evaluators.radsafe.retrieval import ObjectGraphRetriever
@@ -17,8 +18,6 @@ from ogmux.evaluators.radsafe.runner import RunSpec, router_generate, run_models
 from ogmux.router.config import RouterConfig
 from ogmux.router.core import Router
 from ogmux.tools.objectgraph.corpus import Corpus
-
-from ogmux.demo import CORPUS, SAFETY_RUNS
 
 pytestmark = pytest.mark.vllm
 

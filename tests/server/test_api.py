@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from ogmux.server import api as server_api
 from ogmux.server import Ogmux, OgmuxToolError, load_settings
+from ogmux.server import api as server_api
 
 
 def test_documented_examples_run() -> None:

@@ -10,11 +10,10 @@ from pathlib import Path
 import mcp
 import pytest
 
+from ogmux.demo import CORPUS as DEMO
 from ogmux.server.app import build_server
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
-from ogmux.demo import CORPUS as DEMO
-
 
 SECRET = """<!-- og:meta id=vault title="Vault" version=1.1 -->
 <!-- og:changelog

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ogmux.server.cli import main
 from ogmux.demo import SAFETY_RUNS
+from ogmux.server.cli import main
 
 SYNTHETIC = SAFETY_RUNS / "radsafe-synthetic"
 

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from ogmux.demo import CORPUS
 from ogmux.evaluators.radsafe.evaluate import evaluate
 from ogmux.evaluators.radsafe.io import read_jsonl
 from ogmux.evaluators.radsafe.retrieval import ObjectGraphRetriever
 from ogmux.evaluators.radsafe.runner import Generation, RunSpec, build_messages, run_models
 from ogmux.tools.objectgraph.corpus import Corpus
-from ogmux.demo import CORPUS
 
 from .helpers import item
-
 
 
 def _items():

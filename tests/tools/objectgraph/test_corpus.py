@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ogmux.demo import CORPUS as DEMO_CORPUS
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
 from ogmux.tools.objectgraph.snapshot import Snapshot
-
-from ogmux.demo import CORPUS as DEMO_CORPUS
 
 RUNBOOK = """<!-- og:meta id=runbook title="Runbook" version=1.1 scope=public -->
 <!-- og:changelog

@@ -2,10 +2,10 @@
 
 import pytest
 
+from ogmux.demo import CORPUS
 from ogmux.tools.objectgraph.model import EDGE_KINDS, parse_ref, version_key
 from ogmux.tools.objectgraph.parser import load_path
 from ogmux.tools.objectgraph.writer import render_document
-from ogmux.demo import CORPUS
 
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix in (".og", ".md"))
 

@@ -1,10 +1,9 @@
 """The writer: verbatim for unchanged blocks, canonical for changed ones, and a lossless annotated layout."""
 
+from ogmux.demo import CORPUS
 from ogmux.tools.objectgraph.model import Edge, Node
 from ogmux.tools.objectgraph.parser import load_path, parse_document
 from ogmux.tools.objectgraph.writer import render_document, with_og_layout
-from ogmux.demo import CORPUS
-
 
 SRC = """<!-- og:meta   id=doc   title="Odd   spacing" -->
 
