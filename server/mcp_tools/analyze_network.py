@@ -12,7 +12,6 @@ from ogmux.server.solving import NetworkRef, load_network
 from ogmux.text import plural
 from ogmux.tools.solver import InputBounds, NetworkAnalysis, OutputObjective, analyze_network
 
-
 _NUMBERS = {"type": "array", "items": {"type": "number"}}
 # The shape of a network reference, without the per-field prose of NetworkRef (checked server-side).
 NETWORK_SCHEMA = {
