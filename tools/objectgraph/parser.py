@@ -55,9 +55,21 @@ from ogmux.tools.objectgraph.syntax import (
 from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.writer import render_changelog, render_index, render_marker, render_meta
 
-__all__ = ["DEFAULT_MAX_NODE_TOKENS", "decode_source", "load_path", "parse_document", "slugify", "split_lines"]
+__all__ = [
+    "DEFAULT_MAX_NODE_TOKENS",
+    "MAX_NODES",
+    "MAX_SCOPE_SETS",
+    "decode_source",
+    "load_path",
+    "parse_document",
+    "slugify",
+    "split_lines",
+]
 
 DEFAULT_MAX_NODE_TOKENS = 400
+MAX_SCOPE_SETS = 32
+MAX_NODES = 5000
+_MAX_INLINE = 500  # longer headings are read without inline parsing (its cost grows faster than their length)
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _BREAK_RE = re.compile(r"\r\n|\r|\n")
 _WARNING_RE = re.compile(r"\b(warning|caution|danger|important|never|do not|don't|pitfall)", re.IGNORECASE)
@@ -123,7 +135,7 @@ def _front_matter(lines: list[str]) -> tuple[int, int] | None:
 
 def _plain(inline_source: str) -> str:
     """Heading text without inline markup (emphasis, code spans and links keep their text)."""
-    if not _INLINE_MARKUP.search(inline_source):
+    if not _INLINE_MARKUP.search(inline_source) or len(inline_source) > _MAX_INLINE:
         return re.sub(r"\s+", " ", inline_source).strip()
     tokens = _INLINE.parseInline(inline_source)
     children = tokens[0].children if tokens and tokens[0].children else []
@@ -288,6 +300,13 @@ def parse_document(
     events = _events(lines)
 
     manifest, drafts, layout = _scan(ctx, events)
+    if len(drafts) > MAX_NODES:
+        raise ctx.error(
+            f"more than {MAX_NODES} nodes in one document",
+            drafts[MAX_NODES].start + 1,
+            1,
+            "split the document into several files",
+        )
     starts = sorted(s for _, s, _ in layout) + [len(lines)]
     next_start = {s: starts[i + 1] for i, s in enumerate(starts[:-1])}
     for draft in drafts:
@@ -302,6 +321,7 @@ def parse_document(
     version = meta.get("version", "1.0")
     scope = meta.get("scope", "public")
     scopes = [effective_scopes(_declared_scopes(d, scope)) for d in drafts]
+    _check_scope_sets(ctx, drafts, scopes)
     _first_levels(drafts, scopes)
     _link_parents(drafts, scopes)
     _assign_ids(ctx, drafts, scopes)
@@ -461,17 +481,35 @@ def _split_oversized(
 # sees never depends on nodes hidden from it.
 
 
+def _check_scope_sets(ctx: SourceContext, drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
+    """At most MAX_SCOPE_SETS different scope lists per document: derivations cost nodes × scope lists."""
+    seen: set[frozenset[str]] = set()
+    for d, s in zip(drafts, scopes, strict=True):
+        seen.add(s)
+        if len(seen) > MAX_SCOPE_SETS:
+            line = d.marker.block.start + 1 if d.marker is not None else d.start + 1
+            raise ctx.error(
+                f"more than {MAX_SCOPE_SETS} different scope lists in one document",
+                line,
+                1,
+                "give nodes that share readers the same scopes, or split the document",
+            )
+
+
 def _first_levels(drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
     """A headless marked node is the document's opening node (level 0) when no covering node precedes it."""
+    seen: set[frozenset[str]] = set()
     for i, d in enumerate(drafts):
         if d.marker is not None and d.heading is None and not d.part:
-            d.level = 7 if any(covers(scopes[j], scopes[i]) for j in range(i)) else 0
+            d.level = 7 if any(covers(k, scopes[i]) for k in seen) else 0
+        seen.add(scopes[i])
 
 
 def _link_parents(drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
     """Each node's parent: the nearest earlier covering heading of a lower level (a part's: its section)."""
     kinds = set(scopes)
     stacks: dict[frozenset[str], list[int]] = {k: [] for k in kinds}
+    openers: list[int] = []  # level-0 nodes so far (one per scope list at most)
     section: int | None = None
     for i, d in enumerate(drafts):
         if d.part:
@@ -482,7 +520,9 @@ def _link_parents(drafts: list[_Draft], scopes: list[frozenset[str]]) -> None:
             stack = stacks[scopes[i]]
             d.parent = next((j for j in reversed(stack) if drafts[j].level < d.level), None)
             if d.parent is None and d.level == 7:  # under the opening node, if its readers see that
-                d.parent = next((j for j in range(i) if drafts[j].level == 0 and covers(scopes[j], scopes[i])), None)
+                d.parent = next((j for j in openers if covers(scopes[j], scopes[i])), None)
+        elif d.level == 0:
+            openers.append(i)
         if d.heading is not None:
             for k in kinds:
                 if covers(scopes[i], k):
@@ -511,13 +551,18 @@ def _assign_ids(ctx: SourceContext, drafts: list[_Draft], scopes: list[frozenset
         j = owner.get(name)
         return j is not None and (drafts[j].marker is not None or j < i) and covers(scopes[j], scopes[i])
 
+    next_suffix: dict[tuple[str, frozenset[str]], int] = {}  # every lower suffix is taken for these scopes
+
     def claim(candidate: str, i: int) -> str:
         # Room for a "-N" suffix within the 128-character id limit, whatever the prefix.
         base = candidate[:120].rstrip("-._")
-        name, n = base, 1
+        name, n = base, next_suffix.get((base, scopes[i]), 1)
+        if n > 1:
+            name = f"{base}-{n}"
         while taken(name, i):
             n += 1
             name = f"{base}-{n}"
+        next_suffix[(base, scopes[i])] = n
         j = owner.get(name)
         if j is not None and j != i:
             d, other = drafts[i], drafts[j]

@@ -117,3 +117,28 @@ def test_the_comment_that_tripped_an_assert_fails_the_same_way_under_python_O() 
         out = subprocess.run([sys.executable, *flags, "-c", code], check=False, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert out.stdout.startswith("f.og:1:1: og: must follow <!-- on the same line")
+
+
+def test_costly_shapes_are_bounded_or_refused_with_a_located_error() -> None:
+    """Many duplicate headings stay linear; unbounded scope lists and node counts are located errors."""
+    import time
+
+    from ogmux.tools.objectgraph.parser import MAX_NODES, MAX_SCOPE_SETS
+
+    started = time.perf_counter()
+    doc = parse_document("".join("## Setup\n\nt\n\n" for _ in range(2000)), path="f.og", metadata=False)
+    assert doc.nodes[-1].id == "setup-2000" and time.perf_counter() - started < 30
+    scoped = "".join(f"<!-- og:node id=n{i} scopes=s{i} -->\n## H{i}\n\nt\n\n" for i in range(MAX_SCOPE_SETS + 1))
+    try:
+        parse_document(scoped, path="f.og", metadata=False)
+    except ObjectGraphSyntaxError as exc:
+        assert exc.line == 5 * MAX_SCOPE_SETS + 1 and "different scope lists" in exc.message
+    else:
+        raise AssertionError("too many scope lists were accepted")
+    many = "".join(f"## H{i}\n\n" for i in range(MAX_NODES + 1))
+    try:
+        parse_document(many, path="f.og", metadata=False)
+    except ObjectGraphSyntaxError as exc:
+        assert exc.line == 2 * MAX_NODES + 1 and "more than" in exc.message
+    else:
+        raise AssertionError("too many nodes were accepted")
