@@ -1,9 +1,10 @@
 """State shared by ogmux replicas in Redis (`[state].url`): rate-limit buckets and breaker cooldowns.
 
-Every Redis call is bounded by `[state].timeout_ms`. When Redis fails, one warning is logged for the
-whole outage and Redis is left alone for `[state].retry_s` before the next call tries it again, so
-a dead Redis never stalls requests; callers fall back to this replica's own state (or, for rate
-limits with `[state].fail = "closed"`, refuse the call).
+Every Redis call is bounded by `[state].timeout_ms`. When a call fails, one warning is logged for the
+whole outage and calls stop using Redis; every `[state].retry_s` a background thread pings it, and
+calls use it again once a ping succeeds, so only the call that found the outage waited on it.
+Meanwhile callers fall back to this replica's own state (or, for rate limits with
+`[state].fail = "closed"`, refuse the call).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class SharedState:
         self._lock = threading.Lock()
         self._down_since: float | None = None
         self._retry_at = 0.0
+        self._probing = False
         self._reason = ""
 
     @property
@@ -97,8 +99,9 @@ class SharedState:
         return self._down_since is not None
 
     def _call(self, op: Callable[[redis.Redis], T]) -> T:
-        """Run `op` against Redis, or raise StateUnavailable (at once while backing off)."""
-        if self._clock() < self._retry_at:
+        """Run `op` against Redis, or raise StateUnavailable (at once during an outage)."""
+        if self._down_since is not None:
+            self._probe_later()
             raise StateUnavailable(self._reason)
         try:
             result = op(self._client)
@@ -123,6 +126,24 @@ class SharedState:
             then = 'serving with this replica\'s local state until it returns ([state] fail = "open")'
         log.warning("%s; %s", self._reason, then)
 
+    def _probe_later(self) -> None:
+        """Start a background ping once the back-off has passed (one at a time)."""
+        with self._lock:
+            if self._probing or self._clock() < self._retry_at:
+                return
+            self._probing = True
+        threading.Thread(target=self._probe, name="ogmux-state-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        try:
+            self._client.ping()
+        except redis.RedisError as exc:
+            self._failed(exc)
+        else:
+            self._recovered()
+        finally:
+            self._probing = False
+
     def _recovered(self) -> None:
         with self._lock:
             since, self._down_since = self._down_since, None
@@ -130,8 +151,8 @@ class SharedState:
             log.info("shared state at %s is reachable again after %.1f s", self.where, self._clock() - since)
 
     def retry_in_s(self) -> float:
-        """Seconds until Redis is tried again (0 when it is not backing off)."""
-        return max(0.0, self._retry_at - self._clock())
+        """Seconds until Redis may be usable again: the back-off left, at least the time a probe takes."""
+        return max(self._retry_at - self._clock(), 2 * self.settings.timeout_ms / 1000)
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.settings.key_prefix}{kind}:{name}"

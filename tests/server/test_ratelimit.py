@@ -19,6 +19,18 @@ def _shared(url: str, **kw) -> SharedState:
     return SharedState(StateSettings(url=url, **kw))
 
 
+def _until_back(shared: SharedState, limiter: RateLimiter, timeout: float = 10) -> None:
+    """Call until the background probe has found Redis again (the calls themselves use local state)."""
+    deadline = time.monotonic() + timeout
+    while shared.down:
+        assert time.monotonic() < deadline, "Redis was not found again"
+        try:
+            limiter.acquire("someone-else", RateLimit(rate=1000, burst=1000))
+        except RateLimitExceeded:
+            pass
+        time.sleep(0.05)
+
+
 def test_bucket_refills_and_reports_retry_after() -> None:
     now = [0.0]
     limiter = RateLimiter(clock=lambda: now[0])
@@ -82,7 +94,7 @@ def test_redis_outage_falls_back_to_local_buckets_with_one_warning(
         assert f"shared state at {redis.url} is unreachable" in warnings[0].getMessage()
         assert 'fail = "open"' in warnings[0].getMessage()
         redis.start()  # same port, empty (no persistence): the shared bucket starts full
-        time.sleep(0.25)
+        _until_back(shared, limiter)
         for _ in range(3):
             limiter.acquire("p", limit)
         with pytest.raises(RateLimitExceeded):
@@ -93,7 +105,8 @@ def test_redis_outage_falls_back_to_local_buckets_with_one_warning(
 
 
 def test_fail_closed_refuses_calls_while_redis_is_down(redis: RedisServer) -> None:
-    limiter = RateLimiter(_shared(redis.url, fail="closed", retry_s=0.2))
+    shared = _shared(redis.url, fail="closed", retry_s=0.2)
+    limiter = RateLimiter(shared)
     limit = RateLimit(rate=10, burst=10)
     limiter.acquire("p", limit)
     redis.stop()
@@ -104,23 +117,27 @@ def test_fail_closed_refuses_calls_while_redis_is_down(redis: RedisServer) -> No
     assert "is unreachable" in msg and 'set [state] fail = "open"' in msg
     assert 0 < exc.value.retry_after <= 0.2
     redis.start()
-    time.sleep(0.25)
+    _until_back(shared, limiter)
     limiter.acquire("p", limit)
 
 
 def test_an_unanswering_redis_never_stalls_calls() -> None:
     with socket.socket() as silent:  # accepts connections (backlog) and never answers
         silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
+        silent.listen(64)
         url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-        limiter = RateLimiter(_shared(url, timeout_ms=50, retry_s=5))
+        shared = _shared(url, timeout_ms=50, retry_s=0.05)
+        limiter = RateLimiter(shared)
         limit = RateLimit(rate=1000, burst=1000)
         t0 = time.monotonic()
-        limiter.acquire("p", limit)  # one bounded wait (timeout, one retry), then local state
+        limiter.acquire("p", limit)  # the call that finds the outage waits: timeout, one retry
         first = time.monotonic() - t0
-        t0 = time.monotonic()
-        for _ in range(100):
-            limiter.acquire("p", limit)  # backing off: Redis is not tried
-        rest = time.monotonic() - t0
+        waited = 0.0
+        for _ in range(100):  # 0.5 s: ten back-off periods, each probed in the background
+            t0 = time.monotonic()
+            limiter.acquire("p", limit)
+            waited += time.monotonic() - t0
+            time.sleep(0.005)
+        assert shared.down
     assert first < 1.0
-    assert rest < 0.5
+    assert waited < 0.25  # probing on the calls' path would have cost ~10 x 2 x 50 ms
