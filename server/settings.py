@@ -173,7 +173,7 @@ class StateSettings(_Section):
         "closed = refuse rate-limited calls until it returns",
     )
     timeout_ms: int = Field(100, ge=10, le=2000, description="connect and read timeout of one Redis call")
-    retry_s: float = Field(1.0, gt=0, le=60, description="back-off before Redis is tried again after a failure")
+    retry_s: float = Field(1.0, gt=0, le=60, description="during an outage, seconds between background pings of Redis")
     key_prefix: str = Field("ogmux:", max_length=64, description="prefix of every key ogmux writes")
 
 
