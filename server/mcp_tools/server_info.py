@@ -67,7 +67,10 @@ def render(info: ServerInfo) -> str:
         lines.append(f"prompts: {', '.join(info.prompts)}")
     if info.resources:
         lines.append(f"resources: {', '.join(info.resources)}")
-    lines += [f"not offered: {name} — {how}" for name, how in info.other_tools.items()]
+    by_reason: dict[str, list[str]] = {}
+    for name, how in info.other_tools.items():
+        by_reason.setdefault(how, []).append(name)
+    lines += [f"not offered: {', '.join(names)} — {how}" for how, names in by_reason.items()]
     return "\n".join(lines)
 
 

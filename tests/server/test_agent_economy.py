@@ -130,7 +130,7 @@ async def test_a_docs_profile_serves_three_tools_and_server_info_says_how_to_get
         info = await c.call_tool("server_info", {})
     other = info.structured_content["other_tools"]
     assert "solve_milp" in other and '[server].tools = "all"' in other["solve_milp"]
-    assert "not offered: chat" in info.content[0].text
+    assert "not offered: analyze_network, chat, list_models" in info.content[0].text
     async with mcp.Client(_server(corpus, "reader")) as c:
         info = (await c.call_tool("server_info", {})).structured_content
     assert "roles.reader.tools" in info["other_tools"]["chat"] and info["prompts"] == ["answer_from_docs"]
