@@ -11,6 +11,7 @@ from rich.table import Table
 from ogmux.server.cliutil import DEFAULT_CONFIG
 from ogmux.server.settings import ConfigError, Settings, load_settings
 from ogmux.server.startup import missing_paths
+from ogmux.server.state import redact_url
 
 __all__ = ["register", "report"]
 
@@ -39,6 +40,9 @@ def report(settings: Settings, console: Console) -> None:
         rl = role.rate_limit or settings.rate_limit
         table.add_row(name, ", ".join(role.tools), ", ".join(role.scopes), f"{rl.rate:g}/s, burst {rl.burst}")
     console.print(table)
+    st = settings.state
+    shared = f"Redis {redact_url(st.url)} (fail {st.fail})" if st.url else "in this process (state.url empty)"
+    console.print(f"rate limits and breakers: {shared}", soft_wrap=True)
     console.print(f"audit: {settings.audit.sink}" + (f" -> {settings.audit.path}" if settings.audit.sink == "file" else ""))
     og = settings.objectgraph
     console.print(f"corpus: {'document store (objectgraph.store)' if og.store else og.corpus_dir()}", soft_wrap=True)

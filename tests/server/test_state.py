@@ -8,6 +8,7 @@ import pytest
 
 from ogmux.router.config import RouterConfig
 from ogmux.router.pool import Pool
+from ogmux.server.cli import main
 from ogmux.server.settings import ConfigError, StateSettings, load_settings
 from ogmux.server.state import SharedState, redact_url
 from tests.integration.engines import RedisServer
@@ -77,3 +78,12 @@ def test_state_settings_are_checked(tmp_path) -> None:
     cfg.write_text('[state]\nfail = "maybe"\n')
     with pytest.raises(ConfigError, match="state.fail"):
         load_settings(cfg)
+
+
+def test_config_check_shows_the_shared_state_without_its_password(tmp_path, capsys) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text('[state]\nurl = "redis://ogmux:s3cret@redis:6379/0"\nfail = "closed"\n')
+    assert main(["config", "check", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "rate limits and breakers: Redis redis://ogmux:***@redis:6379/0 (fail closed)" in out
+    assert "s3cret" not in out
