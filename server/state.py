@@ -116,7 +116,8 @@ class SharedState:
         now = self._clock()
         with self._lock:
             self._retry_at = now + self.settings.retry_s
-            self._reason = f"shared state at {self.where} is unreachable ({type(exc).__name__}: {exc})"
+            cause = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+            self._reason = f"shared state at {self.where} is unreachable ({cause})"
             if self._down_since is not None:
                 return
             self._down_since = now
