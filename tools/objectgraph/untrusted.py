@@ -104,10 +104,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 _EXCERPT = 80
-# Cyrillic and Greek letters that look like Latin ones (Unicode confusables), lower and upper case.
+# Cyrillic, Greek and small-capital letters that look like Latin ones (Unicode confusables).
 _LOOKALIKES = str.maketrans(
-    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅ" "αοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
-    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJS" "aopiekvutxbABEZHIKMNOPTYX",
+    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅ" "αοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" "ᴀʙᴄᴅᴇғɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ",
+    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJS" "aopiekvutxbABEZHIKMNOPTYX" "abcdefghijklmnoprstuvwyz",
 )
 
 
