@@ -1,6 +1,7 @@
 """The built wheel, installed into a fresh venv, serves its bundled demo data from any directory.
 
-The wheel is built with `pip wheel --no-deps` and installed with `--no-deps` into a new venv. Its
+The wheel is built with `pip wheel --no-deps` from a copy of the sources (setuptools' build/ directory
+in the checkout could hold stale files) and installed with `--no-deps` into a new venv. Its
 dependencies are not downloaded again: a `.pth` line puts the test environment's site-packages on
 the new venv's path *after* its own, as a plain directory (its `.pth` files, among them the
 editable install of this checkout, are not run). Every `ogmux` module and data file then comes
@@ -10,6 +11,7 @@ from the installed wheel, which the test checks.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +24,7 @@ import pytest
 from mcp import StdioServerParameters
 
 REPO = Path(__file__).resolve().parents[2]
+SOURCES = ["pyproject.toml", "README.md", "ogmux", "server", "tools", "router", "evaluators"]
 
 
 def _run(cmd: list[str], cwd: Path | str = "/", timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -36,7 +39,14 @@ def _run(cmd: list[str], cwd: Path | str = "/", timeout: float = 180) -> subproc
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin directory of a fresh venv holding the wheel of this checkout."""
     root = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root), str(REPO)])
+    src = root / "src"
+    src.mkdir()
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / name, src / name)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root), str(src)])
     [wheel] = root.glob("ogmux-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
