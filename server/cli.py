@@ -17,28 +17,39 @@ from ogmux.server.settings import ConfigError
 from ogmux.server.startup import StartupError
 from ogmux.server.version import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# The module under server/commands/ that registers each command. Running a command imports only its
+# module, so `ogmux index` or `ogmux --version` do not load the MCP server; a command missing here
+# still works (every module is then imported), and a test keeps this table complete.
+COMMANDS = {
+    "check": "corpus", "config": "config", "corpus": "corpus", "eval": "eval", "index": "corpus",
+    "router": "router", "serve": "serve", "solve": "solve", "token": "token", "tools": "tools",
+    "transpile": "transpile", "vllm": "vllm",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full `ogmux` parser with every discovered command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `ogmux` parser: with every discovered command, or only the module registering `command`."""
     parser = argparse.ArgumentParser(prog="ogmux", description="Agent-serving middleware: an MCP server.")
     parser.add_argument("--version", action="version", version=f"ogmux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from ogmux.server import commands
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"ogmux.server.commands.{info.name}")
-        module.register(sub)
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    if command in COMMANDS:
+        names = [COMMANDS[command]]
+    elif command == "--version":
+        names = []
+    for name in names:
+        importlib.import_module(f"ogmux.server.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; with no command, serve the bundled demo over stdio."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not args_list:
-        args_list = ["serve"]
+    args_list = list(sys.argv[1:] if argv is None else argv) or ["serve"]
+    parser = build_parser(args_list[0])
     args = parser.parse_args(args_list)
     if not hasattr(args, "func"):
         parser.print_help()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ogmux.server.app import OgmuxServer
-from ogmux.server.documents import served_corpus
 from ogmux.server.settings import Settings
 from ogmux.server.state import redact_url
 from ogmux.text import plural
 from ogmux.tools.objectgraph.corpus import CorpusError
+
+if TYPE_CHECKING:  # the command line imports StartupError without loading the MCP server
+    from ogmux.server.app import OgmuxServer
 
 __all__ = ["StartupError", "check_corpus", "missing_paths", "startup_line"]
 
@@ -33,6 +35,8 @@ def missing_paths(settings: Settings) -> list[tuple[str, Path]]:
 
 def check_corpus(server: OgmuxServer) -> str:
     """Load the served corpus now; describe it, or raise StartupError when it is missing or has no readable document."""
+    from ogmux.server.documents import served_corpus
+
     cfg = server.ogmux_settings.objectgraph
     if cfg.store:
         return "corpus from the document store (objectgraph.store)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -83,3 +84,20 @@ def test_help_prints_no_third_party_banner() -> None:
                           timeout=120, cwd="/", stdin=subprocess.DEVNULL)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert "HiGHS" not in proc.stdout and "Copyright" not in proc.stdout
+
+
+def test_the_command_table_names_the_module_of_every_command() -> None:
+    from ogmux.server.cli import COMMANDS, build_parser
+
+    full = build_parser()
+    [sub] = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(COMMANDS) == set(sub.choices)
+    for command, module in COMMANDS.items():
+        [own] = [a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
+        assert command in own.choices, f"{command} is not registered by server/commands/{module}.py"
+
+
+def test_a_command_that_does_not_serve_does_not_load_the_mcp_server() -> None:
+    code = "import sys; from ogmux.server.cli import main; main(['index', '--stats-only']); print('mcp' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd="/")
+    assert proc.stdout.splitlines()[-1] == "False"
