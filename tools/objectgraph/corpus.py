@@ -103,7 +103,16 @@ def _files(root: Path) -> tuple[list[tuple[str, Path]], list[Issue]]:
     real_root = root.resolve()
     found: list[tuple[str, Path]] = []
     refused: list[Issue] = []
-    for base, dirs, names in os.walk(root, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename or root)
+        if where == root:
+            raise exc
+        rel = where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)
+        refused.append(Issue(severity="error", kind="read", path=rel, message=f"cannot read directory: {exc.strerror}",
+                             hint="check its permissions; its files are not served"))
+
+    for base, dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
         here = Path(base)
         for name in sorted(dirs):
             if name.startswith("."):
@@ -429,10 +438,12 @@ class Corpus:
             self._worker.start()
 
     def _reload(self) -> None:
+        """A background re-scan; whatever fails, the last snapshot stays served and the failure is listed."""
         try:
             self.refresh()
-        except CorpusError as exc:  # the directory went away: keep serving the last snapshot, say why
-            self._issues = [Issue(severity="error", kind="read", path=".", message=str(exc), hint="restore the directory")]
+        except Exception as exc:  # noqa: BLE001 - e.g. the directory went away
+            message = str(exc) if isinstance(exc, CorpusError) else f"reload failed ({type(exc).__name__}: {exc})"
+            self._issues = [Issue(severity="error", kind="read", path=".", message=message, hint="the last good snapshot is served")]
 
     def refresh(self) -> bool:
         """Re-read changed, new and deleted files now; swap in a new snapshot if anything changed."""

@@ -346,3 +346,14 @@ def test_reload_runs_off_the_request_path(tree: Path) -> None:
     assert time.perf_counter() - started < 1.0
     release.set()
     assert "slow" in reloaded(corpus).nodes["kb#glossary"].full
+
+
+def test_a_vanished_corpus_directory_keeps_the_last_snapshot_and_says_why(tree: Path) -> None:
+    import shutil
+
+    corpus = Corpus(tree, CONFIG)
+    first = corpus.snapshot()
+    shutil.rmtree(tree)
+    assert reloaded(corpus) is first
+    [issue] = corpus.issues
+    assert issue.kind == "read" and "cannot read corpus directory" in issue.message
