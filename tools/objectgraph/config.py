@@ -70,7 +70,7 @@ class ObjectGraphConfig(BaseModel):
         description='"hybrid" fuses BM25 with the bundled embedding model (wordllama); "lexical" is BM25 alone',
     )
     dense_weight: float = Field(
-        0.3, ge=0, le=1, description="share of the embedding similarity in the hybrid score (the rest is BM25)"
+        0.5, ge=0, le=1, description="share of the embedding similarity in the hybrid score (the rest is BM25)"
     )
     min_similarity: float = Field(
         0.25, ge=-1, le=1, description="least embedding cosine for a node with no query term to count as a match"
