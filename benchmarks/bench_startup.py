@@ -1,6 +1,6 @@
 """`make run` on a fresh clone: seconds until the first MCP answer, split into install and start.
 
-The committed tree (git archive HEAD, no .venv) runs `make run` as a stdio MCP server, driven by
+The committed tree (git archive of --rev, default HEAD; no .venv) runs `make run` as a stdio MCP server, driven by
 the SDK client, with empty package caches (PIP_NO_CACHE_DIR, UV_NO_CACHE): every dependency is
 downloaded, as on a fresh machine. Measured:
 
@@ -33,10 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "startup.json"
 
 
-def fresh_clone(dest: Path) -> Path:
-    """The committed tree of the checkout (HEAD) under `dest`, as a fresh clone has it."""
+def fresh_clone(dest: Path, rev: str = "HEAD") -> Path:
+    """The committed tree of `rev` under `dest`, as a fresh clone has it."""
     dest.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO, capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
 
@@ -70,9 +70,10 @@ async def first_answer(clone: Path, log: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--rev", default="HEAD", help="commit to measure (default HEAD), e.g. to compare with an older one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ogmux-fresh-") as tmp:
-        clone = fresh_clone(Path(tmp) / "ogmux")
+        clone = fresh_clone(Path(tmp) / "ogmux", args.rev)
         try:
             cold = anyio.run(first_answer, clone, Path(tmp) / "cold.log")
             warm = anyio.run(first_answer, clone, Path(tmp) / "warm.log")
@@ -83,6 +84,8 @@ def main() -> None:
         startup_line = [ln for ln in (Path(tmp) / "warm.log").read_text().splitlines() if ln.startswith("ogmux: ")]
     result = {
         "benchmark": "make run on a fresh clone: first MCP answer",
+        "rev": subprocess.run(["git", "rev-parse", "--short", args.rev], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip(),
         **cold,
         "warm_start_s": warm["first_answer_s"],
         "startup_line": startup_line[0] if startup_line else "",
