@@ -24,7 +24,13 @@ from pydantic import BaseModel, Field
 
 from ogmux.tools.objectgraph.access import Scopes, normalize_scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
-from ogmux.tools.objectgraph.embedding import Embedder, EmbeddingUnavailable, cosines, load_embedder, node_text
+from ogmux.tools.objectgraph.embedding import (
+    Embedder,
+    EmbeddingUnavailable,
+    cosines,
+    load_embedder,
+    node_text,
+)
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
 from ogmux.tools.objectgraph.listing import node_version
 from ogmux.tools.objectgraph.metadata import Complete, without_navigation
