@@ -22,7 +22,7 @@ Scale: generated corpora of 10,000 and 100,000 nodes — parse time, index build
 node embeddings), RSS, search (hybrid and lexical) and resolve p50/p99 in-process.
 
 Usage: python benchmarks/bench_objectgraph.py [--data DIR] [--heldout DIR] [--curve 150,200,...]
-       [--scale 10000,100000] [--skip-scale]
+       [--scale 10000,100000] [--skip-scale] [--tune] [--p1-only]
 """
 
 from __future__ import annotations
@@ -309,6 +309,41 @@ def variants(data: Path, config: ObjectGraphConfig) -> list[dict]:
         p1 = protocol_p1(data, config.model_copy(update=update), follow=follow, rag=False)
         out.append({"variant": name, **{k: p1[k] for k in keys}})
     return out
+
+
+def missed_evidence_ranks(data: Path, config: ObjectGraphConfig, depth: int = 50) -> dict:
+    """Where the evidence P1 misses sits: for each passage not in a question's context, the best rank
+    (1-based, in `search_index(question, k=depth)`) of a node whose text holds it; "split" when no
+    single node holds it (it spans two)."""
+    snap = Corpus(data / "docs", config).snapshot()
+    doc_tokens = {k: count_tokens(v) for k, v in _sources(data / "docs").items()}
+    questions = _questions(data)
+    holders: dict[str, list[str]] = {}
+    texts = {nid: _norm(n.full) for nid, n in snap.nodes.items()}
+    buckets = {"1-3": 0, "4-10": 0, "11-20": 0, f"21-{depth}": 0, f"below {depth}": 0, "split": 0}
+    for q, row in zip(questions, _p1_rows(snap, questions, config, doc_tokens), strict=True):
+        if row["recall"] == 1:
+            continue
+        context = _norm(render_resolve(resolve_context(snap, row["resolved"], level="full", follow=[], config=config)))
+        ranked = [e.id for e in search_index(snap, q["question"], k=depth, config=config).entries]
+        for passage in q["evidence"]:
+            ev = _norm(passage)
+            if ev in context:
+                continue
+            if ev not in holders:
+                holders[ev] = [nid for nid, t in texts.items() if ev in t]
+            ranks = [ranked.index(n) + 1 for n in holders[ev] if n in ranked]
+            best = min(ranks, default=None)
+            key = (
+                "split" if not holders[ev]
+                else f"below {depth}" if best is None
+                else "1-3" if best <= 3
+                else "4-10" if best <= 10
+                else "11-20" if best <= 20
+                else f"21-{depth}"
+            )
+            buckets[key] += 1
+    return {"search_depth": depth, "missed_passages": sum(buckets.values()), "best_rank_of_a_holding_node": buckets}
 
 
 def oracle_p1(data: Path, config: ObjectGraphConfig) -> dict:
@@ -619,9 +654,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--tune", action="store_true", help="also sweep the search field weights, the embedding share and the granularity on the dev questions"
     )
+    ap.add_argument(
+        "--p1-only",
+        action="store_true",
+        help="only P1 on the dev questions with the default settings, and where its missed evidence ranks; "
+        "prints the figures and writes nothing (seconds: for trying a ranking change)",
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     config = ObjectGraphConfig(reload=False)
+    if args.p1_only:
+        if not (args.data / "questions.jsonl").is_file():
+            print(f"dev data not found at {args.data} (../shared/data/og-dev); pass --data DIR", file=sys.stderr)
+            return 1
+        p1 = protocol_p1(args.data, config, rag=False)
+        keys = ("nodes", "mean_context_tokens", "reduction", "evidence_recall", "recall_by_task", "misses")
+        print(json.dumps({k: p1[k] for k in keys}, indent=2))
+        print(json.dumps(missed_evidence_ranks(args.data, config), indent=2))
+        return 0
     result: dict = {
         "benchmark": "objectgraph",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
