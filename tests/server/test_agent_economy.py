@@ -19,24 +19,8 @@ from ogmux.server.app import build_server
 from ogmux.server.mcp_tools.route_model import render_decision
 from ogmux.server.settings import load_settings
 from ogmux.tools.objectgraph.tokens import count_tokens
+from tests.tools.objectgraph.documents import VAULT
 
-HIDDEN = """<!-- og:meta id=vault title="Vault" version=1.1 -->
-<!-- og:changelog
-version=1.1 date=2026-05-01 changed=rotation summary="Rotate the root key monthly."
--->
-
-<!-- og:node id=howto type=steps
-:requires rotation
--->
-## Rotating keys
-
-Rotate keys with the rotation procedure.
-
-<!-- og:node id=rotation type=steps scopes=admin -->
-## Root key rotation
-
-The root key is rotated by the vault operator.
-"""
 SECRET_DOC = """<!-- og:meta id=secret-plans title="Plans" version=1.0 -->
 
 <!-- og:node id=plan type=concept scopes=admin -->
@@ -57,7 +41,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     for p in DEMO.iterdir():
         shutil.copy(p, root / p.name)
-    (root / "vault.og").write_text(HIDDEN, encoding="utf-8")
+    (root / "vault.og").write_text(VAULT, encoding="utf-8")
     (root / "secret-plans.og").write_text(SECRET_DOC, encoding="utf-8")
     return root
 

@@ -14,24 +14,7 @@ from ogmux.demo import CORPUS as DEMO
 from ogmux.server.app import build_server
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
-
-SECRET = """<!-- og:meta id=vault title="Vault" version=1.1 -->
-<!-- og:changelog
-version=1.1 date=2026-05-01 changed=rotation summary="Rotate the root key monthly."
--->
-
-<!-- og:node id=howto type=steps
-:requires rotation
--->
-## Rotating keys
-
-Rotate keys with the rotation procedure.
-
-<!-- og:node id=rotation type=steps scopes=admin -->
-## Root key rotation
-
-The root key xylophone-42 is rotated by the vault operator.
-"""
+from tests.tools.objectgraph.documents import VAULT
 
 
 @functools.cache
@@ -53,7 +36,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     for p in DEMO.iterdir():
         shutil.copy(p, root / p.name)
-    (root / "vault.og").write_text(SECRET, encoding="utf-8")
+    (root / "vault.og").write_text(VAULT, encoding="utf-8")
     return root
 
 
