@@ -31,26 +31,10 @@ from ogmux.tools.objectgraph.store import (
 )
 from tests.integration.engines import PostgresServer
 from tests.integration.store_db import new_database
+from tests.tools.objectgraph.documents import VAULT
 
 LEXICAL = ObjectGraphConfig(reload=False, ranking="lexical")
 
-SECRET = """<!-- og:meta id=vault title="Vault" version=1.1 -->
-<!-- og:changelog
-version=1.1 date=2026-05-01 changed=rotation summary="Rotate the root key monthly."
--->
-
-<!-- og:node id=howto type=steps
-:requires rotation
--->
-## Rotating keys
-
-Rotate keys with the rotation procedure.
-
-<!-- og:node id=rotation type=steps scopes=admin -->
-## Root key rotation
-
-The root key xylophone-42 is rotated by the vault operator.
-"""
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +43,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for p in DEMO.iterdir():
         if p.suffix in (".og", ".md"):
             shutil.copy(p, root / p.name)
-    (root / "vault.og").write_text(SECRET, encoding="utf-8")
+    (root / "vault.og").write_text(VAULT, encoding="utf-8")
     return root
 
 
@@ -202,7 +186,7 @@ def test_corpus_push_checks_every_file_first(pg_cluster: PostgresServer, corpus_
     assert "pushed version 1: 4 documents" in capsys.readouterr().out
     broken = tmp_path / "broken"
     shutil.copytree(corpus_dir, broken)
-    (broken / "vault.og").write_text(SECRET.replace("id=rotation", "id=howto"), encoding="utf-8")
+    (broken / "vault.og").write_text(VAULT.replace("id=rotation", "id=howto"), encoding="utf-8")
     assert main(["check", str(broken)]) == 1
     check = capsys.readouterr().out
     assert "vault.og:" in check and "error" in check
