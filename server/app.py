@@ -23,9 +23,13 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
     CallToolResult,
     Completion,
+    GetPromptResult,
     PromptReference,
     ResourceTemplateReference,
     TextContent,
@@ -42,7 +46,7 @@ from ogmux.server.context import AppState, ToolContext
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
 from ogmux.server.instructions import build_instructions
 from ogmux.server.principal import Principal, principal_for
-from ogmux.server.prompts import PROMPTS
+from ogmux.server.prompts import PROMPTS, PromptSpec
 from ogmux.server.ratelimit import RateLimiter, RateLimitExceeded
 from ogmux.server.registry import ResourceSpec, ToolSpec, discover_resources, profile_tools
 from ogmux.server.schemas import mcp_tool
@@ -335,24 +339,69 @@ class OgmuxServer(MCPServer):
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
 
+    # --- prompts --------------------------------------------------------------------
+    @staticmethod
+    def _may_use(principal: Principal | None, prompt: PromptSpec | None) -> bool:
+        return prompt is not None and principal is not None and all(principal.may_call(t) for t in prompt.tools)
+
+    async def get_prompt(  # type: ignore[override]
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult:
+        """Prompts pass the gate too: rate limit, grant (a prompt the role may not use answers like an
+        unknown one), bounded arguments with a clear error, one audit line."""
+        principal = self.current_principal()
+        started = time.perf_counter()
+        outcome: Outcome = "ok"
+        size = 0
+        try:
+            try:
+                self.check_rate(principal)
+            except ToolCallError as exc:
+                outcome = exc.outcome
+                raise MCPError(INVALID_REQUEST, str(exc)) from None
+            prompt = next((p for p in PROMPTS if p.name == name), None)
+            if not self._may_use(principal, prompt) or not self._prompt_manager.get_prompt(name):
+                outcome = "invalid"
+                raise MCPError(INVALID_PARAMS, f"unknown prompt {bounded(name, 100)!r}; prompts/list names yours")
+            try:
+                result = await super().get_prompt(name, arguments, context)
+            except ValueError as exc:
+                outcome = "invalid"
+                raise MCPError(INVALID_PARAMS, f"prompt {name}: {_prompt_error(exc)}") from None
+            size = len(result.model_dump_json())
+            return result  # type: ignore[return-value]
+        except anyio.get_cancelled_exc_class():
+            outcome = "cancelled"
+            raise
+        finally:
+            self.audit.record(
+                principal=principal.id if principal else "anonymous",
+                role=principal.role if principal else "",
+                prompt=name,
+                arguments=arguments or {},
+                outcome=outcome,
+                result_bytes=size,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
         """Completions for resource-template parameters and prompt arguments, limited to what the caller may see."""
         principal = self.current_principal()
         if isinstance(ref, PromptReference):
             prompt = next((p for p in PROMPTS if p.name == ref.name), None)
             complete = prompt.complete.get(argument.name) if prompt else None
-            if complete is None or principal is None or not all(principal.may_call(t) for t in prompt.tools):
+            if complete is None or not self._may_use(principal, prompt):
                 return None
             ctx = ToolContext(principal=principal, state=self.state)
             values = await anyio.to_thread.run_sync(complete, ctx, argument.value)
-            return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+            return _completion(values)
         if not isinstance(ref, ResourceTemplateReference):
             return None
         for spec in self.resource_specs:
             if spec.uri == ref.uri and spec.complete is not None and self._may_read(principal, spec):
                 ctx = ToolContext(principal=principal, state=self.state)  # type: ignore[arg-type]
                 values = await anyio.to_thread.run_sync(spec.complete, ctx, argument.name, argument.value)
-                return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+                return _completion(values)
         return None
 
     async def list_resources(self):  # type: ignore[override]
@@ -362,13 +411,28 @@ class OgmuxServer(MCPServer):
 
     async def list_prompts(self):  # type: ignore[override]
         principal = self.current_principal()
-        allowed = {p.name for p in PROMPTS if principal is not None and all(principal.may_call(t) for t in p.tools)}
+        allowed = {p.name for p in PROMPTS if self._may_use(principal, p)}
         return [p for p in await super().list_prompts() if p.name in allowed]
 
     async def list_resource_templates(self):  # type: ignore[override]
         principal = self.current_principal()
         allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
         return [t for t in await super().list_resource_templates() if t.uri_template in allowed]
+
+
+def _prompt_error(exc: BaseException) -> str:
+    """What was wrong with a prompt's arguments, from the innermost cause (the SDK wraps it twice)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"argument {'.'.join(map(str, e['loc']))!r}: {e['msg']}" for e in exc.errors()[:5])
+    return bounded(str(exc), 300)
+
+
+def _completion(values: list[str]) -> Completion:
+    """The first 100 values; the total only when all were found (node completions stop early)."""
+    more = len(values) > 100
+    return Completion(values=values[:100], total=None if more else len(values), has_more=more)
 
 
 def _template_params(uri: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""One bounded JSON line per tool call or resource read: who, what (keyed hash), outcome, size, latency.
+"""One bounded JSON line per tool call, resource read or prompt: who, what (keyed hash), outcome, size, latency.
 
 Caller-controlled strings (tool names, resource URIs, principal names) are cut to NAME_CHARS escaped
 characters, so no line exceeds MAX_LINE_BYTES. Arguments are never written: only their HMAC-SHA256
@@ -146,12 +146,13 @@ class AuditLog:
         role: str,
         tool: str | None = None,
         resource: str | None = None,
+        prompt: str | None = None,
         arguments: Any,
         outcome: Outcome,
         result_bytes: int,
         latency_ms: float,
     ) -> None:
-        """Write one line for a tool call (`tool`) or a resource read (`resource`, its URI)."""
+        """Write one line for a tool call (`tool`), a resource read (`resource`, its URI) or a prompt (`prompt`)."""
         if not self._enabled:
             return
         line: dict[str, Any] = {
@@ -161,6 +162,8 @@ class AuditLog:
         }
         if resource is not None:
             line["resource"] = bounded(resource)
+        elif prompt is not None:
+            line["prompt"] = bounded(prompt)
         else:
             line["tool"] = bounded(tool or "")
         line.update(

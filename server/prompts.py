@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
 
 from ogmux.evaluators.radsafe.runs import RunStore
 from ogmux.server.context import ToolContext
 
 __all__ = ["PROMPTS", "PromptSpec"]
+
+# Prompt arguments are caller text echoed into the prompt: bounded like every tool argument.
+Text = Annotated[str, Field(max_length=2000)]
+Name = Annotated[str, Field(max_length=200)]
+Number = Annotated[str, Field(max_length=20)]
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ def complete_run(ctx: ToolContext, prefix: str) -> list[str]:
     return [name for name in RunStore(ctx.settings.eval.runs_dir).names() if name.startswith(prefix)]
 
 
-def answer_from_docs(question: str, token_budget: str = "2000") -> str:
+def answer_from_docs(question: Text, token_budget: Number = "2000") -> str:
     """Answer a question from the documents, citing node ids."""
     return (
         f"Answer from the ObjectGraph documents: {question}\n"
@@ -41,7 +49,7 @@ def answer_from_docs(question: str, token_budget: str = "2000") -> str:
     )
 
 
-def explain_safety_run(run: str, focus: str = "high-risk errors") -> str:
+def explain_safety_run(run: Name, focus: Name = "high-risk errors") -> str:
     """Evaluate a stored safety run and explain its worst questions."""
     return (
         f"Evaluate the safety run {run!r} with a focus on {focus}.\n"
@@ -52,7 +60,7 @@ def explain_safety_run(run: str, focus: str = "high-risk errors") -> str:
     )
 
 
-def call_model_within_budget(task: str, max_cost_usd: str = "0.01") -> str:
+def call_model_within_budget(task: Text, max_cost_usd: Number = "0.01") -> str:
     """Pick a model for a task within a cost budget, then call it."""
     return (
         f"Task for a model: {task}\n"

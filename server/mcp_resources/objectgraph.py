@@ -45,6 +45,11 @@ def node_fragment(ctx: ToolContext, doc: str, node: str) -> str:
     return view_for(ctx).node_source(f"{unquote(doc)}#{unquote(node)}", caller_scopes(ctx))
 
 
+# A completion shows at most 100 values; work stops one value past that (more exist), so a
+# completion costs at most about one document's index, never the whole corpus.
+COMPLETION_WORK = 101
+
+
 def doc_ids(view: CorpusView, scopes: Scopes, prefix: str) -> list[str]:
     """Ids of the documents `scopes` may read that start with `prefix`."""
     return [d.id for d in view.documents(scopes) if d.id.startswith(prefix)]
@@ -62,6 +67,8 @@ def node_ids(view: CorpusView, scopes: Scopes, prefix: str) -> list[str]:
         except LookupError:  # unknown or hidden: nothing to offer
             continue
         out += [line.id for line in lines if line.id.startswith(prefix)]
+        if len(out) >= COMPLETION_WORK:
+            break
     return out
 
 

@@ -13,12 +13,14 @@ import anyio
 import mcp
 import pytest
 from mcp.shared.exceptions import MCPError
+from mcp.types import ResourceTemplateReference
 
 from ogmux.server.app import ToolCallError, build_server
 from ogmux.server.audit import MAX_LINE_BYTES
 from ogmux.server.principal import principal_for
 from ogmux.server.settings import load_settings
 from ogmux.server.workpool import work_pool
+from ogmux.tools.objectgraph.store import MemoryView
 from tests.tools.solver.conftest import market_split
 
 HARD = {"model": market_split(3, m=6, n=60).model_dump(mode="json")}  # runs to any time limit given
@@ -191,3 +193,49 @@ async def test_document_calls_of_others_answer_while_one_principal_floods_solves
     await server.state.aclose()
     assert events.count("busy") == 40
     assert events.count("document call") == 5 and "solve finished" not in events
+
+
+async def test_prompts_pass_the_gate_with_bounded_arguments(tmp_path: Path) -> None:
+    """prompts/get skipped the limiter and the audit, rendered prompts of tools the role lacks, and
+    echoed a 5 MB argument back (a too-long argument was an internal error once bounded)."""
+    server = build_server(_settings(tmp_path, rate_limit={"rate": 0.01, "burst": 4}, **{"server.stdio_role": "reader"}),
+                          transport="memory")  # fmt: skip
+    async with mcp.Client(server) as client:
+        assert [p.name for p in (await client.list_prompts()).prompts] == ["answer_from_docs"]
+        ok = await client.get_prompt("answer_from_docs", {"question": "How do I deploy?"})
+        assert "How do I deploy?" in ok.messages[0].content.text
+        with pytest.raises(MCPError, match="argument 'question': String should have at most 2000 characters"):
+            await client.get_prompt("answer_from_docs", {"question": "Q" * 5_000_000})
+        with pytest.raises(MCPError, match="unknown prompt 'explain_safety_run'"):
+            await client.get_prompt("explain_safety_run", {"run": "radsafe-synthetic"})  # safety_report not granted
+        with pytest.raises(MCPError, match="unknown prompt") as unknown:
+            await client.get_prompt("x" * 100_000, {})
+        assert len(str(unknown.value)) < 400
+        with pytest.raises(MCPError, match="rate limit exceeded"):
+            await client.get_prompt("answer_from_docs", {"question": "again"})
+    await server.state.aclose()
+    records = _audit(tmp_path)
+    assert [r.get("prompt", "")[:20] for r in records] == ["answer_from_docs", "answer_from_docs", "explain_safety_run",
+                                                           "x" * 20, "answer_from_docs"]  # fmt: skip
+    assert [r["outcome"] for r in records] == ["ok", "invalid", "invalid", "invalid", "rate_limited"]
+
+
+async def test_a_node_completion_costs_at_most_about_one_document(tmp_path: Path, monkeypatch) -> None:
+    """Completions are not charged to the rate limit, so each must be cheap: an empty prefix built the
+    index of every document (80 ms for 24,000 nodes) to answer 100 values."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for d in range(30):
+        (corpus / f"d{d}.md").write_text(f"# Doc {d}\n\n" + "".join(f"## Part {i}\n\ntext\n\n" for i in range(200)))
+    server = build_server(_settings(tmp_path, **{"objectgraph.corpus": str(corpus)}), transport="memory")
+    built: list[str] = []
+    index = MemoryView.document_index
+    monkeypatch.setattr(MemoryView, "document_index", lambda view, doc, scopes: built.append(doc) or index(view, doc, scopes))
+    async with mcp.Client(server) as client:
+        ref = ResourceTemplateReference(type="ref/resource", uri="og://node/{id}")
+        first = (await client.complete(ref, {"name": "id", "value": ""})).completion
+        one = (await client.complete(ref, {"name": "id", "value": "d7#part-199"})).completion
+    await server.state.aclose()
+    assert len(first.values) == 100 and first.has_more and first.total is None
+    assert one.values == ["d7#part-199"] and one.total == 1
+    assert len(built) <= 2, built

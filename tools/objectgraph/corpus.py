@@ -147,8 +147,11 @@ def _stamp(p: Path) -> tuple[int, int]:
 
 
 def _read(real: Path, limit: int) -> bytes:
-    """The file's bytes; refuses a path that became a symbolic link and files over `limit` bytes."""
-    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    """The file's bytes; refuses a path that became a symbolic link or a non-regular file, and files over `limit` bytes.
+
+    O_NONBLOCK: a FIFO swapped in after the scan must not block the reload thread in open().
+    """
+    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):

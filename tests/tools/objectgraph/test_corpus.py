@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from ogmux.demo import CORPUS as DEMO_CORPUS
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
-from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, _default_parse
+from ogmux.tools.objectgraph.corpus import Corpus, CorpusError, _default_parse, _read
 from ogmux.tools.objectgraph.snapshot import Snapshot
 
 RUNBOOK = """<!-- og:meta id=runbook title="Runbook" version=1.1 scope=public -->
@@ -357,3 +358,25 @@ def test_a_vanished_corpus_directory_keeps_the_last_snapshot_and_says_why(tree: 
     assert reloaded(corpus) is first
     [issue] = corpus.issues
     assert issue.kind == "read" and "cannot read corpus directory" in issue.message
+
+
+def test_a_fifo_swapped_in_after_the_scan_never_blocks_the_reload(tmp_path: Path) -> None:
+    """Opening a FIFO without O_NONBLOCK waits for a writer forever, stopping every later reload."""
+    fifo = tmp_path / "late.md"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | bytes] = []
+    reader = threading.Thread(target=lambda: outcome.append(_try(lambda: _read(fifo, 1_000_000))), daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    if reader.is_alive():  # release the blocked open before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=5)
+        pytest.fail("reading a FIFO blocked")
+    assert isinstance(outcome[0], OSError) and "not a regular file" in str(outcome[0])
+
+
+def _try(read):
+    try:
+        return read()
+    except OSError as exc:
+        return exc
