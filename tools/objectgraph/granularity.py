@@ -9,12 +9,15 @@ subsections, and its keywords and dense summary are derived again from that text
 
 Only sections no `og:node` marker declares, with no declared or split node below them, are
 folded (an author's nodes are never changed), and every folded node shares the document's
-default scope, so no reader gains or loses text. The `.og` format keeps one node per
+default scope, so no reader gains or loses text. Nodes that some reader of the default scope may
+not see are left out of every decision (and of the folded text; they stay nodes of their own),
+so what a reader is served is what it would be served if those nodes were deleted from the file. The `.og` format keeps one node per
 heading, so folding happens when a corpus is served, not when a file is transpiled.
 """
 
 from __future__ import annotations
 
+from ogmux.tools.objectgraph.access import covers, effective_scopes
 from ogmux.tools.objectgraph.metadata import fill_metadata
 from ogmux.tools.objectgraph.model import Document, Node
 from ogmux.tools.objectgraph.tokens import count_tokens
@@ -27,9 +30,11 @@ def coarsen(doc: Document, merge_tokens: int) -> Document:
     if merge_tokens <= 0:
         return doc
     by_id = doc.node_map()
+    default = effective_scopes([doc.scope])
+    hidden = {n.id for n in doc.nodes if not covers(effective_scopes(n.scopes), default)}
     kids: dict[str, list[str]] = {}
     for n in doc.nodes:
-        if n.parent is not None:
+        if n.parent is not None and n.id not in hidden:
             kids.setdefault(n.parent, []).append(n.id)
 
     def subtree(nid: str) -> list[str]:
@@ -43,10 +48,10 @@ def coarsen(doc: Document, merge_tokens: int) -> Document:
     def foldable(n: Node) -> bool:
         return not n.declared and 1 <= n.level <= 6 and n.scopes == [doc.scope]
 
-    sections = sum(1 <= n.level <= 6 for n in doc.nodes)
+    sections = sum(1 <= n.level <= 6 for n in doc.nodes if n.id not in hidden)
     owner: dict[str, str] = {}
     for n in doc.nodes:
-        if n.id in owner or not kids.get(n.id) or not foldable(n):
+        if n.id in owner or n.id in hidden or not kids.get(n.id) or not foldable(n):
             continue
         members = subtree(n.id)
         if len(members) >= sections or not all(foldable(by_id[m]) for m in members):

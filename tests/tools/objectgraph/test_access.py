@@ -303,13 +303,16 @@ def _visible_to(scopes: str, caller: frozenset[str]) -> bool:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(file=sectioned_files(), caller=callers, query=queries)
+@given(file=sectioned_files(), caller=callers, query=queries, merge=st.sampled_from([0, 350]))
 def test_deleting_hidden_sections_from_the_file_changes_nothing_a_caller_sees(
-    file: tuple[Any, list[tuple[str, str, str]]], caller: frozenset[str], query: list[str]
+    file: tuple[Any, list[tuple[str, str, str]]], caller: frozenset[str], query: list[str], merge: int
 ) -> None:
-    """Ids generated from headings, parents, the document title and version, and the changelog are
-    the same whether or not the file holds sections the caller may not see."""
+    """Ids generated from headings, parents, the document title and version, the changelog and the
+    sections folded into one node (`merge` tokens) are the same whether or not the file holds sections
+    the caller may not see."""
     from hypothesis import assume
+
+    from ogmux.tools.objectgraph.granularity import coarsen
 
     from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
     from ogmux.tools.objectgraph.parser import parse_document
@@ -317,13 +320,13 @@ def test_deleting_hidden_sections_from_the_file_changes_nothing_a_caller_sees(
     head, sections = file
     full_text = _file(head, [t for t, _, _ in sections])
     try:
-        full_doc = parse_document(full_text, path="doc.og")
+        full_doc = coarsen(parse_document(full_text, path="doc.og"), merge)
     except ObjectGraphSyntaxError:
         assume(False)  # a generated id colliding with a differently scoped node's id is refused
     visible = {n.id for n in full_doc.nodes if _visible_to(",".join(n.scopes), caller)}
     reduced_text = _file(_without_hidden(head, visible), [t for t, s, _ in sections if _visible_to(s, caller)])
     full, _ = build_snapshot([full_doc])
-    only_visible, _ = build_snapshot([parse_document(reduced_text, path="doc.og")])
+    only_visible, _ = build_snapshot([coarsen(parse_document(reduced_text, path="doc.og"), merge)])
     ids = [*full.nodes, "doc#setup", "doc#setup-2", "doc#deploy", "doc#intro-setup", "doc#merger-with-acme-deploy"]
     plan = {
         "query": " ".join(query + ["setup", "deploy", "notes"]),

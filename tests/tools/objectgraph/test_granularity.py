@@ -54,4 +54,29 @@ def test_declared_and_scoped_nodes_are_never_folded() -> None:
     assert [n.id for n in coarsen(doc, 200).nodes] == [n.id for n in doc.nodes]
     scoped = PLAN.replace("### Day before", "<!-- og:node id=day-before scopes=ops -->\n### Day before")
     doc = parse_document(scoped, path="plan.md")
-    assert {"timeline", "two-months-prior", "day-before"} <= {n.id for n in coarsen(doc, 200).nodes}
+    served = coarsen(doc, 200).node_map()  # the scoped node stays itself; the rest folds as if it were deleted
+    assert "day-before" in served and "two-months-prior" not in served
+    assert "Print the name badges" not in served["timeline"].full
+
+
+def _reader_view(text: str) -> list[tuple[str, str | None, str]]:
+    from ogmux.tools.objectgraph.access import effective_scopes, is_visible
+
+    doc = coarsen(parse_document(text, path="guide.md"), 350)
+    return [(n.id, n.parent, n.full) for n in doc.nodes if is_visible(effective_scopes(n.scopes), frozenset({"public"}))]
+
+
+HIDDEN = "<!-- og:node id=merger scopes=admin -->\n### Merger\n\nTalks with Acme.\n\n"
+
+
+def test_folding_is_decided_as_if_hidden_sections_were_deleted() -> None:
+    """A hidden subsection stopped its public section from folding, and a hidden top-level section made
+    a public tree short of the whole document: a reader could tell a hidden section was there."""
+    below = "# Guide\n\nIntro.\n\n## Setup\n\nSetup text.\n\n### Install\n\nInstall text.\n\n{}## Other\n\nOther text.\n"
+    assert _reader_view(below.format(HIDDEN)) == _reader_view(below.format(""))
+    assert [i for i, _, _ in _reader_view(below.format(HIDDEN))] == ["guide", "setup", "other"]
+    beside = "# Guide\n\nIntro.\n\n## Setup\n\nSetup text.\n\n### Install\n\nInstall text.\n\n{}"
+    top = HIDDEN.replace("### Merger", "# Merger")
+    assert _reader_view(beside.format(top)) == _reader_view(beside.format(""))
+    admin = coarsen(parse_document(below.format(HIDDEN), path="guide.md"), 350)
+    assert "Talks with Acme" not in admin.node_map()["setup"].full and admin.node_map()["merger"].full == HIDDEN.split("-->\n")[1]
