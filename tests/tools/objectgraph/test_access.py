@@ -312,9 +312,8 @@ def test_deleting_hidden_sections_from_the_file_changes_nothing_a_caller_sees(
     the caller may not see."""
     from hypothesis import assume
 
-    from ogmux.tools.objectgraph.granularity import coarsen
-
     from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+    from ogmux.tools.objectgraph.granularity import coarsen
     from ogmux.tools.objectgraph.parser import parse_document
 
     head, sections = file
