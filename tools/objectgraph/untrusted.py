@@ -13,6 +13,7 @@ mapped to Latin letters. Flagging is a heuristic for the reader, not a filter (d
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 
@@ -78,9 +79,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "exfiltration",
         re.compile(
             r"!\[[^\]\n]*\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*"  # a remote image with a query string
-            r"|<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*\?"
-            r"|\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*(?:\{|\}|\$|%7[bd]|\[|<)",  # a link to fill in
-            re.IGNORECASE,
+            r"|<img\b[^>]*\b(?:src|srcset)\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*\?"
+            r"|\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*(?:\{|\}|\$|%7[bd]|\[|<)"  # a link to fill in
+            r"|^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?(?:https?:)?//[^\s>]*\?[^\s>]*(?:\{|\}|\$|%7[bd]|\[|<)"  # ... by reference
+            r"|<(?:https?:)?//[^\s>]*\?[^\s>]*(?:\{|\}|\$|%7[bd]|\[)[^\s>]*>",  # ... as an autolink
+            re.IGNORECASE | re.MULTILINE,
         ),
     ),
     (
@@ -103,17 +106,23 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
+# A reference-style image (`![alt][label]`, `![label][]`, `![label]`) and the definitions of labels.
+_IMAGE_REF = re.compile(r"!\[([^\]\n]*)\](?:\[([^\]\n]*)\])?")
+_REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]*<?((?:https?:)?//[^\s>]*\?[^\s>]*)", re.MULTILINE)
 _EXCERPT = 80
 # Cyrillic, Greek and small-capital letters that look like Latin ones (Unicode confusables).
 _LOOKALIKES = str.maketrans(
-    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅ" "αοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" "ᴀʙᴄᴅᴇғɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ",
-    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJS" "aopiekvutxbABEZHIKMNOPTYX" "abcdefghijklmnoprstuvwyz",
+    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅ" "αοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" "ᴀʙᴄᴅᴇғɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ"
+    "օսհոցզ" "ᎥᎠᎡᎢᎪᎬᏃᏚᏟᏞᎻᏒ",
+    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJS" "aopiekvutxbABEZHIKMNOPTYX" "abcdefghijklmnoprstuvwyz"
+    "ouhnqq" "iDRTAEZSCLMR",
 )
 
 
 def normalize(text: str) -> str:
-    """The text as flagging reads it: NFKC, without format characters, look-alike letters as Latin."""
-    text = unicodedata.normalize("NFKC", text)
+    """The text as flagging reads it: HTML character references decoded, NFKC, without format characters,
+    look-alike letters as Latin."""
+    text = unicodedata.normalize("NFKC", html.unescape(text))
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return text.translate(_LOOKALIKES)
 
@@ -127,6 +136,10 @@ def scan_instructions(text: str, field: str) -> list[InjectionFlag]:
             start = max(0, m.start() - 10)
             excerpt = " ".join(text[start : m.end() + 10].split())[:_EXCERPT]
             found.append((m.start(), InjectionFlag(kind=kind, field=field, excerpt=excerpt)))
+    images = {" ".join((m.group(2) or m.group(1)).lower().split()) for m in _IMAGE_REF.finditer(text)}
+    for m in _REF_DEF.finditer(text):
+        if " ".join(m.group(1).lower().split()) in images:  # a remote image with a query string, by reference
+            found.append((m.start(), InjectionFlag(kind="exfiltration", field=field, excerpt=m.group(0)[:_EXCERPT])))
     found.sort(key=lambda p: p[0])
     return [f for _, f in found]
 
