@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
 import tomllib
+import types
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -240,17 +243,81 @@ class ConfigError(ValueError):
         self.path = path
         self.problems = problems
         where = str(path) if path else "environment/defaults"
-        lines = [f"invalid configuration in {where}:"]
-        lines += [f"  {key}: {reason}" for key, reason in problems]
-        super().__init__("\n".join(lines))
+        if len(problems) == 1:
+            key, reason = problems[0]
+            text = f"{where}: {reason}" if key == "(file)" else f"invalid configuration in {where}: {key}: {reason}"
+        else:
+            text = "\n".join([f"invalid configuration in {where}:", *(f"  {k}: {r}" for k, r in problems)])
+        super().__init__(text)
+
+
+def _model_in(annotation: Any) -> Any:
+    """`annotation` with Optional/Union unwrapped to its model, dict or list member."""
+    while get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = next((a for a in args if get_origin(a) in (dict, list) or _is_model(a)), args[0])
+    return annotation
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys accepted where the last part of `loc` stands (empty when not a settings section)."""
+    tp: Any = Settings
+    for part in loc:
+        tp = _model_in(tp)
+        if _is_model(tp):
+            field = tp.model_fields.get(str(part))
+            if field is None:
+                return []
+            tp = field.annotation
+        elif get_origin(tp) in (dict, list):
+            tp = get_args(tp)[-1]
+        else:
+            return []
+    tp = _model_in(tp)
+    return list(tp.model_fields) if _is_model(tp) else []
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})" if known else ""
+    return f"unknown key{hint}; examples/ogmux.toml documents every key"
+
+
+def _env_name(loc: tuple[Any, ...]) -> str | None:
+    """The OGMUX_* variable that set the value at `loc`, if one is set."""
+    name = "OGMUX_" + "__".join(str(p) for p in loc).upper()
+    return next((k for k in os.environ if k.upper() == name), None)
 
 
 def _validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        env = _env_name(loc) if loc else None
+        if env:
+            key = f"{key} (from {env})"
+        msg = _unknown_key(loc) if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         out.append((key, msg))
+    return out
+
+
+def _unknown_env_sections() -> list[tuple[str, str]]:
+    """OGMUX_<SECTION>__<KEY> variables naming no settings section (they would be silently ignored)."""
+    out = []
+    for name in sorted(os.environ):
+        if not name.upper().startswith("OGMUX_") or "__" not in name:
+            continue
+        section = name[len("OGMUX_"):].split("__", 1)[0].lower()
+        if section not in Settings.model_fields:
+            close = difflib.get_close_matches(section, Settings.model_fields, n=1)
+            hint = f"did you mean OGMUX_{close[0].upper()}__...?" if close else f"sections: {', '.join(Settings.model_fields)}"
+            out.append((name, f"no settings section {section!r}; {hint}"))
     return out
 
 
@@ -292,7 +359,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(path, [("(file)", "file not found")]) from None
+            reason = "settings file not found (check the path; examples/ogmux.toml is a documented example to copy)"
+            raise ConfigError(path, [("(file)", reason)]) from None
         except IsADirectoryError:
             raise ConfigError(path, [("(file)", "is a directory, not a TOML file")]) from None
         except tomllib.TOMLDecodeError as exc:
@@ -304,6 +372,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
+    if unknown := _unknown_env_sections():
+        raise ConfigError(None, unknown)
     try:
         return Settings(**data)
     except ValidationError as exc:

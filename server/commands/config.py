@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ogmux.server.cliutil import DEFAULT_CONFIG
@@ -64,7 +65,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        Console(stderr=True, highlight=False).print(f"[red]✗[/red] {exc}")
+        Console(stderr=True, highlight=False).print(f"[red]✗[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
     missing = missing_paths(settings)
     if missing:

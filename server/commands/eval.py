@@ -112,7 +112,7 @@ def run_metrics(args: argparse.Namespace) -> int:
     try:
         report, _ = _score(args)
     except (RadsafeError, ValueError, LookupError, OSError) as exc:
-        err.print(f"[red]✗[/red] {escape(str(exc))}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         report, table = _score(args)
     except (RadsafeError, ValueError, LookupError, OSError) as exc:
-        err.print(f"[red]✗[/red] {escape(str(exc))}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render_html(report, table, args.comparisons), encoding="utf-8")  # type: ignore[arg-type]
@@ -171,7 +171,7 @@ def run_models_cmd(args: argparse.Namespace) -> int:
             root = args.corpus or settings.objectgraph.corpus_dir()
             retriever = ObjectGraphRetriever(Corpus(root, settings.objectgraph))
     except (RadsafeError, ValueError, ValidationError, OSError) as exc:
-        err.print(f"[red]✗[/red] {escape(str(exc))}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
 
     async def go() -> int:
@@ -199,5 +199,5 @@ def run_models_cmd(args: argparse.Namespace) -> int:
         err.print(f"interrupted: finished cells are kept in {args.out / 'run.jsonl'}; run the same command to resume")
         return 130
     except (RadsafeError, ValueError, LookupError, OSError) as exc:
-        err.print(f"[red]✗[/red] {escape(str(exc))}")
+        err.print(f"[red]✗[/red] {escape(str(exc))}", soft_wrap=True)
         return 1

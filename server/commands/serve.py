@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import logging
 import socket
@@ -25,10 +26,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the MCP server (stdio by default; --http for streamable HTTP)")
     p.add_argument("--http", action="store_true", help="serve streamable HTTP (stateless) instead of stdio")
     p.add_argument("--host", default=None, help="HTTP bind address (default from config: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default from config: 8765)")
+    p.add_argument("--port", type=_port, default=None, help="HTTP port (default from config: 8765)")
     p.add_argument("--corpus", type=Path, default=None, help="directory of .og/.md documents to serve")
     add_config_argument(p)
     p.set_defaults(func=run_serve)
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 (any free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
+    return int(text)
+
+
+# What to do when the HTTP socket cannot be bound, by errno.
+_LISTEN_HINTS = {
+    errno.EADDRINUSE: "another process is listening there: stop it or pick another port with --port",
+    errno.EACCES: "ports below 1024 need privileges: pick a port from 1024 up with --port",
+    errno.EADDRNOTAVAIL: "no interface of this machine has that address: use --host 127.0.0.1, or 0.0.0.0 for every one",
+}
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -59,7 +75,13 @@ def run_serve(args: argparse.Namespace) -> int:
         try:
             sock = listen(settings.server.host, settings.server.port)
         except OSError as exc:
-            print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {exc}", file=sys.stderr)
+            if isinstance(exc, socket.gaierror):
+                hint = "the host name does not resolve: give --host an IP address or a known name"
+            else:
+                hint = _LISTEN_HINTS.get(exc.errno or 0, "check --host and --port")
+            reason = exc.strerror or str(exc)
+            print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {reason} ({hint})",
+                  file=sys.stderr)
             return 1
         print(startup_line(server, config_path(args), "http"), file=sys.stderr, flush=True)
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,35 @@ def test_a_command_that_does_not_serve_does_not_load_the_mcp_server() -> None:
     code = "import sys; from ogmux.server.cli import main; main(['index', '--stats-only']); print('mcp' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd="/")
     assert proc.stdout.splitlines()[-1] == "False"
+
+
+def test_config_check_prints_a_bracketed_reason_as_written_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "a-rather-long-directory-name-so-that-the-line-passes-eighty-columns" / "ogmux.toml"
+    bad.parent.mkdir()
+    bad.write_text("[server\n")
+    assert main(["config", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"✗ invalid configuration in {bad}: (syntax): Expected ']' at the end of a table declaration " \
+                  "(at line 1, column 8)\n"
+
+
+@pytest.mark.parametrize("port", ["99999", "abc", "-1"])
+def test_serve_refuses_a_port_that_is_not_one(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--http", "--port", port])
+    assert exc.value.code == 2
+    assert f"argument --port: '{port}' is not a port: give a number from 1 to 65535" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_says_so_and_how_to_fix_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(port)],
+                              capture_output=True, text=True, check=False, timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == f"ogmux: cannot listen on 127.0.0.1:{port}: Address already in use (another process is " \
+                          "listening there: stop it or pick another port with --port)\n"

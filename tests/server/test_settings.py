@@ -30,7 +30,10 @@ def test_file_and_environment_override(tmp_path: Path, monkeypatch: pytest.Monke
     ("text", "key", "reason"),
     [
         ("[server]\nport = 70000\n", "server.port", "less than or equal to 65535"),
-        ("[server]\nprot = 1\n", "server.prot", "Extra inputs are not permitted"),
+        ("[server]\nprot = 1\n", "server.prot", "unknown key (did you mean 'port'?); examples/ogmux.toml documents"),
+        ("[servr]\nport = 1\n", "servr", "unknown key (did you mean 'server'?)"),
+        ('[roles.admin]\ntols = ["*"]\n', "roles.admin.tols", "unknown key (did you mean 'tools'?)"),
+        ("[server]\nzzz = 1\n", "server.zzz", "unknown key (known keys: name, host, port,"),
         ('[[tokens]]\nprincipal = "a"\nrole = "ghost"\nhash = "sha256$' + "0" * 32 + "$" + "0" * 64 + '"\n', "(top level)", "'ghost' is not a defined role"),
         ('[[tokens]]\nprincipal = "a"\nrole = "admin"\nhash = "plaintext-token"\n', "tokens.0.hash", "should match pattern"),
         ("[jwt]\nenabled = true\n", "jwt", "jwt.issuer is required"),
@@ -52,8 +55,39 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
     bad.write_text("[server\nport = 1\n")
     with pytest.raises(ConfigError, match="broken.toml"):
         load_settings(bad)
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError) as exc:
         load_settings(tmp_path / "absent.toml")
+    assert str(exc.value) == f"{tmp_path / 'absent.toml'}: settings file not found (check the path; " \
+                             "examples/ogmux.toml is a documented example to copy)"
+
+
+def test_one_problem_is_one_line_and_several_are_listed(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[server]\nport = 70000\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    assert str(exc.value) == f"invalid configuration in {cfg}: server.port: Input should be less than or equal to 65535"
+    cfg.write_text("[server]\nport = 70000\nprot = 1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    assert str(exc.value).splitlines()[0] == f"invalid configuration in {cfg}:" and len(str(exc.value).splitlines()) == 3
+
+
+def test_an_environment_variable_is_named_when_its_value_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text("[server]\nport = 9000\n")
+    monkeypatch.setenv("OGMUX_SERVER__PORT", "abc")
+    with pytest.raises(ConfigError, match=r"server\.port \(from OGMUX_SERVER__PORT\): Input should be a valid integer"):
+        load_settings(cfg)
+
+
+def test_an_environment_variable_naming_no_section_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OGMUX_SERVR__PORT", "9000")
+    monkeypatch.setenv("OGMUX_UNRELATED", "1")  # not a setting (no section separator): left alone
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    assert str(exc.value) == ("invalid configuration in environment/defaults: OGMUX_SERVR__PORT: "
+                              "no settings section 'servr'; did you mean OGMUX_SERVER__...?")
 
 
 def test_bundled_example_config_is_valid() -> None:
