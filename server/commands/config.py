@@ -13,6 +13,7 @@ from ogmux.server.cliutil import DEFAULT_CONFIG
 from ogmux.server.settings import ConfigError, Settings, load_settings
 from ogmux.server.startup import missing_paths
 from ogmux.server.state import redact_url
+from ogmux.text import plural
 
 __all__ = ["register", "report"]
 
@@ -32,7 +33,7 @@ def report(settings: Settings, console: Console) -> None:
     console.print(f"stdio principal: {s.stdio_principal!r} as role {s.stdio_role!r}")
     auth = []
     if settings.tokens:
-        auth.append(f"{len(settings.tokens)} static token(s)")
+        auth.append(plural(len(settings.tokens), "static token"))
     if settings.jwt.enabled:
         auth.append(f"JWT ({', '.join(settings.jwt.algorithms)}, issuer {settings.jwt.issuer})")
     console.print(f"HTTP auth: {', '.join(auth) if auth else 'none (HTTP allowed on loopback only)'}")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from ogmux.router.launch import PRESETS, plan_launch
+from ogmux.text import plural
 
 
 def _plan(args: argparse.Namespace):
@@ -25,7 +26,7 @@ def _cmd(args: argparse.Namespace) -> int:
     p = plan.preset
     print(
         f"# {p.model}: {p.total_params_b:g}B total / {p.active_params_b:g}B active, {p.experts} experts top-{p.experts_per_token}; "
-        f"{plan.gpus} GPU(s): TP {plan.tensor_parallel} x DP {plan.data_parallel}"
+        f"{plural(plan.gpus, 'GPU')}: TP {plan.tensor_parallel} x DP {plan.data_parallel}"
         f"{', expert parallel' if plan.expert_parallel else ''}"
     )
     print(shlex.join(plan.argv))
