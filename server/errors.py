@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ogmux.server.audit import bounded
+
 __all__ = ["USER_ERRORS", "describe_validation_error"]
 
 # Domain packages raise subclasses of these for caller mistakes; anything else is internal.
@@ -25,6 +27,8 @@ def describe_validation_error(tool: str, model: type[BaseModel], exc: Validation
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(arguments)"
+        if len(where) > 200 or not where.isprintable():  # argument names and dict keys are caller text
+            where = bounded(where.encode("unicode_escape").decode("ascii"), 200)
         if err["type"] == "extra_forbidden":
             accepted = ", ".join(model.model_fields) or "none"
             lines.append(f"  {where}: unknown argument; accepted: {accepted}")

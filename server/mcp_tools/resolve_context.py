@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ogmux.server.context import ToolContext
 from ogmux.server.documents import caller_scopes, view_for
@@ -32,6 +32,21 @@ class ResolveContextInput(BaseModel):
     since_version: str | None = Field(None, pattern=rf"^{VERSION_PATTERN}$", description="only nodes changed after it")
     state: dict[str, Any] | None = Field(None, description="facts for the attached assertions")
     attempt: int = Field(1, ge=1, le=1000, description="for assertion retries")
+
+    # Bounds kept out of the JSON Schema (every schema token is paid for on each listing).
+    @field_validator("ids")
+    @classmethod
+    def _bounded_ids(cls, ids: list[str]) -> list[str]:
+        if any(len(i) > 300 for i in ids):
+            raise ValueError("an id has over 300 characters; ids look like 'doc#node'")
+        return ids
+
+    @field_validator("state")
+    @classmethod
+    def _bounded_state(cls, state: dict[str, Any] | None) -> dict[str, Any] | None:
+        if state is not None and (len(state) > 200 or any(len(k) > 200 for k in state)):
+            raise ValueError("state holds at most 200 facts with names of at most 200 characters")
+        return state
 
 
 def check_since_version(snapshot: Snapshot, ids: list[str], since: str, scopes: Scopes) -> None:
