@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
+from pydantic import BaseModel
 
-from ogmux.server.settings import ConfigError, load_settings
+from ogmux.server.settings import ConfigError, Settings, _is_model, _model_in, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ogmux.toml"
 
@@ -117,3 +121,45 @@ def test_defaults_point_at_the_packaged_demo_data() -> None:
     s = load_settings(None)
     assert s.objectgraph.corpus_dir() == CORPUS and s.eval.runs_dir == SAFETY_RUNS
     assert (SAFETY_RUNS / "radsafe-synthetic").is_dir() and any(CORPUS.glob("*.og"))
+
+
+def _documented_keys_by_section(text: str) -> dict[str, str]:
+    """examples/ogmux.toml's text under each section header (commented-out headers count), by header."""
+    blocks: dict[str, str] = {}
+    header = ""
+    for line in text.splitlines():
+        m = re.match(r"\s*#?\s*\[\[?([A-Za-z0-9_.\-]+)\]\]?\s*(#.*)?$", line)
+        if m:
+            header = m.group(1)
+        else:
+            blocks[header] = blocks.get(header, "") + line + "\n"
+    return blocks
+
+
+def _leaf_keys(model: type[BaseModel], path: str) -> Iterator[tuple[str, str]]:
+    """(section path with `*` for a table name, key) of every setting that is not itself a section."""
+    for name, field in model.model_fields.items():
+        tp = _model_in(field.annotation)
+        star = ""
+        if get_origin(tp) in (dict, list):
+            star = ".*" if get_origin(tp) is dict else ""
+            tp = _model_in(get_args(tp)[-1])
+        if _is_model(tp):
+            yield from _leaf_keys(tp, f"{path}.{name}{star}".lstrip("."))
+        else:
+            yield path, name
+
+
+def test_the_example_config_documents_every_key_in_its_section() -> None:
+    blocks = _documented_keys_by_section(EXAMPLE.read_text(encoding="utf-8"))
+    undocumented = []
+    for section, key in _leaf_keys(Settings, ""):
+        pattern = re.compile("^" + re.escape(section).replace(r"\*", r"[^.]+") + "$")
+        # a section written inline (`rate_limit = { ... }`, `rules = [{ ... }]`) is documented in its parent's block
+        parents = [section.rsplit(".", i)[0] for i in range(section.count(".") + 1)]
+        text = "".join(body for header, body in blocks.items()
+                       if pattern.match(header) or any(re.fullmatch(re.escape(p).replace(r"\*", r"[^.]+"), header)
+                                                       for p in parents[1:]))
+        if not re.search(rf"(^|[\s{{,#]){re.escape(key)}\s*=", text, re.MULTILINE):
+            undocumented.append(f"{section}.{key}" if section else key)
+    assert not undocumented, f"keys missing from examples/ogmux.toml: {undocumented}"
