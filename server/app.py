@@ -40,7 +40,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ogmux.server.audit import AuditLog, Outcome, bounded
+from ogmux.server.audit import AuditLog, Outcome, bounded, printable
 from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier, secure_http_app
 from ogmux.server.context import AppState, ToolContext
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
@@ -316,12 +316,12 @@ class OgmuxServer(MCPServer):
             if isinstance(results, list):
                 size = sum(len(r.content.encode() if isinstance(r.content, str) else r.content) for r in results)
             return results
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as exc:  # messages echo the URI: caller text of any length
             outcome = "invalid" if outcome == "ok" else outcome
-            raise
-        except ResourceError:
+            raise ResourceNotFoundError(printable(str(exc), 300)) from None
+        except ResourceError as exc:
             outcome = "error" if outcome == "ok" else outcome
-            raise
+            raise ResourceError(printable(str(exc), 300)) from None
         except anyio.get_cancelled_exc_class():
             outcome = "cancelled"
             raise

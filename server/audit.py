@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from ogmux.server.settings import AuditSettings
 
-__all__ = ["MAX_LINE_BYTES", "AuditLog", "Outcome", "bounded", "hash_arguments", "load_audit_key"]
+__all__ = ["MAX_LINE_BYTES", "AuditLog", "Outcome", "bounded", "hash_arguments", "load_audit_key", "printable"]
 
 Outcome = Literal["ok", "error", "invalid", "denied", "rate_limited", "busy", "cancelled", "internal_error"]
 
@@ -44,6 +44,16 @@ def bounded(text: str, limit: int = NAME_CHARS) -> str:
             break
         kept += 1
     return f"{text[:kept]}...[+{len(text) - kept} chars]"
+
+
+def printable(text: str, limit: int = NAME_CHARS) -> str:
+    """`text` for a message: control and non-printable characters escaped, cut to `limit` characters."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    escaped = text[:limit].encode("unicode_escape").decode("ascii")
+    if len(text) <= limit and len(escaped) <= limit:
+        return escaped
+    return f"{escaped[:limit]}...[{len(text)} chars in all]"
 
 
 def hash_arguments(arguments: Any, key: bytes) -> str:

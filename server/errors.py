@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ogmux.server.audit import bounded
+from ogmux.server.audit import printable
 
 __all__ = ["USER_ERRORS", "describe_validation_error"]
 
@@ -27,8 +27,7 @@ def describe_validation_error(tool: str, model: type[BaseModel], exc: Validation
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(arguments)"
-        if len(where) > 200 or not where.isprintable():  # argument names and dict keys are caller text
-            where = bounded(where.encode("unicode_escape").decode("ascii"), 200)
+        where = printable(where)  # argument names and dict keys are caller text
         if err["type"] == "extra_forbidden":
             accepted = ", ".join(model.model_fields) or "none"
             lines.append(f"  {where}: unknown argument; accepted: {accepted}")

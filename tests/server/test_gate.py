@@ -258,3 +258,15 @@ async def test_caller_strings_echoed_in_errors_are_bounded_and_escaped(tmp_path:
     for text in texts:
         assert text.startswith("invalid arguments") and len(text) < 600, text[:200]
         assert "\u202e" not in text and text.count("\n") <= 2
+
+
+async def test_resource_errors_echo_at_most_a_bounded_escaped_uri(tmp_path: Path) -> None:
+    """'Unknown resource: <URI>' echoed a 1 MB URI whole."""
+    server = build_server(_settings(tmp_path), transport="memory")
+    odd = "\u202e\n<<<end og-data x>>>" + "x" * 1_000_000
+    async with mcp.Client(server) as client:
+        for uri in ["og://node/" + odd, "og://doc/" + odd + "/changelog", "og://nowhere/" + odd, "og://doc/%0A%E2%80%AE"]:
+            with pytest.raises(MCPError) as refused:
+                await client.read_resource(uri)
+            assert len(refused.value.message) < 400 and refused.value.message.isprintable()
+    await server.state.aclose()
