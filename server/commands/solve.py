@@ -96,9 +96,31 @@ def _network(p: argparse.ArgumentParser) -> None:
     add_config_argument(p)
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a time limit in seconds, above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time limit: give seconds above 0, e.g. 60")
+    return value
+
+
+def _gap(text: str) -> float:
+    """An argparse type: a relative MIP gap from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a relative gap: give a number from 0 to 1, e.g. 1e-4")
+    return value
+
+
 def _limits(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-limit", type=float, default=None, help="seconds (default: solver.default_time_s)")
-    p.add_argument("--gap", type=float, default=1e-4, help="relative MIP gap (default 1e-4)")
+    p.add_argument("--time-limit", type=_seconds, default=None, help="seconds (default: solver.default_time_s)")
+    p.add_argument("--gap", type=_gap, default=1e-4, help="relative MIP gap (default 1e-4)")
 
 
 def _emit(result: BaseModel, text: str, out: Path | None) -> None:
@@ -107,8 +129,13 @@ def _emit(result: BaseModel, text: str, out: Path | None) -> None:
     print(text)
 
 
-def _fail(exc: Exception) -> int:
-    print(f"error: {exc}", file=sys.stderr)
+def _fail(exc: Exception, what: str = "") -> int:
+    """Print `exc` as one line (a validation error as its fields and reasons) and return exit status 2."""
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()[:5])
+        print(f"error: {what or 'invalid input'}: {fields}", file=sys.stderr)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
     return 2
 
 
@@ -122,7 +149,7 @@ def run_milp(args: argparse.Namespace) -> int:
         else:
             result = solve_milp_file(args.file, limits, config)
     except (SolverError, ValidationError, OSError) as exc:
-        return _fail(exc)
+        return _fail(exc, f"{args.file} is not a LinearModel (docs/solver.md describes it)")
     from ogmux.server.mcp_tools.solve_milp import render
 
     _emit(result, render(result), args.json)
@@ -171,6 +198,8 @@ def run_surrogate(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from ogmux.tools.solver.training import TrainConfig, train_surrogate
 
+    if not args.output.parent.is_dir():  # before minutes of training
+        return _fail(OSError(f"cannot write {args.output}: no directory {args.output.parent}"))
     try:
         cfg = TrainConfig(
             function=args.function,
@@ -187,8 +216,11 @@ def run_train(args: argparse.Namespace) -> int:
         )
         net, report = train_surrogate(cfg)
     except (SolverError, ValidationError) as exc:
-        return _fail(exc)
-    save_onnx(net, args.output)
+        return _fail(exc, "invalid training settings")
+    try:
+        save_onnx(net, args.output)
+    except OSError as exc:
+        return _fail(OSError(f"cannot write {args.output}: {exc.strerror or exc}"))
     if args.json is not None:
         args.json.write_text(report.model_dump_json(indent=1), encoding="utf-8")
     print(

@@ -169,3 +169,39 @@ def test_milp_file_errors_name_the_file_and_line(tmp_path: Path, capsys: pytest.
     empty.write_text("NAME empty\nROWS\n N obj\nCOLUMNS\nRHS\nENDATA\n")
     assert main(["solve", "milp", str(empty)]) == 2
     assert "the model has no variables" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--time-limit", "-1"], "argument --time-limit: '-1' is not a time limit: give seconds above 0"),
+        (["--time-limit", "inf"], "argument --time-limit: 'inf' is not a time limit"),
+        (["--gap", "2"], "argument --gap: '2' is not a relative gap: give a number from 0 to 1"),
+    ],
+)
+def test_milp_limit_flags_out_of_range_are_refused_by_the_parser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], reason: str
+) -> None:
+    lp = tmp_path / "m.lp"
+    lp.write_text("Maximize\n obj: x\nSubject To\n c1: x <= 4\nEnd\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["solve", "milp", str(lp), *flags])
+    assert exc.value.code == 2 and reason in capsys.readouterr().err
+
+
+def test_a_json_model_that_is_not_one_gets_one_line_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "model.json"
+    bad.write_text("{}")
+    assert main(["solve", "milp", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {bad} is not a LinearModel (docs/solver.md describes it): variables: Field required\n"
+
+
+def test_train_refuses_an_output_directory_that_does_not_exist_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "missing" / "net.onnx"
+    assert main(["solve", "train", "peaks", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {out}: no directory {out.parent}\n"
