@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -54,10 +55,17 @@ def report(settings: Settings, console: Console) -> None:
         console.print("router backends: none (list_models, route_model and chat have no model to use)")
         return
     table = Table("backend", "kind", "model", "replicas", "API key from")
+    table.columns[3].overflow = "fold"  # a URL is shown whole, folded over lines
+    unset = [b for b in backends if b.api_key_env and not os.environ.get(b.api_key_env)]
     for b in backends:
-        table.add_row(b.name, b.kind, b.model or b.name, ", ".join(b.replicas) or "-", b.api_key_env or "-")
+        key = f"{b.api_key_env} (not set)" if b in unset else b.api_key_env or "-"
+        table.add_row(b.name, b.kind, b.model or b.name, ", ".join(b.replicas) or "-", key)
     console.print(f"router backends (policy {settings.router.default_policy}):")
     console.print(table)
+    err = Console(stderr=True, highlight=False)
+    for b in unset:  # the server may run with another environment: a warning, not a failure
+        err.print(f"[yellow]![/yellow] backend {b.name!r}: {b.api_key_env} is not set here; "
+                  "chat cannot call it until the server's environment sets it", soft_wrap=True)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -134,3 +134,20 @@ def test_serve_on_a_port_in_use_says_so_and_how_to_fix_it() -> None:
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr == f"ogmux: cannot listen on 127.0.0.1:{port}: Address already in use (another process is " \
                           "listening there: stop it or pick another port with --port)\n"
+
+
+def test_config_check_warns_of_an_api_key_variable_that_is_not_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text('[[router.backends]]\nname = "gpt"\nkind = "openai"\nmodel = "gpt-4o-mini"\napi_key_env = "OGX_TEST_KEY"\n')
+    monkeypatch.delenv("OGX_TEST_KEY", raising=False)
+    assert main(["config", "check", str(cfg)]) == 0
+    captured = capsys.readouterr()
+    assert "OGX_TEST_KEY (not set)" in captured.out
+    assert captured.err == "! backend 'gpt': OGX_TEST_KEY is not set here; chat cannot call it until the server's " \
+                           "environment sets it\n"
+    monkeypatch.setenv("OGX_TEST_KEY", "sk-test")
+    assert main(["config", "check", str(cfg)]) == 0
+    captured = capsys.readouterr()
+    assert "(not set)" not in captured.out and captured.err == ""
