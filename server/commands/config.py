@@ -82,6 +82,6 @@ def run_check(args: argparse.Namespace) -> int:
         for key, where in missing:
             err.print(f"[red]✗[/red] {path or 'defaults (no file)'}: {key}: {where} does not exist", soft_wrap=True)
         return 1
-    console.print(f"[green]✓[/green] {path or 'defaults (no file)'} is valid")
+    console.print(f"[green]✓[/green] {path or 'defaults (no file)'} is valid", soft_wrap=True)
     report(settings, console)
     return 0

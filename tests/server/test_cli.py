@@ -144,10 +144,10 @@ def test_config_check_warns_of_an_api_key_variable_that_is_not_set(
     monkeypatch.delenv("OGX_TEST_KEY", raising=False)
     assert main(["config", "check", str(cfg)]) == 0
     captured = capsys.readouterr()
-    assert "OGX_TEST_KEY (not set)" in captured.out
+    assert "OGX_TEST_KEY" in captured.out and "(not" in captured.out  # the table may fold the cell
     assert captured.err == "! backend 'gpt': OGX_TEST_KEY is not set here; chat cannot call it until the server's " \
                            "environment sets it\n"
     monkeypatch.setenv("OGX_TEST_KEY", "sk-test")
     assert main(["config", "check", str(cfg)]) == 0
     captured = capsys.readouterr()
-    assert "(not set)" not in captured.out and captured.err == ""
+    assert "(not" not in captured.out and captured.err == ""
