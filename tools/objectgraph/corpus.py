@@ -448,6 +448,22 @@ class Corpus:
             message = str(exc) if isinstance(exc, CorpusError) else f"reload failed ({type(exc).__name__}: {exc})"
             self._issues = [Issue(severity="error", kind="read", path=".", message=message, hint="the last good snapshot is served")]
 
+    def _within_file_limit(self, paths: list[tuple[str, Path]]) -> tuple[list[tuple[str, Path]], list[Issue]]:
+        """At most `max_files` files: those served already first, then new ones in path order; the rest refused."""
+        limit = self.config.max_files
+        if len(paths) <= limit:
+            return paths, []
+        ranked = sorted(paths, key=lambda p: (p[0] not in self._files, p[0]))
+        kept = {rel for rel, _ in ranked[:limit]}
+        left_out = ranked[limit:]
+        issue = _refused(
+            left_out[0][0],
+            f"this file and {len(left_out) - 1} more are not served: the corpus holds {len(paths)} files, "
+            f"over objectgraph.max_files = {limit}",
+            "raise objectgraph.max_files or remove files",
+        )
+        return [p for p in paths if p[0] in kept], [issue]
+
     def refresh(self) -> bool:
         """Re-read changed, new and deleted files now; swap in a new snapshot if anything changed."""
         with self._lock:
@@ -456,6 +472,8 @@ class Corpus:
                 paths, refused = _files(self.root)
             except OSError as exc:
                 raise CorpusError(f"cannot read corpus directory {self.root}: {exc}") from None
+            paths, over = self._within_file_limit(paths)
+            refused += over
             changed = False
             current: dict[str, _FileState | None] = {}
             for rel, real in paths:
