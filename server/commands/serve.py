@@ -90,6 +90,9 @@ def run_serve(args: argparse.Namespace) -> int:
     else:
         server = build_server(settings, transport="stdio")
         print(startup_line(server, config_path(args), "stdio"), file=sys.stderr, flush=True)
+        if sys.stdin.isatty():  # started by hand, not by an MCP client
+            print("ogmux: speaking MCP on stdin/stdout: an MCP client (Claude Desktop, the Inspector) starts this "
+                  "command itself; Ctrl-C stops it", file=sys.stderr, flush=True)
         anyio.run(serve_stdio, server)
     return 0
 

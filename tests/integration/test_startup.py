@@ -6,7 +6,10 @@ Claude Desktop starts it.
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +71,20 @@ def test_a_corpus_without_a_readable_document_stops_start_up(tmp_path: Path) -> 
     [line] = proc.stderr.splitlines()
     assert line.startswith(f"ogmux: corpus directory {tmp_path} holds no readable .og or .md document; first problem: ")
     assert "broken.og:" in line and f"`ogmux check {tmp_path}`" in line
+
+
+def test_started_by_hand_in_a_terminal_it_says_what_it_waits_for_and_stops_on_ctrl_c() -> None:
+    main, tty = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ogmux", "serve"], stdin=tty, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd="/")
+    os.close(tty)
+    try:
+        lines = [proc.stderr.readline(), proc.stderr.readline()]
+        assert lines[0].startswith("ogmux: stdio · no config file (defaults) · corpus ")
+        assert lines[1].startswith("ogmux: speaking MCP on stdin/stdout: an MCP client")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr.read() == ""  # no traceback
+    finally:
+        proc.kill()
+        os.close(main)
