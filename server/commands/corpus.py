@@ -75,11 +75,20 @@ def _report(corpus: Corpus) -> int:
     return errors
 
 
+def _no_documents(corpus: Corpus) -> str:
+    """One line saying the corpus holds no readable document and what to do."""
+    return f"no .og or .md document in {corpus.root}: pass the directory that holds your documents"
+
+
 def run_check(args: argparse.Namespace) -> int:
     corpus = _load(args)
     if corpus is None:
         return 2
-    return 1 if _report(corpus) else 0
+    errors = _report(corpus)
+    if not corpus.snapshot().docs and not errors:
+        print(_no_documents(corpus), file=sys.stderr)
+        return 1
+    return 1 if errors else 0
 
 
 def run_push(args: argparse.Namespace) -> int:
@@ -108,6 +117,11 @@ def run_index(args: argparse.Namespace) -> int:
     if corpus is None:
         return 2
     snap = corpus.snapshot()
+    errors = [i for i in corpus.issues if i.severity == "error"]
+    check = f"run `ogmux check {corpus.root}` for details"
+    if not snap.docs:
+        print(f"{plural(len(errors), 'load error')}; {check}" if errors else _no_documents(corpus), file=sys.stderr)
+        return 1
     if not args.stats_only:
         for d in list_documents(snap):
             print(f"{d.id} v{d.version}: {d.title}")
@@ -125,7 +139,6 @@ def run_index(args: argparse.Namespace) -> int:
     print("types: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())))
     print("edges: " + (", ".join(f":{k} {v}" for k, v in sorted(edges.items())) or "none"))
     print("scopes: " + ", ".join(f"{k} {v}" for k, v in sorted(scopes.items())))
-    errors = [i for i in corpus.issues if i.severity == "error"]
     if errors:
-        print(f"{plural(len(errors), 'load error')}; run `ogmux check` for details", file=sys.stderr)
+        print(f"{plural(len(errors), 'load error')}; {check}", file=sys.stderr)
     return 0

@@ -151,3 +151,18 @@ def test_config_check_warns_of_an_api_key_variable_that_is_not_set(
     assert main(["config", "check", str(cfg)]) == 0
     captured = capsys.readouterr()
     assert "(not" not in captured.out and captured.err == ""
+
+
+def test_index_and_check_of_a_directory_without_documents_fail_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a document\n")
+    assert main(["index", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == f"no .og or .md document in {tmp_path}: pass the directory that " \
+                                                  "holds your documents\n"
+    assert main(["check", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"no .og or .md document in {tmp_path}")
+    (tmp_path / "broken.og").write_text("<!-- og:meta id=b -->\n<!-- og:node type=steps -->\n## B\n")
+    assert main(["index", str(tmp_path), "--stats-only"]) == 1
+    assert capsys.readouterr().err == f"1 load error; run `ogmux check {tmp_path}` for details\n"
