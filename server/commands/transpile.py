@@ -60,6 +60,10 @@ def run_transpile(args: argparse.Namespace) -> int:
     if not args.input.exists():
         print(f"{args.input}: no such file or directory", file=sys.stderr)
         return 2
+    file_output = args.output / args.input.with_suffix(".og").name if args.output.is_dir() else args.output
+    if (args.output if args.input.is_dir() else file_output).resolve() == args.input.resolve():
+        print(f"-o {args.output} would overwrite the input: write to another file or directory", file=sys.stderr)
+        return 2
     if args.max_node_tokens < 16:
         print("--max-node-tokens must be at least 16", file=sys.stderr)
         return 2
@@ -85,9 +89,8 @@ def run_transpile(args: argparse.Namespace) -> int:
                 print(f"{args.input}: no .md or .og files found", file=sys.stderr)
                 return 1
         else:
-            output = args.output / args.input.with_suffix(".og").name if args.output.is_dir() else args.output
             results = [
-                transpile_file(args.input, output, max_node_tokens=args.max_node_tokens, complete=complete)
+                transpile_file(args.input, file_output, max_node_tokens=args.max_node_tokens, complete=complete)
             ]
     except ValueError as exc:  # ObjectGraphSyntaxError carries file:line:column and a hint
         print(str(exc), file=sys.stderr)

@@ -166,3 +166,16 @@ def test_index_and_check_of_a_directory_without_documents_fail_with_one_line(
     (tmp_path / "broken.og").write_text("<!-- og:meta id=b -->\n<!-- og:node type=steps -->\n## B\n")
     assert main(["index", str(tmp_path), "--stats-only"]) == 1
     assert capsys.readouterr().err == f"1 load error; run `ogmux check {tmp_path}` for details\n"
+
+
+def test_transpile_refuses_to_overwrite_its_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    md = tmp_path / "notes.md"
+    md.write_text("# Notes\n\nText.\n")
+    og = tmp_path / "notes.og"
+    og.write_text("# Notes\n\nText.\n")
+    for args in (["transpile", str(md), "-o", str(md)], ["transpile", str(og), "-o", str(tmp_path)],
+                 ["transpile", str(tmp_path), "-o", str(tmp_path)]):
+        assert main(args) == 2
+        assert capsys.readouterr().err == f"-o {args[-1]} would overwrite the input: write to another file or directory\n"
+    assert md.read_text() == og.read_text() == "# Notes\n\nText.\n"
+    assert main(["transpile", str(md), "-o", str(tmp_path)]) == 0 and og.read_text().startswith("<!-- og:")
