@@ -309,6 +309,16 @@ def test_a_model_without_variables_is_refused(text: str, fmt: str) -> None:
         solve_milp_text(text, fmt)
 
 
+def _cycle(n: int) -> LinearModel:
+    """x0 > x1 > ... > x(n-1) >= x0 among n other rows: infeasible, with a long IIS deletion filter."""
+    return LinearModel(
+        variables=[Variable(name=f"x{i}", lower=None) for i in range(n)],
+        constraints=[Constraint(name=f"c{i}", terms={f"x{i}": 1, f"x{i + 1}": -1}, sense=">=", rhs=1) for i in range(n - 1)]
+        + [Constraint(name="close", terms={f"x{n - 1}": 1, "x0": -1}, sense=">=", rhs=0)]
+        + [Constraint(name=f"h{i}", terms={f"x{i}": 1, f"x{(i + 7) % n}": 1}, sense="<=", rhs=1e6) for i in range(n)],
+    )
+
+
 def test_an_infeasible_model_without_iis_says_why() -> None:
     # 2x = 1 has no integer solution, yet its LP relaxation is feasible: nothing to show as an IIS
     m = LinearModel(
@@ -317,13 +327,7 @@ def test_an_infeasible_model_without_iis_says_why() -> None:
     )
     r = solve_milp(m)
     assert r.status == "infeasible" and r.iis is None and "the conflict needs integrality" in r.message
-    chain = LinearModel(  # a cycle x0 > x1 > ... > x299 >= x0 among hundreds of other rows: a long deletion filter
-        variables=[Variable(name=f"x{i}", lower=None) for i in range(300)],
-        constraints=[Constraint(name=f"c{i}", terms={f"x{i}": 1, f"x{i + 1}": -1}, sense=">=", rhs=1) for i in range(299)]
-        + [Constraint(name="close", terms={"x299": 1, "x0": -1}, sense=">=", rhs=0)]
-        + [Constraint(name=f"h{i}", terms={f"x{i}": 1, f"x{(i + 7) % 300}": 1}, sense="<=", rhs=1e6) for i in range(300)],
-    )
-    r = solve_milp(chain, SolveLimits(time_limit_s=0.2))
+    r = solve_milp(_cycle(1500), SolveLimits(time_limit_s=0.2))  # an IIS search of seconds, cut at the limit
     assert r.status == "infeasible" and r.iis is None and "raise the time limit" in r.message
-    r = solve_milp(chain)
+    r = solve_milp(_cycle(300))
     assert {e.name for e in r.iis} == {f"c{i}" for i in range(299)} | {"close"}
