@@ -13,7 +13,9 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -59,6 +61,14 @@ __all__ = ["OgmuxServer", "build_server", "transport_security"]
 
 log = logging.getLogger("ogmux.server")
 TOOLS_COMPONENT = "server.tools"  # the ToolSpecs this server offers, for server_info
+
+
+@dataclass
+class _Call:
+    """What one gated request's audit line records of its end."""
+
+    outcome: Outcome = "ok"
+    size: int = 0
 
 
 class ToolCallError(Exception):
@@ -170,29 +180,40 @@ class OgmuxServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult:
         principal = self.current_principal()
+        with self._audited(principal, arguments, tool=name) as call:
+            try:
+                result = await self.run_tool(name, arguments, principal, context)
+                text = self.specs[name].render(result)
+                structured = result.model_dump(mode="json")
+                call.size = len(text.encode())
+                return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+            except ToolCallError as exc:
+                call.outcome, text = exc.outcome, str(exc)
+                call.size = len(text.encode())
+                return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+    @contextmanager
+    def _audited(self, principal: Principal | None, arguments: dict[str, Any], **target: str) -> Iterator[_Call]:
+        """Time one gated request and write its audit line, whatever way it ends."""
+        call = _Call()
         started = time.perf_counter()
-        outcome: Outcome = "ok"
-        text = ""
         try:
-            result = await self.run_tool(name, arguments, principal, context)
-            spec = self.specs[name]
-            text = spec.render(result)
-            structured = result.model_dump(mode="json")
-            return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
-        except ToolCallError as exc:
-            outcome, text = exc.outcome, str(exc)
-            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+            yield call
         except anyio.get_cancelled_exc_class():
-            outcome = "cancelled"
+            call.outcome = "cancelled"
+            raise
+        except Exception:
+            if call.outcome == "ok":
+                call.outcome = "internal_error"
             raise
         finally:
             self.audit.record(
                 principal=principal.id if principal else "anonymous",
                 role=principal.role if principal else "",
-                tool=name,
+                **target,
                 arguments=arguments,
-                outcome=outcome,
-                result_bytes=len(text.encode()),
+                outcome=call.outcome,
+                result_bytes=call.size,
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
 
@@ -303,41 +324,23 @@ class OgmuxServer(MCPServer):
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None):  # type: ignore[override]
         """Resource reads pass the same gate as tools: rate limit, scope (in `read`), one audit line."""
         principal = self.current_principal()
-        started = time.perf_counter()
-        outcome: Outcome = "ok"
-        size = 0
-        try:
+        with self._audited(principal, {"uri": str(uri)}, resource=self._resource_label(str(uri))) as call:
             try:
                 self.check_rate(principal)
             except ToolCallError as exc:
-                outcome = exc.outcome
+                call.outcome = exc.outcome
                 raise ResourceError(str(exc)) from None
-            results = await super().read_resource(uri, context)
+            try:
+                results = await super().read_resource(uri, context)
+            except ResourceNotFoundError as exc:  # messages echo the URI: caller text of any length
+                call.outcome = "invalid"
+                raise ResourceNotFoundError(printable(str(exc), 300)) from None
+            except ResourceError as exc:
+                call.outcome = "error"
+                raise ResourceError(printable(str(exc), 300)) from None
             if isinstance(results, list):
-                size = sum(len(r.content.encode() if isinstance(r.content, str) else r.content) for r in results)
+                call.size = sum(len(r.content.encode() if isinstance(r.content, str) else r.content) for r in results)
             return results
-        except ResourceNotFoundError as exc:  # messages echo the URI: caller text of any length
-            outcome = "invalid" if outcome == "ok" else outcome
-            raise ResourceNotFoundError(printable(str(exc), 300)) from None
-        except ResourceError as exc:
-            outcome = "error" if outcome == "ok" else outcome
-            raise ResourceError(printable(str(exc), 300)) from None
-        except anyio.get_cancelled_exc_class():
-            outcome = "cancelled"
-            raise
-        except Exception:
-            outcome = "internal_error"
-            raise
-        finally:
-            self.audit.record(
-                principal=principal.id if principal else "anonymous",
-                role=principal.role if principal else "",
-                resource=self._resource_label(str(uri)),
-                arguments={"uri": str(uri)},
-                outcome=outcome,
-                result_bytes=size,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
 
     # --- prompts --------------------------------------------------------------------
     @staticmethod
@@ -350,39 +353,23 @@ class OgmuxServer(MCPServer):
         """Prompts pass the gate too: rate limit, grant (a prompt the role may not use answers like an
         unknown one), bounded arguments with a clear error, one audit line."""
         principal = self.current_principal()
-        started = time.perf_counter()
-        outcome: Outcome = "ok"
-        size = 0
-        try:
+        with self._audited(principal, arguments or {}, prompt=name) as call:
             try:
                 self.check_rate(principal)
             except ToolCallError as exc:
-                outcome = exc.outcome
+                call.outcome = exc.outcome
                 raise MCPError(INVALID_REQUEST, str(exc)) from None
             prompt = next((p for p in PROMPTS if p.name == name), None)
             if not self._may_use(principal, prompt) or not self._prompt_manager.get_prompt(name):
-                outcome = "invalid"
+                call.outcome = "invalid"
                 raise MCPError(INVALID_PARAMS, f"unknown prompt {bounded(name, 100)!r}; prompts/list names yours")
             try:
                 result = await super().get_prompt(name, arguments, context)
             except ValueError as exc:
-                outcome = "invalid"
+                call.outcome = "invalid"
                 raise MCPError(INVALID_PARAMS, f"prompt {name}: {_prompt_error(exc)}") from None
-            size = len(result.model_dump_json())
+            call.size = len(result.model_dump_json())
             return result  # type: ignore[return-value]
-        except anyio.get_cancelled_exc_class():
-            outcome = "cancelled"
-            raise
-        finally:
-            self.audit.record(
-                principal=principal.id if principal else "anonymous",
-                role=principal.role if principal else "",
-                prompt=name,
-                arguments=arguments or {},
-                outcome=outcome,
-                result_bytes=size,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
 
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
         """Completions for resource-template parameters and prompt arguments, limited to what the caller may see."""
