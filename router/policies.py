@@ -15,7 +15,12 @@ from typing import Protocol
 from ogmux.router.accounting import cost_usd
 from ogmux.router.calibration import Calibration
 from ogmux.router.config import BackendConfig, RouterConfig
-from ogmux.router.errors import BackendUnavailableError, BudgetExceededError, NoCandidateError, UnknownModelError
+from ogmux.router.errors import (
+    BackendUnavailableError,
+    BudgetExceededError,
+    NoCandidateError,
+    UnknownModelError,
+)
 from ogmux.router.pool import Pool, Replica
 from ogmux.router.types import CandidateScore, ChatRequest, FilterResult, Guarantee
 

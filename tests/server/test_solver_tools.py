@@ -11,8 +11,8 @@ import pytest
 
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
-from tests.tools.solver.conftest import market_split
 from ogmux.tools.solver import ReluNetwork, save_onnx
+from tests.tools.solver.conftest import market_split
 
 
 def _net() -> ReluNetwork:

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.tools.solver.conftest import random_net
 from ogmux.tools.solver import (
     BoundsError,
     InputBounds,
@@ -19,6 +18,7 @@ from ogmux.tools.solver import (
     tighten_bounds,
 )
 from ogmux.tools.solver.bounds import check_bounds
+from tests.tools.solver.conftest import random_net
 
 
 def _pre_activations(net, x: np.ndarray) -> list[np.ndarray]:

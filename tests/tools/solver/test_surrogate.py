@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.tools.solver.conftest import random_net
 from ogmux.tools.solver import (
     InputBounds,
     ModelError,
@@ -22,6 +21,7 @@ from ogmux.tools.solver import (
     optimize_surrogate,
 )
 from ogmux.tools.solver.formulation import encode
+from tests.tools.solver.conftest import random_net
 
 BOX = InputBounds(lower=[-2.0, -1.0], upper=[1.5, 2.0])
 

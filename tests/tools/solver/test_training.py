@@ -7,11 +7,11 @@ import highspy
 import numpy as np
 import pytest
 
-from tests.tools.solver.conftest import random_net
 from ogmux.tools.solver.bounds import interval_bounds
 from ogmux.tools.solver.formulation import encode, to_highs_lp
 from ogmux.tools.solver.functions import FUNCTIONS, latin_hypercube
 from ogmux.tools.solver.highs_run import new_highs
+from tests.tools.solver.conftest import random_net
 
 
 def test_benchmark_functions_known_values() -> None:
