@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import mcp
 import pytest
 from mcp.types import PromptReference, ResourceTemplateReference
 
-from ogmux.demo import CORPUS as DEMO
 from ogmux.demo import SAFETY_RUNS
 from ogmux.router.types import CandidateScore, Decision, FilterResult
 from ogmux.server.app import build_server
 from ogmux.server.mcp_tools.route_model import render_decision
 from ogmux.server.settings import load_settings
 from ogmux.tools.objectgraph.tokens import count_tokens
-from tests.tools.objectgraph.documents import VAULT
+from tests.tools.objectgraph.documents import VAULT, demo_corpus_with
 
 SECRET_DOC = """<!-- og:meta id=secret-plans title="Plans" version=1.0 -->
 
@@ -38,12 +36,7 @@ SAFETY_SUMMARY_BUDGET = 2_500  # tokens of the default safety_report text
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    for p in DEMO.iterdir():
-        shutil.copy(p, root / p.name)
-    (root / "vault.og").write_text(VAULT, encoding="utf-8")
-    (root / "secret-plans.og").write_text(SECRET_DOC, encoding="utf-8")
-    return root
+    return demo_corpus_with(tmp_path_factory.mktemp("corpus"), **{"vault.og": VAULT, "secret-plans.og": SECRET_DOC})
 
 
 def _server(corpus: Path, role: str = "admin", **overrides):

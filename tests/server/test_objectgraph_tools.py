@@ -4,17 +4,15 @@ client), per role; plus the `ogmux check` / `ogmux index` commands."""
 from __future__ import annotations
 
 import functools
-import shutil
 from pathlib import Path
 
 import mcp
 import pytest
 
-from ogmux.demo import CORPUS as DEMO
 from ogmux.server.app import build_server
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
-from tests.tools.objectgraph.documents import VAULT
+from tests.tools.objectgraph.documents import VAULT, demo_corpus_with
 
 
 @functools.cache
@@ -33,11 +31,7 @@ def _server(corpus: Path, role: str):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    for p in DEMO.iterdir():
-        shutil.copy(p, root / p.name)
-    (root / "vault.og").write_text(VAULT, encoding="utf-8")
-    return root
+    return demo_corpus_with(tmp_path_factory.mktemp("corpus"), **{"vault.og": VAULT})
 
 
 async def test_search_and_resolve_for_admin(corpus: Path) -> None:

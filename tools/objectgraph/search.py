@@ -290,10 +290,7 @@ def search_index(
     ranked = [vis.ids[i] for i in top]
     score_of = {vis.ids[i]: float(scores[i]) for i in top}
     if reranked and complete is not None:
-        order = _rerank(snapshot, ranked[: config.rerank_candidates], query, complete)
-        reranked = order is not None
-        if order is not None:
-            ranked = order + ranked[config.rerank_candidates :]
+        ranked, reranked = _apply_rerank(snapshot, ranked, query, complete, config.rerank_candidates)
     page = ranked[offset : offset + k]
     entries = []
     for nid in page:
@@ -314,11 +311,23 @@ def search_index(
                 + scan_instructions(" ".join(n.keywords), "keywords"),
             )
         )
-    nxt = offset + k
+    return _page(query, entries, total, digest, offset + k, reranked)
+
+
+def _apply_rerank(
+    snapshot: Snapshot, ranked: list[str], query: str, complete: Complete, candidates: int
+) -> tuple[list[str], bool]:
+    """The ranking with its first `candidates` re-ordered by the model, and whether that happened."""
+    order = _rerank(snapshot, ranked[:candidates], query, complete)
+    return (ranked, False) if order is None else (order + ranked[candidates:], True)
+
+
+def _page(query: str, entries: list[SearchEntry], total: int, digest: str, end: int, reranked: bool) -> SearchPage:
+    """One page of results, with a cursor to the next when `end` is short of `total`."""
     return SearchPage(
         query=query,
         entries=entries,
         total=total,
-        next_cursor=_encode_cursor(digest, nxt) if nxt < total else None,
+        next_cursor=_encode_cursor(digest, end) if end < total else None,
         reranked=reranked,
     )

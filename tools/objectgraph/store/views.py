@@ -23,10 +23,10 @@ from ogmux.tools.objectgraph.resolve import ResolveResult, resolve_context
 from ogmux.tools.objectgraph.search import (
     SearchEntry,
     SearchPage,
+    _apply_rerank,
     _decode_cursor,
     _digest,
-    _encode_cursor,
-    _rerank,
+    _page,
     search_index,
 )
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
@@ -140,23 +140,13 @@ class StoreView:
             f.by_ids(ids, light=True)
             found = f.snapshot()  # the ranked nodes, for the re-rank prompt and the versions the caller sees
         if reranked and complete is not None:
-            order = _rerank(found, ids[: config.rerank_candidates], query, complete)
-            reranked = order is not None
-            if order is not None:
-                ids = order + ids[config.rerank_candidates :]
+            ids, reranked = _apply_rerank(found, ids, query, complete, config.rerank_candidates)
         by_id = {rows[o][0]: (s, *rows[o][1:]) for o, s in ranked if o in rows}
         entries = []
         for nid in ids[offset : offset + k]:
             node = found.nodes[nid]
             entries.append(_entry(node, node_version(found, node, caller), *by_id[nid]))
-        nxt = offset + k
-        return SearchPage(
-            query=query,
-            entries=entries,
-            total=total,
-            next_cursor=_encode_cursor(digest, nxt) if nxt < total else None,
-            reranked=reranked,
-        )
+        return _page(query, entries, total, digest, offset + k, reranked)
 
     def resolve(self, ids: Sequence[str], scopes: Scopes | None = None, **options: Any) -> ResolveResult:
         """`resolve_context` on the visible nodes the call can reach."""
