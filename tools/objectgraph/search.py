@@ -37,7 +37,15 @@ from ogmux.tools.objectgraph.metadata import Complete, without_navigation
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
 
-__all__ = ["InvalidCursorError", "SearchEntry", "SearchPage", "hybrid_scores", "search_index"]
+__all__ = [
+    "InvalidCursorError",
+    "SearchEntry",
+    "SearchPage",
+    "embedded_text",
+    "hybrid_scores",
+    "search_index",
+    "warn_lexical",
+]
 
 FIELDS = ("title", "keywords", "dense", "content")
 _WORDS = re.compile(r"[A-Za-z0-9]+")
@@ -99,14 +107,16 @@ def _body(n: NodeRecord) -> str:
     return _HEADING.sub("", without_navigation(n.full), count=1)
 
 
+def embedded_text(doc_title: str, n: NodeRecord) -> str:
+    """The text node `n` (of the document titled `doc_title`) is embedded from; it depends on that node only."""
+    return node_text(doc_title, n.heading_path, n.title, n.dense, _body(n))
+
+
 def _vectors(snapshot: Snapshot) -> tuple[dict[str, int], np.ndarray]:
     """Embedding of every node (each depends on its own node only), row by node id."""
     embedder: Embedder = load_embedder()
     rows = {nid: i for i, nid in enumerate(snapshot.nodes)}
-    texts = [
-        node_text(snapshot.docs[n.doc].title, n.heading_path, n.title, n.dense, _body(n))
-        for n in snapshot.nodes.values()
-    ]
+    texts = [embedded_text(snapshot.docs[n.doc].title, n) for n in snapshot.nodes.values()]
     return rows, embedder.embed(texts)
 
 
@@ -115,7 +125,7 @@ def _hybrid_vectors(snapshot: Snapshot, ids: list[str]) -> np.ndarray | None:
     try:
         rows, matrix = snapshot.cached("embeddings", None, lambda: _vectors(snapshot), size=1)
     except EmbeddingUnavailable as exc:
-        _warn_lexical(str(exc))
+        warn_lexical(str(exc))
         return None
     return np.ascontiguousarray(matrix[[rows[nid] for nid in ids]]) if ids else np.zeros((0, matrix.shape[1]), np.float32)
 
@@ -123,7 +133,8 @@ def _hybrid_vectors(snapshot: Snapshot, ids: list[str]) -> np.ndarray | None:
 _warned: set[str] = set()
 
 
-def _warn_lexical(reason: str) -> None:
+def warn_lexical(reason: str) -> None:
+    """Log, once per distinct `reason`, that hybrid ranking falls back to BM25 alone."""
     if reason not in _warned:
         _warned.add(reason)
         _log.warning("objectgraph: hybrid ranking unavailable (%s); ranking with BM25 alone", reason)

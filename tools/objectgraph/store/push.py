@@ -2,6 +2,7 @@
 
 Everything is written inside one transaction that ends by making the new version current, so a
 push that fails at any point (bad connection, full disk, a concurrent push) changes nothing.
+Each node's embedding is stored with it (`dense.py`), for hybrid ranking.
 Concurrent pushes are serialised by an advisory lock. Only the newest `keep` versions are kept;
 older ones are dropped after the commit (a request still reading the previous version finishes).
 """
@@ -17,9 +18,11 @@ from dataclasses import asdict, dataclass
 import psycopg
 from psycopg import sql
 
+from ogmux.tools.objectgraph.embedding import Embedder
 from ogmux.tools.objectgraph.search import _WORDS, _body
 from ogmux.tools.objectgraph.search import _fields as field_terms
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
+from ogmux.tools.objectgraph.store import dense
 from ogmux.tools.objectgraph.store.engine import unavailable
 from ogmux.tools.objectgraph.store.schema import (
     FIELDS,
@@ -47,6 +50,7 @@ class PushResult:
     postings: int
     seconds: float
     dropped: tuple[int, ...] = ()
+    embedded: bool = True  # False: the embedding model was unavailable; this version ranks with BM25 alone
 
 
 def _node_row(n: NodeRecord, ord_: int, doc_ord: int, cls: int, lengths: list[int]) -> tuple[object, ...]:
@@ -68,8 +72,8 @@ def _postings(ord_: int, fields: dict[str, list[str]]) -> Iterator[str]:
         yield f"{term}\t{ord_}\t" + "\t".join(str(c[term]) for c in counts) + "\n"
 
 
-def _load(conn: psycopg.Connection, version: int, snapshot: Snapshot) -> int:
-    """COPY documents, nodes and postings of `snapshot`; return the number of postings."""
+def _load(conn: psycopg.Connection, version: int, snapshot: Snapshot, embedder: Embedder | None) -> int:
+    """COPY documents, nodes, postings and (with `embedder`) vectors of `snapshot`; return the number of postings."""
     doc_ord = {d: i for i, d in enumerate(snapshot.docs)}
     classes: dict[frozenset[str], int] = {}
     class_stats: dict[int, list[int]] = {}
@@ -102,6 +106,8 @@ def _load(conn: psycopg.Connection, version: int, snapshot: Snapshot) -> int:
         postings += len(lines)
         with conn.cursor().copy(posting_copy) as cp:
             cp.write("".join(lines))
+        if embedder is not None:
+            dense.copy_vectors(conn, version, snapshot, nodes[start : start + _CHUNK], start, embedder)
     with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(table(version, "class"))) as cp:
         for scopes, cls in classes.items():
             cp.write_row((cls, sorted(scopes), *class_stats[cls]))
@@ -115,6 +121,7 @@ def push_snapshot(conninfo: str, snapshot: Snapshot, source: str = "", keep: int
     """Store `snapshot` as a new current version; keep the newest `keep` versions (at least 2)."""
     started = time.perf_counter()
     keep = max(2, keep)
+    embedder = dense.push_embedder()
     try:
         with psycopg.connect(conninfo, connect_timeout=10, autocommit=True) as conn:
             with conn.transaction():
@@ -123,8 +130,10 @@ def push_snapshot(conninfo: str, snapshot: Snapshot, source: str = "", keep: int
                 row = conn.execute("SELECT coalesce(max(version), 0) + 1 FROM ogmux.versions").fetchone()
                 version = int(row[0]) if row else 1
                 conn.execute(load_ddl(version))
-                postings = _load(conn, version, snapshot)
+                conn.execute(dense.load_ddl(version))
+                postings = _load(conn, version, snapshot, embedder)
                 conn.execute(finish_ddl(version))
+                conn.execute(dense.finish_ddl(version))
                 all_scopes = sorted({s for n in snapshot.nodes.values() for s in n.scopes})
                 conn.execute(
                     "INSERT INTO ogmux.versions (version, source, docs, nodes, all_scopes) VALUES (%s, %s, %s, %s, %s)",
@@ -138,7 +147,8 @@ def push_snapshot(conninfo: str, snapshot: Snapshot, source: str = "", keep: int
             dropped = _drop_old(conn, keep)
     except psycopg.OperationalError as exc:
         raise unavailable(exc) from None
-    return PushResult(version, len(snapshot.docs), len(snapshot.nodes), postings, time.perf_counter() - started, dropped)
+    seconds = time.perf_counter() - started
+    return PushResult(version, len(snapshot.docs), len(snapshot.nodes), postings, seconds, dropped, embedder is not None)
 
 
 def _drop_old(conn: psycopg.Connection, keep: int) -> tuple[int, ...]:

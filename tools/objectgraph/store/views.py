@@ -1,7 +1,8 @@
 """`CorpusView`: the query surface the tools call, over a loaded snapshot or over the document store.
 
 `MemoryView` hands each call to the in-memory query functions. `StoreView` answers the same
-calls from one version of the store for one request: search ranks in SQL (`query.py`); resolve
+calls from one version of the store for one request: search ranks in SQL (`query.py`), fused with
+the stored embeddings in hybrid mode (`dense.py`); resolve
 and the listings run the in-memory functions on a partial snapshot of the visible nodes they
 need (`fetch.py`). Both take the caller's scopes on every call, as the query functions do.
 """
@@ -30,6 +31,7 @@ from ogmux.tools.objectgraph.search import (
     search_index,
 )
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
+from ogmux.tools.objectgraph.store import dense
 from ogmux.tools.objectgraph.store.engine import DocumentStore
 from ogmux.tools.objectgraph.store.fetch import Fetcher, list_visible_documents
 from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, visible_stats
@@ -115,7 +117,8 @@ class StoreView:
 
     def search(self, query: str, k: int = 8, cursor: str | None = None, scopes: Scopes | None = None,
                config: ObjectGraphConfig | None = None, complete: Complete | None = None) -> SearchPage:  # fmt: skip
-        """`search_index` over the store: the same ranking, paging, cursors and re-rank."""
+        """`search_index` over the store: the same ranking, paging, cursors and re-rank (hybrid: over the
+        nodes holding a query term only)."""
         config = config or ObjectGraphConfig()
         caller = normalize_scopes(scopes)
         if k < 1:
@@ -129,7 +132,12 @@ class StoreView:
             reranked = complete is not None and config.rerank == "llm"
             if reranked:
                 want = max(want, config.rerank_candidates)
-            ranked, total = rank(conn, self.version, stats, analyze(query), want, config)
+            if config.ranking == "hybrid":
+                ranked, total = rank(conn, self.version, stats, analyze(query), dense.candidates(want), config)
+                stored = self.store.cached((self.version, "vectors"), lambda: dense.has_vectors(conn, self.version))
+                ranked = dense.fuse(conn, self.version, caller, query, ranked, config, stored)[:want]
+            else:
+                ranked, total = rank(conn, self.version, stats, analyze(query), want, config)
             rows = {}  # node row -> (id, dense tokens, full tokens)
             if ranked:
                 q = sql.SQL(_RANKED).format(node=table(self.version, "node"))

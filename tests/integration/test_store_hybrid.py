@@ -1,0 +1,178 @@
+"""Hybrid ranking served from a real PostgreSQL 15: embeddings stored at push, fused with the BM25 candidates.
+
+The claim tested: the store's hybrid ranking is the in-memory hybrid ranking with the nodes that hold
+no query term left out (in memory those enter when their cosine reaches `min_similarity`), scores
+included, for every caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ogmux.demo import CORPUS as DEMO
+from ogmux.tools.objectgraph import embedding, search
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.store import DocumentStore, StoreView, dense, push_snapshot
+from ogmux.tools.objectgraph.store.schema import table
+from tests.integration.engines import PostgresServer
+from tests.integration.store_db import new_database
+from tests.tools.objectgraph.documents import VAULT
+
+HYBRID = ObjectGraphConfig(reload=False, ranking="hybrid")
+LEXICAL = ObjectGraphConfig(reload=False, ranking="lexical")
+OG_DEV = Path(__file__).parents[1] / "data" / "og-dev" / "docs"
+QUERIES = [
+    "restart the server", "rate limit token bucket", "root key rotation vault", "configure vllm backends",
+    "how do I stop a runaway model", "safety score of an answer", "solve a linear program", "zzz",
+]  # fmt: skip
+CALLERS = [None, frozenset({"public"}), frozenset({"dev"}), frozenset({"admin"})]
+
+
+@pytest.fixture(scope="module")
+def demo(pg_cluster: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Snapshot, DocumentStore]]:
+    root = tmp_path_factory.mktemp("corpus")
+    for p in DEMO.iterdir():
+        if p.suffix in (".og", ".md"):
+            shutil.copy(p, root / p.name)
+    (root / "vault.og").write_text(VAULT, encoding="utf-8")
+    snap = Corpus(root, HYBRID).snapshot()
+    dsn = new_database(pg_cluster)
+    assert push_snapshot(dsn, snap).embedded
+    store = DocumentStore(dsn, reload_interval_s=0)
+    try:
+        yield snap, store
+    finally:
+        store.close()
+
+
+def _memory_without_unmatched(snap: Snapshot, query: str, scopes: frozenset[str] | None) -> list[tuple[str, float]]:
+    """The in-memory hybrid ranking (ids, scores) with the nodes that hold no query term left out."""
+    matched = {e.id for e in search_index(snap, query, k=10_000, scopes=scopes, config=LEXICAL).entries}
+    ranked = search_index(snap, query, k=10_000, scopes=scopes, config=HYBRID).entries
+    return [(e.id, e.score) for e in ranked if e.id in matched]
+
+
+def test_store_hybrid_ranking_is_memory_hybrid_over_the_nodes_holding_a_query_term(
+    demo: tuple[Snapshot, DocumentStore],
+) -> None:
+    snap, store = demo
+    view = StoreView(store)
+    reordered = 0
+    for scopes in CALLERS:
+        for q in QUERIES:
+            want = _memory_without_unmatched(snap, q, scopes)
+            lexical = view.search(q, k=4, scopes=scopes, config=LEXICAL)
+            first = view.search(q, k=4, scopes=scopes, config=HYBRID)
+            assert [(e.id, e.score) for e in first.entries] == want[:4], (q, scopes)
+            assert first.total == lexical.total == len(want)
+            if first.next_cursor:
+                second = view.search(q, k=4, cursor=first.next_cursor, scopes=scopes, config=HYBRID)
+                assert [(e.id, e.score) for e in second.entries] == want[4:8], (q, scopes)
+            reordered += [e.id for e in first.entries] != [e.id for e in lexical.entries]
+    assert reordered >= 5  # the fusion changes the BM25 order on many of these queries
+
+
+def test_hybrid_store_finds_a_paraphrase_that_lexical_ranking_misses(pg_cluster: PostgresServer) -> None:
+    """No word of the answer's heading is in the question; its embedding brings it from 4th to the top 3."""
+    question, answer = "app sees the wrong client IP behind nginx", "fastapi-behind-a-proxy#enable-proxy-forwarded-headers"
+    dsn = new_database(pg_cluster)
+    push_snapshot(dsn, Corpus(OG_DEV, HYBRID).snapshot())
+    store = DocumentStore(dsn)
+    try:
+        view = StoreView(store)
+        assert answer not in [e.id for e in view.search(question, k=3, config=LEXICAL).entries]
+        assert answer in [e.id for e in view.search(question, k=3, config=HYBRID).entries]
+    finally:
+        store.close()
+
+
+def test_deep_pages_fuse_block_by_block_and_never_repeat_or_skip_a_node(
+    demo: tuple[Snapshot, DocumentStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With blocks of 3 candidates, paging 2 at a time visits every match once, in the one-shot order."""
+    monkeypatch.setattr(dense, "CANDIDATES", 3)
+    view = StoreView(demo[1])
+    query = "configure the server and its backends"
+    whole = view.search(query, k=50, config=HYBRID)
+    assert whole.total > 6
+    paged, cursor = [], None
+    while True:
+        page = view.search(query, k=2, cursor=cursor, config=HYBRID)
+        paged += [e.id for e in page.entries]
+        if not (cursor := page.next_cursor):
+            break
+    assert paged == [e.id for e in whole.entries]
+    lexical = [e.id for e in view.search(query, k=50, config=LEXICAL).entries]
+    for start in range(0, len(lexical), 3):  # each block holds the same nodes as the BM25 block
+        assert set(paged[start : start + 3]) == set(lexical[start : start + 3])
+
+
+def test_without_the_model_the_store_ranks_lexically_with_one_warning(
+    demo: tuple[Snapshot, DocumentStore], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def missing() -> embedding.Embedder:
+        raise embedding.EmbeddingUnavailable("the 'wordllama' package is not installed (pip install wordllama)")
+
+    monkeypatch.setattr(dense, "load_embedder", missing)
+    monkeypatch.setattr(search, "_warned", set())
+    view = StoreView(demo[1])
+    with caplog.at_level(logging.WARNING):
+        for q in QUERIES:
+            assert view.search(q, k=5, config=HYBRID) == view.search(q, k=5, config=LEXICAL)
+    warnings = [r.getMessage() for r in caplog.records if "hybrid ranking unavailable" in r.getMessage()]
+    assert len(warnings) == 1 and "pip install wordllama" in warnings[0]
+
+
+def test_a_version_pushed_without_the_model_ranks_lexically_and_says_so(
+    demo: tuple[Snapshot, DocumentStore],
+    pg_cluster: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def missing() -> embedding.Embedder:
+        raise embedding.EmbeddingUnavailable("the 'wordllama' package is not installed (pip install wordllama)")
+
+    dsn = new_database(pg_cluster)
+    with monkeypatch.context() as m, caplog.at_level(logging.WARNING):
+        m.setattr(dense, "load_embedder", missing)
+        pushed = push_snapshot(dsn, demo[0])
+    assert not pushed.embedded
+    assert any("pushing without embeddings" in r.getMessage() for r in caplog.records)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(table(pushed.version, "vec"))).fetchone() == (0,)
+    monkeypatch.setattr(search, "_warned", set())
+    store = DocumentStore(dsn)
+    try:
+        view = StoreView(store)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            for q in QUERIES:
+                assert view.search(q, k=5, config=HYBRID) == view.search(q, k=5, config=LEXICAL)
+        warnings = [r.getMessage() for r in caplog.records if "hybrid ranking unavailable" in r.getMessage()]
+        assert len(warnings) == 1 and f"version {pushed.version} was pushed without embeddings" in warnings[0]
+    finally:
+        store.close()
+
+
+def test_stored_vectors_are_the_in_memory_vectors(demo: tuple[Snapshot, DocumentStore]) -> None:
+    snap, store = demo
+    version = store.current_version()
+    with store.connection() as conn:
+        q = psycopg.sql.SQL("SELECT n.id, v.v FROM {} v JOIN {} n USING (ord)").format(
+            table(version, "vec"), table(version, "node")
+        )
+        stored = dict(conn.execute(q).fetchall())
+    assert set(stored) == set(snap.nodes)
+    model = embedding.load_embedder()
+    for nid, n in snap.nodes.items():
+        want = model.embed([search.embedded_text(snap.docs[n.doc].title, n)])[0]
+        assert bytes(stored[nid]) == want.astype("<f4").tobytes(), nid
