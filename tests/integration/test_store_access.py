@@ -25,6 +25,7 @@ from tests.integration.store_db import new_database
 from tests.tools.objectgraph.test_access import call_plans, callers, corpora, marker, outcome, restrict
 
 CONFIG = ObjectGraphConfig(ranking="lexical", min_body_words=0)
+HYBRID = ObjectGraphConfig(ranking="hybrid", min_body_words=0)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def run_calls(view: StoreView, caller: frozenset[str], plan: dict[str, Any]) -> 
     if cursor:
         out.append(("search-2", outcome(lambda: view.search(q, k=k, cursor=cursor, scopes=caller, config=CONFIG))))
     out.append(("search-text", outcome(lambda: render_search(view.search(q, k=k, scopes=caller, config=CONFIG)))))
+    out.append(("search-hybrid", outcome(lambda: view.search(q, k=k, scopes=caller, config=HYBRID))))
     out.append(("resolve", outcome(lambda: view.resolve(ids, scopes=caller, config=CONFIG, **kw))))
     out.append(("resolve-text", outcome(lambda: render_resolve(view.resolve(ids, scopes=caller, config=CONFIG, **kw)))))
     for ref in ids:
