@@ -81,6 +81,13 @@ class ObjectGraphConfig(BaseModel):
     min_body_words: int = Field(
         3, ge=0, le=100, description="a node with children and fewer words of its own than this is never ranked (its children are)"
     )
+    store_candidates: int = Field(
+        1000,
+        ge=0,
+        le=4096,
+        description="document store: per query term and scope class, the most nodes a search scores (its best "
+        "postings; 0 = every matching node)",
+    )
     rerank: Literal["off", "llm"] = Field("off", description='"llm" re-ranks the top candidates with a model')
     rerank_candidates: int = Field(20, ge=2, le=200, description="how many lexical candidates the re-ranker sees")
     follow_tokens: int = Field(

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from ogmux.tools.objectgraph.access import Scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
-from ogmux.tools.objectgraph.store.schema import FIELDS, table
+from ogmux.tools.objectgraph.store.schema import FIELDS, TOP_MAX, table
 
 __all__ = ["VisibleStats", "rank", "scope_params", "visible", "visible_stats"]
 
@@ -78,20 +78,6 @@ WITH q AS (
            q.qc * %(w_dense)s * ln(1 + (%(n)s - df.d + 0.5) / (df.d + 0.5)) AS id,
            q.qc * %(w_content)s * ln(1 + (%(n)s - df.c + 0.5) / (df.c + 0.5)) AS ic
     FROM q JOIN df USING (term)
-), ns AS (
-    SELECT p.node, p.doc, p.body_words, sum(
-          CASE WHEN p.tf_title > 0 THEN w.it * p.tf_title
-               / (p.tf_title + %(k1)s * (1 - %(b)s + %(b)s * p.len_title / %(a_title)s)) ELSE 0 END
-        + CASE WHEN p.tf_keywords > 0 THEN w.ik * p.tf_keywords
-               / (p.tf_keywords + %(k1)s * (1 - %(b)s + %(b)s * p.len_keywords / %(a_keywords)s)) ELSE 0 END
-        + CASE WHEN p.tf_dense > 0 THEN w.id * p.tf_dense
-               / (p.tf_dense + %(k1)s * (1 - %(b)s + %(b)s * p.len_dense / %(a_dense)s)) ELSE 0 END
-        + CASE WHEN p.tf_content > 0 THEN w.ic * p.tf_content
-               / (p.tf_content + %(k1)s * (1 - %(b)s + %(b)s * p.len_content / %(a_content)s)) ELSE 0 END
-    ) AS s
-    FROM {posting} p JOIN w USING (term)
-    WHERE p.term = ANY(%(terms)s) AND p.cls = ANY(%(cls)s)
-    GROUP BY p.node, p.doc, p.body_words
 ), dtf AS (
     SELECT term, doc, sum(tf)::float8 AS tf FROM {doc_posting}
     WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term, doc
@@ -104,6 +90,20 @@ WITH q AS (
     SELECT dtf.doc, sum(q.qc * ln(1 + (%(n_docs)s - ddf.df + 0.5) / (ddf.df + 0.5))
                       * dtf.tf / (dtf.tf + %(k1)s * (1 - %(b)s + %(b)s * dl.len / %(a_doc)s))) AS s
     FROM dtf JOIN ddf USING (term) JOIN q USING (term) JOIN dl USING (doc) GROUP BY dtf.doc
+){cand}, ns AS (
+    SELECT p.node, p.doc, p.body_words, sum(
+          CASE WHEN p.tf_title > 0 THEN w.it * p.tf_title
+               / (p.tf_title + %(k1)s * (1 - %(b)s + %(b)s * p.len_title / %(a_title)s)) ELSE 0 END
+        + CASE WHEN p.tf_keywords > 0 THEN w.ik * p.tf_keywords
+               / (p.tf_keywords + %(k1)s * (1 - %(b)s + %(b)s * p.len_keywords / %(a_keywords)s)) ELSE 0 END
+        + CASE WHEN p.tf_dense > 0 THEN w.id * p.tf_dense
+               / (p.tf_dense + %(k1)s * (1 - %(b)s + %(b)s * p.len_dense / %(a_dense)s)) ELSE 0 END
+        + CASE WHEN p.tf_content > 0 THEN w.ic * p.tf_content
+               / (p.tf_content + %(k1)s * (1 - %(b)s + %(b)s * p.len_content / %(a_content)s)) ELSE 0 END
+    ) AS s
+    FROM {posting} p JOIN w USING (term)
+    WHERE p.term = ANY(%(terms)s) AND p.cls = ANY(%(cls)s){only}
+    GROUP BY p.node, p.doc, p.body_words
 ), top AS (
     SELECT (SELECT max(s) FROM ns) AS node_max, (SELECT max(s) FROM ds) AS doc_max
 ), fin AS (
@@ -116,12 +116,30 @@ WITH q AS (
 SELECT node, score, count(*) OVER () FROM fin ORDER BY score DESC, node LIMIT %(want)s
 """
 
+# Candidates of a pruned search: each query term's best postings per visible scope class, and every
+# visible node of the best-matching documents (the document boost can lift any of them).
+_CAND = """, cand AS (
+    SELECT node FROM {top} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) AND rnk <= %(m)s
+    UNION
+    SELECT n.ord FROM {node} n WHERE n.doc_ord IN (SELECT doc FROM ds ORDER BY s DESC, doc LIMIT %(top_docs)s)
+    AND {visible_n}
+)"""
+
+
+_COUNTS = "SELECT term, sum(nodes), max(nodes) FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term"
+_TOP_DOCS = 5  # best-matching documents whose every visible node is a candidate of a pruned search
+
 
 def rank(
     conn: psycopg.Connection, version: int, stats: VisibleStats, terms: list[str], want: int, config: ObjectGraphConfig
 ) -> tuple[list[tuple[int, float]], int]:
     """The best `want` (node row, score) pairs for the query `terms` (best first, ties in corpus order) and
-    how many visible nodes match at all."""
+    how many visible nodes match at all.
+
+    When a term matches more than `config.store_candidates` visible nodes of one scope class, only
+    candidates are scored (exactly): the term's best postings per class and the nodes of the best
+    documents; the count is then an estimate (the terms taken as independent).
+    """
     if not terms or not stats.nodes:
         return [], 0
     weights = config.search_weights
@@ -136,15 +154,30 @@ def rank(
         "w_doc": weights.document,
         "want": want,
         "min_words": config.min_body_words,
+        "m": max(config.store_candidates, want),
+        "top_docs": _TOP_DOCS,
         **scope_params(stats.caller),
         **{f"w_{f}": float(getattr(weights, f)) for f in FIELDS},
         **{f"a_{f}": stats.avg_len[f] for f in FIELDS},
     }
-    names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len", "node")}
+    names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len", "node", "top")}
+    counts = conn.execute(sql.SQL(_COUNTS).format(**names), params).fetchall()
+    prune = 0 < config.store_candidates and params["m"] <= TOP_MAX and any(c[2] > params["m"] for c in counts)
+    statement = sql.SQL(_RANK).format(
+        **names,
+        cand=sql.SQL(_CAND).format(**names, visible_n=sql.SQL(visible("n"))) if prune else sql.SQL(""),
+        only=sql.SQL(" AND p.node IN (SELECT node FROM cand)") if prune else sql.SQL(""),
+        visible_c=sql.SQL(visible("c")),
+    )
     with conn.transaction():
         # The planner cannot estimate how many nodes match; with its guess of one it joins every matching
         # node to every matching document in a nested loop (seconds at 100k nodes). Hash joins it is.
         conn.execute("SET LOCAL enable_nestloop = off")
-        rows = conn.execute(sql.SQL(_RANK).format(**names, visible_c=sql.SQL(visible("c"))), params).fetchall()
-    total = int(rows[0][2]) if rows else 0
-    return [(int(r[0]), float(r[1])) for r in rows], total
+        rows = conn.execute(statement, params).fetchall()
+    ranked = [(int(r[0]), float(r[1])) for r in rows]
+    if not prune:
+        return ranked, int(rows[0][2]) if rows else 0
+    missing = 1.0
+    for _, matching, _ in counts:
+        missing *= 1 - int(matching) / stats.nodes
+    return ranked, max(len(ranked), round(stats.nodes * (1 - missing)))

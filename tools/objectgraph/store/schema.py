@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from psycopg import sql
 
-__all__ = ["FIELDS", "LOCK_KEY", "REGISTRY_DDL", "finish_ddl", "load_ddl", "schema_of", "table"]
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
+
+__all__ = ["FIELDS", "LOCK_KEY", "REGISTRY_DDL", "TOP_MAX", "finish_ddl", "load_ddl", "schema_of", "table"]
 
 FIELDS = ("title", "keywords", "dense", "content")
 LOCK_KEY = 0x6F676D7578  # pg_advisory_xact_lock key that serialises pushes
 _PREFIX = "ogmux_v"
+TOP_MAX = 4096  # postings per (term, scope class) kept in impact order: the most a search can prune to
 
 REGISTRY_DDL = """
 CREATE SCHEMA IF NOT EXISTS ogmux;
@@ -64,7 +67,10 @@ CREATE UNLOGGED TABLE {s}.posting_load (
 
 # Postings are rewritten sorted by term, so one term's rows sit on adjacent pages; each carries the
 # node's scope class, document, field lengths and body word count, so a query scores without touching
-# `node`.
+# `node`; (term, node) finds one node's posting of a term. `top` lists, per (term, scope class), the
+# first TOP_MAX postings by their BM25 contribution under that class's own statistics and the default
+# weights (`rnk` 1 = the largest): the candidates a search scores when a term matches too many nodes.
+# Class statistics alone, so a caller's candidates do not depend on nodes it may not see.
 _FINISH = """
 ALTER TABLE {s}.node ADD PRIMARY KEY (ord);
 CREATE UNIQUE INDEX ON {s}.node (id);
@@ -77,13 +83,36 @@ CREATE TABLE {s}.posting AS
     FROM {s}.posting_load p JOIN {s}.node n ON n.ord = p.node
     ORDER BY p.term, p.node;
 DROP TABLE {s}.posting_load;
-CREATE INDEX ON {s}.posting (term);
+CREATE INDEX ON {s}.posting (term, node);
 CREATE TABLE {s}.term AS
-    SELECT term, cls,
+    SELECT term, cls, count(*) AS nodes,
            count(*) FILTER (WHERE tf_title > 0) AS df_title, count(*) FILTER (WHERE tf_keywords > 0) AS df_keywords,
            count(*) FILTER (WHERE tf_dense > 0) AS df_dense, count(*) FILTER (WHERE tf_content > 0) AS df_content
     FROM {s}.posting GROUP BY term, cls ORDER BY term;
 CREATE INDEX ON {s}.term (term);
+CREATE TABLE {s}.top AS
+    WITH w AS (
+        SELECT t.term, t.cls,
+               {w_title} * ln(1 + (c.nodes - t.df_title + 0.5) / (t.df_title + 0.5)) AS it,
+               {w_keywords} * ln(1 + (c.nodes - t.df_keywords + 0.5) / (t.df_keywords + 0.5)) AS ik,
+               {w_dense} * ln(1 + (c.nodes - t.df_dense + 0.5) / (t.df_dense + 0.5)) AS id,
+               {w_content} * ln(1 + (c.nodes - t.df_content + 0.5) / (t.df_content + 0.5)) AS ic,
+               greatest(c.len_title::float8 / c.nodes, 1e-9) AS a_title,
+               greatest(c.len_keywords::float8 / c.nodes, 1e-9) AS a_keywords,
+               greatest(c.len_dense::float8 / c.nodes, 1e-9) AS a_dense,
+               greatest(c.len_content::float8 / c.nodes, 1e-9) AS a_content
+        FROM {s}.term t JOIN {s}.class c USING (cls)
+    )
+    SELECT term, cls, rnk, node FROM (
+        SELECT p.term, p.cls, p.node, row_number() OVER (PARTITION BY p.term, p.cls ORDER BY
+              w.it * p.tf_title / (p.tf_title + {k1} * (1 - {b} + {b} * p.len_title / w.a_title))
+            + w.ik * p.tf_keywords / (p.tf_keywords + {k1} * (1 - {b} + {b} * p.len_keywords / w.a_keywords))
+            + w.id * p.tf_dense / (p.tf_dense + {k1} * (1 - {b} + {b} * p.len_dense / w.a_dense))
+            + w.ic * p.tf_content / (p.tf_content + {k1} * (1 - {b} + {b} * p.len_content / w.a_content)) DESC,
+            p.node) AS rnk
+        FROM {s}.posting p JOIN w USING (term, cls)
+    ) r WHERE rnk <= {top_max} ORDER BY term, cls, rnk;
+CREATE INDEX ON {s}.top (term, cls, rnk);
 CREATE TABLE {s}.doc_posting AS
     SELECT term, doc, cls, sum(tf_content)::integer AS tf
     FROM {s}.posting WHERE tf_content > 0 GROUP BY term, doc, cls ORDER BY term;
@@ -92,7 +121,7 @@ CREATE TABLE {s}.edge AS
     SELECT n.id AS source, e->>'kind' AS kind, e->>'target' AS target FROM {s}.node n, jsonb_array_elements(n.edges) e;
 CREATE INDEX ON {s}.edge (target);
 ANALYZE {s}.doc; ANALYZE {s}.change; ANALYZE {s}.node; ANALYZE {s}.class; ANALYZE {s}.doc_len; ANALYZE {s}.posting;
-ANALYZE {s}.term; ANALYZE {s}.doc_posting; ANALYZE {s}.edge;
+ANALYZE {s}.term; ANALYZE {s}.top; ANALYZE {s}.doc_posting; ANALYZE {s}.edge;
 """
 
 
@@ -113,4 +142,9 @@ def load_ddl(version: int) -> sql.Composed:
 
 def finish_ddl(version: int) -> sql.Composed:
     """Statements deriving the search tables and indexes of a loaded `version`."""
-    return sql.SQL(_FINISH).format(s=sql.Identifier(schema_of(version)))
+    config = ObjectGraphConfig()
+    weights = {f"w_{f}": sql.Literal(float(getattr(config.search_weights, f))) for f in FIELDS}
+    return sql.SQL(_FINISH).format(
+        s=sql.Identifier(schema_of(version)), k1=sql.Literal(config.bm25_k1), b=sql.Literal(config.bm25_b),
+        top_max=sql.Literal(TOP_MAX), **weights,
+    )
