@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from ogmux.router.config import BackendConfig
 from ogmux.router.errors import BackendError, UpstreamRejectedError
 from ogmux.router.types import ChatMessage, ChatRequest, MessageToolCall, ToolCall
@@ -140,6 +138,8 @@ def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
 
 
 def _expert_counts(b64: str) -> dict[str, int]:
+    import numpy as np  # only vLLM's routed-experts payload is a numpy array
+
     arr = np.load(io.BytesIO(base64.b64decode(b64)), allow_pickle=False)
     ids, counts = np.unique(arr, return_counts=True)
     return {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}

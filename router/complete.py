@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ogmux.router.core import Router
+if TYPE_CHECKING:
+    from ogmux.router.core import Router
 
 __all__ = ["Complete", "RouterComplete"]
 

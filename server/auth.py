@@ -14,9 +14,8 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url, cors_middleware
@@ -28,6 +27,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ogmux.server.settings import JwtSettings, Settings, StaticToken
+
+if TYPE_CHECKING:  # PyJWT (and its cryptography backend) is imported when [jwt] is enabled
+    import jwt
 
 __all__ = [
     "ROLE_CLAIM", "BearerChallenge", "OgmuxTokenVerifier", "hash_token", "new_token",
@@ -57,6 +59,8 @@ def _matches(token: str, stored: str) -> bool:
 
 def _load_jwt_keys(cfg: JwtSettings, env: Mapping[str, str]) -> tuple[str | None, str | None, jwt.PyJWKSet | None]:
     """Return (HMAC secret, public key PEM, JWKS set); raise ValueError naming what is missing."""
+    import jwt
+
     secret = None
     if any(a.startswith("HS") for a in cfg.algorithms):
         secret = env.get(cfg.secret_env, "")
@@ -114,6 +118,8 @@ class OgmuxTokenVerifier:
         return self._public
 
     def _verify_jwt(self, token: str) -> AccessToken | None:
+        import jwt
+
         cfg = self._jwt
         try:
             header = jwt.get_unverified_header(token)

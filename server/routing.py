@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ogmux.router.breaker import BreakerStore
-from ogmux.router.core import Router, load_signals
 from ogmux.server.context import ToolContext
 from ogmux.server.settings import ConfigError, Settings
 from ogmux.server.state import shared_state
+
+if TYPE_CHECKING:  # the router (httpx, numpy, scipy) is imported with the first routed call
+    from ogmux.router.breaker import BreakerStore
+    from ogmux.router.core import Router
 
 __all__ = ["build_router", "check_router_files", "router_for"]
 
@@ -17,6 +20,10 @@ __all__ = ["build_router", "check_router_files", "router_for"]
 def check_router_files(settings: Settings, path: Path | None) -> None:
     """Load the predictor and calibration files the config (read from `path`) names, so a missing,
     damaged or mismatched file stops startup instead of failing the first routed call."""
+    if settings.router.predictor_path is None and settings.router.calibration_path is None:
+        return  # no file to check
+    from ogmux.router.core import load_signals
+
     try:
         load_signals(settings.router)
     except ValueError as exc:
@@ -26,6 +33,8 @@ def check_router_files(settings: Settings, path: Path | None) -> None:
 def build_router(settings: Settings, breaker_store: BreakerStore | None = None) -> Router:
     """A Router for `settings.router`; API keys come from the environment variables the backends name;
     with `breaker_store`, breaker cooldowns are shared with the other replicas."""
+    from ogmux.router.core import Router
+
     cfg = settings.router
     keys = {b.name: os.environ.get(b.api_key_env, "") for b in cfg.backends if b.api_key_env}
     return Router.from_config(cfg, keys, breaker_store)

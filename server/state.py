@@ -13,15 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ogmux.server.context import AppState
 from ogmux.server.settings import Settings, StateSettings
+
+if TYPE_CHECKING:  # redis is imported when a [state].url is configured, not by every replica
+    import redis
 
 __all__ = ["SharedState", "StateUnavailable", "redact_url", "shared_state"]
 
@@ -73,6 +72,10 @@ class SharedState:
     """A Redis connection pool with outage tracking; implements the router's `BreakerStore`."""
 
     def __init__(self, settings: StateSettings, clock: Callable[[], float] = time.monotonic):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         self.settings = settings
         self.where = redact_url(settings.url)
         self.fail_closed = settings.fail == "closed"
@@ -100,6 +103,8 @@ class SharedState:
 
     def _call(self, op: Callable[[redis.Redis], T]) -> T:
         """Run `op` against Redis, or raise StateUnavailable (at once during an outage)."""
+        import redis
+
         if self._down_since is not None:
             self._probe_later()
             raise StateUnavailable(self._reason)
@@ -136,6 +141,8 @@ class SharedState:
         threading.Thread(target=self._probe, name="ogmux-state-probe", daemon=True).start()
 
     def _probe(self) -> None:
+        import redis
+
         try:
             self._client.ping()
         except redis.RedisError as exc:

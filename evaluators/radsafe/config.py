@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ogmux.demo import SAFETY_RUNS
-from ogmux.evaluators.radsafe.stats import MIN_REPLICATES, check_replicates
+from ogmux.evaluators.radsafe.replicates import MIN_REPLICATES, check_replicates
 
 __all__ = ["EvalConfig"]
 

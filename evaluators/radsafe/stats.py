@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ogmux.evaluators.radsafe.errors import RadsafeError
+from ogmux.evaluators.radsafe.replicates import MIN_REPLICATES, check_replicates
 
 __all__ = [
     "MIN_REPLICATES",
@@ -28,17 +28,6 @@ __all__ = [
 
 Z95 = 1.959963984540054
 Z80 = 0.8416212335729143
-MIN_REPLICATES = 100  # fewer draws leave the 2.5% and 97.5% percentiles to a handful of replicates
-
-
-def check_replicates(replicates: int) -> int:
-    """`replicates` if it is 0 (no intervals) or at least MIN_REPLICATES; else a RadsafeError saying what to give."""
-    if replicates < 0 or 0 < replicates < MIN_REPLICATES:
-        raise RadsafeError(
-            f"replicates={replicates}: give 0 for point estimates without intervals, or at least {MIN_REPLICATES} "
-            "for 95% bootstrap intervals (with fewer draws the 2.5% and 97.5% percentiles are not stable)"
-        )
-    return replicates
 
 
 def bootstrap_weights(n: int, replicates: int, seed: int, order: np.ndarray | None = None) -> np.ndarray:

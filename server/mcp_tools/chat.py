@@ -5,18 +5,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from ogmux.router.accounting import SpendSummary
-from ogmux.router.backends import Delta
 from ogmux.router.types import ChatRequest, ChatResult, ToolCall
 from ogmux.server.context import ToolContext
 from ogmux.server.mcp_tools.route_model import RouteInput, render_decision
 from ogmux.server.registry import ToolSpec
 from ogmux.server.routing import router_for
 from ogmux.text import plural
+
+if TYPE_CHECKING:
+    from ogmux.router.backends import Delta
 
 PROGRESS_INTERVAL_S = 0.25  # while streaming: at most one progress notification per interval, plus the last
 ARGUMENTS_SHOWN = 160  # characters of a tool call's arguments in the text rendering

@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
-from ogmux.router.complete import RouterComplete
 from ogmux.server.context import ToolContext
 from ogmux.server.documents import caller_scopes, view_for
 from ogmux.server.registry import ToolSpec
@@ -28,6 +27,8 @@ async def handle(args: SearchIndexInput, ctx: ToolContext) -> SearchPage:
         raise ValueError(f"k={k} is larger than the allowed {cfg.max_k}; ask for fewer and page with cursor")
     complete = None
     if cfg.rerank == "llm" and ctx.settings.router.backends:
+        from ogmux.router.complete import RouterComplete
+
         router = await router_for(ctx)
         complete = RouterComplete(router, principal=ctx.principal.id, role="rerank", max_tokens=128, temperature=0.0)
 

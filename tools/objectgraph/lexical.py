@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import bm25s
-import numpy as np
-import scipy.sparse as sp
+if TYPE_CHECKING:  # bm25s, numpy and scipy load with the first index: a store-backed replica never builds one
+    import numpy as np
 
 __all__ = ["FieldIndex", "analyze"]
 
@@ -115,6 +115,10 @@ class FieldIndex:
         k1: float = 1.2,
         b: float = 0.75,
     ):
+        import bm25s
+        import numpy as np
+        import scipy.sparse as sp
+
         self.size = len(next(iter(fields.values()))) if fields else 0
         self._vocab: dict[str, int] = {}
         rows_, cols_, data_ = [], [], []
@@ -143,6 +147,8 @@ class FieldIndex:
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """Weighted BM25 score of every row for the query `terms`."""
+        import numpy as np
+
         counts: dict[int, int] = {}
         for t in terms:
             col = self._vocab.get(t)
