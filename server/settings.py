@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 import tomllib
 import types
 from pathlib import Path
@@ -294,6 +295,16 @@ def _env_name(loc: tuple[Any, ...]) -> str | None:
     return next((k for k in os.environ if k.upper() == name), None)
 
 
+def _given(value: Any) -> str:
+    """", got 'abc'" for a scalar that failed validation (cut to 60 characters); nothing for a table or list."""
+    if isinstance(value, dict | list | tuple) or value is None:
+        return ""
+    if isinstance(value, str) and "@" in value:  # a URL's password is not repeated
+        value = re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", value)
+    text = repr(value)
+    return f", got {text if len(text) <= 60 else text[:59] + '…'}"
+
+
 def _validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
@@ -302,7 +313,10 @@ def _validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
         env = _env_name(loc) if loc else None
         if env:
             key = f"{key} (from {env})"
-        msg = _unknown_key(loc) if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = _unknown_key(loc)
+        else:
+            msg = err["msg"].removeprefix("Value error, ") + _given(err.get("input"))
         out.append((key, msg))
     return out
 
@@ -364,7 +378,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         except IsADirectoryError:
             raise ConfigError(path, [("(file)", "is a directory, not a TOML file")]) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(path, [("(syntax)", str(exc))]) from None
+            raise ConfigError(path, [("(file)", f"not valid TOML: {exc}")]) from None
         data = _resolve_paths(Settings, data, path.parent)
     for dotted, value in overrides.items():
         node = data

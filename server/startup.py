@@ -1,9 +1,15 @@
-"""What `ogmux serve` checks and says before it serves: the corpus is there and readable, in one line."""
+"""What `ogmux serve` checks and says before it serves, each problem in one line saying what to do.
+
+The corpus is there and readable, the audit file writable, the document store DSN well formed
+(these stop start-up); a document store or Redis that does not answer is a warning, since the
+other tools keep working and the service may come up after the server.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, NamedTuple
 
 from ogmux.server.settings import Settings
 from ogmux.server.state import redact_url
@@ -11,9 +17,26 @@ from ogmux.text import plural
 from ogmux.tools.objectgraph.corpus import CorpusError
 
 if TYPE_CHECKING:  # the command line imports StartupError without loading the MCP server
+    from redis import Redis
+
     from ogmux.server.app import OgmuxServer
 
-__all__ = ["StartupError", "check_corpus", "missing_paths", "startup_line"]
+__all__ = [
+    "StartupError",
+    "StoreStatus",
+    "check_corpus",
+    "check_corpus_dir",
+    "check_settings",
+    "missing_paths",
+    "startup_line",
+    "startup_warnings",
+    "store_status",
+    "store_where",
+]
+
+# How long a start-up probe waits for the document store or Redis (libpq's connect_timeout is whole seconds).
+PROBE_TIMEOUT_S = 2
+SERVE_FIX = "set objectgraph.corpus or pass --corpus DIR"
 
 
 class StartupError(Exception):
@@ -33,13 +56,135 @@ def missing_paths(settings: Settings) -> list[tuple[str, Path]]:
     return [(key, p) for key, p in named if p is not None and not p.expanduser().exists()]
 
 
+def check_corpus_dir(path: Path, fix: str = SERVE_FIX) -> None:
+    """Raise StartupError unless `path` is a directory: a file or a missing path, with what to pass instead."""
+    if path.is_dir():
+        return
+    if path.exists():
+        raise StartupError(
+            f"{path} is a file, not a corpus directory: pass the directory that holds your .og and .md "
+            f"documents, such as {path.parent}"
+        )
+    raise StartupError(f"corpus directory not found: {path} ({fix})")
+
+
+def check_settings(settings: Settings) -> None:
+    """Checks before the server is built: the audit file can be written, the Redis URL and the store DSN parse."""
+    _check_audit(settings)
+    if settings.state.url:
+        _redis_client(settings)[1].close()
+    if settings.objectgraph.store:
+        store_where(settings.objectgraph.store)
+
+
+def _check_audit(settings: Settings) -> None:
+    """With `audit.sink = "file"`, create the audit file's directory and open the file, or raise StartupError."""
+    cfg = settings.audit
+    if cfg.sink != "file":
+        return
+    try:
+        cfg.path.parent.mkdir(parents=True, exist_ok=True)
+        with cfg.path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise StartupError(
+            f"audit.path {cfg.path} cannot be written ({exc.strerror or exc}): point it at a writable file, "
+            'or set [audit] sink = "stderr"'
+        ) from None
+
+
+def store_where(dsn: str) -> str:
+    """`user@host:port/dbname` of a PostgreSQL DSN (never its password); StartupError when it is not a DSN."""
+    import psycopg.conninfo
+
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:  # its text echoes the DSN, password included
+        raise StartupError(
+            "the document store (objectgraph.store or --store) is not a PostgreSQL connection string: "
+            "write postgresql://USER@HOST:5432/DBNAME or 'host=HOST dbname=DBNAME'"
+        ) from None
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"{user}{parts.get('host') or '(local socket)'}{port}/{parts.get('dbname') or ''}"
+
+
+class StoreStatus(NamedTuple):
+    """What a probe of the document store found: whether it answered, its current version, what is wrong."""
+
+    reachable: bool
+    version: int | None
+    problem: str
+
+
+def store_status(dsn: str) -> StoreStatus:
+    """Probe the document store at `dsn` once; StartupError when `dsn` is not a connection string."""
+    import psycopg
+
+    where = store_where(dsn)
+    try:
+        with psycopg.connect(dsn, connect_timeout=PROBE_TIMEOUT_S, autocommit=True) as conn:
+            row = conn.execute("SELECT version FROM ogmux.current").fetchone()
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+        row = None
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rsplit("failed: ", 1)[-1]
+        fix = "check objectgraph.store (or --store) and that PostgreSQL runs there"
+        return StoreStatus(False, None, f"document store {where} is unreachable ({reason}): {fix}")
+    if row is None:
+        empty = f"document store {where} holds no corpus yet: push one with `ogmux corpus push DIR --store DSN`"
+        return StoreStatus(True, None, empty)
+    return StoreStatus(True, int(row[0]), "")
+
+
+def _redis_client(settings: Settings) -> tuple[ModuleType, Redis]:
+    """The redis module and a client for `state.url` with the probe's timeout; StartupError when it is no Redis URL."""
+    import redis
+
+    timeout = max(settings.state.timeout_ms / 1000, PROBE_TIMEOUT_S / 2)
+    try:
+        return redis, redis.Redis.from_url(settings.state.url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    except ValueError as exc:
+        where = redact_url(settings.state.url)
+        raise StartupError(f"state.url {where} is not a Redis URL ({exc}): write redis://HOST:6379/0") from None
+
+
+def _state_problem(settings: Settings) -> str:
+    """Why the configured Redis cannot be used now, with what that means for calls; empty when it answers."""
+    redis, client = _redis_client(settings)
+    cfg = settings.state
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+        if cfg.fail == "closed":
+            then = 'every rate-limited call is refused until it answers ([state] fail = "closed")'
+        else:
+            then = 'each replica limits calls on its own until it answers ([state] fail = "open")'
+        return f"shared state {redact_url(cfg.url)} is unreachable ({reason}): {then}; check state.url and that Redis runs there"
+    finally:
+        client.close()
+    return ""
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """One line for each configured service that does not answer now: the document store, Redis."""
+    problems = []
+    if settings.objectgraph.store:
+        problems.append(store_status(settings.objectgraph.store).problem)
+    if settings.state.url:
+        problems.append(_state_problem(settings))
+    return [f"ogmux: warning: {p}" for p in problems if p]
+
+
 def check_corpus(server: OgmuxServer) -> str:
     """Load the served corpus now; describe it, or raise StartupError when it is missing or has no readable document."""
     from ogmux.server.documents import served_corpus
 
     cfg = server.ogmux_settings.objectgraph
     if cfg.store:
-        return "corpus from the document store (objectgraph.store)"
+        return f"corpus from the document store {store_where(cfg.store)}"
+    check_corpus_dir(cfg.corpus_dir())
     try:
         corpus = served_corpus(server.state)
     except CorpusError as exc:

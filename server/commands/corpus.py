@@ -10,7 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.server.startup import check_corpus_dir, store_status
 from ogmux.text import plural
+from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus, CorpusError
 from ogmux.tools.objectgraph.listing import list_documents
 from ogmux.tools.objectgraph.store import StoreUnavailableError, push_snapshot
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_argument(index)
     index.set_defaults(func=run_index)
     corpus = sub.add_parser("corpus", help="manage the corpus served from the document store (PostgreSQL)")
-    corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
+    corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
     push = corpus_sub.add_parser(
         "push",
         help="check a corpus like `ogmux check`, then store it as the new version every replica serves",
@@ -47,9 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     push.set_defaults(func=run_push)
 
 
-def _load(args: argparse.Namespace) -> Corpus | None:
+def _config(args: argparse.Namespace) -> ObjectGraphConfig:
+    """The ObjectGraph settings with DIR as the corpus; StartupError unless that is a directory."""
     settings = settings_from_args(args, **{"objectgraph.corpus": str(args.dir.resolve()) if args.dir else None})
     cfg = settings.objectgraph.model_copy(update={"reload": False})
+    check_corpus_dir(cfg.corpus_dir(), fix="pass the directory that holds your .og and .md documents")
+    return cfg
+
+
+def _load(args: argparse.Namespace) -> Corpus | None:
+    cfg = _config(args)
     try:
         return Corpus(cfg.corpus_dir(), cfg)
     except CorpusError as exc:
@@ -96,6 +105,11 @@ def run_push(args: argparse.Namespace) -> int:
     if not dsn:
         print("no document store: pass --store postgresql://... or set objectgraph.store", file=sys.stderr)
         return 2
+    _config(args)
+    status = store_status(dsn)  # before the corpus is read: a wrong DSN is found at once
+    if not status.reachable:
+        print(f"nothing pushed: {status.problem}", file=sys.stderr)
+        return 3
     corpus = _load(args)
     if corpus is None:
         return 2

@@ -18,7 +18,7 @@ from ogmux.server.cliutil import add_config_argument, config_path, settings_from
 from ogmux.server.disconnect import cancel_on_disconnect
 from ogmux.server.routing import check_router_files
 from ogmux.server.settings import Settings
-from ogmux.server.startup import startup_line
+from ogmux.server.startup import check_settings, startup_line, startup_warnings
 
 __all__ = ["listen", "register", "serve_http", "serve_stdio"]
 
@@ -66,6 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     _configure_logging(settings)
     check_router_files(settings, config_path(args))
+    check_settings(settings)
     if args.http:
         try:
             server = build_server(settings, transport="http")
@@ -83,18 +84,24 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {reason} ({hint})",
                   file=sys.stderr)
             return 1
-        print(startup_line(server, config_path(args), "http"), file=sys.stderr, flush=True)
+        _announce(startup_line(server, config_path(args), "http"), settings)
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
         anyio.run(serve_http, server, sock, backend_options={"use_uvloop": uvloop})
     else:
         server = build_server(settings, transport="stdio")
-        print(startup_line(server, config_path(args), "stdio"), file=sys.stderr, flush=True)
+        _announce(startup_line(server, config_path(args), "stdio"), settings)
         if sys.stdin.isatty():  # started by hand, not by an MCP client
             print("ogmux: speaking MCP on stdin/stdout: an MCP client (Claude Desktop, the Inspector) starts this "
                   "command itself; Ctrl-C stops it", file=sys.stderr, flush=True)
         anyio.run(serve_stdio, server)
     return 0
+
+
+def _announce(line: str, settings: Settings) -> None:
+    """Print the start-up line, then one warning line per configured service that does not answer."""
+    for text in (line, *startup_warnings(settings)):
+        print(text, file=sys.stderr, flush=True)
 
 
 async def serve_stdio(server: OgmuxServer) -> None:

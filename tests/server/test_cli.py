@@ -112,8 +112,7 @@ def test_config_check_prints_a_bracketed_reason_as_written_on_one_line(
     bad.write_text("[server\n")
     assert main(["config", "check", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert err == f"✗ invalid configuration in {bad}: (syntax): Expected ']' at the end of a table declaration " \
-                  "(at line 1, column 8)\n"
+    assert err == f"✗ {bad}: not valid TOML: Expected ']' at the end of a table declaration (at line 1, column 8)\n"
 
 
 @pytest.mark.parametrize("port", ["99999", "abc", "-1"])
@@ -179,3 +178,52 @@ def test_transpile_refuses_to_overwrite_its_input(tmp_path: Path, capsys: pytest
         assert capsys.readouterr().err == f"-o {args[-1]} would overwrite the input: write to another file or directory\n"
     assert md.read_text() == og.read_text() == "# Notes\n\nText.\n"
     assert main(["transpile", str(md), "-o", str(tmp_path)]) == 0 and og.read_text().startswith("<!-- og:")
+
+
+def test_check_index_and_push_of_a_file_or_missing_directory_say_which_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nText.\n")
+    for args in (["check", str(note)], ["index", str(note)], ["corpus", "push", str(note), "--store", "dbname=x"]):
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == f"ogmux: {note} is a file, not a corpus directory: pass the directory " \
+                                          f"that holds your .og and .md documents, such as {tmp_path}\n"
+    assert main(["check", str(tmp_path / "gone")]) == 2
+    assert capsys.readouterr().err == f"ogmux: corpus directory not found: {tmp_path / 'gone'} (pass the directory " \
+                                      "that holds your .og and .md documents)\n"
+
+
+def test_corpus_push_to_a_bad_dsn_is_one_line_before_the_corpus_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["corpus", "push", "--store", "http://user:secret@db.example"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "secret" not in captured.err
+    assert captured.err == "ogmux: the document store (objectgraph.store or --store) is not a PostgreSQL connection " \
+                           "string: write postgresql://USER@HOST:5432/DBNAME or 'host=HOST dbname=DBNAME'\n"
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["corpus", "push", "--store", f"postgresql://ogmux:secret@127.0.0.1:{port}/ogmux"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"nothing pushed: document store ogmux@127.0.0.1:{port}/ogmux is unreachable (Connection " \
+                           "refused): check objectgraph.store (or --store) and that PostgreSQL runs there\n"
+
+
+def test_corpus_without_an_action_names_the_missing_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["corpus"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.endswith("ogmux corpus: error: the following arguments are required: ACTION\n")
+
+
+def test_serve_with_an_unwritable_audit_path_stops_with_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the audit directory should be\n")
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text('[audit]\nsink = "file"\npath = "logs/audit.jsonl"\n')
+    proc = subprocess.run([sys.executable, "-m", "ogmux", "serve", "--config", str(cfg)],
+                          capture_output=True, text=True, check=False, timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"ogmux: audit.path {blocker / 'audit.jsonl'} cannot be written (File exists): point it at " \
+                          'a writable file, or set [audit] sink = "stderr"\n'

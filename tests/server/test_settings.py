@@ -70,11 +70,22 @@ def test_one_problem_is_one_line_and_several_are_listed(tmp_path: Path) -> None:
     cfg.write_text("[server]\nport = 70000\n")
     with pytest.raises(ConfigError) as exc:
         load_settings(cfg)
-    assert str(exc.value) == f"invalid configuration in {cfg}: server.port: Input should be less than or equal to 65535"
+    assert str(exc.value) == f"invalid configuration in {cfg}: server.port: Input should be less than or equal to 65535" \
+                             ", got 70000"
     cfg.write_text("[server]\nport = 70000\nprot = 1\n")
     with pytest.raises(ConfigError) as exc:
         load_settings(cfg)
     assert str(exc.value).splitlines()[0] == f"invalid configuration in {cfg}:" and len(str(exc.value).splitlines()) == 3
+
+
+def test_a_wrong_value_is_repeated_bounded_and_without_a_url_password(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f'[server]\nport = "abc"\nlog_level = "{"v" * 100}"\n[state]\nurl = "http://me:secret@h/0"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    lines = str(exc.value).splitlines()[1:]
+    assert lines[0] == "  server.port: Input should be a valid integer, unable to parse string as an integer, got 'abc'"
+    assert lines[1].endswith(f", got '{'v' * 58}…") and "secret" not in lines[2] and lines[2].endswith("'http://me:***@h/0'")
 
 
 def test_an_environment_variable_is_named_when_its_value_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from ogmux.demo import CORPUS
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
-from ogmux.server.startup import StartupError, missing_paths, startup_line
+from ogmux.server.startup import (
+    StartupError,
+    check_settings,
+    missing_paths,
+    startup_line,
+    startup_warnings,
+    store_where,
+)
 
 TOKEN = {"principal": "ci", "role": "reader", "hash": "sha256$" + "0" * 32 + "$" + "0" * 64}
 ROLES = {"admin": {}, "reader": {"tools": ["server_info", "search_index"], "scopes": ["public"]}}
@@ -38,3 +46,53 @@ def test_a_missing_corpus_is_a_startup_error(tmp_path: Path) -> None:
 def test_missing_paths_names_each_key(tmp_path: Path) -> None:
     settings = load_settings(None, **{"eval.runs_dir": str(tmp_path / "runs"), "router.predictor_path": "p.json"})
     assert missing_paths(settings) == [("eval.runs_dir", tmp_path / "runs"), ("router.predictor_path", Path("p.json"))]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_file_given_as_the_corpus_is_named_a_file(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n")
+    settings = load_settings(None, **{"objectgraph.corpus": str(note), "audit.sink": "off"})
+    with pytest.raises(StartupError) as exc:
+        startup_line(build_server(settings, transport="stdio"), None, "stdio")
+    assert str(exc.value) == f"{note} is a file, not a corpus directory: pass the directory that holds your .og " \
+                             f"and .md documents, such as {tmp_path}"
+
+
+def test_settings_checks_name_the_key_and_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "logs").write_text("")
+    cases = {
+        "audit.path logs/a.jsonl cannot be written": {"audit.sink": "file", "audit.path": str(tmp_path / "logs" / "a.jsonl")},
+        "state.url redis://h:port/0 is not a Redis URL": {"state.url": "redis://h:port/0"},
+        "the document store (objectgraph.store or --store) is not a PostgreSQL connection string": {
+            "objectgraph.store": "mysql://me:secret@db"
+        },
+    }
+    for start, overrides in cases.items():
+        with pytest.raises(StartupError) as exc:
+            check_settings(load_settings(None, **overrides))
+        text = str(exc.value).replace(f"{tmp_path}/", "")
+        assert text.startswith(start) and "secret" not in text and "\n" not in text, text
+
+
+def test_an_unreachable_store_or_redis_is_one_warning_each_saying_what_calls_do() -> None:
+    port = _free_port()
+    settings = load_settings(None, **{
+        "objectgraph.store": f"postgresql://ogmux:secret@127.0.0.1:{port}/ogmux",
+        "state.url": f"redis://:secret@127.0.0.1:{port}/0", "state.fail": "closed",
+    })
+    check_settings(settings)
+    assert startup_warnings(settings) == [
+        (f"ogmux: warning: document store ogmux@127.0.0.1:{port}/ogmux is unreachable (Connection refused): check "
+        "objectgraph.store (or --store) and that PostgreSQL runs there"),
+        (f"ogmux: warning: shared state redis://:***@127.0.0.1:{port}/0 is unreachable (Error 111 connecting to "
+        f"127.0.0.1:{port}. Connection refused): every rate-limited call is refused until it answers ([state] fail = "
+        '"closed"); check state.url and that Redis runs there'),
+    ]
+    assert store_where(settings.objectgraph.store) == f"ogmux@127.0.0.1:{port}/ogmux"
+    assert startup_warnings(load_settings(None)) == []
