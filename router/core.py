@@ -29,6 +29,7 @@ from ogmux.router.policies import Predictor, RouteInput, apply_filters, replica_
 from ogmux.router.pool import Pool, Replica
 from ogmux.router.tokens import count_message_tokens
 from ogmux.router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
+from ogmux.text import plural
 
 __all__ = ["OnDelta", "Router", "load_signals"]
 
@@ -197,6 +198,7 @@ class Router:
         retry = self.config.retry
         attempts: list[Attempt] = []
         order, idle = itertools.cycle(plan), 0
+        started, out_of_time = time.monotonic(), False
         overflowed = 0.0  # largest context a backend said the prompt does not fit
 
         def attempted(r: Replica, outcome: str, t0: float) -> None:
@@ -211,10 +213,12 @@ class Router:
             if attempts:
                 pause = min(retry.backoff_base_s * 2 ** (len(attempts) - 1), retry.backoff_max_s)
                 if time.monotonic() + pause >= deadline:
+                    out_of_time = True
                     break
                 await asyncio.sleep(pause)
             left = deadline - time.monotonic()
             if left <= 0:
+                out_of_time = True
                 break
             t0 = time.monotonic()
             sent = [False]
@@ -252,9 +256,15 @@ class Router:
             r.breaker.success()
             attempted(r, "ok", t0)
             return self._finish(request, decision, r, comp, attempts, principal, role)
+        if out_of_time:
+            why = f"the {budget:.1f} s deadline left no time for another"
+        elif len(attempts) >= retry.max_attempts:
+            why = "router.retry.max_attempts reached"
+        else:
+            why = "no replica of the plan left to try (breakers open)"
         raise BackendUnavailableError(
-            f"no backend answered within the {budget:.1f}s deadline after {len(attempts)} attempt(s): "
-            + ("; ".join(a.outcome for a in attempts) or "no replica was available")
+            f"no backend answered: {plural(len(attempts), 'attempt')} in {time.monotonic() - started:.1f} s, {why}: "
+            + ("; ".join(a.outcome for a in attempts) or "none was tried")
         )
 
     def _context(self, r: Replica) -> float:

@@ -112,7 +112,7 @@ def render(out: ChatOutput) -> str:
     u = r.usage
     head = (
         f"[{r.model} @ {r.replica}; {u.prompt_tokens} in / {u.completion_tokens} out tokens; ${u.cost_usd:.6f}; "
-        f"{len(r.attempts)} attempt(s)]"
+        f"{plural(len(r.attempts), 'attempt')}]"
     )
     choices = [_choice(t, c) for t, c in zip(r.choices, r.tool_calls, strict=True)]
     body = choices[0] if len(choices) == 1 else "\n\n".join(f"--- choice {i} ---\n{c}" for i, c in enumerate(choices))

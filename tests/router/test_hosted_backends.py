@@ -6,6 +6,7 @@ and tool calls: answers plain and streamed, and the next turn in each API's wire
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import asynccontextmanager
 
@@ -116,6 +117,20 @@ async def test_5xx_retries_then_reports_every_attempt(wire):
             await r.chat(_req())
 
 
+async def test_the_failure_says_how_many_attempts_were_made_and_why_they_stopped(wire):
+    async with _running(_backend("a", "openai", "boom", wire), retry={"backoff_base_s": 0.01, "max_attempts": 2}) as r:
+        with pytest.raises(BackendUnavailableError) as exc:
+            await r.chat(_req())
+        assert re.fullmatch(r"no backend answered: 2 attempts in \d+\.\d s, router\.retry\.max_attempts reached: "
+                            r"a@\S+: HTTP 500.*; a@\S+: HTTP 500.*", str(exc.value)), str(exc.value)
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with _running(_backend("dead", "openai", "ok", dead)) as r:
+        with pytest.raises(BackendUnavailableError) as exc:
+            await r.chat(_req())
+        assert re.fullmatch(r"no backend answered: 1 attempt in 0\.\d s, no replica of the plan left to try \(breakers "
+                            r"open\): dead@\S+: connection refused.*", str(exc.value)), str(exc.value)
+
+
 async def test_a_dropped_connection_is_retried_on_the_same_replica():
     with dropping_server(drops=2) as url:
         async with _running(_backend("only", "openai", "ok", url)) as r:
@@ -178,7 +193,8 @@ async def test_400_is_not_retried(wire):
 async def test_one_deadline_for_the_whole_chain(wire):
     async with _running(_backend("a", "openai", "slow", wire), _backend("b", "anthropic", "slow", wire)) as r:
         t0 = time.perf_counter()
-        with pytest.raises(BackendUnavailableError, match="deadline"):
+        with pytest.raises(BackendUnavailableError, match=r"^no backend answered: \d attempts? in 0\.\d s, the 0\.6 s "
+                           "deadline left no time for another: "):
             await r.chat(_req(timeout_s=0.6))
         assert time.perf_counter() - t0 < 1.5
 
