@@ -26,7 +26,7 @@ import anyio.to_thread
 
 from ogmux.server.context import AppState
 from ogmux.server.settings import LimitsSettings
-from ogmux.tools.solver.highs_run import cancel_on
+from ogmux.tools.solver.cancel import cancel_on
 
 __all__ = ["HeavyWorkRefused", "WorkPool", "work_pool"]
 

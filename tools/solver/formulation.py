@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from ogmux.tools.solver.network import ReluNetwork
+
+if TYPE_CHECKING:  # scipy loads with the first encoding, not with the solver tools' schemas
+    import scipy.sparse as sp
 
 __all__ = ["Encoding", "PreBounds", "encode", "to_highs_lp"]
 
@@ -90,6 +93,8 @@ def encode(
     With `hidden_layers=k` only the first k hidden layers are encoded (no output layer);
     `relax=True` makes the binaries continuous in [0, 1] (the LP relaxation).
     """
+    import scipy.sparse as sp
+
     n_hidden = len(net.weights) - 1
     depth = n_hidden if hidden_layers is None else hidden_layers
     bld = _Builder()

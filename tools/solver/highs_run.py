@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import highspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from ogmux.tools.solver.cancel import cancel_event, cancel_on
 
 __all__ = [
     "HighsOutcome",
@@ -120,27 +119,11 @@ def _swallow_banner() -> None:
 _swallow_banner()
 
 
-_CANCEL: ContextVar[threading.Event | None] = ContextVar("ogmux_solver_cancel", default=None)
-
-
-@contextmanager
-def cancel_on(event: threading.Event) -> Iterator[None]:
-    """Every HiGHS instance made by `new_highs` inside the block stops soon after `event` is set.
-
-    HiGHS then ends with status "interrupted"; the caller decides what an interrupted result means.
-    """
-    token = _CANCEL.set(event)
-    try:
-        yield
-    finally:
-        _CANCEL.reset(token)
-
-
 def new_highs() -> highspy.Highs:
     """A silent HiGHS instance, interruptible when made inside `cancel_on`."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    event = _CANCEL.get()
+    event = cancel_event()
     if event is not None:
 
         def _interrupt(e: highspy.HighsCallbackEvent) -> None:

@@ -11,7 +11,6 @@ from typing import Literal
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.tools.solver.config import SolverConfig
@@ -127,6 +126,8 @@ def _check_size(n_col: int, n_row: int, nnz: int, config: SolverConfig) -> None:
 
 
 def _to_highs_lp(model: LinearModel, config: SolverConfig) -> highspy.HighsLp:
+    import scipy.sparse as sp  # with the first JSON model, not with the solver tools' schemas
+
     index: dict[str, int] = {}
     for j, v in enumerate(model.variables):
         if v.name in index:

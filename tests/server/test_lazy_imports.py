@@ -1,0 +1,71 @@
+"""Start-up imports only what the configured features need.
+
+Each case loads a config and builds the server as `ogmux serve` does, in a fresh interpreter, and
+reads `sys.modules`: a heavy package that a feature needs must not be imported when the feature is
+off, and must still be imported at start-up when it is on (so a broken install stops start-up, not
+the first call).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# What building a server imports: the `serve` command's module, the settings, the server.
+_BUILD = """
+import json, sys
+from pathlib import Path
+import ogmux.server.commands.serve
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
+build_server(load_settings(Path(sys.argv[1])), transport=sys.argv[2])
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+# Never needed to build a server (they load with the call, command or benchmark that uses them).
+NEVER = {"anthropic", "bm25s", "httpx", "matplotlib", "numba", "onnx", "openai", "scipy", "sklearn", "torch", "wordllama"}
+STORE = 'objectgraph = { store = "postgresql://ogmux@127.0.0.1:1/none" }'
+
+
+def imported(tmp_path: Path, toml: str, transport: str = "http", env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages in `sys.modules` after building a server from `toml` in a fresh interpreter."""
+    config = tmp_path / "ogmux.toml"
+    config.write_text(toml + "\n[audit]\nsink = \"off\"\n", encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OGMUX_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", _BUILD, str(config), transport],
+        capture_output=True, text=True, timeout=120, check=False, cwd="/", env={**clean, **(env or {})},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def test_a_store_replica_loads_no_search_index_router_redis_or_jwt(tmp_path: Path) -> None:
+    mods = imported(tmp_path, STORE)
+    assert "psycopg" in mods  # the configured store's driver
+    assert not mods & (NEVER | {"redis", "jwt"})
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_the_default_server_loads_no_optional_engine(tmp_path: Path, transport: str) -> None:
+    assert not imported(tmp_path, "", transport) & (NEVER | {"redis", "jwt"})
+
+
+def test_served_solver_tools_load_highs_at_start_up(tmp_path: Path) -> None:
+    # Importing the HiGHS runner silences HiGHS's banner by redirecting fds 1 and 2 for a moment:
+    # done while serving, it could swallow a stdio MCP message, so it stays a start-up import.
+    assert "highspy" in imported(tmp_path, "", "stdio")
+
+
+def test_configured_shared_state_and_jwt_still_load_at_start_up(tmp_path: Path) -> None:
+    toml = (
+        '[state]\nurl = "redis://127.0.0.1:1/0"\n'
+        '[jwt]\nenabled = true\nissuer = "https://issuer.example"\nalgorithms = ["HS256"]\nsecret_env = "LAZY_TEST_SECRET"'
+    )
+    mods = imported(tmp_path, toml, env={"LAZY_TEST_SECRET": "s" * 32})
+    assert {"redis", "jwt"} <= mods
