@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse
 from ogmux.server.audit import AuditLog, Outcome, bounded, printable
 from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier, secure_http_app
 from ogmux.server.context import AppState, ToolContext
+from ogmux.server.echoes import BoundedEchoes
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
 from ogmux.server.instructions import build_instructions
 from ogmux.server.principal import Principal, principal_for
@@ -113,6 +114,7 @@ class OgmuxServer(MCPServer):
             token_verifier=token_verifier,
             auth=auth,
             log_level=settings.server.log_level,
+            middleware=[BoundedEchoes()],
         )
         logging.root.handlers[:] = root_handlers
         logging.root.setLevel(root_level)
