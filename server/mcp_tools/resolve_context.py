@@ -10,7 +10,7 @@ from ogmux.server.context import ToolContext
 from ogmux.server.documents import caller_scopes, view_for
 from ogmux.server.registry import ToolSpec
 from ogmux.tools.objectgraph.access import Scopes
-from ogmux.tools.objectgraph.listing import visible_changelog
+from ogmux.tools.objectgraph.listing import visible_changelog, visible_version
 from ogmux.tools.objectgraph.model import VERSION_PATTERN, EdgeKind, version_key
 from ogmux.tools.objectgraph.render import render_resolve
 from ogmux.tools.objectgraph.resolve import Level, ResolveResult
@@ -55,8 +55,9 @@ def check_since_version(snapshot: Snapshot, ids: list[str], since: str, scopes: 
     known: dict[str, list[str]] = {}
     for doc_id in sorted(docs):
         doc = snapshot.docs[doc_id]
-        versions = list(dict.fromkeys([str(e["version"]) for e in visible_changelog(snapshot, doc, scopes)] + [doc.version]))
-        if since in versions or version_key(since) < version_key(doc.version):
+        current = visible_version(snapshot, doc, scopes)  # a release of hidden nodes only is never named
+        versions = list(dict.fromkeys([str(e["version"]) for e in visible_changelog(snapshot, doc, scopes)] + [current]))
+        if since in versions or version_key(since) < version_key(current):
             return
         known[doc_id] = versions
     if known:
