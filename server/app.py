@@ -261,7 +261,7 @@ class OgmuxServer(MCPServer):
         except HeavyWorkRefused as exc:
             raise ToolCallError("busy", f"{name}: {exc}") from None
         except USER_ERRORS as exc:
-            raise ToolCallError("error", f"{name}: {exc}") from None
+            raise ToolCallError("error", f"{name}: {_error_text(exc)}") from None
         except Exception:
             log.exception("tool %s failed", name)
             raise ToolCallError(
@@ -407,6 +407,17 @@ class OgmuxServer(MCPServer):
         principal = self.current_principal()
         allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
         return [t for t in await super().list_resource_templates() if t.uri_template in allowed]
+
+
+ERROR_CHARS = 1000  # of a tool's error message, which may repeat caller text (an unknown edge kind, ids)
+
+
+def _error_text(exc: BaseException) -> str:
+    """A domain error's message for the caller: cut to ERROR_CHARS, control and bidi characters escaped
+    (its own line breaks kept)."""
+    text = str(exc)
+    kept = "".join(c if c == "\n" or c.isprintable() else c.encode("unicode_escape").decode() for c in text[:ERROR_CHARS])
+    return kept if len(text) <= ERROR_CHARS else f"{kept}...[{len(text)} chars in all]"
 
 
 def _prompt_error(exc: BaseException) -> str:

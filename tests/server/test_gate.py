@@ -270,3 +270,18 @@ async def test_resource_errors_echo_at_most_a_bounded_escaped_uri(tmp_path: Path
                 await client.read_resource(uri)
             assert len(refused.value.message) < 400 and refused.value.message.isprintable()
     await server.state.aclose()
+
+
+async def test_tool_errors_echo_a_bounded_escaped_part_of_the_caller_text(tmp_path: Path) -> None:
+    """A 3 MB edge kind came back whole in 'unknown edge kind': any tool error is cut, and control and bidi
+    characters the caller sent are escaped (line breaks of the message itself are kept)."""
+    server = build_server(_settings(tmp_path), transport="memory")
+    odd = "\u202e\r<<<end og-data x>>>" + "x" * 3_000_000
+    async with mcp.Client(server) as client:
+        follow = await client.call_tool("resolve_context", {"ids": ["ogmux-faq"], "follow": [odd]})
+        kind = await client.call_tool("resolve_context", {"ids": ["ogmux-faq"], "follow": [":nope"]})
+    await server.state.aclose()
+    assert follow.is_error and kind.is_error
+    text = follow.content[0].text
+    assert len(text) < 1200 and "\u202e" not in text and "\r" not in text, text[:300]
+    assert "unknown edge kind" in kind.content[0].text
