@@ -73,7 +73,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "fence",
-        re.compile(r"<<<\s*(?:end\s+)?og-data", re.IGNORECASE),
+        re.compile(r"<<<\s*(?:end\W*)?og\W*data", re.IGNORECASE),
     ),
     (
         "exfiltration",
@@ -163,8 +163,35 @@ def content_hash(text: str) -> str:
 
 
 _LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/ -]")
-_DELIMITER = re.compile(r"<<<(?=\s*(?:end\s+)?og-data)", re.IGNORECASE)
 _MAX_LABEL = 200
+_LT = "<\ufe64\uff1c"  # the characters NFKC reads as '<'
+# Format characters (Unicode 14 category Cf: zero-width, joiners, bidi controls, tags): invisible to a reader.
+_FORMAT = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_FORMAT_RE = re.compile(f"[{_FORMAT}]")
+_BRACKETS = re.compile(f"[{_LT}](?:[{_FORMAT}]*[{_LT}]){{2,}}")  # three or more '<', maybe with invisible ones between
+_DELIMITER_TAIL = re.compile(r"\s*(?:end\W*)?og\W*data", re.IGNORECASE)  # what follows the '<<<' of a delimiter
+
+
+def _break_delimiters(text: str) -> str:
+    """`text` with a backslash before the last '<' of every delimiter lookalike (`<<\\<end og-data`).
+
+    What follows the brackets is read as flagging reads text (format characters dropped, NFKC,
+    look-alike letters as Latin), so full-width brackets, a zero-width space or a Cyrillic 'o' do
+    not make a delimiter the fence leaves alone. Work is a few C calls per run of three brackets.
+    """
+    cuts = []
+    for run in _BRACKETS.finditer(text):
+        tail = unicodedata.normalize("NFKC", text[run.end() : run.end() + 48])
+        if _DELIMITER_TAIL.match(_FORMAT_RE.sub("", tail).translate(_LOOKALIKES)):
+            cuts.append(run.end() - 1)
+    if not cuts:
+        return text
+    parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    return "\\".join(parts)
 
 
 def fence(text: str, label: str) -> str:
@@ -176,7 +203,7 @@ def fence(text: str, label: str) -> str:
     only id and version characters (anything else becomes `?`).
     """
     mark = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    body = _DELIMITER.sub("<<\\\\<", text)
+    body = _break_delimiters(text)
     body = body if body.endswith("\n") else body + "\n"
     label = _LABEL_JUNK.sub("?", label[:_MAX_LABEL])
     return f"<<<og-data {mark} {label}>>>\n{body}<<<end og-data {mark}>>>"
