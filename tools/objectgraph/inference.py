@@ -14,8 +14,8 @@ Rules, applied to one document at a time (deterministic; nothing but the documen
 - a heading with no text of its own → `requires` each of its children (reading it means reading them).
 
 An inferred edge is dropped when the node already has an edge (authored or inferred) to the same
-target, and never points from a node to itself. A link or title is matched only against sections
-that every reader of the linking node may see, so a hidden section never changes which edges a
+target, and never points from a node to itself. A link, a title, the next step or the next part is matched only
+against sections that every reader of the linking node may see, so a hidden section never changes which edges a
 caller sees (a hidden target is simply not followed).
 """
 
@@ -145,12 +145,18 @@ def inferred_edges(doc: Document) -> dict[str, list[Edge]]:
             number = _step(s)
             if number is not None:
                 steps.append((number, s.id))
-        for (a, src), (b, dst) in pairwise(steps):
-            if b == a + 1:
-                add(src, "precedes", dst)
+        for i, (a, src) in enumerate(steps):  # the next step is the next one every reader of this one sees
+            mine = effective_scopes(by_id[src].scopes)
+            nxt = next(((b, dst) for b, dst in steps[i + 1 :] if covers(effective_scopes(by_id[dst].scopes), mine)), None)
+            if nxt is not None and nxt[0] == a + 1:
+                add(src, "precedes", nxt[1])
 
     for n in doc.nodes:
-        parts = [c for c in children.get(n.id, []) if c.id.startswith(f"{n.id}-part-")]
+        mine = effective_scopes(n.scopes)
+        parts = [
+            c for c in children.get(n.id, [])
+            if c.id.startswith(f"{n.id}-part-") and covers(effective_scopes(c.scopes), mine)
+        ]
         chain = [n, *parts]
         for a, b in pairwise(chain):
             if _ITEM.search(a.full) and _ITEM.match(b.full.lstrip("\r\n")):

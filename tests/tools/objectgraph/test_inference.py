@@ -245,3 +245,14 @@ def test_inferred_edges_and_embedding_scores_reveal_no_hidden_node(caller: froze
         restart = full.nodes["ops#restart"]
         # the public mention matches the public heading it names, never the longer hidden one
         assert ("requires", "ops#restore-from") in {(e.kind, e.target) for e in restart.edges}
+
+
+@pytest.mark.parametrize("hidden", ["## Step 2 zqsecretx\n\nHidden.\n", "## Step 1 zqsecretx\n\nHidden.\n"])
+def test_a_hidden_step_does_not_change_the_public_steps_order(hidden: str) -> None:
+    """A hidden 'Step 2' (or a second 'Step 1') between two public steps took the public step 1's :precedes
+    edge to the public step 2, so a reader learnt a hidden step was there."""
+    public = "# Ops\n\nIntro.\n\n## Step 1 drain\n\nDrain.\n\n{}## Step 2 start\n\nStart.\n"
+    with_hidden = edges(public.format(f"<!-- og:node id=secret scopes=admin -->\n{hidden}\n"), "ops.md")
+    without = edges(public.format(""), "ops.md")
+    assert ("step-1-drain", "precedes", "step-2-start") in without
+    assert {e for e in with_hidden if "secret" not in (e[0], e[2])} == without
