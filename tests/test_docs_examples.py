@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "examples").rglob("*.md"))]
-FENCE = re.compile(r"^```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+# A fence may be indented (inside a list item); its closing fence has the same indentation.
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.DOTALL | re.MULTILINE
+)
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 SKIP = re.compile(r"<!-- docs-test: skip \((?P<why>[^)]{10,})\) -->")
 NOISE = ("Traceback", "DEBUG", "Running HiGHS", "Copyright")
 
@@ -48,7 +53,8 @@ def examples() -> list[Example]:
             before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
             skip = SKIP.fullmatch(before.strip())
             line = text.count("\n", 0, m.start()) + 1
-            found.append(Example(path, line, m.group("lang"), m.group("body"), skip.group("why") if skip else None))
+            body = textwrap.dedent(m.group("body"))
+            found.append(Example(path, line, m.group("lang"), body, skip.group("why") if skip else None))
     return found
 
 
@@ -79,3 +85,28 @@ def test_skip_markers_are_rare_explained_and_attached() -> None:
     assert len(EXAMPLES) >= 5 and len(skipped) * 2 <= len(EXAMPLES), [e.id for e in skipped]
     markers = sum(len(re.findall(r"docs-test:", p.read_text(encoding="utf-8"))) for p in DOCS)
     assert markers == len(skipped), "every docs-test marker must directly precede a python or sh fence, with a reason"
+
+
+def _unfenced(path: Path) -> str:
+    """A Markdown file without its fenced blocks."""
+    return re.sub(r"^[ \t]*(`{3,}).*?^[ \t]*\1[ \t]*$", "", path.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE)
+
+
+def _anchors(path: Path) -> set[str]:
+    """The GitHub anchors of a Markdown file's headings."""
+    heads = re.findall(r"^#{1,6} (.+)$", _unfenced(path), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
+
+
+def test_relative_links_reach_a_file_and_heading() -> None:
+    broken = []
+    for path in DOCS:
+        for m in LINK.finditer(re.sub(r"`[^`\n]*`", "", _unfenced(path))):  # not in inline code
+            target = m.group("target")
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (path.parent / file).resolve() if file else path
+            if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in _anchors(dest)):
+                broken.append(f"{path.relative_to(REPO)}: {target}")
+    assert not broken, broken
