@@ -8,10 +8,12 @@ stdout only for commands that are not the stdio server.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ogmux.server.settings import ConfigError
 from ogmux.server.startup import StartupError
@@ -46,11 +48,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_unknown(parser: argparse.ArgumentParser, argv: list[str], extra: list[str]) -> NoReturn:
+    """Exit 2 with the usage of the (sub)command the arguments belong to, suggesting close option names."""
+    for token in argv:  # descend to the innermost subcommand named
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and token in subs[0].choices:
+            parser = subs[0].choices[token]
+    options = [o for a in parser._actions for o in a.option_strings]
+    shown = []
+    for arg in extra:
+        close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1) if arg.startswith("-") else []
+        shown.append(f"{arg} (did you mean {close[0]}?)" if close else arg)
+    parser.error(f"unrecognized arguments: {' '.join(shown)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; with no command, serve the bundled demo over stdio."""
     args_list = list(sys.argv[1:] if argv is None else argv) or ["serve"]
     parser = build_parser(args_list[0])
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    if extra:
+        _refuse_unknown(parser, args_list, extra)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

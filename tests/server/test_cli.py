@@ -227,3 +227,19 @@ def test_serve_with_an_unwritable_audit_path_stops_with_one_line(tmp_path: Path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == f"ogmux: audit.path {blocker / 'audit.jsonl'} cannot be written (File exists): point it at " \
                           'a writable file, or set [audit] sink = "stderr"\n'
+
+
+@pytest.mark.parametrize(("args", "usage", "error"), [
+    (["serve", "--corpse", "docs"], "usage: ogmux serve ", ("ogmux serve: error: unrecognized arguments: --corpse (did you "
+                                                           "mean --corpus?) docs")),
+    (["corpus", "push", "--sotre=x"], "usage: ogmux corpus push ", ("ogmux corpus push: error: unrecognized arguments: "
+                                                                   "--sotre=x (did you mean --store?)")),
+    (["index", "--zzz"], "usage: ogmux index ", "ogmux index: error: unrecognized arguments: --zzz"),
+])
+def test_an_unknown_option_names_its_command_and_the_closest_option(
+    args: list[str], usage: str, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(usage) and err.endswith(f"\n{error}\n"), err
