@@ -7,7 +7,9 @@ answer, the replica's CPU time by then, RSS after 200 searches, and search laten
 end (stateless MCP tools/call over HTTP, one client); plus the time one push takes (`push_snapshot`:
 rows, postings, indexes, one transaction; parsing and checking the files is left out: it is the
 work a memory replica repeats at every start). Goals at 1M nodes: start ≤ 2 s, RSS ≤ 500 MB,
-search p50 ≤ 50 ms. Both replicas rank with BM25 (`ranking = "lexical"`): the store has no embeddings.
+search p50 ≤ 50 ms. Both replicas rank with BM25 (`ranking = "lexical"`); a second store replica ranks
+hybrid (BM25 fused with the stored embeddings), and the two modes are also timed interleaved in one
+process (`fusion_ab_ms`), with the size of the vector table and the CPU time of embedding the corpus.
 
 Phase `ranking` — top-3 agreement of the store's search with the in-memory search on the og-dev
 questions (../shared/data/og-dev, read if present), lexical against lexical and hybrid (BM25 fused with
@@ -55,10 +57,12 @@ sys.path.insert(0, str(ROOT))
 
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus, build_snapshot
+from ogmux.tools.objectgraph.embedding import load_embedder
 from ogmux.tools.objectgraph.model import Document, Edge, Node
-from ogmux.tools.objectgraph.search import search_index
+from ogmux.tools.objectgraph.search import embedded_text, search_index
 from ogmux.tools.objectgraph.snapshot import DocRecord, EdgeRecord, NodeRecord, Snapshot
 from ogmux.tools.objectgraph.store import DocumentStore, StoreView, push_snapshot
+from ogmux.tools.objectgraph.store.schema import schema_of
 from ogmux.tools.objectgraph.untrusted import content_hash
 from ogmux.tools.objectgraph.writer import render_document, with_og_layout
 from tests.integration.engines import PG_BIN, Haproxy, PostgresServer, RedisServer, ogmux_replicas
@@ -254,8 +258,8 @@ def replica(config: Path, queries: list[str], timeout: float = 1800) -> dict:
 
 def _config(path: Path, **objectgraph: object) -> Path:
     lines = ["[server]", 'anonymous_role = "admin"', "json_response = true", "[audit]", 'sink = "off"', "[rate_limit]", "rate = 1e6", "burst = 1000000"]
-    lines += ["[objectgraph]", 'ranking = "lexical"']
-    lines += [f"{k} = {json.dumps(v)}" for k, v in objectgraph.items()]
+    lines += ["[objectgraph]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in {"ranking": "lexical", **objectgraph}.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -282,6 +286,38 @@ def save(name: str, value: dict) -> None:
         "postgres": str(PG_BIN / "postgres"),
     }  # fmt: skip
     OUT.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _table_mb(pg: PostgresServer, version: int, name: str) -> float:
+    import psycopg
+
+    with psycopg.connect(pg.dsn) as conn:
+        return conn.execute("SELECT pg_total_relation_size(%s)", (f"{schema_of(version)}.{name}",)).fetchone()[0] / 2**20
+
+
+def _embed_cpu_s(snap: Snapshot) -> float:
+    """CPU time a push spends embedding `snap` (a fresh model: nothing memoised)."""
+    model = load_embedder.__wrapped__()
+    texts = [embedded_text(snap.docs[n.doc].title, n) for n in snap.nodes.values()]
+    c = time.process_time()
+    model.embed(texts)
+    return time.process_time() - c
+
+
+def _fusion_ab(dsn: str, queries: list[str]) -> dict:
+    """In-process StoreView.search latency, lexical and hybrid interleaved query by query (k=8)."""
+    store = DocumentStore(dsn)
+    try:
+        view = StoreView(store)
+        ms: dict[str, list[float]] = {"lexical": [], "hybrid": []}
+        for q in queries:
+            for name, times in ms.items():
+                t = time.perf_counter()
+                view.search(q, k=8, config=ObjectGraphConfig(reload=False, ranking=name))
+                times.append((time.perf_counter() - t) * 1000)
+    finally:
+        store.close()
+    return {name: {"p50": round(_pct(v, 50), 1), "p99": round(_pct(v, 99), 1)} for name, v in ms.items()}
 
 
 def _du(pg: PostgresServer) -> float:
@@ -320,9 +356,14 @@ def phase_store(sizes: list[int], memory_max: int) -> dict:
                 row["push_s"] = round(time.perf_counter() - t, 1)
                 row["push_cpu_s"] = round(time.process_time() - c, 1)
                 row["postings"] = pushed.postings
+                if n <= 100_000:  # the embedding share of the push (1M: minutes more, and 2 GB for the texts)
+                    row["embed_cpu_s"] = round(_embed_cpu_s(snap), 1)
                 del snap
                 row["database_mb"] = round(_du(pg), 0)
+                row["vec_mb"] = round(_table_mb(pg, pushed.version, "vec"), 1)
                 row["store"] = replica(_config(Path(tmp) / "store.toml", store=pg.dsn), queries)
+                row["store_hybrid"] = replica(_config(Path(tmp) / "hybrid.toml", store=pg.dsn, ranking="hybrid"), queries)
+                row["fusion_ab_ms"] = _fusion_ab(pg.dsn, queries)
                 out["sizes"][str(n)] = row
                 save("store", out)
                 if n <= memory_max:
