@@ -18,6 +18,11 @@ import mcp
 from mcp import StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from ogmux.demo import CORPUS
+from ogmux.server.startup import store_status
+from tests.integration.engines import PostgresServer
+from tests.integration.store_db import new_database
+
 NOTE = """# Kiln firing schedule
 
 Raise the kiln to cone six over nine hours.
@@ -88,3 +93,21 @@ def test_started_by_hand_in_a_terminal_it_says_what_it_waits_for_and_stops_on_ct
     finally:
         proc.kill()
         os.close(main)
+
+
+def test_a_store_without_a_corpus_is_a_warning_until_one_is_pushed(pg_cluster: PostgresServer, tmp_path: Path) -> None:
+    dsn = new_database(pg_cluster)
+    config = tmp_path / "ogmux.toml"
+    config.write_text(f'[objectgraph]\nstore = "{dsn}"\n[audit]\nsink = "off"\n')
+    where = f"postgres@127.0.0.1:{pg_cluster.port}/{dsn.rsplit('/', 1)[1]}"
+    proc = _serve("--config", str(config))
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert proc.stderr.splitlines()[1:] == [
+        f"ogmux: warning: document store {where} holds no corpus yet: push one with `ogmux corpus push DIR --store DSN`"
+    ]
+    assert f"· corpus from the document store {where} ·" in proc.stderr.splitlines()[0]
+    push = subprocess.run([sys.executable, "-m", "ogmux", "corpus", "push", str(CORPUS), "--store", dsn],
+                          capture_output=True, text=True, check=False, timeout=120, cwd="/")
+    assert push.returncode == 0, push.stderr
+    assert store_status(dsn) == (True, 1, "")
+    assert len(_serve("--config", str(config)).stderr.splitlines()) == 1
