@@ -64,21 +64,12 @@ def visible_stats(conn: psycopg.Connection, version: int, caller: Scopes) -> Vis
     return VisibleStats(caller, classes, nodes, avg, int(docs), float(total) / docs if docs else 0.0)
 
 
-_RANK = """
-WITH q AS (
+_QUERY = """q AS (
     SELECT t.term, count(*)::float8 AS qc FROM unnest(%(terms)s::text[]) AS t(term) GROUP BY t.term
-), df AS (
-    SELECT term, sum(df_title)::float8 AS t, sum(df_keywords)::float8 AS k,
-           sum(df_dense)::float8 AS d, sum(df_content)::float8 AS c
-    FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term
-), w AS (
-    SELECT q.term,
-           q.qc * %(w_title)s * ln(1 + (%(n)s - df.t + 0.5) / (df.t + 0.5)) AS it,
-           q.qc * %(w_keywords)s * ln(1 + (%(n)s - df.k + 0.5) / (df.k + 0.5)) AS ik,
-           q.qc * %(w_dense)s * ln(1 + (%(n)s - df.d + 0.5) / (df.d + 0.5)) AS id,
-           q.qc * %(w_content)s * ln(1 + (%(n)s - df.c + 0.5) / (df.c + 0.5)) AS ic
-    FROM q JOIN df USING (term)
-), dtf AS (
+)"""
+
+# The document boost's ingredient: BM25 of each matching document (its visible nodes' content).
+_DOCS = """dtf AS (
     SELECT term, doc, sum(tf)::float8 AS tf FROM {doc_posting}
     WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term, doc
 ), ddf AS (
@@ -90,7 +81,20 @@ WITH q AS (
     SELECT dtf.doc, sum(q.qc * ln(1 + (%(n_docs)s - ddf.df + 0.5) / (ddf.df + 0.5))
                       * dtf.tf / (dtf.tf + %(k1)s * (1 - %(b)s + %(b)s * dl.len / %(a_doc)s))) AS s
     FROM dtf JOIN ddf USING (term) JOIN q USING (term) JOIN dl USING (doc) GROUP BY dtf.doc
-){cand}, ns AS (
+)"""
+
+_RANK = "WITH " + _QUERY + ", " + _DOCS + """, df AS (
+    SELECT term, sum(df_title)::float8 AS t, sum(df_keywords)::float8 AS k,
+           sum(df_dense)::float8 AS d, sum(df_content)::float8 AS c
+    FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term
+), w AS (
+    SELECT q.term,
+           q.qc * %(w_title)s * ln(1 + (%(n)s - df.t + 0.5) / (df.t + 0.5)) AS it,
+           q.qc * %(w_keywords)s * ln(1 + (%(n)s - df.k + 0.5) / (df.k + 0.5)) AS ik,
+           q.qc * %(w_dense)s * ln(1 + (%(n)s - df.d + 0.5) / (df.d + 0.5)) AS id,
+           q.qc * %(w_content)s * ln(1 + (%(n)s - df.c + 0.5) / (df.c + 0.5)) AS ic
+    FROM q JOIN df USING (term)
+){candidates}, ns AS (
     SELECT p.node, p.doc, p.body_words, sum(
           CASE WHEN p.tf_title > 0 THEN w.it * p.tf_title
                / (p.tf_title + %(k1)s * (1 - %(b)s + %(b)s * p.len_title / %(a_title)s)) ELSE 0 END
@@ -117,14 +121,15 @@ SELECT node, score, count(*) OVER () FROM fin ORDER BY score DESC, node LIMIT %(
 """
 
 # Candidates of a pruned search: each query term's best postings per visible scope class, and every
-# visible node of the best-matching documents (the document boost can lift any of them).
-_CAND = """, cand AS (
+# visible node of the best-matching documents (the document boost can lift any of them). Scoring reads
+# their postings through the (term, node) index: `= ANY(ARRAY(...))` probes it, where a join would not.
+_CANDIDATES = """, cand AS (
     SELECT node FROM {top} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) AND rnk <= %(m)s
     UNION
-    SELECT n.ord FROM {node} n WHERE n.doc_ord IN (SELECT doc FROM ds ORDER BY s DESC, doc LIMIT %(top_docs)s)
-    AND {visible_n}
+    SELECT n.ord FROM {node} n WHERE n.doc_ord = ANY(ARRAY(SELECT doc FROM ds ORDER BY s DESC, doc LIMIT %(top_docs)s))
+        AND """ + visible("n") + """
 )"""
-
+_ONLY_CANDIDATES = " AND p.node = ANY(ARRAY(SELECT node FROM cand))"
 
 _COUNTS = "SELECT term, sum(nodes), max(nodes) FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term"
 _TOP_DOCS = 5  # best-matching documents whose every visible node is a candidate of a pruned search
@@ -165,8 +170,8 @@ def rank(
     prune = 0 < config.store_candidates and params["m"] <= TOP_MAX and any(c[2] > params["m"] for c in counts)
     statement = sql.SQL(_RANK).format(
         **names,
-        cand=sql.SQL(_CAND).format(**names, visible_n=sql.SQL(visible("n"))) if prune else sql.SQL(""),
-        only=sql.SQL(" AND p.node IN (SELECT node FROM cand)") if prune else sql.SQL(""),
+        candidates=sql.SQL(_CANDIDATES).format(**names) if prune else sql.SQL(""),
+        only=sql.SQL(_ONLY_CANDIDATES if prune else ""),
         visible_c=sql.SQL(visible("c")),
     )
     with conn.transaction():
