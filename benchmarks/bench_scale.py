@@ -30,7 +30,7 @@ the machine's cores, so the two-replica calls/s is bounded by them; the CPU time
 and gives one replica's calls/s on a core of its own (`capacity_per_replica_core_calls_per_s`).
 
 Usage: python benchmarks/bench_scale.py [--phase store,ranking,haproxy] [--sizes 10000,100000,1000000]
-       [--memory-max 100000] [--data DIR]
+       [--memory-max 100000] [--data DIR] [--store DSN]
 """
 
 from __future__ import annotations
@@ -327,16 +327,64 @@ def _du(pg: PostgresServer) -> float:
         return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
 
 
-def phase_store(sizes: list[int], memory_max: int) -> dict:
+def _vs_exact(dsn: str, queries: list[str]) -> dict:
+    """The store's search (pruned where a term matches more than `store_candidates` nodes of a class) against
+    the exact ranking (`store_candidates = 0`) in this process: top-3/top-10 overlap, identical top-10s, and
+    the latency of each, interleaved (A/B); plus the first search's time on a fresh connection (the part of a
+    replica's first answer that is SQL)."""
+    pruned = ObjectGraphConfig(reload=False, ranking="lexical")
+    exact = pruned.model_copy(update={"store_candidates": 0})
+    store = DocumentStore(dsn)
+    try:
+        view = StoreView(store)
+        t = time.perf_counter()
+        view.search(queries[0], k=10, config=pruned)
+        first_ms = (time.perf_counter() - t) * 1000
+        top3, top10, identical, ms = [], [], 0, {"pruned": [], "exact": []}
+        for q in queries:
+            pages = {}
+            for name, config in (("pruned", pruned), ("exact", exact)):
+                t = time.perf_counter()
+                pages[name] = [e.id for e in view.search(q, k=10, config=config).entries]
+                ms[name].append((time.perf_counter() - t) * 1000)
+            top3.append(_overlap(pages["pruned"][:3], pages["exact"][:3]))
+            top10.append(_overlap(pages["pruned"], pages["exact"]))
+            identical += pages["pruned"] == pages["exact"]
+    finally:
+        store.close()
+    return {
+        "queries": len(queries),
+        "store_candidates": pruned.store_candidates,
+        "top3_overlap": round(statistics.mean(top3), 3),
+        "top10_overlap": round(statistics.mean(top10), 3),
+        "identical_top10": identical,
+        "in_process_search_ms": {k: {"p50": round(_pct(v, 50), 1), "p99": round(_pct(v, 99), 1)} for k, v in ms.items()},
+        "first_search_ms": round(first_ms, 1),
+        "load_avg_1min": os.getloadavg()[0],
+    }
+
+
+def phase_store(sizes: list[int], memory_max: int, store: str = "") -> dict:
+    """`store`: measure an already pushed corpus of `sizes[0]` nodes at that DSN instead of generating and
+    pushing one (the push figures of the earlier run are kept and marked)."""
     out: dict = {"sizes": {}}
     queries = _queries(SEARCHES + 1)
+    before = json.loads(OUT.read_text()).get("store", {}).get("sizes", {}) if OUT.exists() else {}
+    if store:
+        n = sizes[0]
+        row = {k: v for k, v in before.get(str(n), {}).items() if k not in ("store", "vs_exact")}
+        row["push_reused"] = "generate/push figures from the earlier run; this run measured the store at --store"
+        with tempfile.TemporaryDirectory() as tmp:
+            row["store"] = replica(_config(Path(tmp) / "store.toml", store=store), queries)
+        row["vs_exact"] = _vs_exact(store, queries[1:101])
+        out["sizes"][str(n)] = row
+        return out
     pg = PostgresServer()
     try:
         pg.init()
         pg.start()
         pg.create_database()
         _tune(pg)
-        before = json.loads(OUT.read_text()).get("store", {}).get("sizes", {}) if OUT.exists() else {}
         for n in sizes:
             row: dict = {}
             with tempfile.TemporaryDirectory() as tmp:
@@ -364,6 +412,7 @@ def phase_store(sizes: list[int], memory_max: int) -> dict:
                 row["store"] = replica(_config(Path(tmp) / "store.toml", store=pg.dsn), queries)
                 row["store_hybrid"] = replica(_config(Path(tmp) / "hybrid.toml", store=pg.dsn, ranking="hybrid"), queries)
                 row["fusion_ab_ms"] = _fusion_ab(pg.dsn, queries)
+                row["vs_exact"] = _vs_exact(pg.dsn, queries[1:101])
                 out["sizes"][str(n)] = row
                 save("store", out)
                 if n <= memory_max:
@@ -529,7 +578,7 @@ def phase_haproxy(clients: int = HAPROXY_CLIENTS, seconds: float = HAPROXY_SECON
 
 
 PHASES = {
-    "store": lambda a: phase_store(a.sizes, a.memory_max),
+    "store": lambda a: phase_store(a.sizes, a.memory_max, a.store),
     "ranking": lambda a: phase_ranking(a.data),
     "haproxy": lambda a: phase_haproxy(),
 }
@@ -541,6 +590,7 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,1000000", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--memory-max", type=int, default=100_000, help="largest corpus also served from memory")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)")
+    p.add_argument("--store", default="", help="phase store: measure this already pushed corpus of --sizes nodes")
     args = p.parse_args()
     for name in args.phase.split(","):
         t = time.perf_counter()
