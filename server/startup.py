@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the command line imports StartupError without loading the M
 __all__ = [
     "StartupError",
     "StoreStatus",
+    "address_problems",
     "check_corpus",
     "check_corpus_dir",
     "check_settings",
@@ -69,12 +70,26 @@ def check_corpus_dir(path: Path, fix: str = SERVE_FIX) -> None:
 
 
 def check_settings(settings: Settings) -> None:
-    """Checks before the server is built: the audit file can be written, the Redis URL and the store DSN parse."""
+    """Checks before the server is built: the Redis URL and the store DSN parse, the audit file can be written."""
+    if problems := address_problems(settings):
+        raise StartupError(problems[0])
     _check_audit(settings)
+
+
+def address_problems(settings: Settings) -> list[str]:
+    """What is wrong with `state.url` (not a Redis URL) and `objectgraph.store` (not a PostgreSQL DSN)."""
+    problems = []
     if settings.state.url:
-        _redis_client(settings)[1].close()
+        try:
+            _redis_client(settings)[1].close()
+        except StartupError as exc:
+            problems.append(str(exc))
     if settings.objectgraph.store:
-        store_where(settings.objectgraph.store)
+        try:
+            store_where(settings.objectgraph.store)
+        except StartupError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _check_audit(settings: Settings) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ogmux.server.cliutil import DEFAULT_CONFIG
 from ogmux.server.settings import ConfigError, Settings, load_settings
-from ogmux.server.startup import missing_paths
+from ogmux.server.startup import address_problems, missing_paths
 from ogmux.server.state import redact_url
 from ogmux.text import plural
 
@@ -76,11 +76,12 @@ def run_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         Console(stderr=True, highlight=False).print(f"[red]✗[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
-    missing = missing_paths(settings)
-    if missing:
+    problems = [f"{key}: {where} does not exist" for key, where in missing_paths(settings)]
+    problems += address_problems(settings)
+    if problems:
         err = Console(stderr=True, highlight=False)
-        for key, where in missing:
-            err.print(f"[red]✗[/red] {path or 'defaults (no file)'}: {key}: {where} does not exist", soft_wrap=True)
+        for problem in problems:
+            err.print(f"[red]✗[/red] {path or 'defaults (no file)'}: {escape(problem)}", soft_wrap=True)
         return 1
     console.print(f"[green]✓[/green] {path or 'defaults (no file)'} is valid", soft_wrap=True)
     report(settings, console)

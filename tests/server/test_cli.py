@@ -243,3 +243,17 @@ def test_an_unknown_option_names_its_command_and_the_closest_option(
         main(args)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith(usage) and err.endswith(f"\n{error}\n"), err
+
+
+def test_config_check_names_every_malformed_address_and_missing_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text('[objectgraph]\nstore = "mysql://me:secret@db"\n[state]\nurl = "redis://h:x/0"\n[eval]\nruns_dir = "runs"\n')
+    assert main(["config", "check", str(cfg)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    starts = [f"✗ {cfg}: eval.runs_dir: {tmp_path / 'runs'} does not exist",
+              f"✗ {cfg}: state.url redis://h:x/0 is not a Redis URL (",
+              f"✗ {cfg}: the document store (objectgraph.store or --store) is not a PostgreSQL connection string: "]
+    assert len(lines) == 3 and all(line.startswith(start) for line, start in zip(lines, starts, strict=True)), lines
+    assert "secret" not in "".join(lines)
