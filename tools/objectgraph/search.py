@@ -78,7 +78,7 @@ class SearchPage(BaseModel):
 
     query: str
     entries: list[SearchEntry]
-    total: int = Field(description="visible nodes matching the query")
+    total: int = Field(description="visible nodes matching the query (estimated if very many)")
     next_cursor: str | None = Field(None, description="pass as `cursor` with the same query for the next page")
     reranked: bool = False
 
