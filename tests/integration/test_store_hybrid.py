@@ -38,7 +38,9 @@ CALLERS = [None, frozenset({"public"}), frozenset({"dev"}), frozenset({"admin"})
 
 
 @pytest.fixture(scope="module")
-def demo(pg_cluster: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Snapshot, DocumentStore]]:
+def demo(
+    pg_cluster: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Snapshot, DocumentStore]]:
     root = tmp_path_factory.mktemp("corpus")
     for p in DEMO.iterdir():
         if p.suffix in (".og", ".md"):
@@ -54,7 +56,9 @@ def demo(pg_cluster: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -
         store.close()
 
 
-def _memory_without_unmatched(snap: Snapshot, query: str, scopes: frozenset[str] | None) -> list[tuple[str, float]]:
+def _memory_without_unmatched(
+    snap: Snapshot, query: str, scopes: frozenset[str] | None
+) -> list[tuple[str, float]]:
     """The in-memory hybrid ranking (ids, scores) with the nodes that hold no query term left out."""
     matched = {e.id for e in search_index(snap, query, k=10_000, scopes=scopes, config=LEXICAL).entries}
     ranked = search_index(snap, query, k=10_000, scopes=scopes, config=HYBRID).entries
@@ -83,7 +87,8 @@ def test_store_hybrid_ranking_is_memory_hybrid_over_the_nodes_holding_a_query_te
 
 def test_hybrid_store_finds_a_paraphrase_that_lexical_ranking_misses(pg_cluster: PostgresServer) -> None:
     """No word of the answer's heading is in the question; its embedding brings it from 4th to the top 3."""
-    question, answer = "app sees the wrong client IP behind nginx", "fastapi-behind-a-proxy#enable-proxy-forwarded-headers"
+    question = "app sees the wrong client IP behind nginx"
+    answer = "fastapi-behind-a-proxy#enable-proxy-forwarded-headers"
     dsn = new_database(pg_cluster)
     push_snapshot(dsn, Corpus(OG_DEV, HYBRID).snapshot())
     store = DocumentStore(dsn)
@@ -116,13 +121,14 @@ def test_deep_pages_fuse_block_by_block_and_never_repeat_or_skip_a_node(
         assert set(paged[start : start + 3]) == set(lexical[start : start + 3])
 
 
+def _missing() -> embedding.Embedder:
+    raise embedding.EmbeddingUnavailable("the 'wordllama' package is not installed (pip install wordllama)")
+
+
 def test_without_the_model_the_store_ranks_lexically_with_one_warning(
     demo: tuple[Snapshot, DocumentStore], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def missing() -> embedding.Embedder:
-        raise embedding.EmbeddingUnavailable("the 'wordllama' package is not installed (pip install wordllama)")
-
-    monkeypatch.setattr(dense, "load_embedder", missing)
+    monkeypatch.setattr(dense, "load_embedder", _missing)
     monkeypatch.setattr(search, "_warned", set())
     view = StoreView(demo[1])
     with caplog.at_level(logging.WARNING):
@@ -138,17 +144,15 @@ def test_a_version_pushed_without_the_model_ranks_lexically_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def missing() -> embedding.Embedder:
-        raise embedding.EmbeddingUnavailable("the 'wordllama' package is not installed (pip install wordllama)")
-
     dsn = new_database(pg_cluster)
     with monkeypatch.context() as m, caplog.at_level(logging.WARNING):
-        m.setattr(dense, "load_embedder", missing)
+        m.setattr(dense, "load_embedder", _missing)
         pushed = push_snapshot(dsn, demo[0])
     assert not pushed.embedded
     assert any("pushing without embeddings" in r.getMessage() for r in caplog.records)
     with psycopg.connect(dsn) as conn:
-        assert conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(table(pushed.version, "vec"))).fetchone() == (0,)
+        count = psycopg.sql.SQL("SELECT count(*) FROM {}").format(table(pushed.version, "vec"))
+        assert conn.execute(count).fetchone() == (0,)
     monkeypatch.setattr(search, "_warned", set())
     store = DocumentStore(dsn)
     try:
