@@ -9,7 +9,12 @@ PEERS  := tests/peers
 
 .PHONY: run test image-test bench install install-test chromium services container-tools clean
 
+# One line, not a pip resolver error, when python3 is older than the package needs.
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  v=$$($(PYTHON) --version 2>/dev/null) || v="not found"; \
+	  echo "ogmux needs Python 3.11 or newer; $(PYTHON) is $$v: run make $(or $(MAKECMDGOALS),run) PYTHON=python3.12 (any 3.11+)" >&2; \
+	  exit 1; }
 	@$(PYTHON) -m venv $(VENV) >&2
 
 # Runtime install: the package and its runtime dependencies, with uv (parallel downloads and installs:
