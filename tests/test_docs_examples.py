@@ -1,4 +1,5 @@
-"""Every fenced `python` and `sh` example in README.md, docs/ and examples/ runs as written.
+"""Every fenced `python` and `sh` example in README.md, docs/ and examples/ runs as written; every `toml`
+example is valid settings and every `json` one parses; every relative link reaches a file and heading.
 
 Examples run from the repository root, as a reader of a clone runs them, with the `ogmux` command
 on PATH (an activated `.venv`) and a temporary HOME. An example that must not run here (it starts
@@ -8,6 +9,7 @@ test keeps that marker explained and on at most half of the examples.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -85,6 +87,27 @@ def test_skip_markers_are_rare_explained_and_attached() -> None:
     assert len(EXAMPLES) >= 5 and len(skipped) * 2 <= len(EXAMPLES), [e.id for e in skipped]
     markers = sum(len(re.findall(r"docs-test:", p.read_text(encoding="utf-8"))) for p in DOCS)
     assert markers == len(skipped), "every docs-test marker must directly precede a python or sh fence, with a reason"
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_toml_examples_are_valid_settings_and_json_examples_parse(path: Path, tmp_path: Path) -> None:
+    """A `toml` block is a fragment of ogmux.toml: every key known, every value of its type, every address well formed."""
+    from ogmux.server.settings import ConfigError, load_settings
+    from ogmux.server.startup import address_problems
+
+    text = path.read_text(encoding="utf-8")
+    for m in FENCE.finditer(text):
+        body, line = textwrap.dedent(m.group("body")), text.count("\n", 0, m.start()) + 1
+        if m.group("lang") == "json":
+            json.loads(body)
+        elif m.group("lang") == "toml":
+            fragment = tmp_path / "ogmux.toml"
+            fragment.write_text(body, encoding="utf-8")
+            try:
+                problems = address_problems(load_settings(fragment))
+            except ConfigError as exc:
+                problems = [str(exc)]
+            assert not problems, f"{path.relative_to(REPO)}:{line}: {problems}"
 
 
 def _unfenced(path: Path) -> str:
