@@ -40,8 +40,13 @@ class IndexLine(BaseModel):
 
 
 def list_documents(snapshot: Snapshot, scopes: Scopes | None = None) -> list[DocumentEntry]:
-    """Every document holding at least one node visible to `scopes`."""
+    """Every document holding at least one node visible to `scopes` (built once per snapshot and scope key:
+    completions ask for it on every keystroke, unmetered)."""
     caller = normalize_scopes(scopes)
+    return list(snapshot.cached("documents", snapshot.key(caller), lambda: _documents(snapshot, caller)))
+
+
+def _documents(snapshot: Snapshot, caller: Scopes) -> list[DocumentEntry]:
     out = []
     for d in snapshot.docs.values():
         n = sum(1 for nid in d.nodes if snapshot.visible(nid, caller))
