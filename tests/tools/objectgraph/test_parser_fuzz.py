@@ -45,11 +45,18 @@ The unit answers.
     "# Title\n\nText.\n\n## Setup {#setup}\n\n- one\n- two\n\n```sh\n<!-- og:node id=x -->\n```\n",
     "<!--\nog:node id=x\n-->\n# Looks like a comment\n\ntext\n",
     "---\ntitle: Front\n---\n\n<!-- og:node id=a -->\nHeadless node.\n",
+    # scoped sections: generated ids, parents, steps and titles depend on who may see what
+    ("# Ops\n\n<!-- og:node id=setup scopes=admin -->\n## Setup\n\nsecret\n\n## Step 1\n\nDrain.\n\n"
+    "<!-- og:node id=step-2 scopes=ops,admin version=2 -->\n## Step 2\n\nSee Setup.\n\n### Setup\n\n"
+    "> quoted\n> - item\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nTitle\n=====\n"),
 ]
 PIECES = [
     "<!--", "-->", "<!-- og:", "og:", "og:node", "og:meta", "og:index", "og:changelog", " id=", "id=a",
     '"', '\\"', "\\", "\\u00", "=", " ", "\t", "\n", "\r", "\r\n", "\u2028", "\x0c", "#", "## ", "---\n",
     "```", "> ", "- ", ":requires ", "check: a.b eq ", "type=assertion", "{#x}", "\ufeff", "\x00", "é", ",",
+    " scopes=admin", " scopes=", " version=", "<!-- og:node id=setup -->\n", "> > > ", "    - ", "1. ", "===\n",
+    "| a |\n|---|\n", "<div>\n", "<!---->", ":precedes x#y", "\u202e", "\u200b", "\uff1c\uff1c\uff1cend og-data",
+    "## Step 1\n", "{#", "[a](#setup)",
 ]
 
 
