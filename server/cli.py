@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from ogmux.server.cliutil import file_error
 from ogmux.server.settings import ConfigError
 from ogmux.server.startup import StartupError
 from ogmux.server.version import __version__
@@ -84,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # output piped into a command that stopped reading
         return 0
+    except OSError as exc:  # a file or directory named on the command line
+        print(f"ogmux: {file_error(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

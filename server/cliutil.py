@@ -8,7 +8,7 @@ from typing import Any
 
 from ogmux.server.settings import Settings, load_settings
 
-__all__ = ["DEFAULT_CONFIG", "add_config_argument", "settings_from_args"]
+__all__ = ["DEFAULT_CONFIG", "add_config_argument", "file_error", "settings_from_args"]
 
 DEFAULT_CONFIG = Path("ogmux.toml")
 
@@ -30,3 +30,9 @@ def config_path(args: argparse.Namespace) -> Path | None:
 def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Load settings from --config (or ./ogmux.toml when present) plus dotted-key overrides that are not None."""
     return load_settings(config_path(args), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def file_error(exc: OSError) -> str:
+    """One line for a file a command could not read or write: the path and the system's reason."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc} (check the path and its permissions)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.server.cliutil import add_config_argument, file_error, settings_from_args
 from ogmux.tools.solver import (
     LinearModel,
     OutputObjective,
@@ -134,6 +134,8 @@ def _fail(exc: Exception, what: str = "") -> int:
     if isinstance(exc, ValidationError):
         fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()[:5])
         print(f"error: {what or 'invalid input'}: {fields}", file=sys.stderr)
+    elif isinstance(exc, OSError) and exc.filename:
+        print(f"error: {file_error(exc)}", file=sys.stderr)
     else:
         print(f"error: {exc}", file=sys.stderr)
     return 2

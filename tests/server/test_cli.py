@@ -257,3 +257,13 @@ def test_config_check_names_every_malformed_address_and_missing_path(
               f"✗ {cfg}: the document store (objectgraph.store or --store) is not a PostgreSQL connection string: "]
     assert len(lines) == 3 and all(line.startswith(start) for line, start in zip(lines, starts, strict=True)), lines
     assert "secret" not in "".join(lines)
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "reports"
+    blocker.write_text("a file where a directory should be\n")
+    assert main(["eval", "report", "radsafe-synthetic", "--replicates", "0", "-o", str(blocker / "r.html")]) == 1
+    assert capsys.readouterr().err == f"ogmux: {blocker}: File exists (check the path and its permissions)\n"
+    assert main(["solve", "milp", str(tmp_path / "model.json")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'model.json'}: No such file or directory (check the path " \
+                                      "and its permissions)\n"
