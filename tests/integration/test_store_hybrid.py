@@ -103,12 +103,15 @@ def test_hybrid_store_finds_a_paraphrase_that_lexical_ranking_misses(pg_cluster:
 def test_deep_pages_fuse_block_by_block_and_never_repeat_or_skip_a_node(
     demo: tuple[Snapshot, DocumentStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With blocks of 3 candidates, paging 2 at a time visits every match once, in the one-shot order."""
+    """With blocks of 3 candidates, paging 2 at a time visits every match once, in the one-shot order,
+    and a page fuses (reads the vectors of) at most the two blocks it overlaps."""
     monkeypatch.setattr(dense, "CANDIDATES", 3)
     view = StoreView(demo[1])
     query = "configure the server and its backends"
     whole = view.search(query, k=50, config=HYBRID)
     assert whole.total > 6
+    fused: list[int] = []
+    monkeypatch.setattr(dense, "cosines", lambda m, q: fused.append(len(m)) or embedding.cosines(m, q))
     paged, cursor = [], None
     while True:
         page = view.search(query, k=2, cursor=cursor, config=HYBRID)
@@ -116,6 +119,7 @@ def test_deep_pages_fuse_block_by_block_and_never_repeat_or_skip_a_node(
         if not (cursor := page.next_cursor):
             break
     assert paged == [e.id for e in whole.entries]
+    assert max(fused) <= 6 and len(fused) == -(-whole.total // 2)
     lexical = [e.id for e in view.search(query, k=50, config=LEXICAL).entries]
     for start in range(0, len(lexical), 3):  # each block holds the same nodes as the BM25 block
         assert set(paged[start : start + 3]) == set(lexical[start : start + 3])

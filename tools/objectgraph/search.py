@@ -197,10 +197,13 @@ def _scores(vis: _Visible, query: str, config: ObjectGraphConfig) -> np.ndarray:
     return np.where(vis.rankable, hybrid_scores(lexical, cos, config), 0).astype(np.float32)
 
 
-def hybrid_scores(lexical: np.ndarray, cosine: np.ndarray, config: ObjectGraphConfig) -> np.ndarray:
-    """BM25 scaled to the best row's (so 1 = the best lexical match) fused with embedding cosine;
-    0 for rows with no query term and a cosine below `config.min_similarity`."""
-    top = float(lexical.max()) if lexical.size else 0.0
+def hybrid_scores(
+    lexical: np.ndarray, cosine: np.ndarray, config: ObjectGraphConfig, top: float | None = None
+) -> np.ndarray:
+    """BM25 scaled to the best row's (so 1 = the best lexical match; `top` when given) fused with embedding
+    cosine; 0 for rows with no query term and a cosine below `config.min_similarity`."""
+    if top is None:
+        top = float(lexical.max()) if lexical.size else 0.0
     lex = lexical / top if top > 0 else lexical
     w = config.dense_weight
     fused = (1 - w) * lex + w * np.clip(cosine, 0, None)

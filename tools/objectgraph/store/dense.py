@@ -5,7 +5,8 @@ on that node only) and stores it as 256 float32 values in `vec`. A hybrid search
 `CANDIDATES` BM25 rows from `query.rank`, reads their vectors (scope filter in the SQL), and re-orders
 them with the in-memory fusion (`search.hybrid_scores`, BM25 scaled to the best lexical row). Deeper
 pages fuse the next blocks of `CANDIDATES` rows the same way, each block after the one before, so a
-row's place never depends on the page asked for. Unlike memory, a node with no query term is never a
+row's place never depends on the page asked for, and a page reads only the vectors of the blocks it
+overlaps. Unlike memory, a node with no query term is never a
 candidate: it would take a scan of every vector.
 """
 
@@ -109,10 +110,14 @@ def fuse(
     ranked: list[tuple[int, float]],
     config: ObjectGraphConfig,
     stored: bool,
+    first: int = 0,
 ) -> list[tuple[int, float]]:
-    """`ranked` (BM25 rows, best first) re-ordered by the hybrid score, block by block of `CANDIDATES`;
-    `ranked` unchanged (with one warning) when the model is unavailable or the version has no vectors."""
-    if not ranked:
+    """`ranked` (BM25 rows, best first) re-ordered by the hybrid score, block by block of `CANDIDATES`,
+    from the block holding position `first` on (the blocks before it, which the caller does not show,
+    keep their BM25 order: a deep page reads at most two blocks of vectors); `ranked` unchanged (with
+    one warning) when the model is unavailable or the version has no vectors."""
+    skip = first // CANDIDATES * CANDIDATES
+    if len(ranked) <= skip:
         return ranked
     if not stored:
         warn_lexical(f"corpus version {version} was pushed without embeddings; push it again to rank hybrid")
@@ -120,14 +125,14 @@ def fuse(
     qvec = _query_vector(query)
     if qvec is None:
         return ranked
-    ords = [o for o, _ in ranked]
+    ords = [o for o, _ in ranked[skip:]]
     q = sql.SQL(_READ).format(vec=table(version, "vec"), node=table(version, "node"))
     rows = conn.execute(q, {**scope_params(caller), "ords": ords}).fetchall()
     matrix = np.zeros((len(ords), DIM), dtype=np.float32)
     at = {o: i for i, o in enumerate(ords)}
     for o, v in rows:
         matrix[at[o]] = np.frombuffer(v, dtype="<f4")
-    lexical = np.array([s for _, s in ranked], dtype=np.float32)
-    scores = hybrid_scores(lexical, cosines(matrix, qvec), config)
+    lexical = np.array([s for _, s in ranked[skip:]], dtype=np.float32)
+    scores = hybrid_scores(lexical, cosines(matrix, qvec), config, top=float(np.float32(ranked[0][1])))
     order = sorted(range(len(ords)), key=lambda i: (i // CANDIDATES, -scores[i], ords[i]))
-    return [(ords[i], float(scores[i])) for i in order]
+    return ranked[:skip] + [(ords[i], float(scores[i])) for i in order]

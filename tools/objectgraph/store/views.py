@@ -135,7 +135,8 @@ class StoreView:
             if config.ranking == "hybrid":
                 ranked, total = rank(conn, self.version, stats, analyze(query), dense.candidates(want), config)
                 stored = self.store.cached((self.version, "vectors"), lambda: dense.has_vectors(conn, self.version))
-                ranked = dense.fuse(conn, self.version, caller, query, ranked, config, stored)[:want]
+                shown = 0 if reranked else offset
+                ranked = dense.fuse(conn, self.version, caller, query, ranked, config, stored, shown)[:want]
             else:
                 ranked, total = rank(conn, self.version, stats, analyze(query), want, config)
             rows = {}  # node row -> (id, dense tokens, full tokens)
