@@ -1,4 +1,4 @@
-"""What the server repeats back is bounded: an over-long progress token is refused, an unknown method cut."""
+"""What the server repeats back is bounded: an over-long progress token is refused, error data cut."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ async def test_a_progress_token_longer_than_the_bound_is_refused_before_any_work
         for token in ("p" * MAX_PROGRESS_TOKEN, 7):
             solved = await client.call_tool("solve_milp", {"model": MODEL}, meta={"progressToken": token})
             assert not solved.is_error
+
+
+async def test_a_failed_resource_read_repeats_at_most_200_characters_of_the_uri() -> None:
+    async with mcp.Client(_server()) as client:
+        for uri in ("og://nothing/" + "z" * 100_000, "og://doc/" + "z" * 100_000):
+            with pytest.raises(MCPError) as exc:
+                await client.read_resource(uri)
+            assert exc.value.code == types.INVALID_PARAMS
+            assert len(exc.value.data["uri"]) <= 200 and exc.value.data["uri"].endswith(" chars]")
+            assert len(exc.value.message) <= 400
 
 
 async def test_method_not_found_repeats_at_most_200_characters_of_the_method() -> None:
