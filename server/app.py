@@ -10,6 +10,7 @@ the principal into `tools.objectgraph`, which filters inside its query layer.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -306,8 +307,10 @@ class OgmuxServer(MCPServer):
                 raise ResourceError(f"resource not found: {spec.uri}")
             ctx = ToolContext(principal=principal, state=server.state)  # type: ignore[arg-type]
             try:
-                out = spec.handler(ctx, **kwargs)
-                return await out if inspect.isawaitable(out) else out
+                if inspect.iscoroutinefunction(spec.handler):
+                    return await spec.handler(ctx, **kwargs)
+                # on a worker thread, as tools are: a large document's index or node costs CPU the event loop owes everyone
+                return await anyio.to_thread.run_sync(functools.partial(spec.handler, ctx, **kwargs))
             except USER_ERRORS as exc:
                 raise ResourceError(str(exc)) from None
 
