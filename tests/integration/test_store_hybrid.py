@@ -171,6 +171,22 @@ def test_a_version_pushed_without_the_model_ranks_lexically_and_says_so(
         store.close()
 
 
+def test_a_version_pushed_before_embeddings_existed_ranks_lexically(
+    demo: tuple[Snapshot, DocumentStore], pg_cluster: PostgresServer
+) -> None:
+    dsn = new_database(pg_cluster)
+    pushed = push_snapshot(dsn, demo[0])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP TABLE {}").format(table(pushed.version, "vec")))
+    store = DocumentStore(dsn)
+    try:
+        view = StoreView(store)
+        for q in QUERIES:
+            assert view.search(q, k=5, config=HYBRID) == view.search(q, k=5, config=LEXICAL)
+    finally:
+        store.close()
+
+
 def test_stored_vectors_are_the_in_memory_vectors(demo: tuple[Snapshot, DocumentStore]) -> None:
     snap, store = demo
     version = store.current_version()

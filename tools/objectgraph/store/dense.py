@@ -6,8 +6,8 @@ on that node only) and stores it as 256 float32 values in `vec`. A hybrid search
 them with the in-memory fusion (`search.hybrid_scores`, BM25 scaled to the best lexical row). Deeper
 pages fuse the next blocks of `CANDIDATES` rows the same way, each block after the one before, so a
 row's place never depends on the page asked for, and a page reads only the vectors of the blocks it
-overlaps. Unlike memory, a node with no query term is never a
-candidate: it would take a scan of every vector.
+overlaps. Unlike memory, a node with no query term is never a candidate: it would take a scan of
+every vector.
 """
 
 from __future__ import annotations
