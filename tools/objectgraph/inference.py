@@ -14,7 +14,7 @@ Rules, applied to one document at a time (deterministic; nothing but the documen
 - a heading with no text of its own → `requires` each of its children (reading it means reading them).
 
 An inferred edge is dropped when the node already has an edge (authored or inferred) to the same
-target, and never points from a node to itself. A link, a title, the next step or the next part is matched only
+target or already has `MAX_EDGES` edges, and never points from a node to itself. A link, a title, the next step or the next part is matched only
 against sections that every reader of the linking node may see, so a hidden section never changes which edges a
 caller sees (a hidden target is simply not followed).
 """
@@ -29,6 +29,7 @@ from ogmux.tools.objectgraph.access import covers, effective_scopes
 from ogmux.tools.objectgraph.metadata import without_navigation
 from ogmux.tools.objectgraph.model import Document, Edge, Node
 from ogmux.tools.objectgraph.parser import slugify
+from ogmux.tools.objectgraph.syntax import MAX_EDGES
 
 __all__ = ["infer_edges", "inferred_edges"]
 
@@ -168,6 +169,8 @@ def inferred_edges(doc: Document) -> dict[str, list[Edge]]:
         kept: list[Edge] = []
         for e in edges:
             key = e.resolve(doc.id)
+            if len(have) >= MAX_EDGES:  # edges are listed with the node, outside its token budget
+                break
             if key not in have:
                 have.add(key)
                 kept.append(e)

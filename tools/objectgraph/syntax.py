@@ -28,6 +28,7 @@ from ogmux.tools.objectgraph.model import (
 )
 
 __all__ = [
+    "MAX_EDGES",
     "NODE_KEYS",
     "OG_BLOCK_START",
     "Attrs",
@@ -46,6 +47,8 @@ __all__ = [
     "split_list",
 ]
 
+# Edges of one node, authored or inferred: they are listed with the node and not counted in token budgets.
+MAX_EDGES = 64
 OG_BLOCK_START = re.compile(r" {0,3}<!--\s*og:")
 _OG_HEAD = re.compile(r"( {0,3}<!--\s*og:)([A-Za-z_-]*)")
 _ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
@@ -251,6 +254,13 @@ def read_marker(ctx: SourceContext, block: Block) -> Marker:
             if not targets.strip():
                 raise ctx.error(f"edge :{kind} has no target", line_no, col, "write :kind id[, doc#id ...]")
             for target in split_list(targets):
+                if len(edges) == MAX_EDGES:
+                    raise ctx.error(
+                        f"more than {MAX_EDGES} edges on one node",
+                        line_no,
+                        col,
+                        "keep the edges a reader needs; link a section that lists the rest",
+                    )
                 try:
                     parse_ref(target, "_")
                 except ValueError:

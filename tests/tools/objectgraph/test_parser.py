@@ -331,3 +331,23 @@ def test_many_identical_headings_get_numbered_ids():
     ids = [n.id for n in doc.nodes]
     assert len(set(ids)) == len(ids) == 3001
     assert ids[:3] == ["notes", "section", "section-2"] and ids[-1] == "section-3000"
+
+
+def test_edges_per_node_are_bounded() -> None:
+    """Edges are listed with every resolved node but never counted against its token budget: a node with
+    :see-also to 2,000 sections returned 19,000 tokens under token_budget=10. Authored edges beyond
+    MAX_EDGES are a located error; inferred ones stop at the bound."""
+    from ogmux.tools.objectgraph.inference import inferred_edges
+    from ogmux.tools.objectgraph.syntax import MAX_EDGES
+
+    sections = "".join(f"## Section {i}\n\nt\n\n" for i in range(MAX_EDGES + 10))
+    ids = [f"section-{i}" for i in range(MAX_EDGES + 1)]
+    ok = f"<!-- og:node id=hub\n:see-also {', '.join(ids[:-1])}\n-->\n# Hub\n\nHub.\n\n{sections}"
+    assert len(parse_document(ok, path="f.og", metadata=False).nodes[0].edges) == MAX_EDGES
+    over = f"<!-- og:node id=hub\n:see-also {', '.join(ids[:3])}\n:requires {', '.join(ids[3:])}\n-->\n# Hub\n\n{sections}"
+    with pytest.raises(ObjectGraphSyntaxError) as exc:
+        parse_document(over, path="f.og", metadata=False)
+    assert (exc.value.line, exc.value.column) == (3, 1) and f"more than {MAX_EDGES} edges" in exc.value.message
+    links = "# Hub\n\n" + " ".join(f"[s{i}](#section-{i})" for i in range(MAX_EDGES + 10)) + f"\n\n{sections}"
+    doc = parse_document(links, path="f.og", metadata=False)
+    assert len(inferred_edges(doc)["hub"]) == MAX_EDGES
