@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> ObjectGraphConfig:
     """The ObjectGraph settings with DIR as the corpus; StartupError unless that is a directory."""
-    settings = settings_from_args(args, **{"objectgraph.corpus": str(args.dir.resolve()) if args.dir else None})
+    corpus = str(args.dir.expanduser().resolve()) if args.dir else None
+    settings = settings_from_args(args, **{"objectgraph.corpus": corpus})
     cfg = settings.objectgraph.model_copy(update={"reload": False})
     check_corpus_dir(cfg.corpus_dir(), fix="pass the directory that holds your .og and .md documents")
     return cfg

@@ -61,7 +61,7 @@ def run_serve(args: argparse.Namespace) -> int:
         **{
             "server.host": args.host,
             "server.port": args.port,
-            "objectgraph.corpus": str(args.corpus.resolve()) if args.corpus else None,
+            "objectgraph.corpus": str(args.corpus.expanduser().resolve()) if args.corpus else None,
         },
     )
     _configure_logging(settings)

@@ -267,3 +267,14 @@ def test_an_output_path_that_cannot_be_written_is_one_line(tmp_path: Path, capsy
     assert main(["solve", "milp", str(tmp_path / "model.json")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'model.json'}: No such file or directory (check the path " \
                                       "and its permissions)\n"
+
+
+def test_a_corpus_path_with_a_tilde_is_the_home_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "n.md").write_text("# Notes\n\nHello.\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir("/")
+    assert main(["index", "~/notes", "--stats-only"]) == 0  # as Claude Desktop passes it: unexpanded
+    assert capsys.readouterr().out.startswith("documents: 1  nodes: 1")
