@@ -229,7 +229,7 @@ def startup_line(server: OgmuxServer, config: Path | None, transport: str) -> st
     else:
         role = f"role {who.role}"
         tools = plural(len(server.visible_specs(who)), "tool")
-    source = f"config {config.absolute()}" if config else "no config file (defaults)"
+    source = f"config {config.expanduser().absolute()}" if config else "no config file (defaults)"
     shared = settings.state
     state = f" · shared state {redact_url(shared.url)} (fail {shared.fail})" if shared.url else ""
     return f"ogmux: {transport} · {source} · {corpus} · {role} · {tools}{state}"

@@ -31,6 +31,14 @@ def test_http_with_tokens_names_the_roles_tokens_carry(tmp_path: Path) -> None:
     assert line.endswith(" · roles admin, reader by token · 11 tools")
 
 
+def test_the_config_file_is_named_with_the_home_directory_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    line = startup_line(build_server(load_settings(None, **{"audit.sink": "off"})), Path("~/ogmux.toml"), "stdio")
+    assert f" · config {tmp_path / 'ogmux.toml'} · " in line
+
+
 def test_anonymous_loopback_http_names_its_role() -> None:
     settings = load_settings(None, **{"roles": ROLES, "server.anonymous_role": "reader", "audit.sink": "off"})
     line = startup_line(build_server(settings, transport="http"), None, "http")
