@@ -5,7 +5,7 @@ so a flood of solves queues here while other calls keep answering. A principal m
 `heavy_per_principal` heavy calls running or queued; at most `heavy_queue` wait in all. A call
 beyond either is refused at once with the reason and when to retry. A call whose request is
 cancelled (client cancel or disconnect) sets an event that interrupts every HiGHS run of its
-thread (`tools.solver.cancel_on`); the call's slot is held until the thread has really stopped.
+thread (`tools.solver.cancel.cancel_on`); the call's slot is held until the thread has really stopped.
 """
 
 from __future__ import annotations
