@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_MAX_NODE_TOKENS",
     "MAX_NODES",
     "MAX_SCOPE_SETS",
+    "MAX_TITLE",
     "decode_source",
     "load_path",
     "parse_document",
@@ -69,6 +70,7 @@ __all__ = [
 DEFAULT_MAX_NODE_TOKENS = 400
 MAX_SCOPE_SETS = 32
 MAX_NODES = 5000
+MAX_TITLE = 300  # characters: titles are shown with every search result and listing, outside token budgets
 _MAX_INLINE = 500  # longer headings are read without inline parsing (its cost grows faster than their length)
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _BREAK_RE = re.compile(r"\r\n|\r|\n")
@@ -131,6 +133,11 @@ def _front_matter(lines: list[str]) -> tuple[int, int] | None:
         if lines[j].rstrip("\r\n") in ("---", "..."):
             return i, j + 1
     return None
+
+
+def _title(text: str) -> str:
+    """`text` cut to MAX_TITLE characters, the last one an ellipsis."""
+    return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
 
 def _plain(inline_source: str) -> str:
@@ -326,7 +333,7 @@ def parse_document(
     _link_parents(drafts, scopes)
     _assign_ids(ctx, drafts, scopes)
 
-    title = meta.get("title") or _derived_title(drafts, lines, scopes) or (Path(path).stem if path else doc_id)
+    title = _title(meta.get("title") or _derived_title(drafts, lines, scopes) or (Path(path).stem if path else doc_id))
     children: dict[int, list[str]] = {}
     for d in drafts:
         if d.parent is not None:
@@ -719,7 +726,7 @@ def _build_node(
         id=d.id,
         doc=doc_id,
         type=typ,
-        title=title,
+        title=_title(title),
         heading=d.heading.inline if d.heading else None,
         level=d.level,
         scopes=scopes,
@@ -764,7 +771,7 @@ def _apply_index(ctx: SourceContext, doc: Document, block: Block) -> Document:
             raise ctx.error(f"node {node_id!r} is indexed twice", line_no, col, "keep one line per node")
         attrs = parse_attrs(ctx, rest, line_no, col + len(node_id) + 1)
         check_keys(ctx, attrs, ("title", "scopes", "keywords", "dense"), "og:index")
-        if "title" in attrs.values and attrs.values["title"] != node.title:
+        if "title" in attrs.values and _title(attrs.values["title"]) != node.title:
             raise ctx.error(
                 f"index title differs from node title {node.title!r}",
                 line_no,

@@ -351,3 +351,16 @@ def test_edges_per_node_are_bounded() -> None:
     links = "# Hub\n\n" + " ".join(f"[s{i}](#section-{i})" for i in range(MAX_EDGES + 10)) + f"\n\n{sections}"
     doc = parse_document(links, path="f.og", metadata=False)
     assert len(inferred_edges(doc)["hub"]) == MAX_EDGES
+
+
+def test_titles_are_cut_to_max_title_characters() -> None:
+    """Titles are shown with every search result and listing, outside any token budget: a 900 KB heading
+    made one search page (k=5) 1.8 MB. Headings, title= attributes and the document title are cut."""
+    from ogmux.tools.objectgraph.parser import MAX_TITLE
+
+    long = "vault " * 150_000
+    doc = parse_document(f"# {long}\n\nBody.\n\n<!-- og:node id=x title=\"{'k' * 4000}\" -->\n## X\n\nx\n", path="f.md")
+    assert {len(n.title) for n in doc.nodes} == {MAX_TITLE} and len(doc.title) == MAX_TITLE
+    assert doc.nodes[0].title.startswith("vault vault") and doc.nodes[0].title.endswith("…")
+    indexed = f"<!-- og:index\nx title=\"{'k' * 4000}\"\n-->\n<!-- og:node id=x -->\n# {'k' * 4000}\n\nx\n"
+    assert parse_document(indexed, path="f.og").nodes[0].title == "k" * (MAX_TITLE - 1) + "…"
