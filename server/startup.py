@@ -1,8 +1,8 @@
 """What `ogmux serve` checks and says before it serves, each problem in one line saying what to do.
 
-The corpus is there and readable, the audit file writable, the document store DSN well formed
-(these stop start-up); a document store or Redis that does not answer is a warning, since the
-other tools keep working and the service may come up after the server.
+The corpus is a readable directory, the audit file writable, the Redis URL and the document store
+DSN well formed (these stop start-up); a document store or Redis that does not answer is a warning,
+since the other tools keep working and the service may come up after the server.
 """
 
 from __future__ import annotations
