@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ogmux.server.auth import hash_token, new_token
@@ -33,5 +34,8 @@ def run_new(args: argparse.Namespace) -> int:
         return 2
     token = new_token()
     print(f"token (shown once; give it to {args.principal}): {token}", file=sys.stderr)
-    print(f'[[tokens]]\nprincipal = "{args.principal}"\nrole = "{args.role}"\nhash = "{hash_token(token)}"')
+    # A blank line first: appended with >>, the entry must not join a last line without a newline.
+    # JSON string escapes are valid TOML basic strings, so any principal name stays one value.
+    entry = {"principal": args.principal, "role": args.role, "hash": hash_token(token)}
+    print("\n[[tokens]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in entry.items()), end="")
     return 0

@@ -34,3 +34,16 @@ def test_unknown_role_is_refused_with_the_defined_roles(tmp_path: Path, capsys: 
     assert main(["token", "new", "--principal", "ci", "--role", "ops", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert str(cfg) in err and "defined roles: admin, reader" in err and "ogm_" not in err
+
+
+def test_the_entry_appends_to_a_file_without_a_final_newline_and_keeps_any_principal_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    cfg.write_text('[server]\nname = "ogmux"')  # saved without a final newline
+    name = 'Ann "ops" \\ Ødegård'
+    assert main(["token", "new", "--principal", name, "--role", "admin", "--config", str(cfg)]) == 0
+    with cfg.open("a") as f:  # as `>> ogmux.toml` does
+        f.write(capsys.readouterr().out)
+    token = load_settings(cfg).tokens[0]
+    assert (token.principal, token.role) == (name, "admin")
