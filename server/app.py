@@ -131,6 +131,7 @@ class OgmuxServer(MCPServer):
         self._resource_templates = [(s.uri, _uri_matcher(s.uri)) for s in res]
         self._heavy = frozenset(settings.limits.heavy_tools)
         self._limiter = RateLimiter(shared_state(self.state))
+        self._running: dict[str, int] = {}  # calls and reads in flight per principal (see _call_slot)
         self.audit = AuditLog(settings.audit)
         self.state.add_closer(self.audit.close)
         for spec in res:
@@ -258,7 +259,10 @@ class OgmuxServer(MCPServer):
                 async with work_pool(self.state).admit(principal.id):
                     result = await self._run_handler(spec, args, ctx, heavy=True)
             else:
-                result = await self._run_handler(spec, args, ctx, heavy=False)
+                with self._call_slot(principal, name):
+                    result = await self._run_handler(spec, args, ctx, heavy=False)
+        except ToolCallError:
+            raise
         except HeavyWorkRefused as exc:
             raise ToolCallError("busy", f"{name}: {exc}") from None
         except USER_ERRORS as exc:
@@ -280,6 +284,27 @@ class OgmuxServer(MCPServer):
             self._limiter.acquire(key, limit)
         except RateLimitExceeded as exc:
             raise ToolCallError("rate_limited", str(exc)) from None
+
+    @contextmanager
+    def _call_slot(self, principal: Principal | None, target: str) -> Iterator[None]:
+        """Hold one of the caller's `limits.calls_per_principal` slots for a call or read on the shared worker
+        threads (heavy tools have their own pool); refuse at once (busy) when all are taken."""
+        key = principal.id if principal is not None else "(unrecognised)"
+        limit = self.ogmux_settings.limits.calls_per_principal
+        running = self._running.get(key, 0)
+        if running >= limit:
+            raise ToolCallError(
+                "busy",
+                f"{target}: {printable(key, 100)} already has {running} calls running "
+                f"(limits.calls_per_principal = {limit}); retry when one has finished",
+            )
+        self._running[key] = running + 1
+        try:
+            yield
+        finally:
+            self._running[key] -= 1
+            if not self._running[key]:
+                del self._running[key]
 
     async def _run_handler(self, spec: ToolSpec, args: BaseModel, ctx: ToolContext, *, heavy: bool) -> Any:
         if inspect.iscoroutinefunction(spec.handler):
@@ -329,14 +354,15 @@ class OgmuxServer(MCPServer):
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None):  # type: ignore[override]
         """Resource reads pass the same gate as tools: rate limit, scope (in `read`), one audit line."""
         principal = self.current_principal()
-        with self._audited(principal, {"uri": str(uri)}, resource=self._resource_label(str(uri))) as call:
+        label = self._resource_label(str(uri))
+        with self._audited(principal, {"uri": str(uri)}, resource=label) as call:
             try:
                 self.check_rate(principal)
+                with self._call_slot(principal, label):
+                    results = await super().read_resource(uri, context)
             except ToolCallError as exc:
                 call.outcome = exc.outcome
                 raise ResourceError(str(exc)) from None
-            try:
-                results = await super().read_resource(uri, context)
             except ResourceNotFoundError as exc:  # messages echo the URI: caller text of any length
                 call.outcome = "invalid"
                 raise ResourceNotFoundError(printable(str(exc), 300)) from None

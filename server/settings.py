@@ -122,6 +122,9 @@ class LimitsSettings(_Section):
         2, ge=1, description="heavy calls one principal may have running or queued; more are refused"
     )
     heavy_queue: int = Field(64, ge=0, description="heavy calls waiting for a worker (all principals); more are refused")
+    calls_per_principal: int = Field(
+        16, ge=1, description="other tool calls and resource reads one principal may have running at once; more are refused"
+    )
 
 
 class ServerSettings(_Section):

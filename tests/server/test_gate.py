@@ -335,3 +335,40 @@ async def test_a_slow_resource_read_does_not_stall_other_calls(tmp_path: Path) -
         release.set()
     await server.state.aclose()
     assert events == ["other call", "read"]
+
+
+async def test_one_principal_cannot_hold_every_worker_thread(tmp_path: Path) -> None:
+    """Document calls and resource reads share the server's worker threads (40): one principal within its
+    burst could hold them all with slow reads, and every other principal's document calls waited. Beyond
+    limits.calls_per_principal a call is refused at once; other principals are served meanwhile."""
+    import threading
+
+    from ogmux.server.registry import ResourceSpec, discover_resources
+
+    release = threading.Event()
+    spec = ResourceSpec("og://slow", "slow", "A slow read.", lambda ctx: release.wait(10) and "read", "objectgraph")
+    settings = _settings(tmp_path, limits={"calls_per_principal": 3}, **{"server.stdio_role": "reader"})
+    server = build_server(settings, transport="memory", resources=[*discover_resources(), spec])
+    other = principal_for(settings, "other", "reader")
+    events: list[str] = []
+    async with mcp.Client(server) as client, anyio.create_task_group() as tg:
+
+        async def read() -> None:
+            try:
+                events.append((await client.read_resource("og://slow")).contents[0].text)
+            except MCPError as exc:
+                events.append(exc.message)
+
+        for _ in range(5):
+            tg.start_soon(read)
+        with anyio.fail_after(10):
+            while len(events) < 2:
+                await anyio.sleep(0.02)
+        refused = await client.call_tool("resolve_context", {"ids": ["ogmux-faq"], "level": "index"})
+        served = await server.run_tool("resolve_context", {"ids": ["ogmux-faq"], "level": "index"}, other)
+        release.set()
+    await server.state.aclose()
+    busy = "3 calls running (limits.calls_per_principal = 3); retry when one has finished"
+    assert refused.is_error and busy in refused.content[0].text
+    assert served.nodes and sorted(events) == [*[f"og://slow: local already has {busy}"] * 2, "read", "read", "read"]
+    assert [r["outcome"] for r in _audit(tmp_path)].count("busy") == 3
