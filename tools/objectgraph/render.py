@@ -61,8 +61,9 @@ def render_resolve(result: ResolveResult) -> str:
         c = result.continuation
         call = json.dumps(c.model_dump(exclude_none=True))
         parts.append(
-            f"over budget ({plural(result.token_budget, 'token')}): left out {plural(len(result.omitted), 'node')} "
-            f"({plural(result.omitted_tokens, 'token')}): {', '.join(result.omitted)}. Continue with resolve_context {call}"
+            f"over budget ({plural(result.token_budget, 'token')}): left out {plural(result.omitted_count, 'node')} "
+            f"({plural(result.omitted_tokens, 'token')}): {_listed(result.omitted, result.omitted_count)}. "
+            f"Continue with resolve_context {call}"
         )
     for d in result.changes:
         if d.entries:
@@ -73,10 +74,15 @@ def render_resolve(result: ResolveResult) -> str:
         else:
             parts.append(f"no changes in {d.doc} since {d.since_version} (now {d.version})")
     if result.unchanged:
-        parts.append("unchanged (not repeated): " + ", ".join(result.unchanged))
+        parts.append("unchanged (not repeated): " + _listed(result.unchanged, result.unchanged_count))
     if result.assertions:
         parts.append(_render_assertions(result))
     return "\n".join(parts)
+
+
+def _listed(ids: list[str], count: int) -> str:
+    """Ids, with how many more there are when the list holds only the first ones."""
+    return ", ".join(ids) + (f" and {count - len(ids)} more" if count > len(ids) else "")
 
 
 def _render_assertions(result: ResolveResult) -> str:

@@ -24,6 +24,7 @@ from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.untrusted import InjectionFlag, scan_instructions
 
 __all__ = [
+    "MAX_LISTED",
     "ChangeDelta",
     "Continuation",
     "Level",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 Level = Literal["index", "dense", "full"]
+# Ids listed as left out or unchanged: one resolve_context call's worth. The lists sit outside the token
+# budget, and a closure can reach thousands of nodes.
+MAX_LISTED = 100
 
 
 class ResolvedEdge(BaseModel):
@@ -86,11 +90,15 @@ class ResolveResult(BaseModel):
     nodes: list[ResolvedNode]
     total_tokens: int
     not_found: list[str] = Field(default_factory=list)
-    omitted: list[str] = Field(default_factory=list, description="ids left out by the token budget, in order")
+    omitted: list[str] = Field(default_factory=list, description="ids left out by the token budget, in order (the first 100)")
+    omitted_count: int = 0
     omitted_tokens: int = 0
     continuation: Continuation | None = None
     token_budget: int
-    unchanged: list[str] = Field(default_factory=list, description="ids skipped because unchanged since since_version")
+    unchanged: list[str] = Field(
+        default_factory=list, description="ids skipped because unchanged since since_version (the first 100)"
+    )
+    unchanged_count: int = 0
     changes: list[ChangeDelta] = Field(default_factory=list)
     assertions: list[AssertionOutcome] = Field(default_factory=list)
 
@@ -350,7 +358,8 @@ def resolve_context(
             omitted_tokens += _cost(snapshot, snapshot.nodes[nid], level)
     continuation = None
     if omitted:
-        continuation = Continuation(ids=omitted, level=level, token_budget=max(budget, omitted_tokens))
+        listed = sum(_cost(snapshot, snapshot.nodes[nid], level) for nid in omitted[:MAX_LISTED])
+        continuation = Continuation(ids=omitted[:MAX_LISTED], level=level, token_budget=max(budget, listed))
     assertions = (
         _assertions(snapshot, [n.id for n in nodes], state, attempt, caller) if state is not None else []
     )
@@ -359,11 +368,13 @@ def resolve_context(
         nodes=nodes,
         total_tokens=used,
         not_found=not_found,
-        omitted=omitted,
+        omitted=omitted[:MAX_LISTED],
+        omitted_count=len(omitted),
         omitted_tokens=omitted_tokens,
         continuation=continuation,
         token_budget=budget,
-        unchanged=unchanged,
+        unchanged=unchanged[:MAX_LISTED],
+        unchanged_count=len(unchanged),
         changes=changes,
         assertions=assertions,
     )

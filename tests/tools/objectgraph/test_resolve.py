@@ -220,3 +220,33 @@ def test_unknown_ids(snap: Snapshot) -> None:
         resolve_context(snap, [])
     with pytest.raises(ValueError, match="depth"):
         resolve_context(snap, ["ops#install"], depth=99)
+
+
+def test_ids_left_out_or_unchanged_are_listed_at_most_one_call_at_a_time() -> None:
+    """Every id a budget left out was listed twice (text and continuation), outside the budget: following
+    :see-also two levels from one node of 64 x 64 sections under token_budget=1 returned 4,160 ids.
+    The lists hold the first MAX_LISTED ids (one resolve_context call's worth) and say how many there are."""
+    from ogmux.tools.objectgraph.corpus import build_snapshot
+    from ogmux.tools.objectgraph.model import ChangelogEntry, Document, Edge, Node
+    from ogmux.tools.objectgraph.render import render_resolve
+    from ogmux.tools.objectgraph.resolve import MAX_LISTED
+
+    def node(nid: str, targets: list[str]) -> Node:
+        edges = [Edge(kind="see-also", target=t) for t in targets]
+        return Node(id=nid, doc="fan", title=nid, dense=f"about {nid}", full=f"## {nid}\n\ntext {nid}\n", edges=edges)
+
+    nodes = [node("root", [f"c{i}" for i in range(64)])]
+    nodes += [node(f"c{i}", [f"g{i}-{j}" for j in range(64)]) for i in range(64)]
+    nodes += [node(f"g{i}-{j}", []) for i in range(64) for j in range(64)]
+    changelog = [ChangelogEntry(version="1.1", date="2026-01-01", changed=["root"], summary="root")]
+    snap, _ = build_snapshot([Document(id="fan", title="Fan", version="1.1", nodes=nodes, changelog=changelog)])
+    res = resolve_context(snap, ["fan#root"], follow=[":see-also"], depth=2, token_budget=1)
+    assert res.omitted_count == 4161 and len(res.omitted) == MAX_LISTED and res.omitted[0] == "fan#root"
+    assert res.omitted_tokens == sum(snap.tokens(n, "dense") for n in snap.nodes.values())  # all of them
+    cont = res.continuation
+    assert cont is not None and cont.ids == res.omitted
+    assert cont.token_budget == sum(snap.tokens(snap.nodes[i], "dense") for i in res.omitted)
+    text = render_resolve(res)
+    assert len(text) < 8_000 and "left out 4161 nodes" in text and "and 4061 more" in text
+    delta = resolve_context(snap, ["fan#root"], follow=[":see-also"], depth=2, since_version="1.0")
+    assert delta.unchanged_count == 4160 and len(delta.unchanged) == MAX_LISTED and len(render_resolve(delta)) < 8_000
