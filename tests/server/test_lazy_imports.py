@@ -32,17 +32,27 @@ NEVER = {"anthropic", "bm25s", "httpx", "matplotlib", "numba", "onnx", "openai",
 STORE = 'objectgraph = { store = "postgresql://ogmux@127.0.0.1:1/none" }'
 
 
-def imported(tmp_path: Path, toml: str, transport: str = "http", env: dict[str, str] | None = None) -> set[str]:
-    """Top-level packages in `sys.modules` after building a server from `toml` in a fresh interpreter."""
-    config = tmp_path / "ogmux.toml"
-    config.write_text(toml + "\n[audit]\nsink = \"off\"\n", encoding="utf-8")
+def _run(code: str, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages in `sys.modules` after `code` (which prints them) runs in a fresh interpreter."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OGMUX_")}
     proc = subprocess.run(
-        [sys.executable, "-c", _BUILD, str(config), transport],
+        [sys.executable, "-c", code, *args],
         capture_output=True, text=True, timeout=120, check=False, cwd="/", env={**clean, **(env or {})},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def imported(tmp_path: Path, toml: str, transport: str = "http", env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages in `sys.modules` after building a server from `toml` in a fresh interpreter."""
+    config = tmp_path / "ogmux.toml"
+    config.write_text(toml + "\n[audit]\nsink = \"off\"\n", encoding="utf-8")
+    return _run(_BUILD, str(config), transport, env=env)
+
+
+def test_the_command_line_loads_no_engine_before_a_command_needs_one() -> None:
+    code = "import json, sys; import ogmux.server.cli; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    assert not _run(code) & (NEVER | {"highspy", "jwt", "mcp", "numpy", "psycopg", "redis"})
 
 
 def test_a_store_replica_loads_no_search_index_router_redis_or_jwt(tmp_path: Path) -> None:
