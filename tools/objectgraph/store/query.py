@@ -22,7 +22,7 @@ from ogmux.tools.objectgraph.access import Scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.store.schema import FIELDS, TOP_MAX, table
 
-__all__ = ["VisibleStats", "rank", "scope_params", "visible", "visible_stats"]
+__all__ = ["PRUNE_FACTOR", "VisibleStats", "rank", "scope_params", "visible", "visible_stats"]
 
 
 
@@ -131,8 +131,11 @@ _CANDIDATES = """, cand AS (
 )"""
 _ONLY_CANDIDATES = " AND p.node = ANY(ARRAY(SELECT node FROM cand))"
 
-_COUNTS = "SELECT term, sum(nodes), max(nodes) FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term"
+_COUNTS = "SELECT term, sum(nodes) FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term"
 _TOP_DOCS = 5  # best-matching documents whose every visible node is a candidate of a pruned search
+# A search prunes only when its terms have more than this many times `store_candidates` visible postings
+# in all: below that, reading them all costs about what probing the candidates' postings does.
+PRUNE_FACTOR = 8
 
 
 def rank(
@@ -141,13 +144,14 @@ def rank(
     """The best `want` (node row, score) pairs for the query `terms` (best first, ties in corpus order) and
     how many visible nodes match at all.
 
-    When a term matches more than `config.store_candidates` visible nodes of one scope class, only
-    candidates are scored (exactly): the term's best postings per class and the nodes of the best
-    documents; the count is then an estimate (the terms taken as independent).
+    When the terms have more than PRUNE_FACTOR × `config.store_candidates` visible postings in all,
+    only candidates are scored (exactly): each term's best `store_candidates` postings per class and
+    the nodes of the best documents; the count is then an estimate (the terms taken as independent).
     """
     if not terms or not stats.nodes:
         return [], 0
     weights = config.search_weights
+    m = max(config.store_candidates, want)
     params: dict[str, object] = {
         "terms": terms,
         "cls": stats.classes,
@@ -159,7 +163,7 @@ def rank(
         "w_doc": weights.document,
         "want": want,
         "min_words": config.min_body_words,
-        "m": max(config.store_candidates, want),
+        "m": m,
         "top_docs": _TOP_DOCS,
         **scope_params(stats.caller),
         **{f"w_{f}": float(getattr(weights, f)) for f in FIELDS},
@@ -167,7 +171,7 @@ def rank(
     }
     names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len", "node", "top")}
     counts = conn.execute(sql.SQL(_COUNTS).format(**names), params).fetchall()
-    prune = 0 < config.store_candidates and params["m"] <= TOP_MAX and any(c[2] > params["m"] for c in counts)
+    prune = 0 < config.store_candidates and m <= TOP_MAX and sum(int(c[1]) for c in counts) > PRUNE_FACTOR * m
     statement = sql.SQL(_RANK).format(
         **names,
         candidates=sql.SQL(_CANDIDATES).format(**names) if prune else sql.SQL(""),
@@ -185,6 +189,6 @@ def rank(
     if not prune:
         return ranked, int(rows[0][2]) if rows else 0
     missing = 1.0
-    for _, matching, _ in counts:
+    for _, matching in counts:
         missing *= 1 - int(matching) / stats.nodes
     return ranked, max(len(ranked), round(stats.nodes * (1 - missing)))

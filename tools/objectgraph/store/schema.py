@@ -93,10 +93,11 @@ CREATE INDEX ON {s}.term (term);
 CREATE TABLE {s}.top AS
     WITH w AS (
         SELECT t.term, t.cls,
-               {w_title} * ln(1 + (c.nodes - t.df_title + 0.5) / (t.df_title + 0.5)) AS it,
-               {w_keywords} * ln(1 + (c.nodes - t.df_keywords + 0.5) / (t.df_keywords + 0.5)) AS ik,
-               {w_dense} * ln(1 + (c.nodes - t.df_dense + 0.5) / (t.df_dense + 0.5)) AS id,
-               {w_content} * ln(1 + (c.nodes - t.df_content + 0.5) / (t.df_content + 0.5)) AS ic,
+               {w_title}::float8 * ln(1 + (c.nodes - t.df_title + 0.5::float8) / (t.df_title + 0.5::float8)) AS it,
+               {w_keywords}::float8 * ln(1 + (c.nodes - t.df_keywords + 0.5::float8) / (t.df_keywords + 0.5::float8)) AS ik,
+               {w_dense}::float8 * ln(1 + (c.nodes - t.df_dense + 0.5::float8) / (t.df_dense + 0.5::float8)) AS id,
+               {w_content}::float8 * ln(1 + (c.nodes - t.df_content + 0.5::float8) / (t.df_content + 0.5::float8)) AS ic,
+               {k1}::float8 AS k1, {b}::float8 AS b,
                greatest(c.len_title::float8 / c.nodes, 1e-9) AS a_title,
                greatest(c.len_keywords::float8 / c.nodes, 1e-9) AS a_keywords,
                greatest(c.len_dense::float8 / c.nodes, 1e-9) AS a_dense,
@@ -105,10 +106,10 @@ CREATE TABLE {s}.top AS
     )
     SELECT term, cls, rnk, node FROM (
         SELECT p.term, p.cls, p.node, row_number() OVER (PARTITION BY p.term, p.cls ORDER BY
-              w.it * p.tf_title / (p.tf_title + {k1} * (1 - {b} + {b} * p.len_title / w.a_title))
-            + w.ik * p.tf_keywords / (p.tf_keywords + {k1} * (1 - {b} + {b} * p.len_keywords / w.a_keywords))
-            + w.id * p.tf_dense / (p.tf_dense + {k1} * (1 - {b} + {b} * p.len_dense / w.a_dense))
-            + w.ic * p.tf_content / (p.tf_content + {k1} * (1 - {b} + {b} * p.len_content / w.a_content)) DESC,
+              w.it * p.tf_title / (p.tf_title + w.k1 * (1 - w.b + w.b * p.len_title / w.a_title))
+            + w.ik * p.tf_keywords / (p.tf_keywords + w.k1 * (1 - w.b + w.b * p.len_keywords / w.a_keywords))
+            + w.id * p.tf_dense / (p.tf_dense + w.k1 * (1 - w.b + w.b * p.len_dense / w.a_dense))
+            + w.ic * p.tf_content / (p.tf_content + w.k1 * (1 - w.b + w.b * p.len_content / w.a_content)) DESC,
             p.node) AS rnk
         FROM {s}.posting p JOIN w USING (term, cls)
     ) r WHERE rnk <= {top_max} ORDER BY term, cls, rnk;
