@@ -11,7 +11,7 @@ import json
 from ogmux.text import plural
 from ogmux.tools.objectgraph.resolve import ResolveResult
 from ogmux.tools.objectgraph.search import SearchPage
-from ogmux.tools.objectgraph.untrusted import fence, flag_lines, node_label, render_flags
+from ogmux.tools.objectgraph.untrusted import echo, fence, flag_lines, node_label, render_flags
 
 __all__ = ["render_resolve", "render_search"]
 
@@ -23,7 +23,7 @@ _DATA_NOTE = (
 
 def render_search(page: SearchPage) -> str:
     """Ranked entries: id, type, title, score, token costs, then the dense summaries inside one fence."""
-    head = f'search_index "{page.query}": {len(page.entries)} of {plural(page.total, "match", "matches")}'
+    head = f'search_index "{echo(page.query)}": {len(page.entries)} of {plural(page.total, "match", "matches")}'
     if page.reranked:
         head += " (model re-ranked)"
     if not page.entries:

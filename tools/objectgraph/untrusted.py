@@ -22,6 +22,7 @@ from pydantic import BaseModel
 __all__ = [
     "InjectionFlag",
     "content_hash",
+    "echo",
     "fence",
     "flag_lines",
     "node_label",
@@ -192,6 +193,13 @@ def _break_delimiters(text: str) -> str:
         return text
     parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     return "\\".join(parts)
+
+
+def echo(text: str, limit: int = 200) -> str:
+    """Caller text repeated outside a fence: one line (non-printable characters escaped), delimiter
+    lookalikes broken, at most `limit` characters of it."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return _break_delimiters("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut))
 
 
 def fence(text: str, label: str) -> str:
