@@ -82,7 +82,7 @@ class ObjectGraphConfig(BaseModel):
         3, ge=0, le=100, description="a node with children and fewer words of its own than this is never ranked (its children are)"
     )
     store_candidates: int = Field(
-        1000,
+        2000,
         ge=0,
         le=4096,
         description="document store: per query term and scope class, the most nodes a search scores (its best "
