@@ -88,7 +88,9 @@ def test_started_by_hand_in_a_terminal_it_says_what_it_waits_for_and_stops_on_ct
         assert lines[0].startswith("ogmux: stdio · no config file (defaults) · corpus ")
         assert lines[1].startswith("ogmux: speaking MCP on stdin/stdout: an MCP client")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        # Stopped by Ctrl-C either way: exit status 130, or ended by SIGINT itself when it lands before
+        # Python's handler can run (rare, under load); a shell reports both as 130.
+        assert proc.wait(timeout=30) in (130, -signal.SIGINT)
         assert proc.stderr.read() == ""  # no traceback
     finally:
         proc.kill()

@@ -197,7 +197,7 @@ def test_corpus_push_checks_every_file_first(pg_cluster: PostgresServer, corpus_
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT version FROM ogmux.current").fetchone() == (1,)
     assert main(["corpus", "push", str(DEMO), "--store", "postgresql://postgres@127.0.0.1:1/none"]) == 3
-    assert "nothing pushed: document store unavailable" in capsys.readouterr().err
+    assert "nothing pushed: document store postgres@127.0.0.1:1/none is unreachable" in capsys.readouterr().err
 
 
 def _server(dsn: str, role: str):
