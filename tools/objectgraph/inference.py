@@ -46,6 +46,7 @@ _PREREQ = re.compile(
 _STEP = re.compile(r"^\s*(?:step\s+(\d{1,3})\b|(\d{1,3})[.)]\s)", re.IGNORECASE)
 _HEADING_LINE = re.compile(r"\A[ \t]*#{1,6}[ \t][^\n]*\n?|\A[^\n]*\n[ \t]*(?:=+|-+)[ \t]*(?:\n|\Z)")
 _WORD = re.compile(r"[A-Za-z0-9]")
+_NOT_ALNUM = re.compile(r"[\W_]")
 _ITEM = re.compile(r"^[ \t]{0,3}\d{1,9}[.)][ \t]", re.MULTILINE)
 _MD_SUFFIXES = (".md", ".markdown", ".og")
 
@@ -65,8 +66,10 @@ class _Targets:
         for n in shown:
             self.anchors.setdefault(slugify(n.heading or ""), n.id)
             self.anchors.setdefault(n.id, n.id)
-        titles = {(n.heading or "").strip().lower(): n.id for n in reversed(shown) if len((n.heading or "").split()) >= 2}
-        self.titles = sorted(titles.items(), key=lambda kv: -len(kv[0]))  # longest title first
+        # the first section with a title wins; titles are looked up whole, so a mention costs no more
+        # with 5,000 sections than with 5
+        self.titles = {(n.heading or "").strip().lower(): n.id for n in reversed(shown) if len((n.heading or "").split()) >= 2}
+        self.longest = max(map(len, self.titles), default=0)
 
     def link(self, href: str) -> str | None:
         """The node a link points to (`node` or `doc#node`), or None for external and unresolvable links."""
@@ -93,11 +96,12 @@ class _Targets:
                 if target:
                     yield target
                 continue
-            head = rest.lstrip("\"'*_`“").lower()
-            for title, nid in self.titles:
-                if head.startswith(title) and not head[len(title) : len(title) + 1].isalnum():
-                    yield nid
-                    break
+            head = rest.lstrip("\"'*_`“").lower()[: self.longest + 1]
+            # the longest title the text starts with, ending where a word does
+            ends = [len(head)] + [m.start() for m in reversed(list(_NOT_ALNUM.finditer(head)))]
+            nid = next((self.titles[head[:k]] for k in ends if head[:k] in self.titles), None)
+            if nid is not None:
+                yield nid
 
 
 def _step(node: Node) -> int | None:
@@ -119,9 +123,11 @@ def inferred_edges(doc: Document) -> dict[str, list[Edge]]:
     for n in doc.nodes:
         children.setdefault(n.parent, []).append(n)
 
+    targets_of: dict[frozenset[str], _Targets] = {}  # nodes with the same scopes may name the same sections
     for n in doc.nodes:
         text = _own_text(n)
-        targets = _Targets(doc, n)
+        mine = effective_scopes(n.scopes)
+        targets = targets_of.get(mine) or targets_of.setdefault(mine, _Targets(doc, n))
         required = list(dict.fromkeys(targets.mentions(text)))
         for target in required:
             add(n.id, "requires", target)
