@@ -9,6 +9,7 @@ to no score and never leaves the database. Scoring is bm25s' default (Lucene) va
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b dl / avgdl)).
 As in memory, a node with no words of its own below its heading, or with visible children and fewer
 than `min_body_words`, is never ranked (its score still counts towards the document boost's scale).
+A query whose terms have very many postings scores only candidates (`rank`), exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.store.schema import FIELDS, TOP_MAX, table
 
 __all__ = ["PRUNE_FACTOR", "VisibleStats", "rank", "scope_params", "visible", "visible_stats"]
-
 
 
 def visible(alias: str) -> str:
