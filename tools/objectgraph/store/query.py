@@ -50,18 +50,23 @@ class VisibleStats:
     avg_len: dict[str, float]
     docs: int
     avg_doc_len: float
+    every_class: bool = False  # the caller sees every scope class (so every node)
 
 
 def visible_stats(conn: psycopg.Connection, version: int, caller: Scopes) -> VisibleStats:
     """Node and document counts and mean field lengths over the classes `caller` may see."""
-    q = sql.SQL("SELECT cls, nodes, len_title, len_keywords, len_dense, len_content FROM {} c WHERE " + visible("c"))
-    rows = conn.execute(q.format(table(version, "class")), scope_params(caller)).fetchall()
+    q = sql.SQL(
+        "SELECT cls, nodes, len_title, len_keywords, len_dense, len_content, (SELECT count(*) FROM {t}) FROM {t} c WHERE "
+        + visible("c")
+    )
+    rows = conn.execute(q.format(t=table(version, "class")), scope_params(caller)).fetchall()
     classes = [r[0] for r in rows]
     nodes = sum(r[1] for r in rows)
     avg = {f: (sum(r[2 + i] for r in rows) / nodes if nodes else 0.0) for i, f in enumerate(FIELDS)}
     q = sql.SQL("SELECT count(DISTINCT doc), coalesce(sum(len), 0) FROM {} WHERE cls = ANY(%s)")
     docs, total = conn.execute(q.format(table(version, "doc_len")), (classes,)).fetchone() or (0, 0)
-    return VisibleStats(caller, classes, nodes, avg, int(docs), float(total) / docs if docs else 0.0)
+    every = bool(rows) and len(rows) == rows[0][6]
+    return VisibleStats(caller, classes, nodes, avg, int(docs), float(total) / docs if docs else 0.0, every)
 
 
 _QUERY = """q AS (
@@ -69,6 +74,15 @@ _QUERY = """q AS (
 )"""
 
 # The document boost's ingredient: BM25 of each matching document (its visible nodes' content).
+# `_DOCS_ALL` gives the same scores for a caller who sees every class, from one row per (term, document).
+_DOCS_ALL = """dtf AS (
+    SELECT term, doc, tf::float8 AS tf, len::float8 AS len, (count(*) OVER (PARTITION BY term))::float8 AS df
+    FROM {doc_posting_all} WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s)
+), ds AS (
+    SELECT dtf.doc, sum(q.qc * ln(1 + (%(n_docs)s - dtf.df + 0.5) / (dtf.df + 0.5))
+                      * dtf.tf / (dtf.tf + %(k1)s * (1 - %(b)s + %(b)s * dtf.len / %(a_doc)s))) AS s
+    FROM dtf JOIN q USING (term) GROUP BY dtf.doc
+)"""
 _DOCS = """dtf AS (
     SELECT term, doc, sum(tf)::float8 AS tf FROM {doc_posting}
     WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term, doc
@@ -83,7 +97,7 @@ _DOCS = """dtf AS (
     FROM dtf JOIN ddf USING (term) JOIN q USING (term) JOIN dl USING (doc) GROUP BY dtf.doc
 )"""
 
-_RANK = "WITH " + _QUERY + ", " + _DOCS + """, df AS (
+_RANK = "WITH " + _QUERY + """, {docs}, df AS (
     SELECT term, sum(df_title)::float8 AS t, sum(df_keywords)::float8 AS k,
            sum(df_dense)::float8 AS d, sum(df_content)::float8 AS c
     FROM {term} WHERE term = ANY(%(terms)s) AND cls = ANY(%(cls)s) GROUP BY term
@@ -169,11 +183,13 @@ def rank(
         **{f"w_{f}": float(getattr(weights, f)) for f in FIELDS},
         **{f"a_{f}": stats.avg_len[f] for f in FIELDS},
     }
-    names = {k: table(version, k) for k in ("term", "posting", "doc_posting", "doc_len", "node", "top")}
+    tables = ("term", "posting", "doc_posting", "doc_posting_all", "doc_len", "node", "top")
+    names = {k: table(version, k) for k in tables}
     counts = conn.execute(sql.SQL(_COUNTS).format(**names), params).fetchall()
     prune = 0 < config.store_candidates and m <= TOP_MAX and sum(int(c[1]) for c in counts) > PRUNE_FACTOR * m
     statement = sql.SQL(_RANK).format(
         **names,
+        docs=sql.SQL(_DOCS_ALL if stats.every_class else _DOCS).format(**names),
         candidates=sql.SQL(_CANDIDATES).format(**names) if prune else sql.SQL(""),
         only=sql.SQL(_ONLY_CANDIDATES if prune else ""),
         visible_c=sql.SQL(visible("c")),

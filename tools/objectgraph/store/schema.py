@@ -71,6 +71,8 @@ CREATE UNLOGGED TABLE {s}.posting_load (
 # first TOP_MAX postings by their BM25 contribution under that class's own statistics and the default
 # weights (`rnk` 1 = the largest): the candidates a search scores when a term matches too many nodes.
 # Class statistics alone, so a caller's candidates do not depend on nodes it may not see.
+# `doc_posting_all` sums a document's postings and length over all its classes: the document boost of
+# a caller who sees every class reads one row per (term, document) and no lengths table.
 _FINISH = """
 ALTER TABLE {s}.node ADD PRIMARY KEY (ord);
 CREATE UNIQUE INDEX ON {s}.node (id);
@@ -118,11 +120,16 @@ CREATE TABLE {s}.doc_posting AS
     SELECT term, doc, cls, sum(tf_content)::integer AS tf
     FROM {s}.posting WHERE tf_content > 0 GROUP BY term, doc, cls ORDER BY term;
 CREATE INDEX ON {s}.doc_posting (term);
+CREATE TABLE {s}.doc_posting_all AS
+    SELECT p.term, p.doc, sum(p.tf)::integer AS tf, l.len::integer AS len
+    FROM {s}.doc_posting p JOIN (SELECT doc, sum(len) AS len FROM {s}.doc_len GROUP BY doc) l USING (doc)
+    GROUP BY p.term, p.doc, l.len ORDER BY p.term, p.doc;
+CREATE INDEX ON {s}.doc_posting_all (term);
 CREATE TABLE {s}.edge AS
     SELECT n.id AS source, e->>'kind' AS kind, e->>'target' AS target FROM {s}.node n, jsonb_array_elements(n.edges) e;
 CREATE INDEX ON {s}.edge (target);
 ANALYZE {s}.doc; ANALYZE {s}.change; ANALYZE {s}.node; ANALYZE {s}.class; ANALYZE {s}.doc_len; ANALYZE {s}.posting;
-ANALYZE {s}.term; ANALYZE {s}.top; ANALYZE {s}.doc_posting; ANALYZE {s}.edge;
+ANALYZE {s}.term; ANALYZE {s}.top; ANALYZE {s}.doc_posting; ANALYZE {s}.doc_posting_all; ANALYZE {s}.edge;
 """
 
 
