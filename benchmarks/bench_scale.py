@@ -256,9 +256,13 @@ def replica(config: Path, queries: list[str], timeout: float = 1800) -> dict:
         log.close()
 
 
-def _config(path: Path, **objectgraph: object) -> Path:
-    lines = ["[server]", 'anonymous_role = "admin"', "json_response = true", "[audit]", 'sink = "off"', "[rate_limit]", "rate = 1e6", "burst = 1000000"]
-    lines += ["[objectgraph]"]
+# A role that sees only the nodes without the generated corpus's `ops` scope (3 of 4): one scope class of two.
+SCOPED_ROLE = ["[roles.reader]", 'scopes = ["public"]']
+
+
+def _config(path: Path, role: str = "admin", **objectgraph: object) -> Path:
+    lines = ["[server]", f"anonymous_role = {json.dumps(role)}", "json_response = true", "[audit]", 'sink = "off"', "[rate_limit]", "rate = 1e6", "burst = 1000000"]
+    lines += ['[roles.admin]', *SCOPED_ROLE, "[objectgraph]"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in {"ranking": "lexical", **objectgraph}.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -364,6 +368,32 @@ def _vs_exact(dsn: str, queries: list[str]) -> dict:
     }
 
 
+def _scoped_ab(dsn: str, queries: list[str], workdir: Path) -> dict:
+    """Search latency end to end for the all-scope caller (role admin) and the scoped caller (role reader), one
+    replica each on the same store, called alternately query by query (A/B, interleaved), with the load."""
+    configs = [_config(workdir / f"{role}.toml", role=role, store=dsn) for role in ("admin", "reader")]
+    ms: dict[str, list[float]] = {"all_scopes": [], "scoped": []}
+
+    async def run(urls: list[str]) -> None:
+        async with httpx.AsyncClient(timeout=600) as client:
+            for url in urls:  # the first answer (statistics, connection pool) is not a search's latency
+                await _search(client, url, queries[0], 0)
+            for i, q in enumerate(queries[1:], 1):
+                for url, times in zip(urls, ms.values(), strict=True):
+                    t = time.perf_counter()
+                    await _search(client, url, q, i)
+                    times.append((time.perf_counter() - t) * 1000)
+
+    load = [os.getloadavg()[0]]
+    with ogmux_replicas(configs, workdir) as replicas:
+        asyncio.run(run([r.url for r in replicas]))
+    load.append(os.getloadavg()[0])
+    out: dict = {name: {"p50": round(_pct(v, 50), 1), "p99": round(_pct(v, 99), 1), "n": len(v)} for name, v in ms.items()}
+    out["scoped_role"] = "reader: scopes = [public], sees 1 of the 2 scope classes (no `ops` nodes)"
+    out["load_avg_1min_before_after"] = load
+    return out
+
+
 def phase_store(sizes: list[int], memory_max: int, store: str = "") -> dict:
     """`store`: measure an already pushed corpus of `sizes[0]` nodes at that DSN instead of generating and
     pushing one (the push figures of the earlier run are kept and marked)."""
@@ -376,6 +406,7 @@ def phase_store(sizes: list[int], memory_max: int, store: str = "") -> dict:
         row["push_reused"] = "generate/push figures from the earlier run; this run measured the store at --store"
         with tempfile.TemporaryDirectory() as tmp:
             row["store"] = replica(_config(Path(tmp) / "store.toml", store=store), queries)
+            row["scoped_ab_ms"] = _scoped_ab(store, queries, Path(tmp))
         row["vs_exact"] = _vs_exact(store, queries[1:101])
         out["sizes"][str(n)] = row
         return out
@@ -411,6 +442,7 @@ def phase_store(sizes: list[int], memory_max: int, store: str = "") -> dict:
                 row["vec_mb"] = round(_table_mb(pg, pushed.version, "vec"), 1)
                 row["store"] = replica(_config(Path(tmp) / "store.toml", store=pg.dsn), queries)
                 row["store_hybrid"] = replica(_config(Path(tmp) / "hybrid.toml", store=pg.dsn, ranking="hybrid"), queries)
+                row["scoped_ab_ms"] = _scoped_ab(pg.dsn, queries, Path(tmp))
                 row["fusion_ab_ms"] = _fusion_ab(pg.dsn, queries)
                 row["vs_exact"] = _vs_exact(pg.dsn, queries[1:101])
                 out["sizes"][str(n)] = row

@@ -74,10 +74,11 @@ _QUERY = """q AS (
 )"""
 
 # The document boost's ingredient: BM25 of each matching document (its visible nodes' content).
-# `_DOCS_ALL` gives the same scores for a caller who sees every class, from one row per (term, document).
-_DOCS_ALL = """dtf AS (
+# `_DOCS_ONE` gives the same scores when one row per (term, document) holds the document's visible tf and
+# length: from `doc_posting_all` for a caller who sees every class, from `doc_posting` for one who sees one.
+_DOCS_ONE = """dtf AS (
     SELECT term, doc, tf::float8 AS tf, len::float8 AS len, (count(*) OVER (PARTITION BY term))::float8 AS df
-    FROM {doc_posting_all} WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s)
+    FROM {rows} WHERE %(w_doc)s > 0 AND term = ANY(%(terms)s){of_class}
 ), ds AS (
     SELECT dtf.doc, sum(q.qc * ln(1 + (%(n_docs)s - dtf.df + 0.5) / (dtf.df + 0.5))
                       * dtf.tf / (dtf.tf + %(k1)s * (1 - %(b)s + %(b)s * dtf.len / %(a_doc)s))) AS s
@@ -152,6 +153,15 @@ _TOP_DOCS = 5  # best-matching documents whose every visible node is a candidate
 PRUNE_FACTOR = 8
 
 
+def _docs(stats: VisibleStats, names: dict[str, sql.Identifier]) -> sql.Composed:
+    """The document boost's statement for the caller's classes."""
+    if stats.every_class:
+        return sql.SQL(_DOCS_ONE).format(rows=names["doc_posting_all"], of_class=sql.SQL(""))
+    if len(stats.classes) == 1:
+        return sql.SQL(_DOCS_ONE).format(rows=names["doc_posting"], of_class=sql.SQL(" AND cls = ANY(%(cls)s)"))
+    return sql.SQL(_DOCS).format(**names)
+
+
 def rank(
     conn: psycopg.Connection, version: int, stats: VisibleStats, terms: list[str], want: int, config: ObjectGraphConfig
 ) -> tuple[list[tuple[int, float]], int]:
@@ -189,7 +199,7 @@ def rank(
     prune = 0 < config.store_candidates and m <= TOP_MAX and sum(int(c[1]) for c in counts) > PRUNE_FACTOR * m
     statement = sql.SQL(_RANK).format(
         **names,
-        docs=sql.SQL(_DOCS_ALL if stats.every_class else _DOCS).format(**names),
+        docs=_docs(stats, names),
         candidates=sql.SQL(_CANDIDATES).format(**names) if prune else sql.SQL(""),
         only=sql.SQL(_ONLY_CANDIDATES if prune else ""),
         visible_c=sql.SQL(visible("c")),

@@ -71,8 +71,9 @@ CREATE UNLOGGED TABLE {s}.posting_load (
 # first TOP_MAX postings by their BM25 contribution under that class's own statistics and the default
 # weights (`rnk` 1 = the largest): the candidates a search scores when a term matches too many nodes.
 # Class statistics alone, so a caller's candidates do not depend on nodes it may not see.
-# `doc_posting_all` sums a document's postings and length over all its classes: the document boost of
-# a caller who sees every class reads one row per (term, document) and no lengths table.
+# `doc_posting` holds a document's postings and length per scope class, `doc_posting_all` over all its
+# classes: the document boost of a caller who sees one class, or every class, reads one row per
+# (term, document) and no lengths table.
 _FINISH = """
 ALTER TABLE {s}.node ADD PRIMARY KEY (ord);
 CREATE UNIQUE INDEX ON {s}.node (id);
@@ -117,9 +118,10 @@ CREATE TABLE {s}.top AS
     ) r WHERE rnk <= {top_max} ORDER BY term, cls, rnk;
 CREATE INDEX ON {s}.top (term, cls, rnk);
 CREATE TABLE {s}.doc_posting AS
-    SELECT term, doc, cls, sum(tf_content)::integer AS tf
-    FROM {s}.posting WHERE tf_content > 0 GROUP BY term, doc, cls ORDER BY term;
-CREATE INDEX ON {s}.doc_posting (term);
+    SELECT p.term, p.doc, p.cls, sum(p.tf_content)::integer AS tf, l.len::integer AS len
+    FROM {s}.posting p JOIN {s}.doc_len l USING (doc, cls) WHERE p.tf_content > 0
+    GROUP BY p.term, p.doc, p.cls, l.len ORDER BY p.term, p.cls, p.doc;
+CREATE INDEX ON {s}.doc_posting (term, cls);
 CREATE TABLE {s}.doc_posting_all AS
     SELECT p.term, p.doc, sum(p.tf)::integer AS tf, l.len::integer AS len
     FROM {s}.doc_posting p JOIN (SELECT doc, sum(len) AS len FROM {s}.doc_len GROUP BY doc) l USING (doc)
