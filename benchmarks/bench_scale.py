@@ -403,7 +403,7 @@ def phase_store(sizes: list[int], memory_max: int, store: str = "") -> dict:
     if store:
         n = sizes[0]
         row = {k: v for k, v in before.get(str(n), {}).items() if k not in ("store", "vs_exact")}
-        row["push_reused"] = "generate/push figures from the earlier run; this run measured the store at --store"
+        row.setdefault("push_reused", "generate/push figures from the earlier run; this run measured the store at --store")
         with tempfile.TemporaryDirectory() as tmp:
             row["store"] = replica(_config(Path(tmp) / "store.toml", store=store), queries)
             row["scoped_ab_ms"] = _scoped_ab(store, queries, Path(tmp))
