@@ -4,7 +4,8 @@ Phase `store` — one ogmux replica serving a generated corpus from files in mem
 serving the same corpus from PostgreSQL 15 (`[objectgraph] store`), at 10k, 100k and 1M nodes:
 time from process start to /healthz (imports and app: the same for both) and to the first search
 answer, the replica's CPU time by then, RSS after 200 searches, and search latency p50/p99 end to
-end (stateless MCP tools/call over HTTP, one client); plus the time one push takes (`push_snapshot`:
+end (stateless MCP tools/call over HTTP, one client), and interleaved with a replica whose role sees only the
+public nodes (`scoped_ab_ms`: one scope class of two); plus the time one push takes (`push_snapshot`:
 rows, postings, indexes, one transaction; parsing and checking the files is left out: it is the
 work a memory replica repeats at every start). Goals at 1M nodes: start ≤ 2 s, RSS ≤ 500 MB,
 search p50 ≤ 50 ms. Both replicas rank with BM25 (`ranking = "lexical"`); a second store replica ranks
