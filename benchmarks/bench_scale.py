@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -108,58 +109,77 @@ def _cumulative(n: int):
         yield total
 
 
-def generate(n_nodes: int, seed: int = 7) -> Iterator[Document]:
-    """`n_nodes` nodes in documents of PER_DOC nodes each."""
+@dataclass(frozen=True)
+class _Drawn:
+    """One generated node before it becomes a document model or a snapshot record."""
+
+    node: str
+    title: str
+    body: list[str]
+    requires: str | None  # a node of the same document
+    see_also: str | None  # "doc#node" anywhere in the corpus
+    ops: bool  # scoped to "ops" (else public)
+    keywords: list[str]
+
+
+def _draw(n_nodes: int, seed: int) -> Iterator[tuple[int, str, list[_Drawn]]]:
+    """The generated corpus, document by document: (number, id, nodes), the same draws for every caller."""
     words = _Zipf(_vocabulary(), seed)
     rng = random.Random(seed)
     n_docs = max(1, n_nodes // PER_DOC)
     for d in range(n_docs):
-        doc_id = f"gen-{d:05d}"
         nodes = []
         for i in range(min(PER_DOC, n_nodes)):
             body = words.take(60)
             title = " ".join(words.take(3)).capitalize()
-            edges = []
-            if i > 0 and rng.random() < 0.3:
-                edges.append(Edge(kind="requires", target=f"n{rng.randrange(i):04d}"))
-            if rng.random() < 0.05:
-                edges.append(Edge(kind="see-also", target=f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(PER_DOC):04d}"))
+            requires = f"n{rng.randrange(i):04d}" if i > 0 and rng.random() < 0.3 else None
+            see_also = (
+                f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(PER_DOC):04d}" if rng.random() < 0.05 else None
+            )
+            ops = rng.random() < 0.25
+            nodes.append(_Drawn(f"n{i:04d}", title, body, requires, see_also, ops, words.take(3)))
+        yield d, f"gen-{d:05d}", nodes
+
+
+def _full(n: _Drawn) -> str:
+    return f"## {n.title}\n\n{' '.join(n.body)}.\n\n"
+
+
+def generate(n_nodes: int, seed: int = 7) -> Iterator[Document]:
+    """`n_nodes` nodes in documents of PER_DOC nodes each."""
+    for d, doc_id, drawn in _draw(n_nodes, seed):
+        nodes = []
+        for n in drawn:
+            edges = [Edge(kind="requires", target=n.requires)] if n.requires else []
+            if n.see_also:
+                edges.append(Edge(kind="see-also", target=n.see_also))
             nodes.append(
                 Node(
-                    id=f"n{i:04d}", doc=doc_id, title=title, heading=title, level=2,
-                    scopes=["ops"] if rng.random() < 0.25 else ["public"],
-                    keywords=words.take(3), dense=" ".join(body[:12]) + ".", derived_metadata=False, declared=True,
-                    edges=edges, full=f"## {title}\n\n{' '.join(body)}.\n\n",
+                    id=n.node, doc=doc_id, title=n.title, heading=n.title, level=2,
+                    scopes=["ops"] if n.ops else ["public"], keywords=n.keywords, dense=" ".join(n.body[:12]) + ".",
+                    derived_metadata=False, declared=True, edges=edges, full=_full(n),
                 )
             )  # fmt: skip
         yield Document(id=doc_id, title=f"Generated {d}", version="1.0", nodes=nodes)
 
 
 def records(n_nodes: int, seed: int = 7) -> Snapshot:
-    """The same kind of corpus as `generate`, built as snapshot records directly (no document models):
+    """The same corpus as `generate`, built as snapshot records directly (no document models):
     what a corpus too large to also serve from memory needs (the push is what is measured)."""
-    words = _Zipf(_vocabulary(), seed)
-    rng = random.Random(seed)
-    n_docs = max(1, n_nodes // PER_DOC)
     docs: dict[str, DocRecord] = {}
     nodes: dict[str, NodeRecord] = {}
-    for d in range(n_docs):
-        doc_id = f"gen-{d:05d}"
+    for d, doc_id, drawn in _draw(n_nodes, seed):
         ids = []
-        for i in range(min(PER_DOC, n_nodes)):
-            body = words.take(60)
-            title = " ".join(words.take(3)).capitalize()
-            edges = []
-            if i > 0 and rng.random() < 0.3:
-                edges.append(EdgeRecord("requires", f"{doc_id}#n{rng.randrange(i):04d}"))
-            if rng.random() < 0.05:
-                edges.append(EdgeRecord("see-also", f"gen-{rng.randrange(n_docs):05d}#n{rng.randrange(PER_DOC):04d}"))
-            full = f"## {title}\n\n{' '.join(body)}.\n\n"
-            nid = f"{doc_id}#n{i:04d}"
+        for n in drawn:
+            edges = [EdgeRecord("requires", f"{doc_id}#{n.requires}")] if n.requires else []
+            if n.see_also:
+                edges.append(EdgeRecord("see-also", n.see_also))
+            full = _full(n)
+            nid = f"{doc_id}#{n.node}"
             nodes[nid] = NodeRecord(
-                id=nid, doc=doc_id, node=f"n{i:04d}", title=title, type="section",
-                scopes=frozenset({"ops"}) if rng.random() < 0.25 else frozenset(), keywords=tuple(words.take(3)),
-                dense=" ".join(body[:12]) + ".", full=full, version="1.0", hash=content_hash(full), edges=tuple(edges),
+                id=nid, doc=doc_id, node=n.node, title=n.title, type="section",
+                scopes=frozenset({"ops"}) if n.ops else frozenset(), keywords=tuple(n.keywords),
+                dense=" ".join(n.body[:12]) + ".", full=full, version="1.0", hash=content_hash(full), edges=tuple(edges),
             )  # fmt: skip
             ids.append(nid)
         docs[doc_id] = DocRecord(doc_id, f"Generated {d}", "1.0", f"{doc_id}.og", content_hash(doc_id), tuple(ids))
