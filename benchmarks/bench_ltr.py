@@ -55,7 +55,7 @@ from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus
 from ogmux.tools.objectgraph.embedding import cosines, load_embedder
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
-from ogmux.tools.objectgraph.metadata import without_navigation
+from ogmux.tools.objectgraph.metadata import reader_text
 from ogmux.tools.objectgraph.render import render_resolve
 from ogmux.tools.objectgraph.resolve import resolve_context
 from ogmux.tools.objectgraph.search import _body, _build, _lexical, _scores
@@ -118,7 +118,7 @@ class Featurizer:
             "path": [analyze(" ".join(n.heading_path)) for n in nodes],
             "keywords": [analyze(" ".join(n.keywords)) for n in nodes],
             "dense": [analyze(n.dense) for n in nodes],
-            "content": [analyze(without_navigation(n.full)) for n in nodes],
+            "content": [analyze(reader_text(n.full)) for n in nodes],
         }
         self.index = {f: FieldIndex({f: rows}, {f: 1.0}, k1=config.bm25_k1, b=config.bm25_b) for f, rows in fields.items()}
         self.term_sets = {f: [set(r) for r in rows] for f, rows in fields.items()}

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from ogmux.tools.objectgraph.access import covers, effective_scopes
-from ogmux.tools.objectgraph.metadata import without_navigation
+from ogmux.tools.objectgraph.metadata import reader_text
 from ogmux.tools.objectgraph.model import Document, Edge, Node
 from ogmux.tools.objectgraph.parser import slugify
 from ogmux.tools.objectgraph.syntax import MAX_EDGES
@@ -52,7 +52,7 @@ _MD_SUFFIXES = (".md", ".markdown", ".og")
 
 
 def _own_text(node: Node) -> str:
-    return _HEADING_LINE.sub("", without_navigation(node.full), count=1)
+    return _HEADING_LINE.sub("", reader_text(node.full), count=1)
 
 
 class _Targets:

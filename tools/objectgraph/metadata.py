@@ -5,9 +5,9 @@ Public API
 - `extract_keywords(node_text, title, df, n_texts, k=8) -> list[str]`: tf-idf terms, title-weighted;
   `df = term_document_frequencies(texts)` over the document's node texts.
 - `extract_dense(node_text, max_tokens=48) -> str`: lead sentences of the node's blocks, bounded.
-- `without_navigation(markdown) -> str`: the text without table-of-contents lines (list items that
-  are only a link to an anchor, `* [Install](#install)`); they name other sections, so neither
-  metadata nor ranking counts them.
+- `reader_text(markdown) -> str`: the text a reader of the rendered page sees, for metadata, ranking and
+  edge inference: without HTML comments outside fenced code, and without table-of-contents lines (list
+  items that are only a link to an anchor, `* [Install](#install)`), which name other sections.
 - `fill_metadata(doc, complete=None, *, max_dense_tokens=48) -> Document`: keywords and dense for
   every node whose metadata is not written in the source (`derived_metadata=True`).
 - `Complete`: the injected LLM call — `complete(messages) -> str` with `{role, content}` messages
@@ -40,14 +40,16 @@ __all__ = [
     "fill_metadata",
     "llm_metadata",
     "plain_blocks",
+    "reader_text",
     "term_document_frequencies",
-    "without_navigation",
 ]
 
 _MD = MarkdownIt("commonmark").enable("table")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 _FRONT_RE = re.compile(r"\A\s*---\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _NAV_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+\[[^\]\n]*\]\(#[^)\s]*\)[ \t]*$", re.MULTILINE)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_FENCE_OPEN = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
 _DENSE_SOURCE_CHARS = 8000  # a 48-token summary never needs more of the node than this
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'`(\[])")
 # fmt: off
@@ -68,9 +70,35 @@ _STOP = frozenset([
 # fmt: on
 
 
-def without_navigation(markdown: str) -> str:
-    """`markdown` without table-of-contents lines: list items consisting of one link to an anchor."""
+def reader_text(markdown: str) -> str:
+    """`markdown` as a reader sees it: without HTML comments outside fenced code and without
+    table-of-contents lines (list items consisting of one link to an anchor)."""
+    if "<!--" in markdown:
+        markdown = _without_comments(markdown)
     return _NAV_ITEM.sub("", markdown) if "](#" in markdown else markdown
+
+
+def _without_comments(markdown: str) -> str:
+    """HTML comments removed from the text outside fenced code blocks (a code block shows them)."""
+    out: list[str] = []
+    prose: list[str] = []
+    fence = ""
+    for line in markdown.splitlines(keepends=True):
+        if fence:
+            out.append(line)
+            if line.lstrip(" ").startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""
+            continue
+        opened = _FENCE_OPEN.match(line)
+        if opened:
+            out.append(_COMMENT.sub("", "".join(prose)))
+            prose = []
+            out.append(line)
+            fence = opened.group(1)
+            continue
+        prose.append(line)
+    out.append(_COMMENT.sub("", "".join(prose)))
+    return "".join(out)
 
 
 class Complete(Protocol):
@@ -222,7 +250,7 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
     """
     if all(n.keywords and n.dense for n in doc.nodes):
         return doc
-    texts = [without_navigation(n.full) for n in doc.nodes]
+    texts = [reader_text(n.full) for n in doc.nodes]
     scopes = [effective_scopes(n.scopes) for n in doc.nodes]
     # Term statistics come only from nodes that every caller seeing the node may see too, so a
     # node's keywords reveal nothing about nodes hidden from some of its readers.

@@ -33,7 +33,7 @@ from ogmux.tools.objectgraph.embedding import (
 )
 from ogmux.tools.objectgraph.lexical import FieldIndex, analyze
 from ogmux.tools.objectgraph.listing import node_version
-from ogmux.tools.objectgraph.metadata import Complete, without_navigation
+from ogmux.tools.objectgraph.metadata import Complete, reader_text
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.untrusted import InjectionFlag, fence, scan_instructions
 
@@ -98,13 +98,13 @@ def _fields(n: NodeRecord) -> dict[str, list[str]]:
         "title": analyze(" ".join((*n.heading_path, n.title))),
         "keywords": analyze(" ".join(n.keywords)),
         "dense": analyze(n.dense),
-        "content": analyze(without_navigation(n.full)),
+        "content": analyze(reader_text(n.full)),
     }
 
 
 def _body(n: NodeRecord) -> str:
     """A node's own text: its source without the heading line and table-of-contents lines."""
-    return _HEADING.sub("", without_navigation(n.full), count=1)
+    return _HEADING.sub("", reader_text(n.full), count=1)
 
 
 def embedded_text(doc_title: str, n: NodeRecord) -> str:

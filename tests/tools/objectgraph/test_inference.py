@@ -31,6 +31,11 @@ def test_anchor_links_are_see_also_and_table_of_contents_lines_are_not() -> None
     assert edges(md) == {("usage", "see-also", "install")}
 
 
+def test_links_inside_html_comments_infer_nothing() -> None:
+    md = "# Guide\n\nIntro.\n\n## Install\n\nRun it.\n\n## Usage\n\n<!-- see [Install](#install) first -->\nStart it.\n"
+    assert edges(md) == set()
+
+
 def test_relative_links_to_other_documents_are_cross_file_see_also() -> None:
     md = "# Ops\n\nOperations.\n\n## Backup\n\nPorts are listed in [the FAQ](../faq/common-questions.md#open-ports); see [x](notes.txt#a).\n"
     assert edges(md, "ops/ops.md") == {("backup", "see-also", "common-questions#open-ports")}

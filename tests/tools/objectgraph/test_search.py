@@ -268,6 +268,17 @@ def test_a_table_of_contents_does_not_rank_its_section(tmp_path: Path) -> None:
     assert "[Restore step 1](#restore-step-1)" in snap.nodes["manual#manual"].full  # the source is untouched
 
 
+def test_html_comments_are_not_searched(tmp_path: Path) -> None:
+    (tmp_path / "plan.md").write_text(
+        "# Plan\n\nThe plan.\n\n## Milestones\n\n<!-- Describe the rollback strategy here. -->\nShip in May.\n\n"
+        "## Rollback\n\nRevert the release.\n",
+        encoding="utf-8",
+    )
+    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False, ranking="lexical")).snapshot()
+    assert [e.id for e in search_index(snap, "rollback strategy", k=3).entries] == ["plan#rollback"]
+    assert "rollback strategy" in snap.nodes["plan#milestones"].full  # the source is untouched
+
+
 def test_a_failing_reranker_leaves_the_lexical_order(snap: Snapshot) -> None:
     def broken(messages: list[dict[str, str]]) -> str:
         raise ConnectionError("backend down")
