@@ -1,7 +1,7 @@
 """`search_index`: ranked index entries visible to the caller, with opaque cursor paging.
 
 Ranking is field-weighted BM25 (`bm25s`) over title, keywords, dense summary and content
-(without table-of-contents link lists, which name other sections rather than hold content),
+(as a reader sees it, `reader_text`: without table-of-contents link lists or HTML comments),
 fused in "hybrid" mode with the cosine similarity of a bundled static embedding model
 (`embedding.py`). The index is built over the caller's visible nodes only, so hidden nodes
 influence neither the result list nor any score (IDF, length statistics and the score
@@ -103,7 +103,7 @@ def _fields(n: NodeRecord) -> dict[str, list[str]]:
 
 
 def _body(n: NodeRecord) -> str:
-    """A node's own text: its source without the heading line and table-of-contents lines."""
+    """A node's own text: its reader-visible source without the heading line."""
     return _HEADING.sub("", reader_text(n.full), count=1)
 
 
