@@ -321,8 +321,9 @@ class OgmuxServer(MCPServer):
 
     def _register_resource(self, spec: ResourceSpec) -> None:
         server = self
+        defaults = inspect.signature(spec.handler).parameters  # a query parameter ({?start}) may be left out
         params = [
-            inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+            inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=str, default=defaults[p].default)
             for p in _template_params(spec.uri)
         ]
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from ogmux.server.audit import printable
 from ogmux.server.context import ToolContext
 from ogmux.server.documents import caller_scopes, view_for
 from ogmux.server.registry import ResourceSpec
 from ogmux.text import plural
 from ogmux.tools.objectgraph.access import Scopes
+from ogmux.tools.objectgraph.listing import IndexLine
 from ogmux.tools.objectgraph.store import CorpusView
+from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines
 
 
@@ -22,15 +25,55 @@ def docs(ctx: ToolContext) -> str:
     return "\n".join([fence("\n".join(rows), "documents"), *warnings])
 
 
-def doc(ctx: ToolContext, doc: str) -> str:
+# A page of a document's index holds index lines up to this many tokens (at least one line), like the
+# bounded pages of search_index and the budget of resolve_context: a 4,900-node index was one 194k-token answer.
+INDEX_PAGE_TOKENS = 2000
+MAX_START = 1_000_000
+
+
+def _start(start: str) -> int:
+    if not start:
+        return 0
+    if not (start.isascii() and start.isdigit()) or len(start) > 7 or int(start) > MAX_START:
+        raise ValueError(
+            f"start={printable(start, 40)!r} is not a whole number from 0 to {MAX_START}; use the start= that a "
+            "page's last line names"
+        )
+    return int(start)
+
+
+def _index_row(line: IndexLine) -> str:
+    row = f"- {line.id} [{line.type}] {line.title}: {line.dense}"
+    return row + ("\n  " + ", ".join(line.edges) if line.edges else "")
+
+
+def doc(ctx: ToolContext, doc: str, start: str = "") -> str:
+    """One page of a document's index: the visible nodes from `start`, up to INDEX_PAGE_TOKENS; the last line says
+    how many visible nodes are left out and where the next page starts."""
+    first = _start(start)
     entry, lines = view_for(ctx).document_index(unquote(doc), caller_scopes(ctx))
+    if first >= len(lines):
+        raise ValueError(f"start={first} is past the end: {entry.id} has {plural(len(lines), 'node')} you can read")
     rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})"]
-    for line in lines:
-        rows.append(f"- {line.id} [{line.type}] {line.title}: {line.dense}")
-        if line.edges:
-            rows.append("  " + ", ".join(line.edges))
-    warnings = flag_lines([(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in lines])
-    return "\n".join([fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings])
+    used, end = 0, first
+    for line in lines[first:]:
+        row = _index_row(line)
+        used += count_tokens(row) + 1
+        if used > INDEX_PAGE_TOKENS and end > first:
+            break
+        rows.append(row)
+        end += 1
+    shown = lines[first:end]
+    warnings = flag_lines([(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in shown])
+    parts = [fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings]
+    if first or end < len(lines):
+        page = f"nodes {first + 1}-{end} of {len(lines)} ({INDEX_PAGE_TOKENS}-token pages)"
+        rest = len(lines) - end
+        parts.append(
+            f"{page}; {plural(rest, 'node')} left out: next page og://doc/{entry.id}?start={end}, or search_index "
+            "to find sections by topic" if rest else f"{page}; last page"
+        )
+    return "\n".join(parts)
 
 
 def node(ctx: ToolContext, id: str) -> str:
@@ -95,8 +138,8 @@ def changelog(ctx: ToolContext, doc: str) -> str:
 
 RESOURCES = [
     ResourceSpec("og://docs", "og_docs", "The ObjectGraph documents you can read: id, version, title, node count.", docs, "objectgraph"),
-    ResourceSpec("og://doc/{doc}", "og_doc", "A document's index: node ids, types, titles, dense summaries, edges.", doc,
-                 "objectgraph", complete=complete_doc),
+    ResourceSpec("og://doc/{doc}{?start}", "og_doc", "A document's index, 2,000 tokens a page: node ids, types, titles, "
+                 "dense summaries, edges; the last line names the next page.", doc, "objectgraph", complete=complete_doc),
     ResourceSpec("og://node/{id}", "og_node", "One node's exact Markdown source; id is 'doc#node' ('doc%23node' in a URI).",
                  node, "objectgraph", complete=complete_node),
     ResourceSpec("og://node/{doc}{#node}", "og_node_fragment", "og://node/{id} with the '#' of 'doc#node' unescaped.",

@@ -55,9 +55,9 @@ async def _complete(client: mcp.Client, uri: str, name: str, value: str) -> list
 async def test_completions_offer_only_what_the_role_may_read(corpus: Path) -> None:
     hidden = ["vault#rotation", "secret-plans#plan"]
     async with mcp.Client(_server(corpus, "admin")) as admin, mcp.Client(_server(corpus, "reader")) as reader:
-        assert "secret-plans" in await _complete(admin, "og://doc/{doc}", "doc", "sec")
+        assert "secret-plans" in await _complete(admin, "og://doc/{doc}{?start}", "doc", "sec")
         assert set(hidden) <= set(await _complete(admin, "og://node/{id}", "id", ""))
-        seen_docs = await _complete(reader, "og://doc/{doc}", "doc", "")
+        seen_docs = await _complete(reader, "og://doc/{doc}{?start}", "doc", "")
         assert "vault" in seen_docs and "secret-plans" not in seen_docs
         # Every prefix of every hidden id, both spellings: a hidden node or document never completes.
         for ref in hidden:
@@ -66,7 +66,7 @@ async def test_completions_offer_only_what_the_role_may_read(corpus: Path) -> No
                 for uri, name, value in (
                     ("og://node/{id}", "id", prefix),
                     ("og://node/{id}", "id", prefix.replace("#", "%23")),
-                    ("og://doc/{doc}", "doc", prefix),
+                    ("og://doc/{doc}{?start}", "doc", prefix),
                     ("og://doc/{doc}/changelog", "doc", prefix),
                 ):
                     values = await _complete(reader, uri, name, value)

@@ -298,7 +298,7 @@ async def test_document_completions_reuse_one_listing_per_snapshot(tmp_path: Pat
     visible = Snapshot.visible
     monkeypatch.setattr(Snapshot, "visible", lambda snap, nid, caller: checks.append(nid) or visible(snap, nid, caller))
     async with mcp.Client(server) as client:
-        ref = ResourceTemplateReference(type="ref/resource", uri="og://doc/{doc}")
+        ref = ResourceTemplateReference(type="ref/resource", uri="og://doc/{doc}{?start}")
         first = (await client.complete(ref, {"name": "doc", "value": ""})).completion
         after_first = len(checks)
         for prefix in ("o", "og", "ogm", "ogmux-", "ogmux-r", "x") * 5:
