@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ogmux.server.context import AppState, ToolContext
 from ogmux.server.settings import Settings
 from ogmux.tools.objectgraph.access import Scopes
 from ogmux.tools.objectgraph.corpus import Corpus
 from ogmux.tools.objectgraph.snapshot import Snapshot
-from ogmux.tools.objectgraph.store import CorpusView, DocumentStore, MemoryView, StoreView
+from ogmux.tools.objectgraph.store import CorpusView, MemoryView
+
+if TYPE_CHECKING:  # the store's modules load its database driver: imported when a store is configured
+    from ogmux.tools.objectgraph.store import DocumentStore
 
 __all__ = ["caller_scopes", "served_corpus", "snapshot_for", "view_for"]
 
@@ -55,6 +59,8 @@ def snapshot_for(ctx: ToolContext) -> Snapshot:
 
 
 def _open_store(state: AppState) -> DocumentStore:
+    from ogmux.tools.objectgraph.store import DocumentStore
+
     cfg = state.settings.objectgraph
     store = DocumentStore(cfg.store, reload_interval_s=cfg.reload_interval_s)
     state.add_closer(store.close)
@@ -65,6 +71,8 @@ def view_for(ctx: ToolContext) -> CorpusView:
     """What this request queries: the current version of `objectgraph.store` when one is configured (the
     corpus is then never loaded into this process), else the in-memory snapshot of the corpus files."""
     if ctx.settings.objectgraph.store:
+        from ogmux.tools.objectgraph.store import StoreView
+
         return StoreView(ctx.state.component(STORE, lambda _settings: _open_store(ctx.state)))
     return MemoryView(snapshot_for(ctx))
 

@@ -193,11 +193,14 @@ def startup_warnings(settings: Settings) -> list[str]:
 
 
 def check_corpus(server: OgmuxServer) -> str:
-    """Load the served corpus now; describe it, or raise StartupError when it is missing or has no readable document."""
+    """Load the served corpus (for a document store: its code) now; describe it, or raise StartupError when it is
+    missing or has no readable document."""
     from ogmux.server.documents import served_corpus
 
     cfg = server.ogmux_settings.objectgraph
     if cfg.store:
+        import ogmux.tools.objectgraph.store.views  # noqa: F401  (its driver: a broken install stops start-up)
+
         return f"corpus from the document store {store_where(cfg.store)}"
     check_corpus_dir(cfg.corpus_dir())
     try:

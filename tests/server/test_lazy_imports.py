@@ -1,7 +1,7 @@
 """Start-up imports only what the configured features need.
 
-Each case loads a config and builds the server as `ogmux serve` does, in a fresh interpreter, and
-reads `sys.modules`: a heavy package that a feature needs must not be imported when the feature is
+Each case loads a config and starts the server as `ogmux serve` does (checks, build, the corpus
+loaded or the store's code), in a fresh interpreter, and reads `sys.modules`: a heavy package that a feature needs must not be imported when the feature is
 off, and must still be imported at start-up when it is on (so a broken install stops start-up, not
 the first call).
 """
@@ -16,14 +16,28 @@ from pathlib import Path
 
 import pytest
 
-# What building a server imports: the `serve` command's module, the settings, the server.
+# What starting a server imports: the `serve` command's module, the settings, the server and its start-up line;
+# with a third argument, also the first search, asked by the MCP client in memory.
 _BUILD = """
 import json, sys
 from pathlib import Path
 import ogmux.server.commands.serve
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
-build_server(load_settings(Path(sys.argv[1])), transport=sys.argv[2])
+from ogmux.server.startup import check_settings, startup_line
+settings = load_settings(Path(sys.argv[1]))
+check_settings(settings)
+server = build_server(settings, transport=sys.argv[2])
+startup_line(server, None, sys.argv[2])
+if sys.argv[3:]:
+    import anyio, mcp
+
+    async def first_search():
+        async with mcp.Client(server) as client:
+            result = await client.call_tool("search_index", {"query": sys.argv[3], "k": 3})
+            assert not result.is_error and result.structured_content["entries"], result.content
+
+    anyio.run(first_search)
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
@@ -43,11 +57,14 @@ def _run(code: str, *args: str, env: dict[str, str] | None = None) -> set[str]:
     return set(json.loads(proc.stdout.splitlines()[-1]))
 
 
-def imported(tmp_path: Path, toml: str, transport: str = "http", env: dict[str, str] | None = None) -> set[str]:
-    """Top-level packages in `sys.modules` after building a server from `toml` in a fresh interpreter."""
+def imported(
+    tmp_path: Path, toml: str, transport: str = "http", env: dict[str, str] | None = None, search: str = ""
+) -> set[str]:
+    """Top-level packages in `sys.modules` after starting a server from `toml` in a fresh interpreter (and, given
+    `search`, answering that first search)."""
     config = tmp_path / "ogmux.toml"
     config.write_text(toml + "\n[audit]\nsink = \"off\"\n", encoding="utf-8")
-    return _run(_BUILD, str(config), transport, env=env)
+    return _run(_BUILD, str(config), transport, *([search] if search else []), env=env)
 
 
 def test_the_command_line_loads_no_engine_before_a_command_needs_one() -> None:
@@ -57,13 +74,18 @@ def test_the_command_line_loads_no_engine_before_a_command_needs_one() -> None:
 
 def test_a_store_replica_loads_no_search_index_router_redis_or_jwt(tmp_path: Path) -> None:
     mods = imported(tmp_path, STORE)
-    assert "psycopg" in mods  # the configured store's driver
+    assert {"psycopg", "psycopg_pool"} <= mods  # the configured store's driver and pool
     assert not mods & (NEVER | {"redis", "jwt"})
 
 
 @pytest.mark.parametrize("transport", ["stdio", "http"])
 def test_the_default_server_loads_no_optional_engine(tmp_path: Path, transport: str) -> None:
-    assert not imported(tmp_path, "", transport) & (NEVER | {"redis", "jwt"})
+    assert not imported(tmp_path, "", transport) & (NEVER | {"redis", "jwt", "psycopg", "psycopg_pool"})
+
+
+def test_a_server_serving_its_corpus_from_memory_never_loads_the_store_driver(tmp_path: Path) -> None:
+    mods = imported(tmp_path, "", "http", search="rotate a token")
+    assert not mods & {"psycopg", "psycopg_pool"}
 
 
 def test_served_solver_tools_load_highs_at_start_up(tmp_path: Path) -> None:

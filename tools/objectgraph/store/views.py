@@ -1,16 +1,15 @@
-"""`CorpusView`: the query surface the tools call, over a loaded snapshot or over the document store.
+"""`StoreView`: the `CorpusView` calls (`memory.py`) answered from the document store.
 
-`MemoryView` hands each call to the in-memory query functions. `StoreView` answers the same
-calls from one version of the store for one request: search ranks in SQL (`query.py`), fused with
+A view reads one version of the store for one request: search ranks in SQL (`query.py`), fused with
 the stored embeddings in hybrid mode (`dense.py`); resolve
 and the listings run the in-memory functions on a partial snapshot of the visible nodes they
-need (`fetch.py`). Both take the caller's scopes on every call, as the query functions do.
+need (`fetch.py`). Like `MemoryView`, it takes the caller's scopes on every call, as the query functions do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from psycopg import sql
 
@@ -28,7 +27,6 @@ from ogmux.tools.objectgraph.search import (
     _decode_cursor,
     _digest,
     _page,
-    search_index,
 )
 from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.store import dense
@@ -38,64 +36,7 @@ from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, vis
 from ogmux.tools.objectgraph.store.schema import table
 from ogmux.tools.objectgraph.untrusted import scan_instructions
 
-__all__ = ["CorpusView", "MemoryView", "StoreView"]
-
-
-class CorpusView(Protocol):
-    """What the ObjectGraph tools and resources ask of a corpus, always for one caller's scopes."""
-
-    def search(
-        self,
-        query: str,
-        k: int = 8,
-        cursor: str | None = None,
-        scopes: Scopes | None = None,
-        config: ObjectGraphConfig | None = None,
-        complete: Complete | None = None,
-    ) -> SearchPage: ...
-
-    def resolve(self, ids: Sequence[str], scopes: Scopes | None = None, **options: Any) -> ResolveResult: ...
-
-    def around(self, ids: Sequence[str], scopes: Scopes | None = None) -> Snapshot:
-        """A snapshot holding (at least) the visible nodes `ids` name, their documents and the visible nodes
-        their changelogs name."""
-
-    def documents(self, scopes: Scopes | None = None) -> list[DocumentEntry]: ...
-
-    def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]: ...
-
-    def node_source(self, ref: str, scopes: Scopes | None = None) -> str: ...
-
-    def changelog(self, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]: ...
-
-
-class MemoryView:
-    """A loaded snapshot (the in-memory corpus)."""
-
-    def __init__(self, snapshot: Snapshot):
-        self.snapshot = snapshot
-
-    def search(self, query: str, k: int = 8, cursor: str | None = None, scopes: Scopes | None = None,
-               config: ObjectGraphConfig | None = None, complete: Complete | None = None) -> SearchPage:  # fmt: skip
-        return search_index(self.snapshot, query, k=k, cursor=cursor, scopes=scopes, config=config, complete=complete)
-
-    def resolve(self, ids: Sequence[str], scopes: Scopes | None = None, **options: Any) -> ResolveResult:
-        return resolve_context(self.snapshot, ids, scopes=scopes, **options)
-
-    def around(self, ids: Sequence[str], scopes: Scopes | None = None) -> Snapshot:
-        return self.snapshot
-
-    def documents(self, scopes: Scopes | None = None) -> list[DocumentEntry]:
-        return listing.list_documents(self.snapshot, scopes)
-
-    def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
-        return listing.document_index(self.snapshot, doc, scopes)
-
-    def node_source(self, ref: str, scopes: Scopes | None = None) -> str:
-        return listing.node_source(self.snapshot, ref, scopes)
-
-    def changelog(self, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]:
-        return listing.document_changelog(self.snapshot, doc, scopes)
+__all__ = ["StoreView"]
 
 
 _RANKED = "SELECT n.ord, n.id, n.dense_tokens, n.full_tokens FROM {node} n WHERE n.ord = ANY(%(ords)s) AND " + visible("n")
