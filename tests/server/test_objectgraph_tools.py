@@ -150,7 +150,10 @@ async def test_resources_flag_instruction_like_text_and_results_carry_version_an
         plain = (await c.read_resource("og://node/trap:plain")).contents[0].text
         assert "instruction-like" not in plain
         found = await c.call_tool("search_index", {"query": "setup delete tool", "k": 2})
-        assert "trap#setup" in found.content[0].text and "v1.0 sha256:" in found.content[0].text
+        [entry] = [e for e in found.structured_content["entries"] if e["id"] == "trap#setup"]
+        assert entry["version"] == "1.0" and entry["hash"].startswith("sha256:")
+        # the text names the node; the default version and the hash are left to the structured result
+        assert "trap#setup" in found.content[0].text and "sha256:" not in found.content[0].text
 
 
 async def test_a_broken_file_is_logged_once_with_its_location(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

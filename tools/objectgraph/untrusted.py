@@ -19,16 +19,18 @@ import unicodedata
 
 from pydantic import BaseModel
 
+from ogmux.tools.objectgraph.model import Document
+
 __all__ = [
     "InjectionFlag",
     "content_hash",
-    "echo",
     "fence",
     "flag_lines",
     "node_label",
     "normalize",
     "render_flags",
     "scan_instructions",
+    "shown_version",
 ]
 
 
@@ -163,6 +165,7 @@ def content_hash(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_DEFAULT_VERSION: str = Document.model_fields["version"].default  # a document that declares none
 _LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/ -]")
 _MAX_LABEL = 200
 _LT = "<\ufe64\uff1c"  # the characters NFKC reads as '<'
@@ -195,13 +198,6 @@ def _break_delimiters(text: str) -> str:
     return "\\".join(parts)
 
 
-def echo(text: str, limit: int = 200) -> str:
-    """Caller text repeated outside a fence: one line (non-printable characters escaped), delimiter
-    lookalikes broken, at most `limit` characters of it."""
-    cut = text if len(text) <= limit else text[:limit] + "…"
-    return _break_delimiters("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut))
-
-
 def fence(text: str, label: str) -> str:
     """`text` between an opening line carrying `label` and a closing line, both marked by the text's hash.
 
@@ -217,13 +213,20 @@ def fence(text: str, label: str) -> str:
     return f"<<<og-data {mark} {label}>>>\n{body}<<<end og-data {mark}>>>"
 
 
+def shown_version(version: str) -> str:
+    """`version`, or "" for the default 1.0: every document that declares no version has it, so it says nothing."""
+    return "" if version == _DEFAULT_VERSION else version
+
+
 def node_label(node_id: str, doc_version: str, version: str, node_hash: str, exact_source: bool) -> str:
     """Fence label of a node: `doc#node`, document version, node version when it differs, content hash.
 
-    For the exact source the fence mark already is the first 12 hex digits of the node's
-    SHA-256, so the hash is not repeated.
+    Versions are left out at the default 1.0 (`shown_version`). For the exact source the fence mark
+    already is the first 12 hex digits of the node's SHA-256, so the hash is not repeated.
     """
-    label = f"{node_id} doc@{doc_version}"
+    label = node_id
+    if shown_version(doc_version) or version != doc_version:
+        label += f" doc@{doc_version}"
     if version != doc_version:
         label += f" node@{version}"
     if not exact_source:
