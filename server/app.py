@@ -1,8 +1,8 @@
 """The composition root: an MCPServer whose tools, resources and access checks come from ogmux.
 
 Access control lives here and only here: `OgmuxServer.current_principal` says who is
-calling, `list_tools` shows a role only its tools. Every tool call and resource read passes
-one gate: the principal's rate limit first (whatever the tool name or URI), then the grant,
+calling, `list_tools` shows a role only its tools. Every tool call, resource read, prompt and
+completion passes one gate: the principal's rate limit first (whatever the tool name or URI), then the grant,
 argument validation, the heavy-work pool for heavy tools (`server.workpool`), the handler, and
 one bounded audit line (`server.audit`), cancelled calls included. Document scopes travel on
 the principal into `tools.objectgraph`, which filters inside its query layer.
@@ -14,10 +14,10 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -38,7 +38,7 @@ from mcp.types import (
     TextContent,
     Tool,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -221,6 +221,20 @@ class OgmuxServer(MCPServer):
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
 
+    @contextmanager
+    def _gated(
+        self, principal: Principal | None, arguments: dict[str, Any], refuse: Callable[[str], Exception], **target: str
+    ) -> Iterator[_Call]:
+        """The gate of a resource read, prompt or completion: the rate limit charged first, one audit line; a
+        refusal (ToolCallError) inside reaches the caller as `refuse(message)`, with its outcome audited."""
+        with self._audited(principal, arguments, **target) as call:
+            try:
+                self.check_rate(principal)
+                yield call
+            except ToolCallError as exc:
+                call.outcome = exc.outcome
+                raise refuse(str(exc)) from None
+
     async def run_tool(
         self,
         name: str,
@@ -356,14 +370,10 @@ class OgmuxServer(MCPServer):
         """Resource reads pass the same gate as tools: rate limit, scope (in `read`), one audit line."""
         principal = self.current_principal()
         label = self._resource_label(str(uri))
-        with self._audited(principal, {"uri": str(uri)}, resource=label) as call:
+        with self._gated(principal, {"uri": str(uri)}, ResourceError, resource=label) as call:
             try:
-                self.check_rate(principal)
                 with self._call_slot(principal, label):
                     results = await super().read_resource(uri, context)
-            except ToolCallError as exc:
-                call.outcome = exc.outcome
-                raise ResourceError(str(exc)) from None
             except ResourceNotFoundError as exc:  # messages echo the URI: caller text of any length
                 call.outcome = "invalid"
                 raise ResourceNotFoundError(printable(str(exc), 300)) from None
@@ -385,12 +395,7 @@ class OgmuxServer(MCPServer):
         """Prompts pass the gate too: rate limit, grant (a prompt the role may not use answers like an
         unknown one), bounded arguments with a clear error, one audit line."""
         principal = self.current_principal()
-        with self._audited(principal, arguments or {}, prompt=name) as call:
-            try:
-                self.check_rate(principal)
-            except ToolCallError as exc:
-                call.outcome = exc.outcome
-                raise MCPError(INVALID_REQUEST, str(exc)) from None
+        with self._gated(principal, arguments or {}, _invalid_request, prompt=name) as call:
             prompt = next((p for p in PROMPTS if p.name == name), None)
             if not self._may_use(principal, prompt) or not self._prompt_manager.get_prompt(name):
                 call.outcome = "invalid"
@@ -403,25 +408,39 @@ class OgmuxServer(MCPServer):
             call.size = len(result.model_dump_json())
             return result  # type: ignore[return-value]
 
-    async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
-        """Completions for resource-template parameters and prompt arguments, limited to what the caller may see."""
-        principal = self.current_principal()
+    def _completer(self, principal: Principal | None, ref: Any, argument: str) -> Callable[[ToolContext, str], list[str]] | None:
+        """What completes `argument` of `ref` for `principal`; None when unknown or not the caller's (alike)."""
         if isinstance(ref, PromptReference):
             prompt = next((p for p in PROMPTS if p.name == ref.name), None)
-            complete = prompt.complete.get(argument.name) if prompt else None
-            if complete is None or not self._may_use(principal, prompt):
-                return None
-            ctx = ToolContext(principal=principal, state=self.state)
-            values = await anyio.to_thread.run_sync(complete, ctx, argument.value)
-            return _completion(values)
-        if not isinstance(ref, ResourceTemplateReference):
+            return prompt.complete.get(argument) if prompt and self._may_use(principal, prompt) else None
+        spec = next((s for s in self.resource_specs if isinstance(ref, ResourceTemplateReference) and s.uri == ref.uri), None)
+        if spec is None or spec.complete is None or not self._may_read(principal, spec):
             return None
-        for spec in self.resource_specs:
-            if spec.uri == ref.uri and spec.complete is not None and self._may_read(principal, spec):
-                ctx = ToolContext(principal=principal, state=self.state)  # type: ignore[arg-type]
-                values = await anyio.to_thread.run_sync(spec.complete, ctx, argument.name, argument.value)
-                return _completion(values)
-        return None
+        complete = spec.complete
+        return lambda ctx, prefix: complete(ctx, argument, prefix)
+
+    async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
+        """Completions pass the gate too: rate limit, bounded arguments, one audit line, a call slot; the values
+        are limited to what the caller may see (an unknown or refused reference completes nothing)."""
+        principal = self.current_principal()
+        request = {"argument": argument.name, "value": argument.value, "context": context.arguments if context else None}
+        target = ref.uri if isinstance(ref, ResourceTemplateReference) else str(getattr(ref, "name", ""))
+        with self._gated(principal, request, _invalid_request, completion=target) as call:
+            complete = self._completer(principal, ref, argument.name)
+            if complete is None:
+                call.outcome = "invalid"
+                return None
+            try:
+                CompletionRequest.model_validate(request)
+            except ValidationError as exc:
+                call.outcome = "invalid"
+                raise MCPError(INVALID_PARAMS, f"completion: {_prompt_error(exc)}") from None
+            ctx = ToolContext(principal=principal, state=self.state)  # type: ignore[arg-type]
+            with self._call_slot(principal, "completion"):
+                values = await anyio.to_thread.run_sync(complete, ctx, argument.value)
+            result = _completion(values)
+            call.size = len(result.model_dump_json())
+            return result
 
     async def list_resources(self):  # type: ignore[override]
         principal = self.current_principal()
@@ -457,6 +476,21 @@ def _prompt_error(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"argument {'.'.join(map(str, e['loc']))!r}: {e['msg']}" for e in exc.errors()[:5])
     return bounded(str(exc), 300)
+
+
+def _invalid_request(message: str) -> MCPError:
+    return MCPError(INVALID_REQUEST, message)
+
+
+Short = Annotated[str, Field(max_length=100)]
+
+
+class CompletionRequest(BaseModel):
+    """The caller text of a completion: every value completed is an id or name of at most 300 characters."""
+
+    argument: Short
+    value: str = Field(max_length=300)
+    context: dict[Short, Annotated[str, Field(max_length=2000)]] | None = Field(None, max_length=16)
 
 
 def _completion(values: list[str]) -> Completion:

@@ -1,4 +1,4 @@
-"""One bounded JSON line per tool call, resource read or prompt: who, what (keyed hash), outcome, size, latency.
+"""One bounded JSON line per tool call, resource read, prompt or completion: who, what (keyed hash), outcome, size, latency.
 
 Caller-controlled strings (tool names, resource URIs, principal names) are cut to NAME_CHARS escaped
 characters, so no line exceeds MAX_LINE_BYTES. Arguments are never written: only their HMAC-SHA256
@@ -157,12 +157,14 @@ class AuditLog:
         tool: str | None = None,
         resource: str | None = None,
         prompt: str | None = None,
+        completion: str | None = None,
         arguments: Any,
         outcome: Outcome,
         result_bytes: int,
         latency_ms: float,
     ) -> None:
-        """Write one line for a tool call (`tool`), a resource read (`resource`, its URI) or a prompt (`prompt`)."""
+        """Write one line for a tool call (`tool`), a resource read (`resource`, its URI), a prompt (`prompt`) or a
+        completion (`completion`, the template URI or prompt name it completes)."""
         if not self._enabled:
             return
         line: dict[str, Any] = {
@@ -174,6 +176,8 @@ class AuditLog:
             line["resource"] = bounded(resource)
         elif prompt is not None:
             line["prompt"] = bounded(prompt)
+        elif completion is not None:
+            line["completion"] = bounded(completion)
         else:
             line["tool"] = bounded(tool or "")
         line.update(

@@ -54,7 +54,8 @@ async def _complete(client: mcp.Client, uri: str, name: str, value: str) -> list
 
 async def test_completions_offer_only_what_the_role_may_read(corpus: Path) -> None:
     hidden = ["vault#rotation", "secret-plans#plan"]
-    async with mcp.Client(_server(corpus, "admin")) as admin, mcp.Client(_server(corpus, "reader")) as reader:
+    unmetered = {"rate_limit": {"rate": 1000, "burst": 1000}}  # completions are charged; this test sends 130
+    async with mcp.Client(_server(corpus, "admin")) as admin, mcp.Client(_server(corpus, "reader", **unmetered)) as reader:
         assert "secret-plans" in await _complete(admin, "og://doc/{doc}{?start}", "doc", "sec")
         assert set(hidden) <= set(await _complete(admin, "og://node/{id}", "id", ""))
         seen_docs = await _complete(reader, "og://doc/{doc}{?start}", "doc", "")
