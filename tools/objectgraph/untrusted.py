@@ -166,7 +166,7 @@ def content_hash(text: str) -> str:
 
 
 _DEFAULT_VERSION: str = Document.model_fields["version"].default  # a document that declares none
-_LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/ -]")
+_LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/() -]")  # ids, versions, hashes and "(requires of doc#node)"
 _MAX_LABEL = 200
 _LT = "<\ufe64\uff1c"  # the characters NFKC reads as '<'
 # Format characters (Unicode 14 category Cf: zero-width, joiners, bidi controls, tags): invisible to a reader.
@@ -204,7 +204,7 @@ def fence(text: str, label: str) -> str:
     The mark is the first 12 hex digits of the text's SHA-256, so no text can contain the line
     that closes its own fence. Text that looks like a fence delimiter (`<<<og-data`,
     `<<<end og-data`) is shown as `<<\\<...`, so a document cannot even imitate one; labels keep
-    only id and version characters (anything else becomes `?`).
+    only id, version and hash characters and parentheses (anything else becomes `?`).
     """
     mark = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     body = _break_delimiters(text)

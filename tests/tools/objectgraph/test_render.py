@@ -67,6 +67,17 @@ def test_labels_name_the_node_and_every_version_but_the_default(snap: Snapshot) 
     assert _labels(render_resolve(res)) == [f"runbook#restart-the-server {node.hash[:19]}"]
 
 
+def test_a_node_reached_by_an_edge_says_so_in_its_label(tmp_path: Path) -> None:
+    (tmp_path / "ops.og").write_text(
+        '<!-- og:meta id=ops title="Ops" -->\n<!-- og:node id=a -->\n## A\n\nFirst.\n\n'
+        "<!-- og:node id=b\n:requires a\n-->\n## B\n\nSecond.\n",
+        encoding="utf-8",
+    )
+    snap = Corpus(tmp_path, ObjectGraphConfig(reload=False)).snapshot()
+    out = render_resolve(resolve_context(snap, ["ops#b"], level="full"))
+    assert _labels(out) == ["ops#a (requires of ops#b)", "ops#b"]  # the parentheses were shown as '?'
+
+
 def test_every_node_text_is_fenced_and_marked_by_its_hash(snap: Snapshot) -> None:
     res = resolve_context(snap, ["runbook#restart-the-server", "ops#rotate"], level="full", follow=[])
     out = render_resolve(res)

@@ -82,7 +82,7 @@ def test_no_text_or_label_can_forge_or_close_a_fence(body: str, label: str) -> N
     lines = out.split("\n")
     delimiters = [i for i, ln in enumerate(lines) if re.search(r"<<<\s*(end\s+)?og-data", ln, re.IGNORECASE)]
     assert delimiters == [0, len(lines) - 1]
-    assert re.fullmatch(r"<<<og-data [0-9a-f]{12} [A-Za-z0-9._#@:+=/ ?-]*>>>", lines[0])
+    assert re.fullmatch(r"<<<og-data [0-9a-f]{12} [A-Za-z0-9._#@:+=/() ?-]*>>>", lines[0])
 
 
 INJECTED = """<!-- og:meta id=evil title="Evil" version=2.1 -->
