@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse
 
 from ogmux.server.audit import AuditLog, Outcome, bounded, printable
 from ogmux.server.auth import ROLE_CLAIM, OgmuxTokenVerifier, secure_http_app
+from ogmux.server.callslots import CallsBusy, CallSlots
 from ogmux.server.context import AppState, ToolContext
 from ogmux.server.echoes import BoundedEchoes
 from ogmux.server.errors import USER_ERRORS, describe_validation_error
@@ -131,7 +132,8 @@ class OgmuxServer(MCPServer):
         self._resource_templates = [(s.uri, _uri_matcher(s.uri)) for s in res]
         self._heavy = frozenset(settings.limits.heavy_tools)
         self._limiter = RateLimiter(shared_state(self.state))
-        self._running: dict[str, int] = {}  # calls and reads in flight per principal (see _call_slot)
+        self._slots = CallSlots(shared_state(self.state))
+        self.state.add_closer(self._slots.close)
         self.audit = AuditLog(settings.audit)
         self.state.add_closer(self.audit.close)
         for spec in res:
@@ -301,24 +303,18 @@ class OgmuxServer(MCPServer):
 
     @contextmanager
     def _call_slot(self, principal: Principal | None, target: str) -> Iterator[None]:
-        """Hold one of the caller's `limits.calls_per_principal` slots for a call or read on the shared worker
-        threads (heavy tools have their own pool); refuse at once (busy) when all are taken."""
+        """Hold one of the caller's `limits.calls_per_principal` slots (for all replicas with `[state].url`) for a
+        call, read or completion on the shared worker threads (heavy tools have their own pool); refuse at once
+        (busy) when all are taken."""
         key = principal.id if principal is not None else "(unrecognised)"
-        limit = self.ogmux_settings.limits.calls_per_principal
-        running = self._running.get(key, 0)
-        if running >= limit:
-            raise ToolCallError(
-                "busy",
-                f"{target}: {printable(key, 100)} already has {running} calls running "
-                f"(limits.calls_per_principal = {limit}); retry when one has finished",
-            )
-        self._running[key] = running + 1
+        try:
+            slot = self._slots.take(key, self.ogmux_settings.limits.calls_per_principal)
+        except CallsBusy as exc:
+            raise ToolCallError("busy", f"{target}: {exc}") from None
         try:
             yield
         finally:
-            self._running[key] -= 1
-            if not self._running[key]:
-                del self._running[key]
+            self._slots.release(slot)
 
     async def _run_handler(self, spec: ToolSpec, args: BaseModel, ctx: ToolContext, *, heavy: bool) -> Any:
         if inspect.iscoroutinefunction(spec.handler):

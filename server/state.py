@@ -1,4 +1,4 @@
-"""State shared by ogmux replicas in Redis (`[state].url`): rate-limit buckets and breaker cooldowns.
+"""State shared by ogmux replicas in Redis (`[state].url`): rate-limit buckets, call slots and breaker cooldowns.
 
 Every Redis call is bounded by `[state].timeout_ms`. When a call fails, one warning is logged for the
 whole outage and calls stop using Redis; every `[state].retry_s` a background thread pings it, and
@@ -53,6 +53,35 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
 """
 
+# A principal's call slots: a sorted set of slot ids scored by the end of their lease (ms, Redis clock). Expired
+# leases are dropped first, so a replica that stopped without releasing its slots frees them within one lease.
+# ARGV: limit, lease ms, slot id. Returns -1 when the slot was taken, else the number of slots running.
+_TAKE_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local running = redis.call('ZCARD', KEYS[1])
+if running >= tonumber(ARGV[1]) then
+  return running
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return -1
+"""
+# Extends the leases of slots still held (XX: a slot released meanwhile is not brought back). ARGV: lease ms, ids.
+_RENEW_SLOTS = """
+local t = redis.call('TIME')
+local lease = tonumber(ARGV[1])
+local ends = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + lease
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', ends, ARGV[i])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], lease)
+end
+return 0
+"""
+
 
 class StateUnavailable(RuntimeError):
     """Redis could not be used just now; the message says why and when it is tried again."""
@@ -89,6 +118,8 @@ class SharedState:
             client_name="ogmux",
         )
         self._bucket = self._client.register_script(_TOKEN_BUCKET)
+        self._take_slot = self._client.register_script(_TAKE_SLOT)
+        self._renew_slots = self._client.register_script(_RENEW_SLOTS)
         self._clock = clock
         self._lock = threading.Lock()
         self._down_since: float | None = None
@@ -170,6 +201,26 @@ class SharedState:
         """Take a token from `principal`'s shared bucket: 0.0 if taken, else seconds until one is there."""
         key = self._key("ratelimit", principal)
         return float(self._call(lambda _: self._bucket(keys=[key], args=[repr(rate), burst])))
+
+    # call slots -------------------------------------------------------------------------------
+    def take_slot(self, principal: str, slot: str, limit: int, lease_ms: int) -> int:
+        """Take slot id `slot` of `principal`'s shared `limit`, leased for `lease_ms`: -1 if taken, else how many
+        slots are running (the limit is reached)."""
+        key = self._key("calls", principal)
+        return int(self._call(lambda _: self._take_slot(keys=[key], args=[limit, lease_ms, slot])))
+
+    def renew_slots(self, principal: str, slots: list[str], lease_ms: int) -> None:
+        """Extend the leases of `principal`'s slots `slots` (those still held) by `lease_ms` from now."""
+        key = self._key("calls", principal)
+        self._call(lambda _: self._renew_slots(keys=[key], args=[lease_ms, *slots]))
+
+    def release_slot(self, principal: str, slot: str) -> None:
+        """Give slot `slot` back; during an outage it is freed when its lease ends."""
+        key = self._key("calls", principal)
+        try:
+            self._call(lambda c: c.zrem(key, slot))
+        except StateUnavailable:
+            pass
 
     # breakers (router.breaker.BreakerStore) -----------------------------------------------------
     def open_breaker(self, key: str, seconds: float, error: str) -> None:
