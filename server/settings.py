@@ -123,7 +123,10 @@ class LimitsSettings(_Section):
     )
     heavy_queue: int = Field(64, ge=0, description="heavy calls waiting for a worker (all principals); more are refused")
     calls_per_principal: int = Field(
-        16, ge=1, description="other tool calls and resource reads one principal may have running at once; more are refused"
+        16,
+        ge=1,
+        description="other tool calls, resource reads and completions one principal may have running at once (on all "
+        "replicas with [state].url); more are refused",
     )
 
 
@@ -166,7 +169,7 @@ class ServerSettings(_Section):
 
 
 class StateSettings(_Section):
-    """Where replicas share state (rate-limit buckets, backend breakers); empty url = in this process."""
+    """Where replicas share state (rate-limit buckets, call slots, backend breakers); empty url = in this process."""
 
     url: str = Field(
         "",
