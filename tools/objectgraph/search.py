@@ -12,7 +12,6 @@ model to order the top candidates (the paper's LLM-as-router design).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -215,24 +214,20 @@ def _digest(query: str, key: frozenset[str]) -> str:
 
 
 def _encode_cursor(digest: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"q": digest, "o": offset}).encode()).decode().rstrip("=")
+    """`offset.digest`; the digest binds it to the query and the caller's scopes. Its "next page" line is
+    16 cl100k tokens (base64 of a JSON object took 36 on every page)."""
+    return f"{offset}.{digest}"
 
 
 _MAX_OFFSET = 1_000_000
+_CURSOR = re.compile(r"([0-9]{1,7})\.([0-9a-f]{16})")
 
 
 def _decode_cursor(cursor: str, digest: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        offset = data["o"]
-        # JSON numbers may be 1e400 or Infinity: only a whole number in range is an offset
-        ok = data["q"] == digest and type(offset) is int and 0 <= offset <= _MAX_OFFSET
-    except (ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
+    m = _CURSOR.fullmatch(cursor)
+    if m is None or m[2] != digest or int(m[1]) > _MAX_OFFSET:
         raise InvalidCursorError("invalid cursor: pass the next_cursor returned by the previous page of this same query")
-    return offset
+    return int(m[1])
 
 
 def _rerank(snapshot: Snapshot, ids: list[str], query: str, complete: Complete) -> list[str] | None:
