@@ -1,0 +1,64 @@
+"""A section cannot take in the hidden section after it: an og: block that an open code fence or an HTML
+block above it turns into text would be served, with its section, to the readers of the section above.
+
+Such a file is a located error (the file is not served); og: blocks shown as examples inside closed code
+fences stay text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+from ogmux.tools.objectgraph.parser import parse_document
+
+HEAD = '<!-- og:meta id=fen title="Fen" version=1.0 scope=public format=1.0 -->\n\n'
+PUBLIC = "<!-- og:node id=pub type=concept scopes=public -->\n## Public part\n\nExample:\n\n"
+HIDDEN = "<!-- og:node id=zqhidden type=concept scopes=admin -->\n## Zq hidden\n\nZQSECRET text.\n"
+HIDDEN_WITH_CODE = HIDDEN + "\n```\nzqcode\n```\n"
+AFTER = "\n<!-- og:node id=later type=concept scopes=public -->\n## Later\n\nMore.\n"
+
+
+@pytest.mark.parametrize(
+    ("opener", "hidden", "tail"),
+    [
+        ("```\nunclosed\n\n", HIDDEN, ""),  # a fence running to the end of the file
+        ("~~~\nunclosed\n\n", HIDDEN, AFTER),
+        ("````\nlonger fence\n\n", HIDDEN_WITH_CODE, ""),  # ``` cannot close ````
+        ("```\nunclosed\n\n", HIDDEN_WITH_CODE, ""),  # closed by the hidden section's own fence
+        ("```\nunclosed\n\n", HIDDEN_WITH_CODE + "\n```\nmore\n```\n", AFTER),
+        ("<!--\nan open comment\n\n", HIDDEN, ""),  # closed by the marker's own -->
+        ("<pre>\nopen\n\n", HIDDEN, AFTER),
+        ("<script>\nopen\n\n", HIDDEN, ""),
+        ("<div>\n", HIDDEN, ""),  # an HTML block ends only at a blank line
+    ],
+    ids=["fence-eof", "tilde", "longer-fence", "closed-by-victim", "even-fences", "comment", "pre", "script", "div"],
+)
+def test_an_og_block_swallowed_by_the_section_above_is_a_located_error(opener: str, hidden: str, tail: str) -> None:
+    text = HEAD + PUBLIC + opener + hidden + tail
+    with pytest.raises(ObjectGraphSyntaxError) as err:
+        doc = parse_document(text, path="fen.og")
+        served = {n.id: (sorted(n.scopes), n.full) for n in doc.nodes}
+        pytest.fail(f"parsed without error: {served}")
+    line = text.splitlines().index(HIDDEN.splitlines()[0]) + 1
+    assert f"fen.og:{line}:" in str(err.value) and "read as text" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        "```\n<!-- og:node id=ex type=concept scopes=ops -->\n## Example\n```\n",
+        "~~~markdown\n<!-- og:node id=ex scopes=ops -->\n~~~\n",
+        "````\n```\n<!-- og:node id=ex scopes=ops -->\n```\n````\n",
+    ],
+)
+def test_og_blocks_shown_in_closed_code_fences_stay_text(example: str) -> None:
+    doc = parse_document(HEAD + PUBLIC + example + "\n" + HIDDEN, path="fen.og")
+    nodes = {n.id: n for n in doc.nodes}
+    assert "og:node id=ex" in nodes["pub"].full and "ZQSECRET" not in nodes["pub"].full
+    assert "ZQSECRET" in nodes["zqhidden"].full and nodes["zqhidden"].scopes == ["admin"]
+
+
+def test_an_unclosed_fence_after_the_last_og_block_is_still_markdown() -> None:
+    doc = parse_document(HEAD + PUBLIC + "```\nno closing fence, nothing after\n", path="fen.og")
+    assert [n.id for n in doc.nodes] == ["pub"]
