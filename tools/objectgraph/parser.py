@@ -208,6 +208,47 @@ def _events(lines: list[str]) -> list[_Event]:
     return events
 
 
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+def _fence_closed(lines: list[str], ev: _Event) -> bool:
+    """True if the code fence `ev` ends with its closing line (else it runs to the end of the file)."""
+    opener = _FENCE_OPEN.match(lines[ev.start])
+    if opener is None or ev.end - ev.start < 2:
+        return False
+    mark = opener.group(1)
+    return re.fullmatch(rf" {{0,3}}{mark[0]}{{{len(mark)},}}[ \t]*", lines[ev.end - 1].rstrip("\r\n")) is not None
+
+
+def _check_swallowed_blocks(ctx: SourceContext, lines: list[str], events: list[_Event]) -> None:
+    """Refuse an og: block that an HTML block, or a code fence when one is left open, turned into text.
+
+    Its section would be served as part of the section above, to that section's readers: one
+    unclosed ``` (or `<!--`, `<pre>`) in a public section would publish the hidden section after it.
+    An og: block shown inside a closed fence stays an example, unless some fence runs to the end of
+    the file (a fence opened above can be closed by the next section's own fence).
+    """
+    swallowed = [
+        (ev, k)
+        for ev in events
+        if ev.kind == "block" and ev.tag in ("fence", "html_block")
+        for k in range(ev.start + 1, ev.end)
+        if OG_BLOCK_START.match(lines[k])
+    ]
+    if not swallowed:
+        return
+    open_fence = any(ev.kind == "block" and ev.tag == "fence" and not _fence_closed(lines, ev) for ev in events)
+    for ev, k in swallowed:
+        if ev.tag == "html_block" or open_fence:
+            what = "an HTML block" if ev.tag == "html_block" else "a code fence"
+            raise ctx.error(
+                f"og: block read as text: it is inside {what} that starts on line {ev.start + 1}",
+                k + 1,
+                1,
+                "close that block before the og: block (a fence needs its closing ```, a comment its -->)",
+            )
+
+
 # ---------------------------------------------------------------- assembly
 
 
@@ -305,6 +346,7 @@ def parse_document(
     lines = split_lines(text[len(bom) :])
     ctx = SourceContext(path, lines, max_attr_chars)
     events = _events(lines)
+    _check_swallowed_blocks(ctx, lines, events)
 
     manifest, drafts, layout = _scan(ctx, events)
     if len(drafts) > MAX_NODES:
