@@ -2,8 +2,8 @@
 
 Access control lives here and only here: `OgmuxServer.current_principal` says who is
 calling, `list_tools` shows a role only its tools. Every tool call, resource read, prompt and
-completion passes one gate: the principal's rate limit first (whatever the tool name or URI), then the grant,
-argument validation, the heavy-work pool for heavy tools (`server.workpool`), the handler, and
+completion passes one gate: the principal's rate limit first (whatever the tool name or URI), then
+the grant, argument validation, the heavy-work pool for heavy tools (`server.workpool`), the handler, and
 one bounded audit line (`server.audit`), cancelled calls included. Document scopes travel on
 the principal into `tools.objectgraph`, which filters inside its query layer.
 """
@@ -225,7 +225,11 @@ class OgmuxServer(MCPServer):
 
     @contextmanager
     def _gated(
-        self, principal: Principal | None, arguments: dict[str, Any], refuse: Callable[[str], Exception], **target: str
+        self,
+        principal: Principal | None,
+        arguments: dict[str, Any],
+        refuse: Callable[[str], Exception],
+        **target: str,
     ) -> Iterator[_Call]:
         """The gate of a resource read, prompt or completion: the rate limit charged first, one audit line; a
         refusal (ToolCallError) inside reaches the caller as `refuse(message)`, with its outcome audited."""
@@ -303,9 +307,9 @@ class OgmuxServer(MCPServer):
 
     @contextmanager
     def _call_slot(self, principal: Principal | None, target: str) -> Iterator[None]:
-        """Hold one of the caller's `limits.calls_per_principal` slots (for all replicas with `[state].url`) for a
-        call, read or completion on the shared worker threads (heavy tools have their own pool); refuse at once
-        (busy) when all are taken."""
+        """Hold one of the caller's `limits.calls_per_principal` slots (for all replicas with `[state].url`)
+        for a call, read or completion on the shared worker threads (heavy tools have their own pool);
+        refuse at once (busy) when all are taken."""
         key = principal.id if principal is not None else "(unrecognised)"
         try:
             slot = self._slots.take(key, self.ogmux_settings.limits.calls_per_principal)
@@ -404,22 +408,26 @@ class OgmuxServer(MCPServer):
             call.size = len(result.model_dump_json())
             return result  # type: ignore[return-value]
 
-    def _completer(self, principal: Principal | None, ref: Any, argument: str) -> Callable[[ToolContext, str], list[str]] | None:
+    def _completer(
+        self, principal: Principal | None, ref: Any, argument: str
+    ) -> Callable[[ToolContext, str], list[str]] | None:
         """What completes `argument` of `ref` for `principal`; None when unknown or not the caller's (alike)."""
         if isinstance(ref, PromptReference):
             prompt = next((p for p in PROMPTS if p.name == ref.name), None)
             return prompt.complete.get(argument) if prompt and self._may_use(principal, prompt) else None
-        spec = next((s for s in self.resource_specs if isinstance(ref, ResourceTemplateReference) and s.uri == ref.uri), None)
+        uri = ref.uri if isinstance(ref, ResourceTemplateReference) else None
+        spec = next((s for s in self.resource_specs if s.uri == uri), None)
         if spec is None or spec.complete is None or not self._may_read(principal, spec):
             return None
         complete = spec.complete
         return lambda ctx, prefix: complete(ctx, argument, prefix)
 
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion | None:
-        """Completions pass the gate too: rate limit, bounded arguments, one audit line, a call slot; the values
-        are limited to what the caller may see (an unknown or refused reference completes nothing)."""
+        """Completions pass the gate too: rate limit, bounded arguments, one audit line, a call slot; the
+        values are limited to what the caller may see (an unknown or refused reference completes nothing)."""
         principal = self.current_principal()
-        request = {"argument": argument.name, "value": argument.value, "context": context.arguments if context else None}
+        given = context.arguments if context else None
+        request = {"argument": argument.name, "value": argument.value, "context": given}
         target = ref.uri if isinstance(ref, ResourceTemplateReference) else str(getattr(ref, "name", ""))
         with self._gated(principal, request, _invalid_request, completion=target) as call:
             complete = self._completer(principal, ref, argument.name)

@@ -1,4 +1,5 @@
-"""One bounded JSON line per tool call, resource read, prompt or completion: who, what (keyed hash), outcome, size, latency.
+"""One bounded JSON line per tool call, resource read, prompt or completion: who, what (keyed hash),
+outcome, size, latency.
 
 Caller-controlled strings (tool names, resource URIs, principal names) are cut to NAME_CHARS escaped
 characters, so no line exceeds MAX_LINE_BYTES. Arguments are never written: only their HMAC-SHA256
@@ -163,8 +164,8 @@ class AuditLog:
         result_bytes: int,
         latency_ms: float,
     ) -> None:
-        """Write one line for a tool call (`tool`), a resource read (`resource`, its URI), a prompt (`prompt`) or a
-        completion (`completion`, the template URI or prompt name it completes)."""
+        """Write one line for a tool call (`tool`), a resource read (`resource`, its URI), a prompt
+        (`prompt`) or a completion (`completion`, the template URI or prompt name it completes)."""
         if not self._enabled:
             return
         line: dict[str, Any] = {

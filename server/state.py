@@ -1,4 +1,5 @@
-"""State shared by ogmux replicas in Redis (`[state].url`): rate-limit buckets, call slots and breaker cooldowns.
+"""State shared by ogmux replicas in Redis (`[state].url`): rate-limit buckets, call slots and breaker
+cooldowns.
 
 Every Redis call is bounded by `[state].timeout_ms`. When a call fails, one warning is logged for the
 whole outage and calls stop using Redis; every `[state].retry_s` a background thread pings it, and
@@ -53,9 +54,10 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
 """
 
-# A principal's call slots: a sorted set of slot ids scored by the end of their lease (ms, Redis clock). Expired
-# leases are dropped first, so a replica that stopped without releasing its slots frees them within one lease.
-# ARGV: limit, lease ms, slot id. Returns -1 when the slot was taken, else the number of slots running.
+# A principal's call slots: a sorted set of slot ids scored by the end of their lease (ms, Redis clock).
+# Expired leases are dropped first, so a replica that stopped without releasing its slots frees them
+# within one lease. ARGV: limit, lease ms, slot id. Returns -1 when the slot was taken, else the number
+# of slots running.
 _TAKE_SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -68,7 +70,8 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 return -1
 """
-# Extends the leases of slots still held (XX: a slot released meanwhile is not brought back). ARGV: lease ms, ids.
+# Extends the leases of slots still held (XX: a slot released meanwhile is not brought back).
+# ARGV: lease ms, slot ids.
 _RENEW_SLOTS = """
 local t = redis.call('TIME')
 local lease = tonumber(ARGV[1])
@@ -204,8 +207,8 @@ class SharedState:
 
     # call slots -------------------------------------------------------------------------------
     def take_slot(self, principal: str, slot: str, limit: int, lease_ms: int) -> int:
-        """Take slot id `slot` of `principal`'s shared `limit`, leased for `lease_ms`: -1 if taken, else how many
-        slots are running (the limit is reached)."""
+        """Take slot id `slot` of `principal`'s shared `limit`, leased for `lease_ms`: -1 if taken, else
+        how many slots are running (the limit is reached)."""
         key = self._key("calls", principal)
         return int(self._call(lambda _: self._take_slot(keys=[key], args=[limit, lease_ms, slot])))
 

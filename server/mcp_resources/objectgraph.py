@@ -26,7 +26,8 @@ def docs(ctx: ToolContext) -> str:
 
 
 # A page of a document's index holds index lines up to this many tokens (at least one line), like the
-# bounded pages of search_index and the budget of resolve_context: a 4,900-node index was one 194k-token answer.
+# bounded pages of search_index and the budget of resolve_context: a 4,900-node index was one
+# 194,000-token answer.
 INDEX_PAGE_TOKENS = 2000
 MAX_START = 1_000_000
 
@@ -36,8 +37,8 @@ def _start(start: str) -> int:
         return 0
     if not (start.isascii() and start.isdigit()) or len(start) > 7 or int(start) > MAX_START:
         raise ValueError(
-            f"start={printable(start, 40)!r} is not a whole number from 0 to {MAX_START}; use the start= that a "
-            "page's last line names"
+            f"start={printable(start, 40)!r} is not a whole number from 0 to {MAX_START}; use the start= "
+            "that a page's last line names"
         )
     return int(start)
 
@@ -48,12 +49,13 @@ def _index_row(line: IndexLine) -> str:
 
 
 def doc(ctx: ToolContext, doc: str, start: str = "") -> str:
-    """One page of a document's index: the visible nodes from `start`, up to INDEX_PAGE_TOKENS; the last line says
-    how many visible nodes are left out and where the next page starts."""
+    """One page of a document's index: the visible nodes from `start`, up to INDEX_PAGE_TOKENS; the last
+    line says how many visible nodes are left out and where the next page starts."""
     first = _start(start)
     entry, lines = view_for(ctx).document_index(unquote(doc), caller_scopes(ctx))
     if first >= len(lines):
-        raise ValueError(f"start={first} is past the end: {entry.id} has {plural(len(lines), 'node')} you can read")
+        have = plural(len(lines), "node")
+        raise ValueError(f"start={first} is past the end: {entry.id} has {have} you can read")
     rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})"]
     used, end = 0, first
     for line in lines[first:]:
@@ -64,15 +66,14 @@ def doc(ctx: ToolContext, doc: str, start: str = "") -> str:
         rows.append(row)
         end += 1
     shown = lines[first:end]
-    warnings = flag_lines([(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in shown])
+    flagged = [(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in shown]
+    warnings = flag_lines(flagged)
     parts = [fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings]
     if first or end < len(lines):
         page = f"nodes {first + 1}-{end} of {len(lines)} ({INDEX_PAGE_TOKENS}-token pages)"
         rest = len(lines) - end
-        parts.append(
-            f"{page}; {plural(rest, 'node')} left out: next page og://doc/{entry.id}?start={end}, or search_index "
-            "to find sections by topic" if rest else f"{page}; last page"
-        )
+        nxt = f"next page og://doc/{entry.id}?start={end}, or search_index to find sections by topic"
+        parts.append(f"{page}; {plural(rest, 'node')} left out: {nxt}" if rest else f"{page}; last page")
     return "\n".join(parts)
 
 
@@ -138,7 +139,7 @@ def changelog(ctx: ToolContext, doc: str) -> str:
 
 RESOURCES = [
     ResourceSpec("og://docs", "og_docs", "The ObjectGraph documents you can read: id, version, title, node count.", docs, "objectgraph"),
-    ResourceSpec("og://doc/{doc}{?start}", "og_doc", "A document's index, 2,000 tokens a page: node ids, types, titles, "
+    ResourceSpec("og://doc/{doc}{?start}", "og_doc", f"A document's index, {INDEX_PAGE_TOKENS:,} tokens a page: node ids, types, titles, "
                  "dense summaries, edges; the last line names the next page.", doc, "objectgraph", complete=complete_doc),
     ResourceSpec("og://node/{id}", "og_node", "One node's exact Markdown source; id is 'doc#node' ('doc%23node' in a URI).",
                  node, "objectgraph", complete=complete_node),

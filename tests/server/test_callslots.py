@@ -66,7 +66,9 @@ time.sleep(60)
 
 def test_slots_of_a_killed_replica_are_free_within_one_lease(redis: RedisServer) -> None:
     lease = 1.0
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, redis.url, str(lease)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, redis.url, str(lease)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         [replica] = _replicas(redis.url, 1)
@@ -116,10 +118,15 @@ def test_redis_outage_counts_locally_or_refuses_when_failing_closed(redis: Redis
     local = [open_.take("p", 2), open_.take("p", 2)]
     with pytest.raises(CallsBusy) as busy:
         open_.take("p", 2)
-    assert str(busy.value) == "p already has 2 calls running (limits.calls_per_principal = 2); retry when one has finished"
+    assert (
+        str(busy.value)
+        == "p already has 2 calls running (limits.calls_per_principal = 2); retry when one has finished"
+    )
     with pytest.raises(CallsBusy) as refused:
         closed.take("p", 2)
-    assert str(refused.value).startswith("call refused: the running calls cannot be counted because shared state at")
+    assert str(refused.value).startswith(
+        "call refused: the running calls cannot be counted because shared state at"
+    )
     assert "is unreachable" in str(refused.value) and "retry after" in str(refused.value)
     for slot in local:
         open_.release(slot)
@@ -128,7 +135,9 @@ def test_redis_outage_counts_locally_or_refuses_when_failing_closed(redis: Redis
     closed.close()
 
 
-async def test_two_servers_sharing_redis_enforce_one_limit_through_mcp(redis: RedisServer, tmp_path: Path) -> None:
+async def test_two_servers_sharing_redis_enforce_one_limit_through_mcp(
+    redis: RedisServer, tmp_path: Path
+) -> None:
     """A principal holding its two slots with slow reads on one replica is refused on the other; another
     principal is served there."""
     entered, release = threading.Semaphore(0), threading.Event()
@@ -143,7 +152,9 @@ async def test_two_servers_sharing_redis_enforce_one_limit_through_mcp(redis: Re
         "roles": {"admin": {}, "reader": {"tools": ["server_info", "search_index", "resolve_context"], "scopes": ["public"]}},
         "server.stdio_role": "reader", "state.url": redis.url, "limits.calls_per_principal": 2, "audit.sink": "off",
     })  # fmt: skip
-    one, two = (build_server(settings, transport="memory", resources=[*discover_resources(), spec]) for _ in range(2))
+    one, two = (
+        build_server(settings, transport="memory", resources=[*discover_resources(), spec]) for _ in range(2)
+    )
     reads: list[str] = []
     async with mcp.Client(one) as first, mcp.Client(two) as second:
         async with anyio.create_task_group() as tg:

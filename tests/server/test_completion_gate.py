@@ -49,9 +49,13 @@ async def test_completions_are_charged_to_the_callers_rate_limit_with_tool_calls
         first = await client.complete(DOC, {"name": "doc", "value": "ogmux-r"})
         await client.call_tool("server_info", {})
         await client.complete(NODE, {"name": "id", "value": "ogmux-faq#"})
-        with pytest.raises(MCPError, match=r"rate limit exceeded for principal 'local' .*; retry after [0-9.]+ s"):
+        with pytest.raises(
+            MCPError, match=r"rate limit exceeded for principal 'local' .*; retry after [0-9.]+ s"
+        ):
             await client.complete(DOC, {"name": "doc", "value": "o"})
-        with pytest.raises(MCPError, match="rate limit exceeded"):  # the unknown reference is charged first, too
+        with pytest.raises(
+            MCPError, match="rate limit exceeded"
+        ):  # the unknown reference is charged first, too
             await client.complete(PromptReference(type="ref/prompt", name="nope"), {"name": "x", "value": ""})
     await server.state.aclose()
     assert first.completion.values == ["ogmux-runbook"]
@@ -63,7 +67,9 @@ async def test_completions_are_charged_to_the_callers_rate_limit_with_tool_calls
         ("og://doc/{doc}{?start}", "rate_limited"),
         ("nope", "rate_limited"),
     ]
-    assert records[0]["result_bytes"] > 0 and all(r["principal"] == "local" and r["role"] == "reader" for r in records)
+    assert records[0]["result_bytes"] > 0 and all(
+        r["principal"] == "local" and r["role"] == "reader" for r in records
+    )
 
 
 # role, reference, argument, value -> the values completed (empty: unknown or not the role's, which answer alike)
@@ -75,8 +81,20 @@ MATRIX = [
     ("reader", DOC, "doc", "ogmux-f", ["ogmux-faq"]),
     ("solver", DOC, "doc", "ogmux-f", []),  # no document tool: no document resource, no completion
     ("reader", ResourceTemplateReference(type="ref/resource", uri="og://nowhere/{x}"), "x", "", []),
-    ("reader", ResourceTemplateReference(type="ref/resource", uri="ogmux://tool/{name}"), "name", "search", ["search_index"]),
-    ("solver", ResourceTemplateReference(type="ref/resource", uri="ogmux://tool/{name}"), "name", "search", []),
+    (
+        "reader",
+        ResourceTemplateReference(type="ref/resource", uri="ogmux://tool/{name}"),
+        "name",
+        "search",
+        ["search_index"],
+    ),
+    (
+        "solver",
+        ResourceTemplateReference(type="ref/resource", uri="ogmux://tool/{name}"),
+        "name",
+        "search",
+        [],
+    ),
 ]
 
 
@@ -97,10 +115,26 @@ async def test_completion_matrix_by_role_and_reference(
 @pytest.mark.parametrize(
     ("argument", "context", "error"),
     [
-        ({"name": "id", "value": "x" * 5_000_000}, None, "completion: argument 'value': String should have at most 300"),
-        ({"name": "\u202e" + "n" * 100_000, "value": ""}, None, "argument 'argument': String should have at most 100"),
-        ({"name": "id", "value": ""}, {f"k{i}": "v" for i in range(17)}, "argument 'context': Dictionary should have at most 16"),
-        ({"name": "id", "value": ""}, {"k": "v" * 3000}, "argument 'context.k': String should have at most 2000"),
+        (
+            {"name": "id", "value": "x" * 5_000_000},
+            None,
+            "completion: argument 'value': String should have at most 300",
+        ),
+        (
+            {"name": "\u202e" + "n" * 100_000, "value": ""},
+            None,
+            "argument 'argument': String should have at most 100",
+        ),
+        (
+            {"name": "id", "value": ""},
+            {f"k{i}": "v" for i in range(17)},
+            "argument 'context': Dictionary should have at most 16",
+        ),
+        (
+            {"name": "id", "value": ""},
+            {"k": "v" * 3000},
+            "argument 'context.k': String should have at most 2000",
+        ),
     ],
 )
 async def test_completion_arguments_are_bounded_with_a_clear_error(
@@ -138,7 +172,9 @@ async def test_a_running_completion_holds_one_of_the_callers_call_slots(tmp_path
         release.wait(10)
         return ["slow-value"]
 
-    spec = ResourceSpec("og://slow/{x}", "slow", "A slow completion.", lambda ctx, x: x, "objectgraph", complete=slow)
+    spec = ResourceSpec(
+        "og://slow/{x}", "slow", "A slow completion.", lambda ctx, x: x, "objectgraph", complete=slow
+    )
     server = _server(tmp_path, "reader", [*discover_resources(), spec], limits={"calls_per_principal": 1})
     ref = ResourceTemplateReference(type="ref/resource", uri="og://slow/{x}")
     answers: list[list[str]] = []
@@ -151,10 +187,17 @@ async def test_a_running_completion_holds_one_of_the_callers_call_slots(tmp_path
         with anyio.fail_after(10):
             while not entered.is_set():
                 await anyio.sleep(0.02)
-        with pytest.raises(MCPError, match=r"completion: local already has 1 calls running \(limits.calls_per_principal = 1\)"):
+        with pytest.raises(
+            MCPError,
+            match=r"completion: local already has 1 calls running \(limits.calls_per_principal = 1\)",
+        ):
             await client.complete(DOC, {"name": "doc", "value": ""})
         refused = await client.call_tool("server_info", {})
         release.set()
     await server.state.aclose()
-    assert answers == [["slow-value"]] and refused.is_error and "limits.calls_per_principal = 1" in refused.content[0].text
+    assert (
+        answers == [["slow-value"]]
+        and refused.is_error
+        and "limits.calls_per_principal = 1" in refused.content[0].text
+    )
     assert sorted(r["outcome"] for r in _audit(tmp_path)) == ["busy", "busy", "ok"]

@@ -85,7 +85,9 @@ def _ids(pages: list[str]) -> list[str]:
     return [m for page in pages for m in re.findall(r"^- (big#s\d+) ", page, re.MULTILINE)]
 
 
-async def test_pages_are_bounded_and_together_list_every_visible_node_once(corpora: tuple[Path, Path]) -> None:
+async def test_pages_are_bounded_and_together_list_every_visible_node_once(
+    corpora: tuple[Path, Path],
+) -> None:
     pages = await _read_all(corpora[0])
     public = [f"big#s{i}" for i in range(SECTIONS) if i % 3 != 2]
     assert len(pages) > 2
@@ -94,9 +96,14 @@ async def test_pages_are_bounded_and_together_list_every_visible_node_once(corpo
         assert count_tokens(page) <= og_resources.INDEX_PAGE_TOKENS + PAGE_OVERHEAD
         assert page.startswith("<<<og-data") and "# Big runbook (big v1.0, 160 nodes)" in page
     shown = [len(re.findall(r"^- big#", p, re.MULTILINE)) for p in pages]
-    assert f"nodes 1-{shown[0]} of 160 (2000-token pages); {160 - shown[0]} nodes left out: next page " \
-           f"og://doc/big?start={shown[0]}, or search_index to find sections by topic" == pages[0].splitlines()[-1]
-    assert pages[-1].splitlines()[-1] == f"nodes {160 - shown[-1] + 1}-160 of 160 (2000-token pages); last page"
+    assert (
+        f"nodes 1-{shown[0]} of 160 (2000-token pages); {160 - shown[0]} nodes left out: next page "
+        f"og://doc/big?start={shown[0]}, or search_index to find sections by topic"
+        == pages[0].splitlines()[-1]
+    )
+    assert (
+        pages[-1].splitlines()[-1] == f"nodes {160 - shown[-1] + 1}-160 of 160 (2000-token pages); last page"
+    )
     admin = await _read_all(corpora[0], "admin")
     assert len(_ids(admin)) == SECTIONS and len(admin) > len(pages)
 
@@ -125,7 +132,10 @@ async def test_a_line_larger_than_the_page_still_makes_progress(
 @pytest.mark.parametrize(
     ("uri", "error"),
     [
-        ("og://doc/big?start=abc", "start='abc' is not a whole number from 0 to 1000000; use the start= that a page"),
+        (
+            "og://doc/big?start=abc",
+            "start='abc' is not a whole number from 0 to 1000000; use the start= that a page",
+        ),
         ("og://doc/big?start=-1", "start='-1' is not a whole number"),
         ("og://doc/big?start=1e400", "start='1e400' is not a whole number"),
         ("og://doc/big?start=" + "9" * 5000, "is not a whole number"),
