@@ -62,3 +62,29 @@ def test_og_blocks_shown_in_closed_code_fences_stay_text(example: str) -> None:
 def test_an_unclosed_fence_after_the_last_og_block_is_still_markdown() -> None:
     doc = parse_document(HEAD + PUBLIC + "```\nno closing fence, nothing after\n", path="fen.og")
     assert [n.id for n in doc.nodes] == ["pub"]
+
+
+@pytest.mark.parametrize(
+    "last_block",
+    ["| a | b |\n|---|---|\n| 1 | 2 |\n", "some text\n", "> quoted\n", "- item\n\n  more\n", "text <span\n",
+     "[x]: http://a.example\n", "> ```\n> code\n", "- ```\n  code\n", "Title\n"],
+    ids=["table", "paragraph", "quote", "list", "inline-html", "refdef", "quoted-fence", "listed-fence", "setext"],
+)  # fmt: skip
+def test_other_blocks_end_before_the_next_og_block(last_block: str) -> None:
+    """Containers and paragraphs left open end at a marker line: the hidden section stays its own node."""
+    nodes = {n.id: n for n in parse_document(HEAD + PUBLIC + last_block + HIDDEN, path="fen.og").nodes}
+    assert "ZQSECRET" not in nodes["pub"].full and nodes["zqhidden"].scopes == ["admin"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEAD + "<!-- og:node id=pub type=concept scopes=public\n:see-also later\n\n" + HIDDEN,
+        HEAD + '<!-- og:changelog\nversion=1.0 date=2026-01-01 changed=pub summary="x"\n' + PUBLIC + HIDDEN,
+        '<!-- og:meta id=fen version=1.0\n' + PUBLIC + HIDDEN,
+    ],
+    ids=["open-marker", "open-changelog", "open-meta"],
+)
+def test_an_og_block_left_open_is_a_located_error(text: str) -> None:
+    with pytest.raises(ObjectGraphSyntaxError, match=r"^fen\.og:\d+:1: "):
+        parse_document(text, path="fen.og")
