@@ -75,8 +75,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
-        "fence",
-        re.compile(r"<<<\s*(?:end\W*)?og\W*data", re.IGNORECASE),
+        "fence",  # on normalised text: the brackets are '<' or a look-alike NFKC leaves as it is (see _LT)
+        re.compile(r"[<\u2039\u02c2\u3008\u27e8\u276e\u1438](?:[ \t]*[<\u2039\u02c2\u3008\u27e8\u276e\u1438]){2}"
+                   r"\s*(?:end[\W_]*)?og[\W_]*data", re.IGNORECASE),
     ),
     (
         "exfiltration",
@@ -168,7 +169,9 @@ def content_hash(text: str) -> str:
 _DEFAULT_VERSION: str = Document.model_fields["version"].default  # a document that declares none
 _LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/() -]")  # ids, versions, hashes and "(requires of doc#node)"
 _MAX_LABEL = 200
-_LT = "<\ufe64\uff1c"  # the characters NFKC reads as '<'
+# The characters NFKC reads as '<', and angle brackets that look like it (quotation, modifier, CJK, math,
+# ornament, Canadian syllabics).
+_LT = "<\ufe64\uff1c\u2039\u02c2\u3008\u2329\u27e8\u276e\u1438"
 # Format characters (Unicode 14 category Cf: zero-width, joiners, bidi controls, tags): invisible to a reader.
 _FORMAT = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
@@ -176,8 +179,9 @@ _FORMAT = (
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
 _FORMAT_RE = re.compile(f"[{_FORMAT}]")
-_BRACKETS = re.compile(f"[{_LT}](?:[{_FORMAT}]*[{_LT}]){{2,}}")  # three or more '<', maybe with invisible ones between
-_DELIMITER_TAIL = re.compile(r"\s*(?:end\W*)?og\W*data", re.IGNORECASE)  # what follows the '<<<' of a delimiter
+# Three or more '<', maybe with invisible characters, spaces or tabs between.
+_BRACKETS = re.compile(f"[{_LT}](?:[ \t{_FORMAT}]*[{_LT}]){{2,}}")
+_DELIMITER_TAIL = re.compile(r"\s*(?:end[\W_]*)?og[\W_]*data", re.IGNORECASE)  # what follows the '<<<' of a delimiter
 
 
 def _break_delimiters(text: str) -> str:
