@@ -127,6 +127,8 @@ URIS = ["og://docs", "og://doc/vault", "og://doc/zqdoc", "og://doc/ZQDOC", "og:/
         "og://node/vault#zqsecret", "og://node/vault:zqsecret", "og://node/zqsecret", "og://node/vault%2523zqsecret",
         "og://node/vault%23intro", "og://node/zqdoc%23zqdoc", "og://node/nonexistent%23x", "og://node/vault%23step2",
         "og://node/step2", "og://node/%7a%71doc#zqdoc", "og://node/vault#zq%73ecret", "og://node/vault%23zqcheck",
+        "og://doc/vault?start=2", "og://doc/vault?start=3", "og://doc/vault?start=99", "og://doc/zqdoc?start=0",
+        "og://doc/vault?start=-1", "og://doc/vault?start=1e400", "og://doc/vault?start=%33", "og://doc/vault?start=3&start=0",
         "ogmux://tool/chat", "ogmux://tool/search_index"]  # fmt: skip
 PREFIXES = ["", "z", "zq", "v", "vault#", "vault%23", "vault#z", "vault#s", "zqdoc#", "zqdoc%23", "VAULT", "vault#st"]
 TEMPLATES = [("og://doc/{doc}", "doc"), ("og://node/{id}", "id"), ("og://doc/{doc}/changelog", "doc"),
