@@ -223,16 +223,12 @@ def shown_version(version: str) -> str:
 
 
 def node_label(node_id: str, doc_version: str, version: str, node_hash: str, exact_source: bool) -> str:
-    """Fence label of a node: `doc#node`, document version, node version when it differs, content hash.
+    """Fence label of a node: `doc#node` and which version of it, said once.
 
-    Versions are left out at the default 1.0 (`shown_version`). For the exact source the fence mark
-    already is the first 12 hex digits of the node's SHA-256, so the hash is not repeated.
+    The document version and the node's when it differs; when both are the default 1.0
+    (`shown_version`: the document declares none) the source's hash prefix instead, except for the
+    exact source, whose fence mark already is the first 12 hex digits of that hash.
     """
-    label = node_id
     if shown_version(doc_version) or version != doc_version:
-        label += f" doc@{doc_version}"
-    if version != doc_version:
-        label += f" node@{version}"
-    if not exact_source:
-        label += f" {node_hash[:19]}"
-    return label
+        return f"{node_id} doc@{doc_version}" + (f" node@{version}" if version != doc_version else "")
+    return node_id if exact_source else f"{node_id} {node_hash[:19]}"
