@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+from ogmux.evaluators.radsafe.errors import RadsafeDataError
 from ogmux.evaluators.radsafe.io import load_run
 from ogmux.evaluators.radsafe.model import Run
 from ogmux.evaluators.radsafe.radsafe_layout import LABELS_PATH
@@ -15,7 +17,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class RunStore:
-    """Runs under `root`: sub-directories (RadSaFE layout, CSV or run.jsonl) or `<name>.jsonl` files."""
+    """Runs under `root`: sub-directories (RadSaFE layout, CSV or run.jsonl) or `<name>.jsonl` files.
+
+    Errors name runs and their files relative to `root`: they reach remote callers of the safety
+    tools, who have no business knowing where the server keeps its files.
+    """
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -41,7 +47,7 @@ class RunStore:
                 return candidate
         known = self.names()
         raise LookupError(
-            f"no run named {name!r} under the runs directory {self.root} ([eval].runs_dir); "
+            f"no run named {name!r} in the runs directory ([eval].runs_dir); "
             f"known runs: {', '.join(known) or 'none'}"
         )
 
@@ -53,6 +59,9 @@ class RunStore:
 
     def load(self, name: str) -> Run:
         """Load run `name`."""
-        run = load_run(self.path(name))
+        try:
+            run = load_run(self.path(name))
+        except RadsafeDataError as exc:
+            raise RadsafeDataError(str(exc).replace(f"{self.root}{os.sep}", "")) from None
         run.name = name
         return run
