@@ -1,10 +1,10 @@
 """Compact text renderings of query results, as the model receives them.
 
-Document text always sits inside a hash-marked fence (`untrusted.fence`) labelled with its
-node, version and content hash; flags for instruction-like text are printed outside it. Every token here
-is read by the model, so neither the caller's query nor what a row or label already says (a title
-that is the node id's slug, the default version 1.0) is repeated, and search rows leave content
-hashes to the structured result (a full-level fence's mark is its node's hash prefix).
+Document text always sits inside a hash-marked fence (`untrusted.fence`) labelled with its node
+and which version of it (`untrusted.node_label`); flags for instruction-like text are printed
+outside it. Every token here is read by the model, so nothing is repeated that the caller has (its
+query) or that a row or label already says (a title that is the node id's slug, the default
+version 1.0), and search rows leave content hashes to the structured result.
 """
 
 from __future__ import annotations
