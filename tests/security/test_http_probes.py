@@ -130,3 +130,12 @@ def test_a_flood_is_refused_for_its_principal_only(env) -> None:
     refused = [t for t in texts if t.startswith("rate limit exceeded for principal 'reader-user'")]
     assert len(refused) >= len(texts) - 5 and all("retry" in t for t in refused)
     assert _who(_call(env, "{}")) == "admin-user"  # the admin's bucket is untouched
+
+
+def test_a_get_stream_is_refused_not_held(env) -> None:
+    """Stateless mode never sends on a GET stream, yet each one stayed open for good: 1,000 of them held
+    1,000 descriptors and 81 MB of one principal's making, outside any rate limit."""
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {env['tokens']['reader']}"}
+    r = env["client"].get(env["url"], headers=headers, timeout=5)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"]["message"].startswith("Method Not Allowed: this server is stateless")
