@@ -16,6 +16,7 @@ import uvicorn
 from ogmux.server.app import OgmuxServer, build_server, transport_security
 from ogmux.server.cliutil import add_config_argument, config_path, settings_from_args
 from ogmux.server.disconnect import cancel_on_disconnect
+from ogmux.server.http_streams import refuse_get_streams
 from ogmux.server.routing import check_router_files
 from ogmux.server.settings import Settings
 from ogmux.server.startup import check_settings, startup_line, startup_warnings
@@ -146,6 +147,7 @@ async def serve_http(server: OgmuxServer, sock: socket.socket) -> None:
     )
     if cfg.json_response:  # SSE responses notice a disconnect themselves
         app = cancel_on_disconnect(app)
+    app = refuse_get_streams(app, cfg.path)
     config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=False)
     port = sock.getsockname()[1]
     uv = uvicorn.Server(config)
