@@ -88,3 +88,11 @@ def test_other_blocks_end_before_the_next_og_block(last_block: str) -> None:
 def test_an_og_block_left_open_is_a_located_error(text: str) -> None:
     with pytest.raises(ObjectGraphSyntaxError, match=r"^fen\.og:\d+:1: "):
         parse_document(text, path="fen.og")
+
+
+def test_an_og_block_inside_front_matter_is_a_located_error() -> None:
+    """A `---` opened at the top is closed by the first `---` below it, a thematic break in a hidden section
+    as well: everything between was the public preamble."""
+    text = "---\ntitle: x\n" + HEAD + "Intro.\n\n" + HIDDEN + "\n---\n\nMore.\n"
+    with pytest.raises(ObjectGraphSyntaxError, match=r"^fen\.og:3:1: og: block read as text: it is inside front matter"):
+        parse_document(text, path="fen.og")
