@@ -221,17 +221,19 @@ def _fence_closed(lines: list[str], ev: _Event) -> bool:
 
 
 def _check_swallowed_blocks(ctx: SourceContext, lines: list[str], events: list[_Event]) -> None:
-    """Refuse an og: block that an HTML block, or a code fence when one is left open, turned into text.
+    """Refuse an og: block that front matter, an HTML block, or a code fence when one is left open, turned
+    into text.
 
     Its section would be served as part of the section above, to that section's readers: one
-    unclosed ``` (or `<!--`, `<pre>`) in a public section would publish the hidden section after it.
+    unclosed ``` (or `<!--`, `<pre>`, or a `---` at the top closed by a thematic break further down)
+    would publish the hidden section after it.
     An og: block shown inside a closed fence stays an example, unless some fence runs to the end of
     the file (a fence opened above can be closed by the next section's own fence).
     """
     swallowed = [
         (ev, k)
         for ev in events
-        if ev.kind == "block" and ev.tag in ("fence", "html_block")
+        if ev.kind == "block" and ev.tag in ("fence", "html_block", "front_matter")
         for k in range(ev.start + 1, ev.end)
         if OG_BLOCK_START.match(lines[k])
     ]
@@ -239,13 +241,14 @@ def _check_swallowed_blocks(ctx: SourceContext, lines: list[str], events: list[_
         return
     open_fence = any(ev.kind == "block" and ev.tag == "fence" and not _fence_closed(lines, ev) for ev in events)
     for ev, k in swallowed:
-        if ev.tag == "html_block" or open_fence:
-            what = "an HTML block" if ev.tag == "html_block" else "a code fence"
+        if ev.tag != "fence" or open_fence:
+            what = {"fence": "a code fence", "html_block": "an HTML block", "front_matter": "front matter"}[ev.tag]
             raise ctx.error(
                 f"og: block read as text: it is inside {what} that starts on line {ev.start + 1}",
                 k + 1,
                 1,
-                "close that block before the og: block (a fence needs its closing ```, a comment its -->)",
+                "close that block before the og: block (a fence needs its closing ```, a comment its -->, "
+                "front matter its --- before any og:node)",
             )
 
 
