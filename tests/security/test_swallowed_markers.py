@@ -31,8 +31,13 @@ AFTER = "\n<!-- og:node id=later type=concept scopes=public -->\n## Later\n\nMor
         ("<pre>\nopen\n\n", HIDDEN, AFTER),
         ("<script>\nopen\n\n", HIDDEN, ""),
         ("<div>\n", HIDDEN, ""),  # an HTML block ends only at a blank line
+        ("</div>\n", HIDDEN, ""),
+        ("<![CDATA[\n", HIDDEN, ""),
+        ("<?php\n", HIDDEN, AFTER),
+        ("<!DOCTYPE\n", HIDDEN, ""),
     ],
-    ids=["fence-eof", "tilde", "longer-fence", "closed-by-victim", "even-fences", "comment", "pre", "script", "div"],
+    ids=["fence-eof", "tilde", "longer-fence", "closed-by-victim", "even-fences", "comment", "pre", "script", "div",
+         "close-tag", "cdata", "processing", "declaration"],
 )
 def test_an_og_block_swallowed_by_the_section_above_is_a_located_error(opener: str, hidden: str, tail: str) -> None:
     text = HEAD + PUBLIC + opener + hidden + tail
@@ -67,8 +72,10 @@ def test_an_unclosed_fence_after_the_last_og_block_is_still_markdown() -> None:
 @pytest.mark.parametrize(
     "last_block",
     ["| a | b |\n|---|---|\n| 1 | 2 |\n", "some text\n", "> quoted\n", "- item\n\n  more\n", "text <span\n",
-     "[x]: http://a.example\n", "> ```\n> code\n", "- ```\n  code\n", "Title\n"],
-    ids=["table", "paragraph", "quote", "list", "inline-html", "refdef", "quoted-fence", "listed-fence", "setext"],
+     "[x]: http://a.example\n", "> ```\n> code\n", "- ```\n  code\n", "Title\n", '[x]: http://a.example "open\n',
+     "[x]: <http://a\n", "text \\\n", "    indented code\n"],
+    ids=["table", "paragraph", "quote", "list", "inline-html", "refdef", "quoted-fence", "listed-fence", "setext",
+         "open-title", "open-angle", "backslash", "indented-code"],
 )  # fmt: skip
 def test_other_blocks_end_before_the_next_og_block(last_block: str) -> None:
     """Containers and paragraphs left open end at a marker line: the hidden section stays its own node."""
