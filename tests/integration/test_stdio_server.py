@@ -6,9 +6,14 @@ print would fail these tests.
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+import subprocess
 import sys
 
 import mcp
+import pytest
 from mcp import StdioServerParameters
 
 from tests.integration.procs import REPO
@@ -34,3 +39,26 @@ async def test_console_script_with_no_arguments_serves_stdio() -> None:
     async with mcp.Client(params) as client:
         result = await client.call_tool("server_info", {})
         assert not result.is_error
+
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-d"])
+def test_a_stdio_server_waiting_for_input_stops_on_ctrl_c_or_ctrl_d(stop: str) -> None:
+    """The README's promise for `make run`: the waiting server stops on Ctrl-C (SIGINT) or Ctrl-D (end of input),
+    though the SDK reads stdin in a worker thread."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ogmux", "serve"], cwd=str(REPO), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env={**os.environ, "OGMUX_AUDIT__SINK": "off"},
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready and proc.stderr.readline().startswith(b"ogmux: stdio"), "no start-up line"
+        if stop == "ctrl-c":
+            proc.send_signal(signal.SIGINT)
+        else:
+            proc.stdin.close()
+        assert proc.wait(timeout=10) == (130 if stop == "ctrl-c" else 0)
+    finally:
+        proc.kill()
+        proc.wait()
