@@ -145,10 +145,13 @@ class OgmuxServer(MCPServer):
         self.custom_route("/healthz", methods=["GET"])(self._healthz)
 
     def streamable_http_app(self, **kwargs: Any) -> Starlette:
-        """The SDK's streamable HTTP app; with tokens configured, ogmux's 401 challenge and RFC 9728 metadata."""
+        """The SDK's streamable HTTP app; with tokens configured, ogmux's 401 challenge and RFC 9728 metadata; a 404
+        that names the MCP path."""
         app = super().streamable_http_app(**kwargs)
+        path = kwargs.get("streamable_http_path", "/mcp")
         if self.settings.auth is not None:
-            secure_http_app(app, self.ogmux_settings, kwargs.get("streamable_http_path", "/mcp"))
+            secure_http_app(app, self.ogmux_settings, path)
+        app.add_exception_handler(404, functools.partial(_not_found, path))
         return app
 
     async def _healthz(self, request: Request) -> JSONResponse:
@@ -463,6 +466,14 @@ class OgmuxServer(MCPServer):
 
 
 ERROR_CHARS = 1000  # of a tool's error message, which may repeat caller text (an unknown edge kind, ids)
+
+
+async def _not_found(mcp_path: str, request: Request, exc: Exception) -> JSONResponse:
+    """A 404 naming the MCP endpoint, as a JSON-RPC error so that MCP clients show it (a client given the
+    server's address without its path)."""
+    where = printable(request.url.path, 80)
+    error = {"code": -32601, "message": f"nothing is served at {where}: ogmux serves MCP at {mcp_path}"}
+    return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=404)
 
 
 def _error_text(exc: BaseException) -> str:

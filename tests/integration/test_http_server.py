@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import mcp
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from tests.integration.procs import http_server
 from tests.router.wire_server import STREAMED, wire_server
@@ -25,6 +26,17 @@ async def test_lists_and_calls_over_http(url: str) -> None:
         assert not result.is_error
         assert result.structured_content["principal"] == "anonymous"
         assert client.instructions and "server_info" in client.instructions
+
+
+async def test_a_client_given_the_address_without_the_mcp_path_is_told_the_path(url: str) -> None:
+    root = url.removesuffix("/mcp")
+    told = pytest.RaisesExc(MCPError, match="^nothing is served at /: ogmux serves MCP at /mcp$")
+    with pytest.RaisesGroup(told, flatten_subgroups=True):
+        async with mcp.Client(root):
+            pass
+    async with httpx.AsyncClient() as http:
+        page = await http.get(f"{root}/favicon.ico")
+    assert page.status_code == 404 and page.json()["error"]["message"].endswith("ogmux serves MCP at /mcp")
 
 
 async def test_invalid_arguments_are_a_tool_error_over_http(url: str) -> None:
