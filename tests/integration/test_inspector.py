@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,12 @@ pytestmark = [
 INSPECTOR = "@modelcontextprotocol/inspector/clients/launcher/build/index.js"
 
 
-def _inspect(*args: str) -> dict:
+def _inspect(*args: str, serve: tuple[str, ...] = ()) -> dict:
+    """The Inspector CLI's JSON answer to its options `args` for `ogmux serve`; `serve`: arguments of `ogmux serve`,
+    handed over after `--`."""
+    server = ["--", sys.executable, "-m", "ogmux", "serve", *serve] if serve else [sys.executable, "-m", "ogmux", "serve"]
     proc = subprocess.run(
-        [*node_peer(INSPECTOR), "--cli", "--connect-timeout", "120000", sys.executable, "-m", "ogmux", "serve", *args],
+        [*node_peer(INSPECTOR), "--cli", "--connect-timeout", "120000", *args, *server],
         capture_output=True, text=True, check=False, timeout=120, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -40,3 +44,20 @@ def test_inspector_calls_a_tool() -> None:
     out = _inspect("--method", "tools/call", "--tool-name", "server_info")
     assert out.get("isError") in (None, False)
     assert out["structuredContent"]["principal"] == "local"
+
+
+def test_inspector_runs_a_claude_desktop_entry_with_config_and_corpus_after_a_double_dash(tmp_path: Path) -> None:
+    # The Inspector has a --config option of its own: `--` hands the entry's --config to ogmux (docs/claude-desktop.md).
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keys.md").write_text("# Keys\n\nRotate the signing keys every quarter.\n", encoding="utf-8")
+    config = tmp_path / "ogmux.toml"
+    config.write_text(
+        '[server]\nstdio_role = "reader"\n[roles.admin]\n[roles.reader]\ntools = ["server_info", "search_index"]\n'
+        'scopes = ["public"]\n[audit]\nsink = "off"\n', encoding="utf-8",
+    )  # fmt: skip
+    out = _inspect(
+        "--method", "tools/call", "--tool-name", "search_index", "--tool-arg", "query=rotate signing keys",
+        serve=("--config", str(config), "--corpus", str(tmp_path / "notes")),
+    )  # fmt: skip
+    assert out.get("isError") in (None, False), out
+    assert [e["id"] for e in out["structuredContent"]["entries"]] == ["keys#keys"]
