@@ -150,3 +150,13 @@ def test_non_loopback_http_without_auth_is_refused() -> None:
 
     with pytest.raises(ValueError, match="without authentication"):
         build_server(load_settings(None, **{"server.host": "0.0.0.0", "server.port": free_port()}), transport="http")
+
+
+async def test_the_sdk_client_shows_a_refused_token_as_docs_http_md_says(env) -> None:
+    # docs/http.md tells the reader what a refused token looks like from the SDK client, and how to see the 401.
+    from mcp.shared.exceptions import MCPError
+
+    told = pytest.RaisesExc(MCPError, match="^Server returned an error response$")
+    with pytest.RaisesGroup(told, flatten_subgroups=True):
+        async with mcp.Client(authed(env["url"], "ogm_" + "x" * 43)):
+            pass
