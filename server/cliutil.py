@@ -8,7 +8,7 @@ from typing import Any
 
 from ogmux.server.settings import Settings, load_settings
 
-__all__ = ["DEFAULT_CONFIG", "add_config_argument", "file_error", "settings_from_args"]
+__all__ = ["DEFAULT_CONFIG", "add_config_argument", "file_error", "settings_from_args", "unknown_role"]
 
 DEFAULT_CONFIG = Path("ogmux.toml")
 
@@ -30,6 +30,15 @@ def config_path(args: argparse.Namespace) -> Path | None:
 def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Load settings from --config (or ./ogmux.toml when present) plus dotted-key overrides that are not None."""
     return load_settings(config_path(args), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def unknown_role(args: argparse.Namespace, role: str, settings: Settings) -> str:
+    """One line for a --role the settings in use do not define: the roles they define and where to add it."""
+    path = config_path(args)
+    where = path or "the default settings (no --config FILE, no ./ogmux.toml)"
+    fix = f"add [roles.{role}] to {path}" if path else "pass --config with the settings file that defines it"
+    roles = ", ".join(sorted(settings.roles))
+    return f"error: role {role!r} is not defined in {where}; defined roles: {roles} ({fix}, or pick one of these)"
 
 
 def file_error(exc: OSError) -> str:

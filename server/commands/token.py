@@ -7,7 +7,7 @@ import json
 import sys
 
 from ogmux.server.auth import hash_token, new_token
-from ogmux.server.cliutil import add_config_argument, config_path, settings_from_args
+from ogmux.server.cliutil import add_config_argument, settings_from_args, unknown_role
 
 __all__ = ["register"]
 
@@ -23,14 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    roles = sorted(settings_from_args(args).roles)
-    if args.role not in roles:
-        where = config_path(args) or "the default configuration"
-        print(
-            f"error: role {args.role!r} is not defined in {where}; defined roles: {', '.join(roles)} "
-            "(add it under [roles] or pick one of these)",
-            file=sys.stderr,
-        )
+    settings = settings_from_args(args)
+    if args.role not in settings.roles:
+        print(unknown_role(args, args.role, settings), file=sys.stderr)
         return 2
     token = new_token()
     print(f"token (shown once; give it to {args.principal}): {token}", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ogmux.server.api import Ogmux
-from ogmux.server.cliutil import add_config_argument, settings_from_args
+from ogmux.server.cliutil import add_config_argument, settings_from_args, unknown_role
 from ogmux.server.schemas import tool_costs
 
 __all__ = ["register"]
@@ -37,7 +37,7 @@ def print_costs(definitions: list[dict[str, Any]]) -> None:
 def run_tools(args: argparse.Namespace) -> int:
     og = Ogmux(settings_from_args(args))
     if args.role is not None and args.role not in og.settings.roles:
-        print(f"unknown role {args.role!r}; defined roles: {', '.join(og.settings.roles)}", file=sys.stderr)
+        print(unknown_role(args, args.role, og.settings), file=sys.stderr)
         return 2
     defs = og.tool_definitions("mcp" if args.cost else args.format, og.principal(role=args.role))
     if args.cost:

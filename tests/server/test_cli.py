@@ -25,9 +25,15 @@ def test_tools_export_formats(capsys: pytest.CaptureFixture[str]) -> None:
         assert "server_info" in json.dumps(defs)
 
 
-def test_tools_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tools", "--role", "ghost"]) == 2
-    assert "unknown role 'ghost'" in capsys.readouterr().err
+def test_tools_unknown_role(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./ogmux.toml: the defaults, which define admin only
+    assert main(["tools", "--role", "reader"]) == 2
+    assert capsys.readouterr().err == (
+        "error: role 'reader' is not defined in the default settings (no --config FILE, no ./ogmux.toml); defined "
+        "roles: admin (pass --config with the settings file that defines it, or pick one of these)\n"
+    )
+    assert main(["tools", "--role", "ghost", "--config", str(REPO / "examples" / "ogmux.toml")]) == 2
+    assert "defined roles: admin, reader (add [roles.ghost] to " in capsys.readouterr().err
 
 
 def test_config_check_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
