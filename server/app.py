@@ -179,7 +179,18 @@ class OgmuxServer(MCPServer):
 
     # --- tools ----------------------------------------------------------------------
     async def list_tools(self) -> list[Tool]:
-        return [self._definitions[s.name] for s in self.visible_specs(self.current_principal())]
+        return [self._definitions[s.name] for s in self.visible_specs(self._listing_principal())]
+
+    def _listing_principal(self) -> Principal | None:
+        """The caller of a listing, charged to its listings bucket: listings were free, and a flood of them (126 a
+        second from one token) took other principals' searches from 7 to 264 ms. Clients list before their
+        first call, so listings have a bucket of their own and never spend the calls'."""
+        principal = self.current_principal()
+        try:
+            self.check_rate(principal, "listings")
+        except ToolCallError as exc:
+            raise _invalid_request(str(exc)) from None
+        return principal
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         definition = self._definitions.get(name)
@@ -299,9 +310,10 @@ class OgmuxServer(MCPServer):
             raise ToolCallError("internal_error", f"{name}: internal error (unexpected result type)")
         return result
 
-    def check_rate(self, principal: Principal | None) -> None:
-        """Take one call from the caller's rate-limit bucket (the first check of every request)."""
-        key = principal.id if principal is not None else "(unrecognised)"
+    def check_rate(self, principal: Principal | None, bucket: str = "") -> None:
+        """Take one call from the caller's rate-limit bucket (the first check of every request); `bucket` names
+        a second bucket of the caller's, with the same limit, for requests that must not spend its calls."""
+        key = (principal.id if principal is not None else "(unrecognised)") + (f" ({bucket})" if bucket else "")
         limit = (principal.rate_limit if principal is not None else None) or self.ogmux_settings.rate_limit
         try:
             self._limiter.acquire(key, limit)
@@ -450,17 +462,17 @@ class OgmuxServer(MCPServer):
             return result
 
     async def list_resources(self):  # type: ignore[override]
-        principal = self.current_principal()
+        principal = self._listing_principal()
         allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
         return [r for r in await super().list_resources() if str(r.uri) in allowed]
 
     async def list_prompts(self):  # type: ignore[override]
-        principal = self.current_principal()
+        principal = self._listing_principal()
         allowed = {p.name for p in PROMPTS if self._may_use(principal, p)}
         return [p for p in await super().list_prompts() if p.name in allowed]
 
     async def list_resource_templates(self):  # type: ignore[override]
-        principal = self.current_principal()
+        principal = self._listing_principal()
         allowed = {s.uri for s in self.resource_specs if self._may_read(principal, s)}
         return [t for t in await super().list_resource_templates() if t.uri_template in allowed]
 

@@ -151,6 +151,6 @@ def test_listings_are_charged_to_the_rate_limit(env) -> None:
         answer = env["client"].post(env["url"], json={"jsonrpc": "2.0", "id": 1, "method": method, "params": {}}, headers=headers)
         reply = json.loads(answer.text.split("data: ", 1)[1])
         if "error" in reply:
-            assert reply["error"]["message"].startswith("rate limit exceeded for principal 'lister-user'")
+            assert reply["error"]["message"].startswith("rate limit exceeded for principal 'lister-user (listings)'")
             refused.add(method)
     assert refused == set(methods)
