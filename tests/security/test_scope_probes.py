@@ -21,7 +21,9 @@ import pytest
 from mcp.types import ResourceTemplateReference
 
 from ogmux.server.app import build_server
+from ogmux.server.auth import hash_token, new_token
 from ogmux.server.settings import load_settings
+from tests.integration.procs import authed, http_server
 
 VAULT = """<!-- og:meta id=vault title="Vault" version=2.0 scope=public format=1.0 -->
 <!-- og:changelog
@@ -200,13 +202,16 @@ async def _completions(client: mcp.Client) -> list[Any]:
     return out
 
 
+async def _channel(channel: str, client: mcp.Client, admin: mcp.Client) -> list[Any]:
+    if channel == "tools":
+        return await _tools(client, admin)
+    return await {"listings": _listings, "resources": _resources, "completions": _completions}[channel](client)
+
+
 async def _answers(corpus: Path, channel: str) -> list[Any]:
     reader, admin = _server(corpus, "reader"), _server(corpus, "admin")
     async with mcp.Client(reader) as client, mcp.Client(admin) as admin_client:
-        if channel == "tools":
-            out = await _tools(client, admin_client)
-        else:
-            out = await {"listings": _listings, "resources": _resources, "completions": _completions}[channel](client)
+        out = await _channel(channel, client, admin_client)
     await reader.state.aclose()
     await admin.state.aclose()
     return out
@@ -231,3 +236,29 @@ async def test_the_corpus_really_hides_something(corpora: tuple[Path, Path]) -> 
         docs = (await client.read_resource("og://docs")).contents[0].text
     await admin.state.aclose()
     assert all(f"vault#{n}" in index for n in ("zqsecret", "step2", "zqcheck")) and "zqdoc" in docs
+
+
+CHANNELS = ["listings", "tools", "resources", "completions"]
+
+
+async def test_one_server_answers_a_reader_alike_after_an_admin_asked_everything(
+    corpora: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Over streamable HTTP, one server and two tokens: the admin asks every question first (filling any
+    per-snapshot cache), then the reader asks them; the reader's answers equal those over the deleted files."""
+    tokens = {role: new_token() for role in ("admin", "reader")}
+    config = tmp_path / "ogmux.toml"
+    config.write_text(
+        f'[server]\nlog_level = "ERROR"\n[audit]\nsink = "off"\n[rate_limit]\nrate = 100000\nburst = 100000\n'
+        f'[objectgraph]\ncorpus = "{corpora[0]}"\n[roles.admin]\ntools = ["*"]\nscopes = ["*"]\n'
+        '[roles.reader]\ntools = ["search_index", "resolve_context", "server_info"]\nscopes = ["public"]\n'
+        + "".join(f'[[tokens]]\nprincipal = "{r}"\nrole = "{r}"\nhash = "{hash_token(t)}"\n' for r, t in tokens.items())
+    )
+    with http_server(config) as url:
+        async with mcp.Client(authed(url, tokens["reader"])) as reader, mcp.Client(authed(url, tokens["admin"])) as admin:
+            for channel in CHANNELS:
+                await _channel(channel, admin, admin)
+            got = [await _channel(channel, reader, admin) for channel in CHANNELS]
+    expected = [await _answers(corpora[1], channel) for channel in CHANNELS]
+    for channel, a, b in zip(CHANNELS, got, expected, strict=True):
+        assert a == b, channel
