@@ -13,6 +13,7 @@ resource URIs and completions — must be equal, and no hidden text may appear.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +110,10 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return _write(base / "full", hidden=True), _write(base / "deleted", hidden=False)
 
 
-def _server(corpus: Path, role: str):
+def _server(corpus: Path, role: str, store: str = ""):
     settings = load_settings(None, **{
         "roles": {"admin": {}, "reader": {"tools": ["search_index", "resolve_context", "server_info"], "scopes": ["public"]}},
-        "server.stdio_role": role, "objectgraph.corpus": str(corpus), "audit.sink": "off",
+        "server.stdio_role": role, "objectgraph.corpus": str(corpus), "objectgraph.store": store, "audit.sink": "off",
         "rate_limit": {"rate": 100000, "burst": 100000},
     })  # fmt: skip
     return build_server(settings, transport="memory")
@@ -208,8 +209,8 @@ async def _channel(channel: str, client: mcp.Client, admin: mcp.Client) -> list[
     return await {"listings": _listings, "resources": _resources, "completions": _completions}[channel](client)
 
 
-async def _answers(corpus: Path, channel: str) -> list[Any]:
-    reader, admin = _server(corpus, "reader"), _server(corpus, "admin")
+async def _answers(corpus: Path, channel: str, store: str = "") -> list[Any]:
+    reader, admin = _server(corpus, "reader", store), _server(corpus, "admin", store)
     async with mcp.Client(reader) as client, mcp.Client(admin) as admin_client:
         out = await _channel(channel, client, admin_client)
     await reader.state.aclose()
@@ -262,3 +263,33 @@ async def test_one_server_answers_a_reader_alike_after_an_admin_asked_everything
     expected = [await _answers(corpora[1], channel) for channel in CHANNELS]
     for channel, a, b in zip(CHANNELS, got, expected, strict=True):
         assert a == b, channel
+
+
+@pytest.fixture(scope="module")
+def stores(corpora: tuple[Path, Path]) -> Iterator[tuple[str, str]]:
+    """The two corpora pushed into two databases of one real PostgreSQL cluster."""
+    from ogmux.tools.objectgraph.config import ObjectGraphConfig
+    from ogmux.tools.objectgraph.corpus import Corpus
+    from ogmux.tools.objectgraph.store import push_snapshot
+    from tests.integration.engines import postgres_server
+    from tests.integration.store_db import new_database
+
+    with postgres_server() as pg:
+        dsns = []
+        for root in corpora:
+            dsn = new_database(pg)
+            push_snapshot(dsn, Corpus(root, ObjectGraphConfig()).snapshot())
+            dsns.append(dsn)
+        yield dsns[0], dsns[1]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_the_document_store_answers_as_if_hidden_nodes_were_deleted(
+    corpora: tuple[Path, Path], stores: tuple[str, str], channel: str
+) -> None:
+    """The same probes against servers that read the corpus from PostgreSQL (`objectgraph.store`), whose
+    search and scope filter run in SQL."""
+    full, deleted = [await _answers(root, channel, dsn) for root, dsn in zip(corpora, stores, strict=True)]
+    for i, (a, b) in enumerate(zip(full, deleted, strict=True)):
+        assert a == b, f"{channel} answer {i} differs"
+    assert not [t for t in HIDDEN_TEXT if t in json.dumps(full)]
