@@ -56,7 +56,8 @@ class Issue(BaseModel):
 
     severity: Literal["error", "warning"]
     kind: Literal[
-        "syntax", "read", "refused", "duplicate-doc", "duplicate-node", "dangling-edge", "requires-cycle"
+        "syntax", "read", "refused", "duplicate-doc", "duplicate-node", "dangling-edge", "requires-cycle",
+        "scope-not-inherited",
     ]
     path: str
     line: int = 1
@@ -309,9 +310,40 @@ def _line_of(doc: Document, node_id: str) -> int:
     return n.line_start if n is not None else 1
 
 
-def lint_documents(docs: list[Document], snapshot: Snapshot) -> list[Issue]:
-    """Dangling edges (any kind) and `requires` cycles among the served documents."""
+def _subsections_left_visible(doc: Document) -> list[Issue]:
+    """Plain subsections that a reader may see while the section they are nested in is hidden from that reader.
+
+    Scopes are not inherited, so an author who marks only `## Secret` admin-only serves its `### Details`
+    to everyone; a warning says so (a subsection with a marker is the author's explicit choice).
+    """
     issues: list[Issue] = []
+    above: list[Node] = []  # the sections enclosing the current one, by heading level
+    for n in doc.nodes:
+        if n.level in (0, 7):
+            continue
+        while above and above[-1].level >= n.level:
+            above.pop()
+        hidden = next((a for a in above if not covers(effective_scopes(a.scopes), effective_scopes(n.scopes))), None)
+        if hidden is not None and not n.declared:
+            issues.append(
+                Issue(
+                    severity="warning",
+                    kind="scope-not-inherited",
+                    path=doc.path or doc.id,
+                    line=n.line_start,
+                    message=f"{doc.id}#{n.id} is nested in {doc.id}#{hidden.id} ({', '.join(hidden.scopes)}) but has no "
+                    f"og:node marker: it is served with the document's default scope ({', '.join(n.scopes)})",
+                    hint="scopes are not inherited: give it a marker with the scopes= it needs",
+                )
+            )
+        above.append(n)
+    return issues
+
+
+def lint_documents(docs: list[Document], snapshot: Snapshot) -> list[Issue]:
+    """Dangling edges (any kind), `requires` cycles among the served documents, and plain subsections served
+    more widely than the section they are nested in."""
+    issues: list[Issue] = [i for d in docs for i in _subsections_left_visible(d)]
     by_doc = {d.id: d for d in docs}
     for n in snapshot.nodes.values():
         doc = by_doc.get(n.doc)
