@@ -239,12 +239,13 @@ def _check_swallowed_blocks(ctx: SourceContext, lines: list[str], events: list[_
     ]
     if not swallowed:
         return
-    open_fence = any(ev.kind == "block" and ev.tag == "fence" and not _fence_closed(lines, ev) for ev in events)
+    open_fence = next((ev for ev in events if ev.kind == "block" and ev.tag == "fence" and not _fence_closed(lines, ev)), None)
     for ev, k in swallowed:
-        if ev.tag != "fence" or open_fence:
+        if ev.tag != "fence" or open_fence is not None:
             what = {"fence": "a code fence", "html_block": "an HTML block", "front_matter": "front matter"}[ev.tag]
+            unclosed = f" (the fence on line {open_fence.start + 1} is never closed)" if ev.tag == "fence" and open_fence else ""
             raise ctx.error(
-                f"og: block read as text: it is inside {what} that starts on line {ev.start + 1}",
+                f"og: block read as text: it is inside {what} that starts on line {ev.start + 1}{unclosed}",
                 k + 1,
                 1,
                 "close that block before the og: block (a fence needs its closing ```, a comment its -->, "
