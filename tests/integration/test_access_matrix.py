@@ -7,6 +7,7 @@ can be wrong (missing, unknown, expired, wrong audience, wrong issuer, wrong key
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -112,6 +113,32 @@ def _bad_tokens(env) -> dict[str, str | None]:
         "wrong key": _jwt(env, "admin", key=other),
         "wrong hs secret": _jwt(env, "admin", alg="HS256", key="x" * 40),
         "unknown role": _jwt(env, "superuser"),
+        **_forged_tokens(env),
+    }
+
+
+def _forged_tokens(env) -> dict[str, str]:
+    """Tokens a caller can mint without the key: unsigned, HS256 keyed with the RSA public key, not yet
+    valid, a role claim that is not a string, a signature moved onto other claims."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims = {"sub": "eve", "iss": ISSUER, "aud": env["url"], "exp": int(time.time() + 300), "ogmux_role": "admin"}
+    pem = env["rsa"].public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = f"{header}.{b64(json.dumps(claims).encode())}"
+    confused = signing_input + "." + b64(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())
+    genuine = _jwt(env, "reader").split(".")
+    return {
+        "alg none": jwt.encode(claims, None, algorithm="none"),
+        "hs256 with the rsa public key": confused,
+        "not yet valid": jwt.encode({**claims, "nbf": int(time.time() + 300)}, env["rsa"], algorithm="RS256"),
+        "role claim a list": jwt.encode({**claims, "ogmux_role": ["admin"]}, env["rsa"], algorithm="RS256"),
+        "signature moved": f"{genuine[0]}.{b64(json.dumps(claims).encode())}.{genuine[2]}",
     }
 
 
