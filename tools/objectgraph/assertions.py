@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
 import re2
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 
 from ogmux.tools.objectgraph.snapshot import AssertionRecord
 
-__all__ = ["AssertionOutcome", "CheckOutcome", "evaluate_assertion"]
+__all__ = ["AssertionOutcome", "CheckOutcome", "MatchBudget", "evaluate_assertion"]
 
 Status = Literal["pass", "fail", "retry", "escalate"]
 _MISSING = object()
@@ -77,7 +78,51 @@ def _kind(v: Any) -> str:
     return "object" if isinstance(v, Mapping) else type(v).__name__
 
 
-def _compare(op: str, actual: Any, expected: Any) -> tuple[bool, str]:
+# Matching costs about (compiled instructions x text length) steps: `(.+.+){999}` is 11 characters
+# short of the pattern limit and compiles to 18,985 instructions (0.38 s on 10,000 characters).
+_MAX_PROGRAM = 1000
+_MATCH_UNITS = 20_000_000  # instructions x characters one resolve call may match (~0.1 s of CPU)
+_SPENT = "not evaluated: this call's pattern-matching budget is spent; resolve fewer nodes"
+
+
+class MatchBudget:
+    """What one resolve call may still spend on `matches` checks: any number of checks and assertions may
+    apply to the nodes of one call, so their sum is bounded, not only each one."""
+
+    def __init__(self, units: int = _MATCH_UNITS):
+        self.left = units
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> Any:
+    """The compiled pattern, or why it is refused (cached either way: compiling a refused one took 45 ms)."""
+    try:
+        regex = re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        return f"invalid pattern ({reason}; RE2 syntax: no backreferences or lookaround)"
+    if regex.programsize > _MAX_PROGRAM:
+        return (
+            f"pattern refused: it compiles to {regex.programsize} RE2 instructions, over the limit of "
+            f"{_MAX_PROGRAM}; use fewer or smaller repetitions"
+        )
+    return regex
+
+
+def _matches(pattern: str, actual: Any, budget: MatchBudget | None) -> tuple[bool, str]:
+    regex = _regex(pattern)
+    if isinstance(regex, str):
+        return False, regex
+    subject = str(actual)[:_MAX_SUBJECT]
+    cost = regex.programsize * max(len(subject), 1)
+    if budget is not None:
+        if cost > budget.left:
+            return False, _SPENT
+        budget.left -= cost
+    return regex.search(subject) is not None, ""
+
+
+def _compare(op: str, actual: Any, expected: Any, budget: MatchBudget | None = None) -> tuple[bool, str]:
     if op == "exists":
         present = actual is not _MISSING
         return (present if expected is not False else not present), ""
@@ -105,24 +150,29 @@ def _compare(op: str, actual: Any, expected: Any) -> tuple[bool, str]:
         if op == "matches":
             if not isinstance(expected, str) or len(expected) > _MAX_PATTERN:
                 return False, f"pattern refused (not a string, or longer than {_MAX_PATTERN} characters)"
-            return re2.compile(expected, _RE2_OPTIONS).search(str(actual)[:_MAX_SUBJECT]) is not None, ""
+            return _matches(expected, actual, budget)
     except TypeError:
         return False, f"cannot compare {type(actual).__name__} with {type(expected).__name__}"
-    except re2.error as exc:
-        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        return False, f"invalid pattern ({reason}; RE2 syntax: no backreferences or lookaround)"
     return False, f"unknown operator {op!r}"
 
 
 def evaluate_assertion(
-    node_id: str, spec: AssertionRecord, state: Any, attempt: int = 1, target: str | None = None
+    node_id: str,
+    spec: AssertionRecord,
+    state: Any,
+    attempt: int = 1,
+    target: str | None = None,
+    budget: MatchBudget | None = None,
 ) -> AssertionOutcome:
-    """Run every check of `spec` on `state`; on failure, `retry` while attempts remain, then `escalate` or `fail`."""
+    """Run every check of `spec` on `state`; on failure, `retry` while attempts remain, then `escalate` or `fail`.
+
+    `budget` is shared by the assertions of one call; a `matches` check past it fails as not evaluated.
+    """
     outcomes = []
     for check in spec.checks:
         path, op, expected = str(check["path"]), str(check["op"]), check.get("value")
         actual = _lookup(state, path)
-        ok, detail = _compare(op, actual, expected)
+        ok, detail = _compare(op, actual, expected, budget)
         outcomes.append(
             CheckOutcome(
                 path=path,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
-from ogmux.tools.objectgraph.assertions import AssertionOutcome, evaluate_assertion
+from ogmux.tools.objectgraph.assertions import AssertionOutcome, MatchBudget, evaluate_assertion
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.listing import node_version, visible_changelog, visible_version
 from ogmux.tools.objectgraph.model import EDGE_KINDS, VERSION_PATTERN
@@ -238,7 +238,7 @@ def _assertions(
     snapshot: Snapshot, included: list[str], state: Any, attempt: int, caller: Scopes
 ) -> list[AssertionOutcome]:
     verifiers = snapshot.cached("verifiers", None, lambda: _verifier_map(snapshot), size=1)
-    out, seen = [], set()
+    out, seen, budget = [], set(), MatchBudget()
     for nid in included:
         candidates = [(nid, None)] if snapshot.nodes[nid].assertion else []
         candidates += [(a, nid) for a in verifiers.get(nid, ())]
@@ -247,7 +247,7 @@ def _assertions(
             if a is None or a.assertion is None or (aid, target) in seen:
                 continue
             seen.add((aid, target))
-            outcome = evaluate_assertion(aid, a.assertion, state, attempt=attempt, target=target)
+            outcome = evaluate_assertion(aid, a.assertion, state, attempt=attempt, target=target, budget=budget)
             esc = outcome.escalate_to
             if esc and not esc.startswith("role:"):
                 ref = esc if "#" in esc else f"{a.doc}#{esc}"
