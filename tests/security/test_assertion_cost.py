@@ -23,6 +23,7 @@ def _snapshot(tmp_path: Path, pattern: str, checks: int, assertions: int = 1):
         for i in range(assertions)
     )
     text = f"<!-- og:meta id=d version=1.0 -->\n\n<!-- og:node id=target -->\n## Target\n\nText.\n\n{nodes}"
+    tmp_path.mkdir(exist_ok=True)
     (tmp_path / "d.og").write_text(text, encoding="utf-8")
     return Corpus(tmp_path, ObjectGraphConfig()).snapshot()
 
@@ -46,3 +47,20 @@ def test_checks_past_the_matching_budget_of_a_call_are_not_evaluated(tmp_path: P
     skipped = [c for c in checks if not c.passed]
     assert 1 <= len(evaluated) <= 20 and len(evaluated) + len(skipped) == 1600
     assert {c.detail for c in skipped} == {"not evaluated: this call's pattern-matching budget is spent; resolve fewer nodes"}
+
+
+def test_a_check_repeats_at_most_a_short_preview_of_the_state_value(tmp_path: Path) -> None:
+    """Each check repeated the whole state value it read: 1 MB of state and 40 x 40 checks made one answer
+    1.6 GB of text and 1.6 GB of JSON (6 GB of memory, 20 s of CPU)."""
+    from ogmux.tools.objectgraph.render import render_resolve
+
+    snap = _snapshot(tmp_path, "b", checks=10, assertions=10)
+    state = {"x": "a" * 1_000_000, "y": [list(range(1000))] * 100}
+    result = resolve_context(snap, ["d#target"], state=state)
+    actual = result.assertions[0].checks[0].actual
+    assert actual.startswith("a" * 200) and actual.endswith("… (1,000,000 characters)") and len(actual) < 240
+    assert len(render_resolve(result)) < 100_000 and len(result.model_dump_json()) < 100_000
+    [nested] = resolve_context(_snapshot(tmp_path / "n", "b", checks=1), ["d#target"], state={"x": state["y"]}).assertions
+    assert nested.checks[0].actual.startswith("[[0, 1, 2,") and nested.checks[0].actual.endswith("… (cut)")
+    [small] = resolve_context(_snapshot(tmp_path / "s", "b", checks=1), ["d#target"], state={"x": [1, "b"]}).assertions
+    assert small.checks[0].actual == [1, "b"]  # short values are shown as they are
