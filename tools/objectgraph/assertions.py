@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal
@@ -177,8 +178,8 @@ def evaluate_assertion(
             CheckOutcome(
                 path=path,
                 op=op,
-                expected=expected,
-                actual=None if actual is _MISSING else _jsonable(actual),
+                expected=_echo(expected),
+                actual=None if actual is _MISSING else _echo(actual),
                 passed=ok,
                 detail=detail,
             )
@@ -200,6 +201,27 @@ def evaluate_assertion(
         escalate_to=spec.escalate if status == "escalate" else None,
         checks=outcomes,
     )
+
+
+_MAX_ECHO = 200  # characters of a value a check outcome repeats
+
+
+def _echo(value: Any) -> Any:
+    """`value` as a check outcome repeats it: as it is when its JSON is short, else the start of it and how
+    long it is (a 1 MB state value was repeated by every check: 40 x 40 checks made one answer 1.6 GB)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_ECHO else f"{value[:_MAX_ECHO]}… ({len(value):,} characters)"
+    shown = ""
+    try:
+        for chunk in json.JSONEncoder(default=_jsonable).iterencode(value):  # lazy: stops at the first 200
+            shown += chunk
+            if len(shown) > _MAX_ECHO:
+                return f"{shown[:_MAX_ECHO]}… (cut)"
+    except (TypeError, ValueError):  # keys JSON cannot hold, or a cycle: only from in-process callers
+        return repr(value)[:_MAX_ECHO]
+    return _jsonable(value)
 
 
 def _jsonable(value: Any) -> Any:
