@@ -1,0 +1,133 @@
+"""A caller with a valid token against `chat`'s money: the role budget holds under concurrent calls, a
+backend's usage report cannot refund it, and a stream cut after it started is charged for what arrived.
+
+Backends are local HTTP servers speaking the OpenAI wire format (tests/router/wire_server.py, and below
+a backend whose usage report lies); no hosted API key exists here."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import mcp
+import pytest
+
+from ogmux.router.tokens import count_tokens
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
+from tests.router.wire_server import wire_server
+
+DOLLAR_PER_TOKEN = 1e6  # price per 1M tokens: one output token costs $1
+
+
+@pytest.fixture(scope="module")
+def wire() -> Iterator[str]:
+    with wire_server() as url:
+        yield url
+
+
+@contextmanager
+def lying_backend(usage: dict) -> Iterator[str]:
+    """An OpenAI-format server answering every chat with `usage` as its token report; yields its /v1 URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            msg = {"role": "assistant", "content": "four words of answer"}
+            body = json.dumps({
+                "id": "c", "object": "chat.completion", "created": 0, "model": "ok",
+                "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}], "usage": usage,
+            }).encode()  # fmt: skip
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@asynccontextmanager
+async def connect(url: str, model: str = "ok", budget: float = 10.0, *also: dict):
+    backends = [{"name": "paid", "kind": "openai", "model": model, "replicas": [url], "context_length": 4096,
+                 "price_in_per_mtok": DOLLAR_PER_TOKEN, "price_out_per_mtok": DOLLAR_PER_TOKEN}, *also]  # fmt: skip
+    settings = load_settings(
+        None, **{"audit.sink": "off", "router.backends": backends, "router.role_budgets_usd": {"admin": budget}}
+    )
+    server = build_server(settings, transport="memory")
+    try:
+        async with mcp.Client(server) as client:
+            yield client
+    finally:
+        await server.state.aclose()
+
+
+def _chat(max_tokens: int = 3) -> dict:
+    return {"messages": [{"role": "user", "content": "hi"}], "max_tokens": max_tokens, "stream": False}
+
+
+async def test_concurrent_chats_cannot_spend_past_the_role_budget(wire: str) -> None:
+    # The router estimates a call at 8 prompt tokens (cl100k) + max_tokens = $11, so a $35 budget pays
+    # for three calls; twelve at once all passed the budget check before any was charged.
+    async with connect(f"{wire}/v1", budget=35.0) as client:
+        results = await asyncio.gather(*[client.call_tool("chat", _chat()) for _ in range(12)])
+    ok = [r for r in results if not r.is_error]
+    refused = [r.content[0].text for r in results if r.is_error]
+    assert len(ok) == 3 and len(refused) == 9, [r.content[0].text for r in results]
+    assert all("budget" in text for text in refused), refused[0]
+    # The backend reports 11 prompt tokens where the estimate counted 8: what is spent is what it reports.
+    assert max(r.structured_content["caller_spend"]["cost_usd"] for r in ok) == pytest.approx(3 * 14.0)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": -1_000_000, "completion_tokens": -1_000_000},
+        {"prompt_tokens": 0, "completion_tokens": 0},
+        {},
+    ],
+)
+async def test_a_usage_report_cannot_refund_or_skip_the_budget(usage: dict) -> None:
+    with lying_backend(usage) as url:
+        async with connect(url, budget=1000.0) as client:
+            res = await client.call_tool("chat", _chat(10))
+    assert not res.is_error, res.content[0].text
+    out = res.structured_content
+    used = out["result"]["usage"]
+    # A report below zero, or zero for a prompt and an answer that exist, is replaced by the router's own count.
+    assert used["prompt_tokens"] > 0 and used["completion_tokens"] == count_tokens("four words of answer")
+    assert used["cost_usd"] == pytest.approx(used["prompt_tokens"] + used["completion_tokens"])
+    assert out["role_budget_left_usd"] == pytest.approx(1000.0 - used["cost_usd"])
+
+
+async def test_a_stream_cut_after_it_started_is_charged_for_what_arrived(wire: str) -> None:
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        pass
+
+    free = {"name": "free", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1"]}
+    async with connect(f"{wire}/v1", "cut", 1000.0, free) as client:
+        args = {**_chat(20), "model": "paid", "stream": True}
+        res = await client.call_tool("chat", args, progress_callback=on_progress)
+        assert res.is_error and "stream broke" in res.content[0].text, res.content[0].text
+        after = await client.call_tool("chat", {**_chat(), "model": "free"})
+    # Two chunks ("alpha", " beta") arrived before the connection dropped; the prompt was sent whole.
+    spend = after.structured_content["caller_spend"]
+    prompt = after.structured_content["result"]["decision"]["prompt_tokens"]
+    assert spend["requests"] == 2 and spend["cost_usd"] == pytest.approx(prompt + count_tokens("alpha beta"))
+    assert after.structured_content["role_budget_left_usd"] == pytest.approx(1000.0 - spend["cost_usd"])
