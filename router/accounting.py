@@ -34,6 +34,7 @@ class Ledger:
         self.by_principal: dict[str, SpendSummary] = {}
         self.by_role: dict[str, SpendSummary] = {}
         self._charged: OrderedDict[str, None] = OrderedDict()
+        self._held: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def remaining_usd(self, role: str) -> float | None:
@@ -41,8 +42,23 @@ class Ledger:
         if role not in self.budgets:
             return None
         with self._lock:
-            spent = self.by_role.get(role, SpendSummary()).cost_usd
+            spent = self.by_role.get(role, SpendSummary()).cost_usd + self._held.get(role, 0.0)
         return self.budgets[role] - spent
+
+    def hold(self, role: str, usd: float) -> None:
+        """Count `usd` as spent by `role` until `release`: the estimate of a call still running, so that
+        concurrent calls cannot all pass the budget check before any of them is charged."""
+        with self._lock:
+            self._held[role] = self._held.get(role, 0.0) + usd
+
+    def release(self, role: str, usd: float) -> None:
+        """End a `hold` of `usd` (the call was charged what it really cost, or failed)."""
+        with self._lock:
+            left = self._held.get(role, 0.0) - usd
+            if left > 1e-12:
+                self._held[role] = left
+            else:
+                self._held.pop(role, None)
 
     def charge(self, request_id: str, principal: str, role: str, prompt_tokens: int, completion_tokens: int, cost: float) -> bool:
         """Record one completed request; False (and no change) if `request_id` was already charged."""

@@ -27,7 +27,7 @@ from ogmux.router.errors import (
 )
 from ogmux.router.policies import Predictor, RouteInput, apply_filters, replica_order, select
 from ogmux.router.pool import Pool, Replica
-from ogmux.router.tokens import count_message_tokens
+from ogmux.router.tokens import count_message_tokens, count_tokens
 from ogmux.router.types import Attempt, ChatRequest, ChatResult, Decision, ModelStatus, Usage
 from ogmux.text import plural
 
@@ -59,6 +59,11 @@ def load_signals(config: RouterConfig) -> tuple[Predictor | None, Calibration | 
                 + f"; recalibrate with `ogmux router calibrate --predictor {config.predictor_path or 'FILE'}`"
             )
     return predictor, calibration
+
+
+def _reported(tokens: object, count: Callable[[], int]) -> int:
+    """A backend's token count when it is a whole number above zero, else `count()`."""
+    return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0 else count()
 
 
 class Router:
@@ -189,12 +194,31 @@ class Router:
 
         With `on_delta` the answer is streamed and each piece of text or of a tool call is passed
         on as it arrives; a fallback happens only before the first piece was passed on. The
-        request is charged once, on success, with the backend's reported usage.
+        request is charged once, on success, with the backend's reported usage; a stream that breaks
+        or is cancelled after it started is charged for the prompt and what arrived. Until then the
+        role's budget holds the call's largest estimate, so concurrent calls cannot overspend it.
         """
-        budget = min(request.timeout_s or self.config.request_timeout_s, self.config.request_timeout_s)
-        deadline = time.monotonic() + budget
         decision = self.decide(request, role)
         plan = self._plan(decision, request)
+        held = max(cost_usd(r.backend, decision.prompt_tokens, request.max_tokens * request.n) for r in plan)
+        self.ledger.hold(role, held)
+        try:
+            return await self._run(request, decision, plan, principal, role, on_delta)
+        finally:
+            self.ledger.release(role, held)
+
+    async def _run(
+        self,
+        request: ChatRequest,
+        decision: Decision,
+        plan: list[Replica],
+        principal: str,
+        role: str,
+        on_delta: OnDelta | None,
+    ) -> ChatResult:
+        """Try `plan` under one deadline (see `chat`)."""
+        budget = min(request.timeout_s or self.config.request_timeout_s, self.config.request_timeout_s)
+        deadline = time.monotonic() + budget
         retry = self.config.retry
         attempts: list[Attempt] = []
         order, idle = itertools.cycle(plan), 0
@@ -221,7 +245,7 @@ class Router:
                 out_of_time = True
                 break
             t0 = time.monotonic()
-            sent = [False]
+            sent, answer = [False], StreamAssembler(request.n)
             r.breaker.acquire()
             r.in_flight += 1
             first = min(left, retry.attempt_timeout_s or left)
@@ -229,7 +253,9 @@ class Router:
             try:
                 async with asyncio.timeout(first) as limit:
                     # Once the answer has started, it may use the rest of the deadline.
-                    comp = await self._call(r, request, left, on_delta, sent, functools.partial(limit.reschedule, end))
+                    comp = await self._call(
+                        r, request, left, on_delta, sent, functools.partial(limit.reschedule, end), answer
+                    )
             except UpstreamRejectedError as exc:
                 # The prompt did not fit after all (the router counts with cl100k, the model with its
                 # own tokenizer): a model with a longer context may still take it.
@@ -248,8 +274,13 @@ class Router:
                 r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=hard)
                 attempted(r, msg, t0)
                 if sent[0]:
+                    self._charge(decision, r, answer.completion(), principal, role)
                     raise StreamInterruptedError(f"stream broke after the answer started, so no fallback: {msg}") from exc
                 continue
+            except asyncio.CancelledError:
+                if sent[0]:
+                    self._charge(decision, r, answer.completion(), principal, role)
+                raise
             finally:
                 r.in_flight -= 1
                 r.breaker.release()
@@ -279,11 +310,11 @@ class Router:
         on_delta: OnDelta | None,
         sent: list[bool],
         started: Callable[[], None],
+        answer: StreamAssembler,
     ) -> Completion:
         client = self._client(r)
         if on_delta is None:
             return await client.complete(req, timeout)
-        answer = StreamAssembler(req.n)
         async for d in client.stream(req, timeout):
             answer.add(d)
             if d.has_answer():
@@ -293,11 +324,25 @@ class Router:
                 await on_delta(d)
         return answer.completion()
 
+    def _charge(self, decision: Decision, r: Replica, comp: Completion, principal: str, role: str) -> Usage:
+        """Charge `comp` to the principal and role. A token count the backend reports below zero, not as
+        a whole number, or as zero for a prompt or answer that exists is replaced by the router's own
+        count (cl100k), so no report can refund the budget or make a call free."""
+
+        def answer_tokens() -> int:
+            calls = [c for choice in comp.tool_calls for c in choice]
+            return sum(map(count_tokens, comp.texts)) + sum(count_tokens(c.name + c.arguments) for c in calls)
+
+        prompt = _reported(comp.prompt_tokens, lambda: decision.prompt_tokens)
+        completion = _reported(comp.completion_tokens, answer_tokens)
+        cost = cost_usd(r.backend, prompt, completion)
+        self.ledger.charge(uuid.uuid4().hex, principal, role, prompt, completion, cost)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
+
     def _finish(
         self, req: ChatRequest, decision: Decision, r: Replica, comp: Completion, attempts: list[Attempt], principal: str, role: str
     ) -> ChatResult:
-        cost = cost_usd(r.backend, comp.prompt_tokens, comp.completion_tokens)
-        self.ledger.charge(uuid.uuid4().hex, principal, role, comp.prompt_tokens, comp.completion_tokens, cost)
+        usage = self._charge(decision, r, comp, principal, role)
         self.pool.remember(r.backend.name, req.session, r.url)
         if comp.routed_experts:
             for counts in comp.routed_experts:
@@ -308,7 +353,7 @@ class Router:
             finish_reasons=comp.finish_reasons,
             model=r.backend.name,
             replica=r.url,
-            usage=Usage(prompt_tokens=comp.prompt_tokens, completion_tokens=comp.completion_tokens, cost_usd=cost),
+            usage=usage,
             decision=decision,
             attempts=attempts,
             routed_experts=comp.routed_experts,

@@ -96,7 +96,11 @@ def apply_filters(config: RouterConfig, pool: Pool, inp: RouteInput) -> tuple[li
     step("context_fit", fits)
     if inp.remaining_budget_usd is not None:
         left = inp.remaining_budget_usd
-        step("budget", lambda b: f"est. ${est_cost(b, inp):.6f} > ${left:.6f} left" if est_cost(b, inp) > left else "")
+        step(
+            "budget",
+            lambda b: f"est. ${est_cost(b, inp):.6f} > ${left:.6f} left of the role's budget (running calls hold"
+            " their estimate)" if est_cost(b, inp) > left else "",
+        )
     if not backends:
         reasons = "; ".join(f"{m}: {r}" for f in filters for m, r in f.removed.items())
         err = BudgetExceededError if filters[-1].name == "budget" and filters[-1].removed else NoCandidateError

@@ -17,6 +17,7 @@ from ogmux.router.complete import Complete, RouterComplete
 from ogmux.router.config import RouterConfig
 from ogmux.router.core import Router
 from ogmux.router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
+from ogmux.router.tokens import count_tokens
 from ogmux.router.types import ChatRequest, ToolCall
 from tests.integration.procs import free_port
 from tests.router.wire_server import AUTH, BODIES, TOOL_CALLS, TOOL_TEXT, dropping_server, wire_server
@@ -220,14 +221,15 @@ async def test_the_attempt_timeout_bounds_the_first_byte_not_the_whole_stream(wi
         assert res.choices == ["alpha beta gamma"] and len(res.attempts) == 1
 
 
-async def test_no_fallback_after_the_first_streamed_byte_and_no_charge(wire):
+async def test_no_fallback_after_the_first_streamed_byte_and_a_charge_for_what_arrived(wire):
     async with _running(_backend("a", "openai", "cut", wire, quality=0.99), _backend("b", "anthropic", "ok", wire, quality=0.1)) as r:
         sent, on_delta = _texts()
 
         with pytest.raises(StreamInterruptedError, match="no fallback"):
             await r.chat(_req(policy="cost_quality"), "p", "admin", on_delta=on_delta)
         assert sent[0] == "alpha" and "".join(sent) != "alpha beta gamma"
-        assert "p" not in r.ledger.by_principal
+        spent = r.ledger.by_principal["p"]
+        assert (spent.requests, spent.completion_tokens) == (1, count_tokens("".join(sent)))
         assert r.pool.replicas["a"][0].breaker.state == "closed"  # a dropped stream is transient
         res = await r.chat(_req(policy="cost_quality"), "p", "admin")
         assert res.model == "a" and res.choices == ["alpha beta gamma"]

@@ -16,7 +16,11 @@ from contextlib import asynccontextmanager, contextmanager
 import mcp
 import pytest
 
+from ogmux.router.backends import Delta
+from ogmux.router.config import RouterConfig
+from ogmux.router.core import Router
 from ogmux.router.tokens import count_tokens
+from ogmux.router.types import ChatRequest
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
 from tests.router.wire_server import wire_server
@@ -131,3 +135,27 @@ async def test_a_stream_cut_after_it_started_is_charged_for_what_arrived(wire: s
     prompt = after.structured_content["result"]["decision"]["prompt_tokens"]
     assert spend["requests"] == 2 and spend["cost_usd"] == pytest.approx(prompt + count_tokens("alpha beta"))
     assert after.structured_content["role_budget_left_usd"] == pytest.approx(1000.0 - spend["cost_usd"])
+
+
+async def test_a_stream_cancelled_after_it_started_is_charged_for_what_arrived(wire: str) -> None:
+    config = RouterConfig(backends=[{"name": "paid", "kind": "openai", "model": "drip", "replicas": [f"{wire}/v1"],
+                                     "price_out_per_mtok": DOLLAR_PER_TOKEN}], role_budgets_usd={"r": 100.0})  # fmt: skip
+    router = Router(config)
+    await router.start()
+    first = asyncio.Event()
+
+    async def on_delta(d: Delta) -> None:
+        first.set()
+
+    request = ChatRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=20)
+    try:
+        call = asyncio.create_task(router.chat(request, "p", "r", on_delta=on_delta))
+        await asyncio.wait_for(first.wait(), 5)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    finally:
+        await router.aclose()
+    # "alpha" arrived (one token); the chunks drip every 0.15 s, so the cancel came before the next.
+    assert router.ledger.by_principal["p"].completion_tokens == 1
+    assert router.ledger.remaining_usd("r") == pytest.approx(99.0)  # the hold of the running call is gone
