@@ -1,0 +1,60 @@
+"""A caller with a valid token against `solve_milp` with numeric extremes: HiGHS reads any bound,
+right-hand side or objective coefficient of magnitude 1e20 or more as infinite, so a finite one would
+make a bounded model "unbounded", drop a constraint, or leave an optimum without its objective. They
+are refused, naming the field; infinity is said with null (bounds) and nothing else."""
+
+from __future__ import annotations
+
+import mcp
+import pytest
+
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
+
+
+async def solve(args: dict) -> mcp.types.CallToolResult:
+    server = build_server(load_settings(None, **{"audit.sink": "off"}), transport="memory")
+    async with mcp.Client(server) as client:
+        return await client.call_tool("solve_milp", args)
+
+
+def _model(variable: dict, objective: float = 1.0, constraints: list | None = None) -> dict:
+    return {"model": {"variables": [{"name": "x", **variable}], "objective": {"x": objective},
+                      "constraints": constraints or [], "sense": "maximize"}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (_model({"upper": 1e25}), "variable 'x' upper bound"),
+        (_model({"upper": -1e300, "lower": None}), "variable 'x' upper bound"),
+        (_model({"upper": 1, "lower": -1e20}), "variable 'x' lower bound"),
+        (_model({"upper": None}, constraints=[{"name": "cap", "terms": {"x": 1}, "sense": "<=", "rhs": 1e25}]),
+         "constraint 'cap': rhs"),
+        (_model({"upper": 1}, objective=1e25), "objective coefficient of 'x'"),
+    ],
+)
+async def test_values_highs_reads_as_infinite_are_refused(args: dict, named: str) -> None:
+    res = await solve(args)
+    text = res.content[0].text
+    assert res.is_error and named in text and "1e+20" in text, text
+    assert "unbounded" not in text and "optimal" not in text
+
+
+async def test_large_finite_values_below_the_infinite_threshold_still_solve() -> None:
+    res = await solve(_model({"upper": 1e19}, objective=1e3))
+    assert not res.is_error, res.content[0].text
+    out = res.structured_content
+    assert out["status"] == "optimal" and out["values"]["x"] == pytest.approx(1e19)
+
+
+@pytest.mark.parametrize(
+    "limits", [{"node_limit": 10**30}, {"time_limit_s": 1e308}, {"mip_rel_gap": -0.0}, {"mip_abs_gap": 5e-324}]
+)
+async def test_extreme_limits_are_capped_or_refused_not_internal_errors(limits: dict) -> None:
+    args = {**_model({"upper": 3.5, "type": "integer"}), "limits": limits}
+    res = await solve(args)
+    text = res.content[0].text
+    assert "internal error" not in text and "Traceback" not in text, text
+    if not res.is_error:
+        assert res.structured_content["values"]["x"] == 3.0
