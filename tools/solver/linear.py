@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 _INF = highspy.kHighsInf
+# HiGHS reads any bound, right-hand side or cost of this magnitude or more as infinite (its
+# `infinite_bound` and `infinite_cost`): a finite one would silently make a bounded model unbounded.
+_HIGHS_INFINITE_AT = 1e20
 
 
 class _Strict(BaseModel):
@@ -105,12 +108,22 @@ class MilpResult(_Strict):
     iis_of_relaxation: bool = Field(False, description="the IIS is of the LP relaxation of a MILP")
 
 
+def _finite(value: float, where: str, infinite: str) -> float:
+    """`value` when HiGHS reads it as the finite number it is; else a ModelError naming `where`."""
+    if math.isnan(value):
+        raise ModelError(f"{where} is NaN; give a number{infinite}")
+    if abs(value) >= _HIGHS_INFINITE_AT:
+        raise ModelError(
+            f"{where} is {value:g}; HiGHS reads magnitudes of {_HIGHS_INFINITE_AT:g} or more as infinite: "
+            f"rescale the model{infinite}"
+        )
+    return float(value)
+
+
 def _num(value: float | None, where: str, default: float) -> float:
     if value is None:
         return default
-    if math.isnan(value):
-        raise ModelError(f"{where} is NaN; give a number (or null for an infinite bound)")
-    return float(value)
+    return _finite(value, where, " (or null for an infinite bound)")
 
 
 def _check_size(n_col: int, n_row: int, nnz: int, config: SolverConfig) -> None:
@@ -152,8 +165,7 @@ def _to_highs_lp(model: LinearModel, config: SolverConfig) -> highspy.HighsLp:
             rows.append(i)
             cols.append(index[var])
             vals.append(coef)
-        if not math.isfinite(c.rhs):
-            raise ModelError(f"constraint {c.name!r}: rhs is {c.rhs}; must be finite")
+        _finite(c.rhs, f"constraint {c.name!r}: rhs", " (or drop the constraint)")
         row_lo.append(c.rhs if c.sense in (">=", "==") else -_INF)
         row_hi.append(c.rhs if c.sense in ("<=", "==") else _INF)
     n, m = len(model.variables), len(model.constraints)
@@ -162,9 +174,7 @@ def _to_highs_lp(model: LinearModel, config: SolverConfig) -> highspy.HighsLp:
     for var, coef in model.objective.items():
         if var not in index:
             raise ModelError(f"objective uses unknown variable {var!r}; declare it in `variables`")
-        if not math.isfinite(coef):
-            raise ModelError(f"objective coefficient of {var!r} is {coef}; must be finite")
-        cost[index[var]] = coef
+        cost[index[var]] = _finite(coef, f"objective coefficient of {var!r}", "")
     lo, hi, integ = np.empty(n), np.empty(n), []
     for j, v in enumerate(model.variables):
         default_hi = 1.0 if v.type == "binary" else _INF
