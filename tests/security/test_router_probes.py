@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import mcp
+import numpy as np
 import pytest
 
 from ogmux.router.backends import Delta
+from ogmux.router.calibration import fit_threshold
 from ogmux.router.config import RouterConfig
 from ogmux.router.core import Router
+from ogmux.router.quality import QualityPredictor
 from ogmux.router.tokens import count_tokens
 from ogmux.router.types import ChatRequest
 from ogmux.server.app import build_server
@@ -159,3 +162,27 @@ async def test_a_stream_cancelled_after_it_started_is_charged_for_what_arrived(w
     # "alpha" arrived (one token); the chunks drip every 0.15 s, so the cancel came before the next.
     assert router.ledger.by_principal["p"].completion_tokens == 1
     assert router.ledger.remaining_usd("r") == pytest.approx(99.0)  # the hold of the running call is gone
+
+
+async def test_the_cascade_guarantee_names_its_calibration_file_without_the_server_path(wire: str, tmp_path) -> None:
+    prompts = [f"{p} {i}" for i in range(40) for p in ("prove the series converges", "say hello")]
+    labels = [1, 0] * 40
+    predictor = QualityPredictor().fit(prompts, labels)
+    calibration = fit_threshold(
+        predictor.predict_batch(prompts), np.array(labels), alpha=0.3, delta=0.2, predictor_sha256=predictor.fingerprint()
+    )  # no `source`: the file says nothing about where its data came from
+    secret = tmp_path / "srv-secret-layout"
+    secret.mkdir()
+    paths = {"router.predictor_path": str(predictor.save(secret / "p.json")),
+             "router.calibration_path": str(calibration.save(secret / "calib.json"))}  # fmt: skip
+    backends = [{"name": "m", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1"]}]
+    settings = load_settings(None, **{"audit.sink": "off", "router.backends": backends, **paths})
+    server = build_server(settings, transport="memory")
+    try:
+        async with mcp.Client(server) as client:
+            res = await client.call_tool("route_model", {"messages": _chat()["messages"], "policy": "cascade"})
+    finally:
+        await server.state.aclose()
+    assert not res.is_error, res.content[0].text
+    text = res.content[0].text + json.dumps(res.structured_content)
+    assert "calibration calib.json" in text and "srv-secret-layout" not in text and str(tmp_path) not in text, text
