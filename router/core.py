@@ -145,7 +145,8 @@ class Router:
             raise UnknownPolicyError(f"unknown policy {policy!r}; choose one of {list(_POLICIES)}")
         inp = RouteInput(request, role, count_message_tokens(request.messages), self.ledger.remaining_usd(role))
         backends, filters = apply_filters(self.config, self.pool, inp)
-        source = str(self.config.calibration_path or "")
+        # A calibration file without a `source` is named by its file name: callers never see server paths.
+        source = self.config.calibration_path.name if self.config.calibration_path else ""
         sel = select(policy, self.config, self.pool, inp, backends, self.predictor, self.calibration, source)
         return Decision(
             policy=policy,
