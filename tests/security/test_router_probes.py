@@ -10,8 +10,8 @@ import asyncio
 import http.server
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 
 import mcp
 import numpy as np
@@ -38,20 +38,17 @@ def wire() -> Iterator[str]:
 
 
 @contextmanager
-def lying_backend(usage: dict) -> Iterator[str]:
-    """An OpenAI-format server answering every chat with `usage` as its token report; yields its /v1 URL."""
+def backend(respond: Callable[[dict], tuple[int, dict]]) -> Iterator[str]:
+    """An OpenAI-format server answering each chat request body with `respond(body)` (status, JSON);
+    yields its /v1 URL."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            msg = {"role": "assistant", "content": "four words of answer"}
-            body = json.dumps({
-                "id": "c", "object": "chat.completion", "created": 0, "model": "ok",
-                "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}], "usage": usage,
-            }).encode()  # fmt: skip
-            self.send_response(200)
+            status, answer = respond(json.loads(self.rfile.read(int(self.headers.get("content-length", 0)))))
+            body = json.dumps(answer).encode()
+            self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
             self.end_headers()
@@ -68,6 +65,14 @@ def lying_backend(usage: dict) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def lying_backend(usage: dict) -> AbstractContextManager[str]:
+    """A backend answering every chat with `usage` as its token report."""
+    msg = {"role": "assistant", "content": "four words of answer"}
+    answer = {"id": "c", "object": "chat.completion", "created": 0, "model": "ok",
+              "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}], "usage": usage}  # fmt: skip
+    return backend(lambda body: (200, answer))
 
 
 @asynccontextmanager
@@ -186,3 +191,20 @@ async def test_the_cascade_guarantee_names_its_calibration_file_without_the_serv
     assert not res.is_error, res.content[0].text
     text = res.content[0].text + json.dumps(res.structured_content)
     assert "calibration calib.json" in text and "srv-secret-layout" not in text and str(tmp_path) not in text, text
+
+
+async def test_an_upstream_error_body_is_not_shown_to_later_callers() -> None:
+    # An upstream 500 that quotes the request (as proxies and engines do) fails one caller's chat; the
+    # replica's last error is shown to every caller by list_models and in route_model's "down" reasons.
+    def fail(body: dict) -> tuple[int, dict]:
+        return 500, {"error": {"message": f"engine failed on: {body['messages'][0]['content']}"}}
+
+    with backend(fail) as url:
+        async with connect(url, budget=1000.0) as client:
+            own = await client.call_tool("chat", {**_chat(), "messages": [{"role": "user", "content": "SECRET-42"}]})
+            listed = await client.call_tool("list_models", {})
+            routed = await client.call_tool("route_model", {"messages": [{"role": "user", "content": "hi"}]})
+    assert own.is_error and "SECRET-42" in own.content[0].text  # the caller's own error says what failed
+    for res in (listed, routed):
+        text = res.content[0].text + json.dumps(res.structured_content)
+        assert "SECRET-42" not in text and "HTTP 500" in text, text
