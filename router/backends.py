@@ -133,8 +133,8 @@ def _map_error(exc: Exception, where: str, sdk: ModuleType) -> Exception:
             overflow = status in (400, 413) and bool(_CONTEXT_OVERFLOW.search(str(body)))
             return UpstreamRejectedError(f"{where} rejected the request (HTTP {status}): {body}", status, overflow)
         headers = getattr(getattr(exc, "response", None), "headers", None)
-        return BackendError(f"{where}: HTTP {status}: {body}", status, _retry_after(headers))
-    return BackendError(f"{where}: {exc!r}", None)
+        return BackendError(f"{where}: HTTP {status}", status, _retry_after(headers), upstream=str(body))
+    return BackendError(f"{where}: {type(exc).__name__}", None, upstream=repr(exc))
 
 
 def _expert_counts(b64: str) -> dict[str, int]:
@@ -269,7 +269,7 @@ class OpenAIBackend(Backend):
         try:
             return _completion(data)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise BackendError(f"{where}: not a chat completion ({exc!r}): {str(data)[:200]}") from exc
+            raise BackendError(f"{where}: not a chat completion", upstream=f"{exc!r}: {str(data)[:200]}") from exc
 
     async def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[Delta]:
         """Deltas of the SSE answer, the last one carrying usage (`stream_options.include_usage`)."""
@@ -283,7 +283,7 @@ class OpenAIBackend(Backend):
                 try:
                     deltas = _chunk_deltas(chunk)
                 except (AttributeError, KeyError, TypeError) as exc:
-                    raise BackendError(f"{where}: not a chat completion chunk: {str(chunk)[:200]}") from exc
+                    raise BackendError(f"{where}: not a chat completion chunk", upstream=str(chunk)[:200]) from exc
                 for d in deltas:
                     yield d
             if not chunks:

@@ -272,7 +272,8 @@ class Router:
                 hard = isinstance(exc, BackendError) and (exc.unreachable or exc.status == 429)
                 waited = left if sent[0] else first
                 msg = str(exc) or f"{r.backend.name}@{r.url}: no answer within {waited:.1f}s"
-                r.breaker.failure(msg, getattr(exc, "retry_after_s", None), hard=hard)
+                shared = exc.summary if isinstance(exc, BackendError) else msg  # seen by every caller
+                r.breaker.failure(shared, getattr(exc, "retry_after_s", None), hard=hard)
                 attempted(r, msg, t0)
                 if sent[0]:
                     self._charge(decision, r, answer.completion(), principal, role)

@@ -49,12 +49,21 @@ class UpstreamRejectedError(RouterError, ValueError):
 
 
 class BackendError(RouterError):
-    """A retryable backend failure (429, 5xx, connection error, timeout)."""
+    """A retryable backend failure (429, 5xx, connection error, timeout).
+
+    `summary` (the message without `upstream`, the text the backend sent) is what the replica's breaker
+    keeps and every caller may see: an upstream body can quote the failed call's prompt."""
 
     def __init__(
-        self, message: str, status: int | None = None, retry_after_s: float | None = None, unreachable: bool = False
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        unreachable: bool = False,
+        upstream: str = "",
     ):
-        super().__init__(message)
+        super().__init__(f"{message}: {upstream}" if upstream else message)
+        self.summary = message
         self.status = status
         self.retry_after_s = retry_after_s
         self.unreachable = unreachable
