@@ -10,9 +10,8 @@ from ogmux.server.documents import caller_scopes, view_for
 from ogmux.server.registry import ResourceSpec
 from ogmux.text import plural
 from ogmux.tools.objectgraph.access import Scopes
-from ogmux.tools.objectgraph.listing import IndexLine
+from ogmux.tools.objectgraph.listing import index_row
 from ogmux.tools.objectgraph.store import CorpusView
-from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines
 
 
@@ -43,35 +42,23 @@ def _start(start: str) -> int:
     return int(start)
 
 
-def _index_row(line: IndexLine) -> str:
-    row = f"- {line.id} [{line.type}] {line.title}: {line.dense}"
-    return row + ("\n  " + ", ".join(line.edges) if line.edges else "")
-
-
 def doc(ctx: ToolContext, doc: str, start: str = "") -> str:
     """One page of a document's index: the visible nodes from `start`, up to INDEX_PAGE_TOKENS; the last
     line says how many visible nodes are left out and where the next page starts."""
     first = _start(start)
-    entry, lines = view_for(ctx).document_index(unquote(doc), caller_scopes(ctx))
-    if first >= len(lines):
-        have = plural(len(lines), "node")
-        raise ValueError(f"start={first} is past the end: {entry.id} has {have} you can read")
-    rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})"]
-    used, end = 0, first
-    for line in lines[first:]:
-        row = _index_row(line)
-        used += count_tokens(row) + 1
-        if used > INDEX_PAGE_TOKENS and end > first:
-            break
-        rows.append(row)
-        end += 1
-    shown = lines[first:end]
+    listed = view_for(ctx).document_listing(unquote(doc), caller_scopes(ctx))
+    entry, total = listed.entry, len(listed.lines)
+    if first >= total:
+        raise ValueError(f"start={first} is past the end: {entry.id} has {plural(total, 'node')} you can read")
+    end = listed.page_end(first, INDEX_PAGE_TOKENS)
+    shown = listed.lines[first:end]
+    rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})", *map(index_row, shown)]
     flagged = [(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in shown]
     warnings = flag_lines(flagged)
     parts = [fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings]
-    if first or end < len(lines):
-        page = f"nodes {first + 1}-{end} of {len(lines)} ({INDEX_PAGE_TOKENS}-token pages)"
-        rest = len(lines) - end
+    if first or end < total:
+        page = f"nodes {first + 1}-{end} of {total} ({INDEX_PAGE_TOKENS}-token pages)"
+        rest = total - end
         nxt = f"next page og://doc/{entry.id}?start={end}, or search_index to find sections by topic"
         parts.append(f"{page}; {plural(rest, 'node')} left out: {nxt}" if rest else f"{page}; last page")
     return "\n".join(parts)
@@ -90,7 +77,7 @@ def node_fragment(ctx: ToolContext, doc: str, node: str) -> str:
 
 
 # A completion shows at most 100 values; work stops one value past that (more exist), so a
-# completion costs at most about one document's index, never the whole corpus.
+# completion costs about its answer: a bisection of each document's cached listing.
 COMPLETION_WORK = 101
 
 
@@ -100,17 +87,18 @@ def doc_ids(view: CorpusView, scopes: Scopes, prefix: str) -> list[str]:
 
 
 def node_ids(view: CorpusView, scopes: Scopes, prefix: str) -> list[str]:
-    """Ids ('doc#node') of the nodes `scopes` may read that start with `prefix` ('#' or '%23')."""
+    """Ids ('doc#node') of the nodes `scopes` may read that start with `prefix` ('#' or '%23'), in corpus
+    order, at most COMPLETION_WORK."""
     prefix = unquote(prefix)
     doc_part = prefix.split("#", 1)[0]
     docs = [doc_part] if "#" in prefix else doc_ids(view, scopes, doc_part)
     out: list[str] = []
     for doc_id in docs:
         try:
-            lines = view.document_index(doc_id, scopes)[1]
+            listed = view.document_listing(doc_id, scopes)
         except LookupError:  # unknown or hidden: nothing to offer
             continue
-        out += [line.id for line in lines if line.id.startswith(prefix)]
+        out += listed.ids_starting(prefix, COMPLETION_WORK - len(out))
         if len(out) >= COMPLETION_WORK:
             break
     return out

@@ -230,8 +230,8 @@ async def test_a_node_completion_costs_at_most_about_one_document(tmp_path: Path
         (corpus / f"d{d}.md").write_text(f"# Doc {d}\n\n" + "".join(f"## Part {i}\n\ntext\n\n" for i in range(200)))
     server = build_server(_settings(tmp_path, **{"objectgraph.corpus": str(corpus)}), transport="memory")
     built: list[str] = []
-    index = MemoryView.document_index
-    monkeypatch.setattr(MemoryView, "document_index", lambda view, doc, scopes: built.append(doc) or index(view, doc, scopes))
+    index = MemoryView.document_listing
+    monkeypatch.setattr(MemoryView, "document_listing", lambda view, doc, scopes: built.append(doc) or index(view, doc, scopes))
     async with mcp.Client(server) as client:
         ref = ResourceTemplateReference(type="ref/resource", uri="og://node/{id}")
         first = (await client.complete(ref, {"name": "id", "value": ""})).completion

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
 from ogmux.tools.objectgraph.model import version_key
 from ogmux.tools.objectgraph.snapshot import DocRecord, NodeRecord, Snapshot
+from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines, node_label
 
 __all__ = [
     "DocumentEntry",
+    "DocumentListing",
     "IndexLine",
     "document_changelog",
     "document_index",
+    "document_listing",
+    "index_row",
     "list_documents",
     "node_source",
     "node_version",
@@ -32,11 +39,61 @@ class DocumentEntry(BaseModel):
 
 
 class IndexLine(BaseModel):
+    """One visible node of a document's index (shared by every request of a snapshot and scope key: frozen)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: str
     type: str
     title: str
     dense: str
-    edges: list[str] = Field(default_factory=list)
+    edges: tuple[str, ...] = ()
+
+
+def index_row(line: IndexLine) -> str:
+    """The line's row in a page of the index: id, type, title and dense summary, then its visible edges."""
+    row = f"- {line.id} [{line.type}] {line.title}: {line.dense}"
+    return row + ("\n  " + ", ".join(line.edges) if line.edges else "")
+
+
+class DocumentListing:
+    """A document's index as one scope key sees it, built once per snapshot, scope key and document, so that a
+    completion costs a bisection and a page costs its own rows (rebuilding the index took 36-39 ms a call on
+    a 4,000-node document)."""
+
+    def __init__(self, entry: DocumentEntry, lines: Sequence[IndexLine]):
+        self.entry = entry
+        self.lines: tuple[IndexLine, ...] = tuple(lines)
+        order = sorted(range(len(self.lines)), key=lambda i: self.lines[i].id)
+        self._sorted = [self.lines[i].id for i in order]
+        self._order = order  # source position of each id of `_sorted`
+        self._tokens = [-1] * len(self.lines)  # tokens of each row, counted when a page first shows it
+
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """The first `limit` ids (in source order) that start with `prefix`."""
+        lo = bisect_left(self._sorted, prefix)
+        hi = bisect_right(self._sorted, prefix, lo, key=lambda s: s[: len(prefix)])
+        if hi - lo == len(self.lines):  # every line: no sort needed
+            return [x.id for x in self.lines[:limit]]
+        return [self.lines[i].id for i in sorted(self._order[lo:hi])[:limit]]
+
+    def row_tokens(self, i: int) -> int:
+        """cl100k tokens of line `i`'s row (`index_row`), counted once."""
+        n = self._tokens[i]
+        if n < 0:
+            n = self._tokens[i] = count_tokens(index_row(self.lines[i]))
+        return n
+
+    def page_end(self, first: int, budget: int) -> int:
+        """Where the page from line `first` ends: rows (and a line break each) up to `budget` tokens, at
+        least one row."""
+        used, end = 0, first
+        while end < len(self.lines):
+            used += self.row_tokens(end) + 1
+            if used > budget and end > first:
+                break
+            end += 1
+        return end
 
 
 def list_documents(snapshot: Snapshot, scopes: Scopes | None = None) -> list[DocumentEntry]:
@@ -55,9 +112,24 @@ def _documents(snapshot: Snapshot, caller: Scopes) -> list[DocumentEntry]:
     return out
 
 
+# Listings kept per snapshot: enough for a completion that walks 101 documents without evicting its own.
+LISTINGS_CACHED = 128
+
+
 def document_index(snapshot: Snapshot, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
     """A document's visible nodes with type, title, dense summary and visible edges."""
+    listed = document_listing(snapshot, doc, scopes)
+    return listed.entry, list(listed.lines)
+
+
+def document_listing(snapshot: Snapshot, doc: str, scopes: Scopes | None = None) -> DocumentListing:
+    """A document's visible index (`DocumentListing`), built once per snapshot, scope key and document."""
     caller = normalize_scopes(scopes)
+    key = (snapshot.key(caller), doc)
+    return snapshot.cached("listing", key, lambda: _listing(snapshot, doc, caller), size=LISTINGS_CACHED)
+
+
+def _listing(snapshot: Snapshot, doc: str, caller: Scopes) -> DocumentListing:
     d = snapshot.visible_doc(doc, caller)
     if d is None:
         raise NotFoundError("document", doc, "og://docs lists the documents you can read")
@@ -66,9 +138,10 @@ def document_index(snapshot: Snapshot, doc: str, scopes: Scopes | None = None) -
         n = snapshot.visible(nid, caller)
         if n is None:
             continue
-        edges = [f":{e.kind} {e.target}" for e in n.edges if snapshot.visible(e.target, caller)]
+        edges = tuple(f":{e.kind} {e.target}" for e in n.edges if snapshot.visible(e.target, caller))
         lines.append(IndexLine(id=n.id, type=n.type, title=n.title, dense=n.dense, edges=edges))
-    return DocumentEntry(id=d.id, title=d.title, version=visible_version(snapshot, d, caller), nodes=len(lines)), lines
+    entry = DocumentEntry(id=d.id, title=d.title, version=visible_version(snapshot, d, caller), nodes=len(lines))
+    return DocumentListing(entry, lines)
 
 
 def node_source(snapshot: Snapshot, ref: str, scopes: Scopes | None = None) -> str:

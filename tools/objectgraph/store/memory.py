@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ogmux.tools.objectgraph import listing
 from ogmux.tools.objectgraph.access import Scopes
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
-from ogmux.tools.objectgraph.listing import DocumentEntry, IndexLine
+from ogmux.tools.objectgraph.listing import DocumentEntry, DocumentListing, IndexLine
 from ogmux.tools.objectgraph.metadata import Complete
 from ogmux.tools.objectgraph.resolve import ResolveResult, resolve_context
 from ogmux.tools.objectgraph.search import SearchPage, search_index
@@ -45,6 +45,9 @@ class CorpusView(Protocol):
 
     def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]: ...
 
+    def document_listing(self, doc: str, scopes: Scopes | None = None) -> DocumentListing:
+        """The document's index with its completions and pages (`listing.DocumentListing`)."""
+
     def node_source(self, ref: str, scopes: Scopes | None = None) -> str: ...
 
     def changelog(self, doc: str, scopes: Scopes | None = None) -> list[dict[str, object]]: ...
@@ -71,6 +74,9 @@ class MemoryView:
 
     def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
         return listing.document_index(self.snapshot, doc, scopes)
+
+    def document_listing(self, doc: str, scopes: Scopes | None = None) -> DocumentListing:
+        return listing.document_listing(self.snapshot, doc, scopes)
 
     def node_source(self, ref: str, scopes: Scopes | None = None) -> str:
         return listing.node_source(self.snapshot, ref, scopes)

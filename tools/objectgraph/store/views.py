@@ -17,7 +17,7 @@ from ogmux.tools.objectgraph import listing
 from ogmux.tools.objectgraph.access import Scopes, normalize_scopes, scope_key
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.lexical import analyze
-from ogmux.tools.objectgraph.listing import DocumentEntry, IndexLine, node_version
+from ogmux.tools.objectgraph.listing import DocumentEntry, DocumentListing, IndexLine, node_version
 from ogmux.tools.objectgraph.metadata import Complete
 from ogmux.tools.objectgraph.resolve import ResolveResult, resolve_context
 from ogmux.tools.objectgraph.search import (
@@ -132,13 +132,17 @@ class StoreView:
             return list_visible_documents(conn, self.version, normalize_scopes(scopes))
 
     def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
+        listed = self.document_listing(doc, scopes)
+        return listed.entry, list(listed.lines)
+
+    def document_listing(self, doc: str, scopes: Scopes | None = None) -> DocumentListing:
         caller = normalize_scopes(scopes)
         with self.store.connection() as conn:
             f = Fetcher(conn, self.version, caller)
             f.doc_members(doc)
             f.edge_targets(f.doc_nodes[doc])
             snap = f.snapshot()
-        return listing.document_index(snap, doc, caller)
+        return listing.document_listing(snap, doc, caller)
 
     def node_source(self, ref: str, scopes: Scopes | None = None) -> str:
         caller = normalize_scopes(scopes)

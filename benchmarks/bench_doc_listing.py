@@ -1,0 +1,219 @@
+"""What a node-id completion and a page of a document's index cost, with the document's visible listing
+rebuilt on every call (`rebuild`, what each call did before listings were cached per snapshot and scope
+key) and cached (`cached`), A/B in the same run on a generated 4,000-node document (every fifth node
+admin-only; the reader sees 3,200):
+
+- completion: CPU per `og://node/{id}` completion (the resource's completion function), per prefix;
+- pages: CPU per `og://doc/big?start=N` page and for reading every page, following the next-page links
+  (`cached_cold`: the first reader of the snapshot, who builds the listing and counts the rows' tokens);
+- flood: another principal's `search_index` p50/max wall latency (40 sequential searches) alone, and while
+  one principal floods completions through the server's gate at the default rate limit (each full bucket
+  spent at once).
+
+Writes benchmarks/results/doc_listing.json (or --out) with the 1-minute load average next to each figure
+(the machine may be shared: CPU time is the figure to compare, wall time is noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Self
+
+import anyio
+from mcp.types import CompletionArgument, ResourceTemplateReference
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "results" / "doc_listing.json"
+sys.path.insert(0, str(REPO))
+
+from ogmux.server.app import build_server
+from ogmux.server.context import ToolContext
+from ogmux.server.documents import snapshot_for
+from ogmux.server.mcp_resources import objectgraph as og
+from ogmux.server.principal import principal_for
+from ogmux.server.settings import load_settings
+from ogmux.tools.objectgraph.snapshot import Snapshot
+
+NODES = 4000
+PREFIXES = ["", "big#", "big#s1", "big#s12", "big#s123", "big#s3999", "big#nope"]
+VARIANTS = ("rebuild", "cached")
+
+
+def _corpus(root: Path) -> None:
+    parts = ['<!-- og:meta id=big title="Big runbook" version=1.0 scope=public -->\n']
+    for i in range(NODES):
+        scope = "admin" if i % 5 == 4 else "public"
+        edge = f"\n:requires s{i - 1}\n" if i else " "
+        parts.append(
+            f"<!-- og:node id=s{i} type=steps scopes={scope}{edge}-->\n## Section {i} of the runbook\n\n"
+            f"Restart worker {i} when its queue holds more than {i * 10} jobs, then check the logs of pool {i}.\n\n"
+        )
+    (root / "big.og").write_text("".join(parts), encoding="utf-8")
+
+
+def _server(tmp: Path):
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    _corpus(corpus)
+    settings = load_settings(None, **{
+        "roles": {"admin": {}, "reader": {"tools": ["search_index", "resolve_context"], "scopes": ["public"]}},
+        "server.stdio_role": "reader",
+        "objectgraph.corpus": str(corpus),
+        "audit.sink": "off",
+    })  # fmt: skip
+    return settings, build_server(settings, transport="memory")
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+class _Variant:
+    """`rebuild`: the snapshot builds every listing it is asked for (its cache of listings bypassed, as
+    before); `cached`: listings are built once per scope key and document. Used as a context manager."""
+
+    def __init__(self, server, name: str):
+        self.snap = snapshot_for(ToolContext(principal=server.default_principal, state=server.state))
+        self.name = name
+
+    def __enter__(self) -> Self:
+        snap = self.snap
+        if self.name == "rebuild":
+            snap.cached = lambda name, key, build, size=16: (  # type: ignore[method-assign]
+                build() if name == "listing" else Snapshot.cached(snap, name, key, build, size)
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.snap.__dict__.pop("cached", None)
+
+    def cold(self) -> None:
+        """Drop the listings built so far (the next reader builds them again)."""
+        self.snap._caches.pop("listing", None)
+
+
+def completions(server, rounds: int = 20) -> dict[str, object]:
+    ctx = ToolContext(principal=server.default_principal, state=server.state)
+    og.complete_node(ctx, "id", "big#")  # the first build is not what a repeated completion costs
+    per_prefix = {}
+    for prefix in PREFIXES:
+        cpu = 0.0
+        for _ in range(rounds):
+            t = time.process_time()
+            values = og.complete_node(ctx, "id", prefix)
+            cpu += time.process_time() - t
+        per_prefix[prefix or "(empty)"] = {"cpu_ms": round(cpu / rounds * 1000, 3), "values": len(values)}
+    mean = statistics.mean(v["cpu_ms"] for v in per_prefix.values())  # type: ignore[misc]
+    return {"cpu_ms_mean": round(mean, 3), "by_prefix": per_prefix, "load1": _load()}
+
+
+def pages(server, variant: _Variant, cold: bool = False) -> dict[str, object]:
+    ctx = ToolContext(principal=server.default_principal, state=server.state)
+    if cold:  # the first reader of this snapshot pays the build and counts the rows' tokens
+        variant.cold()
+    start, cpu, count, chars = "", [], 0, 0
+    while True:
+        t = time.process_time()
+        text = og.doc(ctx, "big", start)
+        cpu.append(time.process_time() - t)
+        count, chars = count + 1, chars + len(text)
+        nxt = re.search(r"\?start=(\d+),", text)
+        if nxt is None:
+            break
+        start = nxt[1]
+    return {
+        "pages": count,
+        "chars": chars,
+        "cpu_ms_per_page": round(sum(cpu) / count * 1000, 3),
+        "cpu_ms_max_page": round(max(cpu) * 1000, 3),
+        "cpu_s_all_pages": round(sum(cpu), 3),
+        "load1": _load(),
+    }
+
+
+async def _searches(server, principal, n: int = 40) -> list[float]:
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        await server.run_tool("search_index", {"query": f"restart worker {i * 37} queue"}, principal)
+        out.append(time.perf_counter() - t)
+        await anyio.sleep(0.1)
+    return out
+
+
+async def flood(server, settings) -> dict[str, object]:
+    other = principal_for(settings, "other", "reader")
+    ref = ResourceTemplateReference(type="ref/resource", uri="og://node/{id}")
+    await _searches(server, other, 1)  # builds the search index of the snapshot
+    alone = await _searches(server, other)
+    outcomes = {"ok": 0, "refused": 0}
+    rate = settings.rate_limit
+
+    async def complete(i: int) -> None:
+        try:
+            await server._complete(ref, CompletionArgument(name="id", value=f"big#s{i % 400}"), None)
+            outcomes["ok"] += 1
+        except Exception:  # noqa: BLE001 - rate limited or busy: the flood goes on
+            outcomes["refused"] += 1
+
+    during: list[float] = []
+    cpu = time.process_time()
+    async with anyio.create_task_group() as tg:
+
+        async def measure() -> None:
+            during.extend(await _searches(server, other))
+
+        tg.start_soon(measure)
+        i = 0
+        while not during:  # every full refill of the bucket spent at once: the allowed rate, in bursts
+            for _ in range(rate.burst):
+                tg.start_soon(complete, i)
+                i += 1
+            await anyio.sleep(rate.burst / rate.rate)
+    cpu = time.process_time() - cpu
+
+    def ms(xs: list[float]) -> dict[str, float]:
+        return {"p50_ms": round(statistics.median(xs) * 1000, 2), "max_ms": round(max(xs) * 1000, 2)}
+
+    return {"alone": ms(alone), "during_flood": ms(during), "flood": outcomes, "cpu_s": round(cpu, 3), "load1": _load()}
+
+
+async def main(out: Path) -> None:
+    result: dict[str, object] = {"nodes": NODES, "visible_to_reader": NODES - NODES // 5}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, server = _server(Path(tmp))
+        try:
+            result["completion"] = {}
+            for name in (*VARIANTS, *VARIANTS):  # interleaved twice; the second run of each is kept
+                with _Variant(server, name):
+                    result["completion"][name] = completions(server)  # type: ignore[index]
+            print("completion", result["completion"], flush=True)
+            runs = [("rebuild", False), ("cached_cold", True), ("rebuild", False), ("cached", False)]
+            result["pages"] = {}
+            for name, cold in runs:
+                with _Variant(server, name.split("_")[0]) as variant:
+                    result["pages"][name] = pages(server, variant, cold)  # type: ignore[index]
+            print("pages", result["pages"], flush=True)
+            result["flood"] = {}
+            for name in VARIANTS:
+                with _Variant(server, name):
+                    result["flood"][name] = await flood(server, settings)  # type: ignore[index]
+                print("flood", name, result["flood"][name], flush=True)  # type: ignore[index]
+        finally:
+            await server.state.aclose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    anyio.run(main, parser.parse_args().out)
