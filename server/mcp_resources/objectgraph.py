@@ -53,8 +53,7 @@ def doc(ctx: ToolContext, doc: str, start: str = "") -> str:
     end = listed.page_end(first, INDEX_PAGE_TOKENS)
     shown = listed.lines[first:end]
     rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})", *map(index_row, shown)]
-    flagged = [(entry.id, "title", entry.title)] + [(x.id, "index", f"{x.title}\n{x.dense}") for x in shown]
-    warnings = flag_lines(flagged)
+    warnings = flag_lines([(entry.id, "title", entry.title)]) + [w for i in range(first, end) if (w := listed.row_warning(i))]
     parts = [fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings]
     if first or end < total:
         page = f"nodes {first + 1}-{end} of {total} ({INDEX_PAGE_TOKENS}-token pages)"

@@ -68,6 +68,7 @@ class DocumentListing:
         self._sorted = [self.lines[i].id for i in order]
         self._order = order  # source position of each id of `_sorted`
         self._tokens = [-1] * len(self.lines)  # tokens of each row, counted when a page first shows it
+        self._warnings: list[str | None] = [None] * len(self.lines)  # and its warning line, scanned then
 
     def ids_starting(self, prefix: str, limit: int) -> list[str]:
         """The first `limit` ids (in source order) that start with `prefix`."""
@@ -83,6 +84,15 @@ class DocumentListing:
         if n < 0:
             n = self._tokens[i] = count_tokens(index_row(self.lines[i]))
         return n
+
+    def row_warning(self, i: int) -> str:
+        """The warning line for instruction-like text in line `i`'s title or dense summary ('' if none),
+        scanned once."""
+        w = self._warnings[i]
+        if w is None:
+            x = self.lines[i]
+            w = self._warnings[i] = "".join(flag_lines([(x.id, "index", f"{x.title}\n{x.dense}")]))
+        return w
 
     def page_end(self, first: int, budget: int) -> int:
         """Where the page from line `first` ends: rows (and a line break each) up to `budget` tokens, at
