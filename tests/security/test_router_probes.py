@@ -17,6 +17,7 @@ import mcp
 import numpy as np
 import pytest
 
+from ogmux.router import core
 from ogmux.router.backends import Delta
 from ogmux.router.calibration import fit_threshold
 from ogmux.router.config import RouterConfig
@@ -208,3 +209,21 @@ async def test_an_upstream_error_body_is_not_shown_to_later_callers() -> None:
     for res in (listed, routed):
         text = res.content[0].text + json.dumps(res.structured_content)
         assert "SECRET-42" not in text and "HTTP 500" in text, text
+
+
+async def test_a_prompt_is_counted_off_the_event_loop(wire: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counting a 3.9 MB prompt takes about 2 s of CPU; on the event loop it stalled every request of
+    # every principal for that long (2,029 ms measured), as often as one token may call route_model.
+    loop_thread, counted_on = threading.get_ident(), []
+
+    def spy(messages: list) -> int:
+        counted_on.append(threading.get_ident())
+        return real(messages)
+
+    real = core.count_message_tokens
+    monkeypatch.setattr(core, "count_message_tokens", spy)
+    async with connect(f"{wire}/v1", budget=1000.0) as client:
+        routed = await client.call_tool("route_model", {"messages": _chat()["messages"]})
+        chat = await client.call_tool("chat", _chat())
+    assert not routed.is_error and not chat.is_error, (routed.content, chat.content)
+    assert len(counted_on) == 2 and loop_thread not in counted_on
