@@ -137,13 +137,22 @@ class Router:
     def models(self) -> list[ModelStatus]:
         return self.pool.status()
 
-    def decide(self, request: ChatRequest, role: str = "") -> Decision:
-        """Pick model and replica for `request` from the current pool state, with the full explanation."""
+    async def decide_async(self, request: ChatRequest, role: str = "") -> Decision:
+        """`decide`, with the prompt counted on a worker thread: a 4 MB prompt takes seconds of CPU to
+        count, which on the event loop would stall every other request."""
+        tokens = await asyncio.to_thread(count_message_tokens, request.messages)
+        return self.decide(request, role, tokens)
+
+    def decide(self, request: ChatRequest, role: str = "", prompt_tokens: int | None = None) -> Decision:
+        """Pick model and replica for `request` from the current pool state, with the full explanation;
+        the prompt is counted here unless `prompt_tokens` is given."""
         t0 = time.perf_counter()
         policy = request.policy or self.config.default_policy
         if policy not in _POLICIES:
             raise UnknownPolicyError(f"unknown policy {policy!r}; choose one of {list(_POLICIES)}")
-        inp = RouteInput(request, role, count_message_tokens(request.messages), self.ledger.remaining_usd(role))
+        if prompt_tokens is None:
+            prompt_tokens = count_message_tokens(request.messages)
+        inp = RouteInput(request, role, prompt_tokens, self.ledger.remaining_usd(role))
         backends, filters = apply_filters(self.config, self.pool, inp)
         # A calibration file without a `source` is named by its file name: callers never see server paths.
         source = self.config.calibration_path.name if self.config.calibration_path else ""
@@ -199,7 +208,7 @@ class Router:
         or is cancelled after it started is charged for the prompt and what arrived. Until then the
         role's budget holds the call's largest estimate, so concurrent calls cannot overspend it.
         """
-        decision = self.decide(request, role)
+        decision = await self.decide_async(request, role)
         plan = self._plan(decision, request)
         held = max(cost_usd(r.backend, decision.prompt_tokens, request.max_tokens * request.n) for r in plan)
         self.ledger.hold(role, held)
