@@ -227,3 +227,23 @@ async def test_a_prompt_is_counted_off_the_event_loop(wire: str, monkeypatch: py
         chat = await client.call_tool("chat", _chat())
     assert not routed.is_error and not chat.is_error, (routed.content, chat.content)
     assert len(counted_on) == 2 and loop_thread not in counted_on
+
+
+async def test_a_prompt_is_scored_off_the_event_loop(wire: str) -> None:
+    # The quality predictor took 2.0 s of CPU on a 3.9 MB prompt, on the event loop too.
+    scored_on = []
+
+    class Spy(QualityPredictor):
+        def predict(self, prompt: str) -> float:
+            scored_on.append(threading.get_ident())
+            return super().predict(prompt)
+
+    predictor = Spy().fit(["prove the series converges", "say hello"] * 5, [1, 0] * 5)
+    config = RouterConfig(backends=[{"name": "m", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1"]}])
+    router = Router(config, predictor=predictor)
+    await router.start()
+    try:
+        decision = await router.decide_async(ChatRequest(messages=_chat()["messages"], policy="cost_quality"))
+    finally:
+        await router.aclose()
+    assert decision.predictor_score is not None and scored_on and threading.get_ident() not in scored_on
