@@ -137,26 +137,30 @@ class Router:
     def models(self) -> list[ModelStatus]:
         return self.pool.status()
 
-    async def decide_async(self, request: ChatRequest, role: str = "") -> Decision:
-        """`decide`, with the prompt counted on a worker thread: a 4 MB prompt takes seconds of CPU to
-        count, which on the event loop would stall every other request."""
-        tokens = await asyncio.to_thread(count_message_tokens, request.messages)
-        return self.decide(request, role, tokens)
+    def _measure(self, request: ChatRequest, policy: str) -> tuple[int, float | None]:
+        """The prompt's tokens and, for the policies that use it, the predictor's score of the prompt."""
+        uses_score = self.predictor is not None and policy != "static"
+        return count_message_tokens(request.messages), self.predictor.predict(request.prompt()) if uses_score else None
 
-    def decide(self, request: ChatRequest, role: str = "", prompt_tokens: int | None = None) -> Decision:
+    async def decide_async(self, request: ChatRequest, role: str = "") -> Decision:
+        """`decide`, with the prompt measured on a worker thread: counting and scoring a 4 MB prompt
+        takes seconds of CPU, which on the event loop would stall every other request."""
+        measured = await asyncio.to_thread(self._measure, request, request.policy or self.config.default_policy)
+        return self.decide(request, role, measured)
+
+    def decide(self, request: ChatRequest, role: str = "", measured: tuple[int, float | None] | None = None) -> Decision:
         """Pick model and replica for `request` from the current pool state, with the full explanation;
-        the prompt is counted here unless `prompt_tokens` is given."""
+        the prompt is measured here unless `measured` (from `_measure`) is given."""
         t0 = time.perf_counter()
         policy = request.policy or self.config.default_policy
         if policy not in _POLICIES:
             raise UnknownPolicyError(f"unknown policy {policy!r}; choose one of {list(_POLICIES)}")
-        if prompt_tokens is None:
-            prompt_tokens = count_message_tokens(request.messages)
+        prompt_tokens, score = measured or self._measure(request, policy)
         inp = RouteInput(request, role, prompt_tokens, self.ledger.remaining_usd(role))
         backends, filters = apply_filters(self.config, self.pool, inp)
         # A calibration file without a `source` is named by its file name: callers never see server paths.
         source = self.config.calibration_path.name if self.config.calibration_path else ""
-        sel = select(policy, self.config, self.pool, inp, backends, self.predictor, self.calibration, source)
+        sel = select(policy, self.config, self.pool, inp, backends, score, self.calibration, source)
         return Decision(
             policy=policy,
             prompt_tokens=inp.prompt_tokens,

@@ -163,13 +163,14 @@ def select(
     pool: Pool,
     inp: RouteInput,
     backends: list[BackendConfig],
-    predictor: Predictor | None,
+    p: float | None,
     calibration: Calibration | None,
     calibration_source: str,
 ) -> Selection:
-    """Run one selection policy over the filtered backends."""
+    """Run one selection policy over the filtered backends; `p` is the predictor's score of the prompt
+    (None without a predictor; the static policy ignores it)."""
     req = inp.request
-    p = predictor.predict(req.prompt()) if predictor is not None and policy in ("cost_quality", "cascade", "load") else None
+    p = None if policy == "static" else p
     cands = _score_all(config, pool, inp, backends, p)
     by_name = {b.name: b for b in backends}
 
@@ -202,7 +203,7 @@ def select(
         return Selection(cands, b.name, _best_replica(cands, b.name).replica, "no rule matched: cheapest eligible", p)
 
     # cascade
-    if predictor is None or calibration is None:
+    if p is None or calibration is None:
         raise NoCandidateError(
             "the cascade policy needs router.predictor_path and router.calibration_path "
             "(create them with `ogmux router train` and `ogmux router calibrate`), or choose another policy"
