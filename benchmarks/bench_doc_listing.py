@@ -1,17 +1,20 @@
-"""What a node-id completion and a page of a document's index cost, with the document's visible listing
-rebuilt on every call (`rebuild`, what each call did before listings were cached per snapshot and scope
-key) and cached (`cached`), A/B in the same run on a generated 4,000-node document (every fifth node
-admin-only; the reader sees 3,200):
+"""What a node-id completion and a page of a document's index cost, A/B in the same run on a generated
+4,000-node document (every fifth node admin-only; the reader sees 3,200):
 
-- completion: CPU per `og://node/{id}` completion (the resource's completion function), per prefix;
-- pages: CPU per `og://doc/big?start=N` page and for reading every page, following the next-page links
-  (`cached_cold`: the first reader of the snapshot, who builds the listing and counts the rows' tokens);
-- flood: another principal's `search_index` p50/max wall latency (40 sequential searches) alone, and while
-  one principal floods completions through the server's gate at the default rate limit (each full bucket
-  spent at once).
+- `before`: the code of BEFORE (the last commit before listings were cached), loaded from git: every
+  completion and page built the document's whole visible index;
+- `rebuild`: today's code with the snapshot's cache of listings bypassed (a listing built per call);
+- `cached`: today's code, a listing built once per snapshot, scope key and document.
+
+Measured: CPU per `og://node/{id}` completion (the resource's completion function), per prefix; CPU per
+`og://doc/big?start=N` page and for reading every page following the next-page links (`cached_cold`: the
+first reader of the snapshot, who builds the listing and counts the rows' tokens); another principal's
+`search_index` p50/p90/max wall latency (40 sequential searches) alone, and while one principal floods
+completions through the server's gate at the default rate limit (each full bucket spent at once).
 
 Writes benchmarks/results/doc_listing.json (or --out) with the 1-minute load average next to each figure
-(the machine may be shared: CPU time is the figure to compare, wall time is noisy).
+(the machine may be shared: CPU time is the figure to compare, wall time is noisy). Without git (or the
+commit), `before` is left out and the JSON says so.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Self
 
 import anyio
@@ -41,10 +47,11 @@ from ogmux.server.mcp_resources import objectgraph as og
 from ogmux.server.principal import principal_for
 from ogmux.server.settings import load_settings
 from ogmux.tools.objectgraph.snapshot import Snapshot
+from ogmux.tools.objectgraph.store import MemoryView
 
 NODES = 4000
 PREFIXES = ["", "big#", "big#s1", "big#s12", "big#s123", "big#s3999", "big#nope"]
-VARIANTS = ("rebuild", "cached")
+BEFORE = "9d1fa23"
 
 
 def _corpus(root: Path) -> None:
@@ -76,39 +83,66 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-class _Variant:
-    """`rebuild`: the snapshot builds every listing it is asked for (its cache of listings bypassed, as
-    before); `cached`: listings are built once per scope key and document. Used as a context manager."""
+def _before() -> tuple[ModuleType, ModuleType] | None:
+    """The listing module and the og:// resource module of BEFORE, loaded from git (None without either)."""
+    out = []
+    for name, path in (("before_listing", "tools/objectgraph/listing.py"),
+                       ("before_resources", "server/mcp_resources/objectgraph.py")):  # fmt: skip
+        try:
+            show = ["git", "-C", str(REPO), "show", f"{BEFORE}:{path}"]
+            source = subprocess.run(show, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        module = sys.modules[name] = ModuleType(name)
+        exec(compile(source, f"{BEFORE}:{path}", "exec"), module.__dict__)  # noqa: S102 - the project's own code
+        out.append(module)
+    return out[0], out[1]
 
-    def __init__(self, server, name: str):
+
+class _Variant:
+    """One variant (see the module docstring), set up on the server while used as a context manager."""
+
+    def __init__(self, server, name: str, before: tuple[ModuleType, ModuleType] | None):
+        self.server, self.name = server, name
         self.snap = snapshot_for(ToolContext(principal=server.default_principal, state=server.state))
-        self.name = name
+        self.og: ModuleType = before[1] if name == "before" and before else og
+        self._listing = before[0] if name == "before" and before else None
+        self._specs = server.resource_specs
 
     def __enter__(self) -> Self:
-        snap = self.snap
+        snap, old = self.snap, self._listing
         if self.name == "rebuild":
             snap.cached = lambda name, key, build, size=16: (  # type: ignore[method-assign]
                 build() if name == "listing" else Snapshot.cached(snap, name, key, build, size)
             )
+        if old is not None:
+            MemoryView.document_index = lambda view, doc, scopes=None: old.document_index(view.snapshot, doc, scopes)  # type: ignore[method-assign]
+            self.server.resource_specs = [replace(s, complete=self.og.complete_node) if s.uri == "og://node/{id}" else s
+                                          for s in self._specs]  # fmt: skip
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.snap.__dict__.pop("cached", None)
+        MemoryView.document_index = _DOCUMENT_INDEX  # type: ignore[method-assign]
+        self.server.resource_specs = self._specs
 
     def cold(self) -> None:
         """Drop the listings built so far (the next reader builds them again)."""
         self.snap._caches.pop("listing", None)
 
 
-def completions(server, rounds: int = 20) -> dict[str, object]:
+_DOCUMENT_INDEX = MemoryView.document_index
+
+
+def completions(server, variant: _Variant, rounds: int = 20) -> dict[str, object]:
     ctx = ToolContext(principal=server.default_principal, state=server.state)
-    og.complete_node(ctx, "id", "big#")  # the first build is not what a repeated completion costs
+    variant.og.complete_node(ctx, "id", "big#")  # the first build is not what a repeated completion costs
     per_prefix = {}
     for prefix in PREFIXES:
         cpu = 0.0
         for _ in range(rounds):
             t = time.process_time()
-            values = og.complete_node(ctx, "id", prefix)
+            values = variant.og.complete_node(ctx, "id", prefix)
             cpu += time.process_time() - t
         per_prefix[prefix or "(empty)"] = {"cpu_ms": round(cpu / rounds * 1000, 3), "values": len(values)}
     mean = statistics.mean(v["cpu_ms"] for v in per_prefix.values())  # type: ignore[misc]
@@ -122,7 +156,7 @@ def pages(server, variant: _Variant, cold: bool = False) -> dict[str, object]:
     start, cpu, count, chars = "", [], 0, 0
     while True:
         t = time.process_time()
-        text = og.doc(ctx, "big", start)
+        text = variant.og.doc(ctx, "big", start)
         cpu.append(time.process_time() - t)
         count, chars = count + 1, chars + len(text)
         nxt = re.search(r"\?start=(\d+),", text)
@@ -193,20 +227,22 @@ async def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings, server = _server(Path(tmp))
         try:
+            before = _before()
+            variants = ("before", "rebuild", "cached") if before else ("rebuild", "cached")
+            result["before"] = BEFORE if before else f"left out: git show {BEFORE} failed"
             result["completion"] = {}
-            for name in (*VARIANTS, *VARIANTS):  # interleaved twice; the second run of each is kept
-                with _Variant(server, name):
-                    result["completion"][name] = completions(server)  # type: ignore[index]
+            for name in (*variants, *variants):  # interleaved twice; the second run of each is kept
+                with _Variant(server, name, before) as variant:
+                    result["completion"][name] = completions(server, variant)  # type: ignore[index]
             print("completion", result["completion"], flush=True)
-            runs = [("rebuild", False), ("cached_cold", True), ("rebuild", False), ("cached", False)]
             result["pages"] = {}
-            for name, cold in runs:
-                with _Variant(server, name.split("_")[0]) as variant:
-                    result["pages"][name] = pages(server, variant, cold)  # type: ignore[index]
+            for name in (*variants, "cached_cold", *variants):
+                with _Variant(server, name.split("_")[0], before) as variant:
+                    result["pages"][name] = pages(server, variant, name.endswith("cold"))  # type: ignore[index]
             print("pages", result["pages"], flush=True)
             result["flood"] = {}
-            for name in VARIANTS:
-                with _Variant(server, name):
+            for name in variants:
+                with _Variant(server, name, before):
                     result["flood"][name] = await flood(server, settings)  # type: ignore[index]
                 print("flood", name, result["flood"][name], flush=True)  # type: ignore[index]
         finally:

@@ -47,11 +47,11 @@ def doc(ctx: ToolContext, doc: str, start: str = "") -> str:
     line says how many visible nodes are left out and where the next page starts."""
     first = _start(start)
     listed = view_for(ctx).document_listing(unquote(doc), caller_scopes(ctx))
-    entry, total = listed.entry, len(listed.lines)
+    entry, total = listed.entry, len(listed)
     if first >= total:
         raise ValueError(f"start={first} is past the end: {entry.id} has {plural(total, 'node')} you can read")
     end = listed.page_end(first, INDEX_PAGE_TOKENS)
-    shown = listed.lines[first:end]
+    shown = listed.lines(first, end)
     rows = [f"# {entry.title} ({entry.id} v{entry.version}, {plural(entry.nodes, 'node')})", *map(index_row, shown)]
     warnings = flag_lines([(entry.id, "title", entry.title)]) + [w for i in range(first, end) if (w := listed.row_warning(i))]
     parts = [fence("\n".join(rows), f"index {entry.id}@{entry.version}"), *warnings]

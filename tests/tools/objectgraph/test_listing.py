@@ -59,11 +59,11 @@ def test_a_listing_is_built_once_per_snapshot_scope_key_and_document(builds: lis
 def test_two_roles_get_different_listings(builds: list) -> None:
     snap = _snapshot()
     reader, admin = document_listing(snap, "d", READER), document_listing(snap, "d", ADMIN)
-    assert [x.id for x in admin.lines] == [f"d#s{i}" for i in range(60)]
-    assert [x.id for x in reader.lines] == [f"d#s{i}" for i in range(60) if i % 3 != 2]
+    assert [x.id for x in admin.lines()] == [f"d#s{i}" for i in range(60)]
+    assert [x.id for x in reader.lines()] == [f"d#s{i}" for i in range(60) if i % 3 != 2]
     assert reader.entry.nodes == 40 and admin.entry.nodes == 60
     assert "d#s2" not in reader.ids_starting("d#s", 101) and "d#s2" in admin.ids_starting("d#s", 101)
-    assert reader.lines[2].edges == () and admin.lines[2].edges == (":requires d#s1",)  # d#s3 requires hidden s2
+    assert reader.line(2).edges == () and admin.line(3).edges == (":requires d#s2",)  # d#s3 requires hidden s2
     assert document_listing(snap, "d", READER) is reader and document_listing(snap, "d", ADMIN) is admin
     assert len(builds) == 2
 
@@ -96,7 +96,7 @@ def test_a_row_warning_names_instruction_like_text_of_its_title_or_summary() -> 
 @given(prefix=st.text(alphabet="ds#0123456789x", max_size=7), limit=st.integers(1, 30))
 def test_completions_bisect_to_what_a_scan_finds(prefix: str, limit: int) -> None:
     listed = document_listing(SNAP, "d", READER)
-    assert listed.ids_starting(prefix, limit) == [x.id for x in listed.lines if x.id.startswith(prefix)][:limit]
+    assert listed.ids_starting(prefix, limit) == [x.id for x in listed.lines() if x.id.startswith(prefix)][:limit]
 
 
 @settings(max_examples=100, deadline=None)
@@ -104,7 +104,7 @@ def test_completions_bisect_to_what_a_scan_finds(prefix: str, limit: int) -> Non
 def test_a_page_ends_where_counting_its_rows_ends(first: int, budget: int) -> None:
     listed = document_listing(SNAP, "d", READER)
     used, end = 0, first
-    for line in listed.lines[first:]:
+    for line in listed.lines(first):
         used += count_tokens(index_row(line)) + 1
         if used > budget and end > first:
             break

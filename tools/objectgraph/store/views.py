@@ -133,7 +133,7 @@ class StoreView:
 
     def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
         listed = self.document_listing(doc, scopes)
-        return listed.entry, list(listed.lines)
+        return listed.entry, listed.lines()
 
     def document_listing(self, doc: str, scopes: Scopes | None = None) -> DocumentListing:
         caller = normalize_scopes(scopes)
