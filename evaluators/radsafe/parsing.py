@@ -23,12 +23,16 @@ from ogmux.evaluators.radsafe.model import LETTERS
 __all__ = ["JUDGE_SYSTEM", "Complete", "ParseResult", "judge_answer", "parse_answer"]
 
 _THINK_END = re.compile(r"(?:</think>|<\|return\|>|<channel\|>)", re.IGNORECASE)
-_BARE = re.compile(r"^\s*[\(\[]?\s*([A-E])\s*[\)\]\.:]?\s*$")
+# Runs of whitespace are possessive (`\s*+`): what follows each run starts with a non-space, so giving
+# whitespace back can never help, and `re` would otherwise try every split of a long run between the
+# adjacent runs ("answer" and 400 spaces took 14 s, holding the interpreter lock).
+_BARE = re.compile(r"^\s*+[\(\[]?\s*+([A-E])\s*+[\)\]\.:]?\s*+$")
 _EXPLICIT = re.compile(
-    r"(?:final\s+answer|correct\s+answer|correct\s+option|the\s+answer|answer|option|choice)\s*(?:is|would\s+be|:|=|-)?\s*"
-    r"[:\-]?\s*[\(\[\"']?\s*([A-E])\b(?![\-'])",
+    r"(?:final\s+answer|correct\s+answer|correct\s+option|the\s+answer|answer|option|choice)\s*+"
+    r"(?:is|would\s+be|:|=|-)?\s*+[:\-]?\s*+[\(\[\"']?\s*+([A-E])\b(?![\-'])",
     re.IGNORECASE,
 )
+_COERCE = re.compile(r"ANSWER\s*+[:=]?\s*+\(?([A-E])\b")
 _HEDGE = re.compile(
     r"\b(?:cannot|can't|can\s+not|unable\s+to)\s+(?:be\s+)?(?:determine|decide|answer|choose|select|tell)|"
     r"\bnot\s+(?:sure|certain|enough\s+information)\b|\binsufficient\s+(?:information|evidence|data)\b|"
@@ -54,12 +58,18 @@ def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
 
 
+def _braced(text: str) -> str | None:
+    """From the first "{" to the last "}" (what `\\{.*\\}` finds, without its quadratic backtracking)."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else None
+
+
 def _from_json(text: str) -> tuple[bool, str | None]:
-    m = re.search(r"\{.*\}", text, re.DOTALL)
-    if not m:
+    braced = _braced(text)
+    if braced is None:
         return False, None
     try:
-        obj = json.loads(m.group(0))
+        obj = json.loads(braced)
     except json.JSONDecodeError:
         return False, None
     if not isinstance(obj, dict):
@@ -119,7 +129,7 @@ def _coerce_letter(value: Any) -> str | None:
     v = value.strip().upper()
     if v in LETTERS:
         return v
-    m = re.search(r"ANSWER\s*[:=]?\s*\(?([A-E])\b", v)
+    m = _COERCE.search(v)
     return m.group(1) if m else None
 
 
@@ -148,8 +158,7 @@ async def judge_answer(
             reply = complete(messages)
             if inspect.isawaitable(reply):
                 reply = await reply
-            found = re.search(r"\{.*\}", str(reply), re.DOTALL)
-            verdict = json.loads(found.group(0) if found else str(reply))
+            verdict = json.loads(_braced(str(reply)) or str(reply))
             if not isinstance(verdict, dict):
                 raise TypeError("verdict is not a JSON object")
         except Exception as exc:  # noqa: BLE001  (any judge failure is retried, then recorded)
