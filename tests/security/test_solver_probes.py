@@ -58,3 +58,17 @@ async def test_extreme_limits_are_capped_or_refused_not_internal_errors(limits: 
     assert "internal error" not in text and "Traceback" not in text, text
     if not res.is_error:
         assert res.structured_content["values"]["x"] == 3.0
+
+
+# A ROWS section repeated inside COLUMNS: HiGHS's MPS reader logs a message with bytes that are not
+# UTF-8 (the text has none), which failed the call with a codec error instead of saying what is wrong.
+GARBLED_MPS = (
+    "NAME t\nROWS\n N obj\n L c1\nCOLUMNS\n    MARKER 'MARKER' 'INTORG'\n    x o t\nROWS\n N obj\n L c1bj -1 c1 1\n"
+    "    MARKER 'MARKER' 'INTEND'\nRHS\n    RHS c1 1\nRANGES\n    RNG c1 5\nBOUNDS\n UP BND x1e25\n SC BND x 3\nENDATA\n"
+)
+
+
+async def test_a_reader_message_that_is_not_utf8_is_a_model_error() -> None:
+    res = await solve({"model_text": GARBLED_MPS, "model_format": "mps"})
+    text = res.content[0].text
+    assert res.is_error and text.startswith("solve_milp: model_text") and "codec" not in text, text
