@@ -381,6 +381,9 @@ def _read_model(path: Path, source: str, config: SolverConfig) -> highspy.Highs:
     h.cbLogging.subscribe(collect)
     try:
         status = h.readModel(str(path))
+    except UnicodeDecodeError:
+        # HiGHS logged bytes that are not UTF-8 about text that is (malformed input confuses its reader)
+        status = highspy.HighsStatus.kError
     finally:
         h.cbLogging.unsubscribe(collect)
         h.setOptionValue("output_flag", False)
