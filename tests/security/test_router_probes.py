@@ -247,3 +247,19 @@ async def test_a_prompt_is_scored_off_the_event_loop(wire: str) -> None:
     finally:
         await router.aclose()
     assert decision.predictor_score is not None and scored_on and threading.get_ident() not in scored_on
+
+
+async def test_a_session_key_is_the_callers_own(wire: str) -> None:
+    # Affinity shows in route_model's candidates: another principal naming the same session key learnt
+    # that it was in use, and steered its calls to the replica of its choice.
+    config = RouterConfig(backends=[{"name": "m", "kind": "openai", "model": "ok", "replicas": [f"{wire}/v1"]}])
+    router = Router(config)
+    await router.start()
+    try:
+        request = ChatRequest(messages=_chat()["messages"], session="alice-review-7", max_tokens=3)
+        await router.chat(request, "alice", "r")
+        mine = await router.decide_async(request, "r", "alice")
+        theirs = await router.decide_async(request, "r", "mallory")
+    finally:
+        await router.aclose()
+    assert mine.candidates[0].affinity and not theirs.candidates[0].affinity
