@@ -142,21 +142,28 @@ class Router:
         uses_score = self.predictor is not None and policy != "static"
         return count_message_tokens(request.messages), self.predictor.predict(request.prompt()) if uses_score else None
 
-    async def decide_async(self, request: ChatRequest, role: str = "") -> Decision:
+    async def decide_async(self, request: ChatRequest, role: str = "", principal: str = "") -> Decision:
         """`decide`, with the prompt measured on a worker thread: counting and scoring a 4 MB prompt
         takes seconds of CPU, which on the event loop would stall every other request."""
         measured = await asyncio.to_thread(self._measure, request, request.policy or self.config.default_policy)
-        return self.decide(request, role, measured)
+        return self.decide(request, role, measured, principal)
 
-    def decide(self, request: ChatRequest, role: str = "", measured: tuple[int, float | None] | None = None) -> Decision:
+    def decide(
+        self,
+        request: ChatRequest,
+        role: str = "",
+        measured: tuple[int, float | None] | None = None,
+        principal: str = "",
+    ) -> Decision:
         """Pick model and replica for `request` from the current pool state, with the full explanation;
-        the prompt is measured here unless `measured` (from `_measure`) is given."""
+        the prompt is measured here unless `measured` (from `_measure`) is given. A `session` key is
+        the principal's own: another principal's equal key neither shows nor follows its affinity."""
         t0 = time.perf_counter()
         policy = request.policy or self.config.default_policy
         if policy not in _POLICIES:
             raise UnknownPolicyError(f"unknown policy {policy!r}; choose one of {list(_POLICIES)}")
         prompt_tokens, score = measured or self._measure(request, policy)
-        inp = RouteInput(request, role, prompt_tokens, self.ledger.remaining_usd(role))
+        inp = RouteInput(request, role, prompt_tokens, self.ledger.remaining_usd(role), principal)
         backends, filters = apply_filters(self.config, self.pool, inp)
         # A calibration file without a `source` is named by its file name: callers never see server paths.
         source = self.config.calibration_path.name if self.config.calibration_path else ""
@@ -212,7 +219,7 @@ class Router:
         or is cancelled after it started is charged for the prompt and what arrived. Until then the
         role's budget holds the call's largest estimate, so concurrent calls cannot overspend it.
         """
-        decision = await self.decide_async(request, role)
+        decision = await self.decide_async(request, role, principal)
         plan = self._plan(decision, request)
         held = max(cost_usd(r.backend, decision.prompt_tokens, request.max_tokens * request.n) for r in plan)
         self.ledger.hold(role, held)
@@ -358,7 +365,7 @@ class Router:
         self, req: ChatRequest, decision: Decision, r: Replica, comp: Completion, attempts: list[Attempt], principal: str, role: str
     ) -> ChatResult:
         usage = self._charge(decision, r, comp, principal, role)
-        self.pool.remember(r.backend.name, req.session, r.url)
+        self.pool.remember(r.backend.name, principal, req.session, r.url)
         if comp.routed_experts:
             for counts in comp.routed_experts:
                 self.pool.record_experts(r.backend.name, counts)

@@ -39,6 +39,7 @@ class RouteInput:
     role: str
     prompt_tokens: int
     remaining_budget_usd: float | None
+    principal: str = ""
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _score_all(config: RouterConfig, pool: Pool, inp: RouteInput, backends: list
     for b in backends:
         q = _expected_quality(b, p)
         cost = est_cost(b, inp)
-        sticky = pool.affinity(b.name, req.session)
+        sticky = pool.affinity(b.name, inp.principal, req.session)
         for r in pool.replicas[b.name]:
             if not r.available():
                 continue

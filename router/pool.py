@@ -148,7 +148,7 @@ class Pool:
             b.name: [Replica(b, u, config, store) for u in b.replicas] for b in config.backends
         }
         self.expert_usage: dict[str, Counter[str]] = {}
-        self._affinity: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._affinity: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # (model, principal, session)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -238,13 +238,13 @@ class Pool:
         if not isinstance(metrics, BaseException) and metrics.status_code == 200:
             r.observe(parse_metrics(metrics.text, r.backend.model))
 
-    def affinity(self, backend: str, session: str) -> str | None:
-        return self._affinity.get((backend, session)) if session else None
+    def affinity(self, backend: str, principal: str, session: str) -> str | None:
+        return self._affinity.get((backend, principal, session)) if session else None
 
-    def remember(self, backend: str, session: str, url: str) -> None:
+    def remember(self, backend: str, principal: str, session: str, url: str) -> None:
         if not session:
             return
-        key = (backend, session)
+        key = (backend, principal, session)
         self._affinity[key] = url
         self._affinity.move_to_end(key)
         while len(self._affinity) > _AFFINITY_SLOTS:

@@ -59,7 +59,7 @@ class RouteOutput(BaseModel):
 
 async def route_model(args: RouteInput, ctx: ToolContext) -> RouteOutput:
     router = await router_for(ctx)
-    return RouteOutput(decision=await router.decide_async(args.request(), ctx.principal.role), detail=args.detail)
+    return RouteOutput(decision=await router.decide_async(args.request(), ctx.principal.role, ctx.principal.id), detail=args.detail)
 
 
 def _candidate(c: CandidateScore, replica: bool) -> str:
