@@ -5,6 +5,9 @@ are refused, naming the field; infinity is said with null (bounds) and nothing e
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import mcp
 import pytest
 
@@ -72,3 +75,33 @@ async def test_a_reader_message_that_is_not_utf8_is_a_model_error() -> None:
     res = await solve({"model_text": GARBLED_MPS, "model_format": "mps"})
     text = res.content[0].text
     assert res.is_error and text.startswith("solve_milp: model_text") and "codec" not in text, text
+
+
+# HiGHS's MPS reader never returns on this text, holding the interpreter lock: the whole server froze,
+# every principal and /healthz with it, until it was killed. The probe runs the call in a child process.
+HANGING_MPS = (
+    "NAME t\nROWS\n N ob\n L c1 N ob\n L <=c1\nCOLUMNS\n\nCOLUMNS\n    MARKER 'MARKER' 'INTORG'\n    x ob+j -1 c1 1\n"
+    "    MARKER 'MARKER' 'INTEND'\nRHS\n    RHS c1 1\nRANGES\n    RNG c1 5\nBOUNDS\n UP BND x 1e2\n SC BND x 3\nENDGeneralATA\n"
+)
+
+CALL = """
+import asyncio, sys, mcp
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
+
+async def main():
+    settings = load_settings(None, **{"audit.sink": "off", "solver.read_timeout_s": 1})
+    async with mcp.Client(build_server(settings, transport="memory")) as client:
+        res = await client.call_tool("solve_milp", {"model_text": sys.stdin.read(), "model_format": "mps"})
+    print(res.content[0].text)
+
+asyncio.run(main())
+"""
+
+
+def test_a_model_text_the_reader_never_finishes_is_refused_in_time() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", CALL], input=HANGING_MPS, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("solve_milp: model_text: HiGHS's MPS reader did not finish in 1 s"), proc.stdout
