@@ -27,4 +27,7 @@ class SolverConfig(BaseModel):
     )
     max_neurons: int = Field(5_000, ge=1, description="largest number of hidden neurons a network may have")
     max_inline_bytes: int = Field(2_000_000, ge=1, description="largest inline JSON network accepted, bytes")
+    read_timeout_s: float = Field(
+        10.0, gt=0, description="time HiGHS's reader of MPS/LP text (a child process) may take, seconds"
+    )
     obbt_time_s: float = Field(10.0, ge=0, description="default time budget for LP-based bound tightening")

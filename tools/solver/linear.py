@@ -23,6 +23,7 @@ from ogmux.tools.solver.highs_run import (
     new_highs,
     run_highs,
 )
+from ogmux.tools.solver.model_reader import read_in_child
 
 __all__ = [
     "Constraint",
@@ -366,35 +367,50 @@ def _parse_error(messages: list[str], path: Path, source: str, fmt: str) -> str:
     return f"{source} {where}: {detail}"
 
 
+def _from_arrays(m: dict) -> highspy.HighsLp:
+    """The HighsLp of a model read by `read_in_child`."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m["num_col"], m["num_row"]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = (np.array(m[k], dtype=float) for k in ("col_cost", "col_lower", "col_upper"))
+    lp.row_lower_, lp.row_upper_ = np.array(m["row_lower"], dtype=float), np.array(m["row_upper"], dtype=float)
+    a = m["a"]
+    lp.a_matrix_.format_ = highspy.MatrixFormat(a["format"])
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = np.array(a["start"], np.int32), np.array(a["index"], np.int32)
+    lp.a_matrix_.value_ = np.array(a["value"], dtype=float)
+    lp.sense_, lp.offset_ = highspy.ObjSense(m["sense"]), m["offset"]
+    lp.col_names_, lp.row_names_ = m["col_names"], m["row_names"]
+    if m["integrality"]:
+        lp.integrality_ = [highspy.HighsVarType(t) for t in m["integrality"]]
+    return lp
+
+
 def _read_model(path: Path, source: str, config: SolverConfig) -> highspy.Highs:
     """`path` loaded into a new HiGHS instance; errors name `source` (what the caller gave) and the line."""
     fmt = path.suffix[1:].upper()
-    h = new_highs()
-    messages: list[str] = []
-
-    def collect(e: highspy.HighsCallbackEvent) -> None:
-        messages.append(e.message)
-
-    # The reader says what is wrong only through the log: catch it there, and print nothing.
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("output_flag", True)
-    h.cbLogging.subscribe(collect)
     try:
-        status = h.readModel(str(path))
-    except UnicodeDecodeError:
-        # HiGHS logged bytes that are not UTF-8 about text that is (malformed input confuses its reader)
-        status = highspy.HighsStatus.kError
-    finally:
-        h.cbLogging.unsubscribe(collect)
-        h.setOptionValue("output_flag", False)
-    if status == highspy.HighsStatus.kError:
-        raise ModelError(_parse_error(messages, path, source, fmt))
-    if h.getNumCol() == 0:
+        read = read_in_child(path, config.read_timeout_s)
+    except TimeoutError:
+        raise ModelError(
+            f"{source}: HiGHS's {fmt} reader did not finish in {config.read_timeout_s:g} s; check it is valid {fmt}"
+        ) from None
+    if not read["ok"]:
+        raise ModelError(_parse_error(read["messages"], path, source, fmt))
+    m = read["model"]
+    if m["num_col"] == 0:
         raise ModelError(
             f"{source}: the model has no variables, so there is nothing to solve; "
             + ("declare them in the COLUMNS section" if fmt == "MPS" else "use them in the objective or constraints")
         )
-    _check_size(h.getNumCol(), h.getNumRow(), h.getNumNz(), config)
+    _check_size(m["num_col"], m["num_row"], len(m["a"]["value"]), config)
+    h = new_highs()
+    if h.passModel(_from_arrays(m)) == highspy.HighsStatus.kError:
+        raise ModelError(f"{source}: HiGHS rejected the model; check bounds and coefficients for extreme values")
+    q = m["q"]
+    if q["dim"]:
+        hessian = highspy.HighsHessian()
+        hessian.dim_, hessian.format_ = q["dim"], highspy.HessianFormat(q["format"])
+        hessian.start_, hessian.index_, hessian.value_ = q["start"], q["index"], q["value"]
+        h.passHessian(hessian)
     return h
 
 
