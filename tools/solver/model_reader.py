@@ -26,7 +26,8 @@ def read_in_child(path: Path, timeout_s: float) -> dict[str, Any]:
         out = Path(tmp) / "model.json"
         try:
             subprocess.run(
-                [sys.executable, __file__, str(path), str(out)], timeout=timeout_s, capture_output=True, check=False
+                # -I: isolated, so the modules next to this file cannot shadow what highspy imports
+                [sys.executable, "-I", __file__, str(path), str(out)], timeout=timeout_s, capture_output=True, check=False
             )
         except subprocess.TimeoutExpired as exc:
             raise TimeoutError(f"the reader did not finish in {timeout_s:g} s") from exc
