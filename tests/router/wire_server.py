@@ -37,7 +37,18 @@ from starlette.routing import Route
 
 from tests.integration.procs import free_port
 
-__all__ = ["AUTH", "BODIES", "EXPERTS", "STREAMED", "TOOL_CALLS", "TOOL_TEXT", "dropping_server", "wire_server"]
+__all__ = [
+    "AUTH",
+    "BODIES",
+    "EXPERTS",
+    "STREAMED",
+    "TOOL_CALLS",
+    "TOOL_TEXT",
+    "QuietHandler",
+    "dropping_server",
+    "threaded_server",
+    "wire_server",
+]
 
 EXPERTS = np.array([[[0, 3], [1, 3]], [[3, 5], [0, 1]]], dtype=np.uint8)  # (tokens, layers, top-k)
 WORDS = ["alpha", " beta", " gamma"]
@@ -223,9 +234,7 @@ def dropping_server(drops: int) -> Iterator[str]:
     """A server whose first `drops` requests get their connection closed unanswered; yields its root URL."""
     left = [drops]
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", 0)))
             if left[0] > 0:
@@ -239,10 +248,23 @@ def dropping_server(drops: int) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
+    with threaded_server(Handler) as url:
+        yield url
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1.1 request handler that logs nothing."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def threaded_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on a free loopback port by a thread; yields the root URL, stops on exit."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

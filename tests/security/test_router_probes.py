@@ -7,7 +7,6 @@ a backend whose usage report lies); no hosted API key exists here."""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from ogmux.router.tokens import count_tokens
 from ogmux.router.types import ChatRequest
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
-from tests.router.wire_server import wire_server
+from tests.router.wire_server import QuietHandler, threaded_server, wire_server
 
 DOLLAR_PER_TOKEN = 1e6  # price per 1M tokens: one output token costs $1
 
@@ -43,9 +42,7 @@ def backend(respond: Callable[[dict], tuple[int, dict]]) -> Iterator[str]:
     """An OpenAI-format server answering each chat request body with `respond(body)` (status, JSON);
     yields its /v1 URL."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             status, answer = respond(json.loads(self.rfile.read(int(self.headers.get("content-length", 0)))))
             body = json.dumps(answer).encode()
@@ -55,17 +52,8 @@ def backend(respond: Callable[[dict], tuple[int, dict]]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with threaded_server(Handler) as url:
+        yield url + "/v1"
 
 
 def lying_backend(usage: dict) -> AbstractContextManager[str]:
