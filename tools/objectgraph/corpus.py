@@ -147,6 +147,14 @@ def _stamp(p: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _unchanged(p: Path, stamp: tuple[int, int]) -> bool:
+    """Whether `p` still has `stamp` (a file being written changes between two looks)."""
+    try:
+        return _stamp(p) == stamp
+    except OSError:
+        return False
+
+
 def _read(real: Path, limit: int) -> bytes:
     """The file's bytes; refuses a path that became a symbolic link or a non-regular file, and files over `limit` bytes.
 
@@ -517,8 +525,11 @@ class Corpus:
                 current[rel] = old
                 if old is not None and old.stamp == stamp:
                     continue
+                state = self._load(real, rel, stamp, old)
+                if not _unchanged(real, stamp):
+                    continue  # written to while it was read: the next scan reads the finished file
                 changed = True
-                current[rel] = self._load(real, rel, stamp, old)
+                current[rel] = state
             if set(current) != set(self._files):
                 changed = True
             refused_now = [str(i) for i in refused]

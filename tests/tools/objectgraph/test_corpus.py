@@ -327,6 +327,24 @@ def test_file_size_and_attribute_length_limits_are_located_errors(tree: Path) ->
     assert (long.line, long.column) == (7, 19) and "over the limit of 64" in long.message
 
 
+def test_a_file_written_while_it_is_read_is_served_once_finished(tree: Path) -> None:
+    """A scan that reads a file while it is being written keeps the last version; the next scan serves the finished one."""
+    writes = iter([KB + "\nhalf", KB + "\nfinished\n"])
+
+    def parse(text: str, path: str, config: ObjectGraphConfig):
+        if path == "kb.md" and "half" in text:
+            _write(tree / "kb.md", next(writes))  # the writer goes on while the scan parses
+        return _default_parse(text, path, config)
+
+    corpus = Corpus(tree, ObjectGraphConfig(reload=False), parse=parse)
+    first = corpus.snapshot()
+    _write(tree / "kb.md", next(writes))
+    assert corpus.refresh() is False and corpus.snapshot() is first
+    assert corpus.refresh() is True
+    full = corpus.snapshot().nodes["kb#glossary"].full
+    assert "finished" in full and "half" not in full
+
+
 def test_reload_runs_off_the_request_path(tree: Path) -> None:
     """While a slow re-parse runs, snapshot() answers at once from the last good snapshot."""
     import threading
@@ -340,6 +358,7 @@ def test_reload_runs_off_the_request_path(tree: Path) -> None:
 
     corpus = Corpus(tree, CONFIG, parse=parse)
     first = corpus.snapshot()
+    corpus.wait_reload()  # the scan that call started must not read kb.md half-written below
     _write(tree / "kb.md", KB + "\nslow\n")
     started = time.perf_counter()
     for _ in range(20):
