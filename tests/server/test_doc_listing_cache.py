@@ -14,8 +14,8 @@ from ogmux.server.app import build_server
 from ogmux.server.context import ToolContext
 from ogmux.server.mcp_resources import objectgraph as og_resources
 from ogmux.server.principal import principal_for
-from ogmux.server.settings import load_settings
 from ogmux.tools.objectgraph import listing
+from tests.server.reader_settings import reader_settings
 
 SECTIONS = 300  # every third admin-only: 200 public sections, several 2,000-token pages
 
@@ -29,13 +29,7 @@ def _settings(tmp_path: Path):
         parts.append(f"<!-- og:node id=s{i} type=steps scopes={scope} -->\n## Section {i}\n\n"
                      f"Restart worker {i} when its queue holds more than {i * 10} jobs, then read the logs.\n\n")  # fmt: skip
     (corpus / "big.og").write_text("".join(parts), encoding="utf-8")
-    return load_settings(None, **{
-        "roles": {"admin": {}, "reader": {"tools": ["search_index", "resolve_context"], "scopes": ["public"]}},
-        "server.stdio_role": "reader",
-        "objectgraph.corpus": str(corpus),
-        "audit.sink": "off",
-        "rate_limit": {"rate": 1000, "burst": 1000},
-    })  # fmt: skip
+    return reader_settings(corpus)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import mcp
 import pytest
 
 from ogmux.server.app import build_server
-from ogmux.server.settings import load_settings
+from tests.server.reader_settings import reader_settings
 
 # Release 2.0 changed only the admin-only section: a reader sees the document at 1.0.
 VAULT = """<!-- og:meta id=vault title="Vault" version=2.0 scope=public format=1.0 -->
@@ -40,14 +40,7 @@ ZQBODY launch codes.
 
 
 def _server(corpus: Path):
-    settings = load_settings(None, **{
-        "roles": {"admin": {}, "reader": {"tools": ["search_index", "resolve_context"], "scopes": ["public"]}},
-        "server.stdio_role": "reader",
-        "objectgraph.corpus": str(corpus),
-        "audit.sink": "off",
-        "rate_limit": {"rate": 1000, "burst": 1000},
-    })  # fmt: skip
-    return build_server(settings, transport="memory")
+    return build_server(reader_settings(corpus), transport="memory")
 
 
 def _corpus(root: Path, files: dict[str, str]) -> Path:
