@@ -4,6 +4,7 @@ streaming, `n`, usage, upstream errors, the MCP `chat` tool, and failover (last:
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import httpx
@@ -240,13 +241,24 @@ async def test_failover_when_replicas_die_mid_run(vllm_pool, router):
     results += await batch(4)
     running = asyncio.ensure_future(batch(6))
     reps = router.pool.replicas["tiny-a"]
+    servers = {vllm_pool.a1.url: vllm_pool.a1, vllm_pool.a2.url: vllm_pool.a2}
     deadline = time.monotonic() + 30
-    while not any(r.in_flight for r in reps) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    # Which replica the load-aware policy prefers depends on measured latencies; kill the busy one.
-    busy = next((r for r in reps if r.in_flight), None)
-    assert busy is not None, f"6 concurrent requests never reached a tiny-a replica: {router.models()[0]}"
-    victim, survivor = (vllm_pool.a1, vllm_pool.a2) if busy.url == vllm_pool.a1.url else (vllm_pool.a2, vllm_pool.a1)
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        # Which replica the load-aware policy prefers depends on measured latencies; kill the busy one.
+        # It is frozen first so that a request cannot finish between seeing it busy and killing it.
+        busy = next((r for r in reps if r.in_flight), None)
+        if busy is None:
+            await asyncio.sleep(0.01)
+            continue
+        servers[busy.url].signal(signal.SIGSTOP)
+        await asyncio.sleep(0.3)  # answers already on the wire are read; what is still in flight now cannot finish
+        if busy.in_flight:
+            victim = servers[busy.url]
+        else:
+            servers[busy.url].signal(signal.SIGCONT)
+    assert victim is not None, f"6 concurrent requests never stayed on a tiny-a replica: {router.models()[0]}"
+    survivor = vllm_pool.a2 if victim is vllm_pool.a1 else vllm_pool.a1
     victim.kill()
     results += await running
     results += await batch(4)

@@ -136,6 +136,11 @@ class VllmServer:
         except httpx.HTTPError:
             return False
 
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the server and everything it started."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:
