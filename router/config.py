@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "BackendConfig",
     "BreakerPolicy",
+    "BudgetPeriod",
     "Capability",
     "PolicyName",
     "RetryPolicy",
@@ -23,6 +24,7 @@ __all__ = [
 
 Capability = Literal["tools", "json", "vision"]
 PolicyName = Literal["static", "cost_quality", "cascade", "load"]
+BudgetPeriod = Literal["none", "day", "month"]
 
 _DEFAULT_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
 
@@ -41,15 +43,21 @@ class BackendConfig(_Section):
         default_factory=list,
         description="vllm: server root URLs (http://host:8000); openai/anthropic: API base URLs (default: public API)",
     )
-    api_key_env: str = Field("", description="environment variable holding the API key (resolved by the server)")
+    api_key_env: str = Field(
+        "", description="environment variable holding the API key (resolved by the server)"
+    )
     price_in_per_mtok: float = Field(0.0, ge=0, description="USD per 1M input tokens")
     price_out_per_mtok: float = Field(0.0, ge=0, description="USD per 1M output tokens")
     context_length: int | None = Field(
         None, ge=1, description="max prompt+completion tokens; vllm: discovered from /v1/models when unset"
     )
     capabilities: list[Capability] = Field(default_factory=list, description="tools, json, vision")
-    privacy: Literal["local", "hosted"] | None = Field(None, description="local or hosted; default: vllm=local")
-    quality: float = Field(0.5, ge=0, le=1, description="prior quality on hard queries (0..1), used by scoring")
+    privacy: Literal["local", "hosted"] | None = Field(
+        None, description="local or hosted; default: vllm=local"
+    )
+    quality: float = Field(
+        0.5, ge=0, le=1, description="prior quality on hard queries (0..1), used by scoring"
+    )
 
     @model_validator(mode="after")
     def _defaults(self) -> BackendConfig:
@@ -83,7 +91,9 @@ class BreakerPolicy(_Section):
     """Per-replica circuit breaker."""
 
     failure_threshold: int = Field(3, ge=1, description="consecutive failures that open the breaker")
-    cooldown_s: float = Field(5.0, gt=0, description="open time before a half-open probe (Retry-After wins if longer)")
+    cooldown_s: float = Field(
+        5.0, gt=0, description="open time before a half-open probe (Retry-After wins if longer)"
+    )
 
 
 class StaticRule(_Section):
@@ -93,7 +103,9 @@ class StaticRule(_Section):
     role: str = Field("", description="only for this role; empty = any")
     min_prompt_tokens: int = Field(0, ge=0)
     max_prompt_tokens: int | None = Field(None, ge=0)
-    contains: list[str] = Field(default_factory=list, description="match if the last user message contains any (case-insensitive)")
+    contains: list[str] = Field(
+        default_factory=list, description="match if the last user message contains any (case-insensitive)"
+    )
 
 
 class RouterConfig(_Section):
@@ -101,26 +113,44 @@ class RouterConfig(_Section):
 
     backends: list[BackendConfig] = Field(default_factory=list, description="the model pool")
     poll_interval_s: float = Field(2.0, ge=1, le=5, description="seconds between /health + /metrics polls")
-    probe_timeout_s: float = Field(1.0, gt=0, le=10, description="timeout of one health/metrics/discovery probe")
-    request_timeout_s: float = Field(120.0, gt=0, description="deadline of the whole call chain (retries included)")
+    probe_timeout_s: float = Field(
+        1.0, gt=0, le=10, description="timeout of one health/metrics/discovery probe"
+    )
+    request_timeout_s: float = Field(
+        120.0, gt=0, description="deadline of the whole call chain (retries included)"
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
     default_policy: PolicyName = Field("load", description="static | cost_quality | cascade | load")
-    rules: list[StaticRule] = Field(default_factory=list, description="rules of the static policy, first match wins")
+    rules: list[StaticRule] = Field(
+        default_factory=list, description="rules of the static policy, first match wins"
+    )
     willing_to_pay_usd: float = Field(
         0.05, gt=0, description="USD per unit of expected quality: converts request cost into the score"
     )
-    latency_weight: float = Field(0.05, ge=0, description="score lost per second of predicted latency (load policy)")
+    latency_weight: float = Field(
+        0.05, ge=0, description="score lost per second of predicted latency (load policy)"
+    )
     affinity_load_gate: float = Field(
-        0.5, ge=0, le=1, description="prefix affinity applies only to replicas with KV use and queue share below this"
+        0.5,
+        ge=0,
+        le=1,
+        description="prefix affinity applies only to replicas with KV use and queue share below this",
     )
     local_only: bool = Field(False, description="never send anything to hosted backends")
     role_budgets_usd: dict[str, float] = Field(
         default_factory=dict, description="spend limit per role in USD (absent role = unlimited)"
     )
-    local_only_roles: list[str] = Field(default_factory=list, description="roles restricted to local backends")
+    budget_period: BudgetPeriod = Field(
+        "none", description="role budgets and spend start again each UTC day or month; none = never"
+    )
+    local_only_roles: list[str] = Field(
+        default_factory=list, description="roles restricted to local backends"
+    )
     predictor_path: Path | None = Field(None, description="quality predictor file (`ogmux router train`)")
-    calibration_path: Path | None = Field(None, description="cascade calibration file (`ogmux router calibrate`)")
+    calibration_path: Path | None = Field(
+        None, description="cascade calibration file (`ogmux router calibrate`)"
+    )
     cascade_weak: str = Field("", description="cascade's cheap model; empty = cheapest eligible")
     cascade_strong: str = Field("", description="cascade's strong model; empty = highest-quality eligible")
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from ogmux.router.accounting import Ledger, cost_usd
+from ogmux.router.accounting import Ledger, MemoryLedger, cost_usd
 from ogmux.router.backends import Backend, Completion, Delta, StreamAssembler, make_backend
 from ogmux.router.breaker import BreakerStore
 from ogmux.router.calibration import Calibration, CalibrationError
@@ -55,7 +55,11 @@ def load_signals(config: RouterConfig) -> tuple[Predictor | None, Calibration | 
         if expected is not None and found != expected:
             raise CalibrationError(
                 f"{config.calibration_path} was fitted on the scores of predictor {expected[:19]}, but "
-                + (f"predictor_path {config.predictor_path} is {found[:19]}" if found else "no predictor_path is set")
+                + (
+                    f"predictor_path {config.predictor_path} is {found[:19]}"
+                    if found
+                    else "no predictor_path is set"
+                )
                 + f"; recalibrate with `ogmux router calibrate --predictor {config.predictor_path or 'FILE'}`"
             )
     return predictor, calibration
@@ -81,10 +85,11 @@ class Router:
         calibration: Calibration | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         breaker_store: BreakerStore | None = None,
+        ledger: Ledger | None = None,
     ):
         self.config = config
         self.pool = Pool(config, transport, breaker_store)
-        self.ledger = Ledger(config.role_budgets_usd)
+        self.ledger = ledger or MemoryLedger(config.role_budgets_usd, config.budget_period)
         self.predictor = predictor
         self.calibration = calibration
         self._keys = api_keys or {}
@@ -95,10 +100,14 @@ class Router:
 
     @classmethod
     def from_config(
-        cls, config: RouterConfig, api_keys: dict[str, str] | None = None, breaker_store: BreakerStore | None = None
+        cls,
+        config: RouterConfig,
+        api_keys: dict[str, str] | None = None,
+        breaker_store: BreakerStore | None = None,
+        ledger: Ledger | None = None,
     ) -> Router:
         """Build a router, loading the predictor and calibration files named in the config."""
-        return cls(config, api_keys, *load_signals(config), breaker_store=breaker_store)
+        return cls(config, api_keys, *load_signals(config), breaker_store=breaker_store, ledger=ledger)
 
     # lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -140,12 +149,16 @@ class Router:
     def _measure(self, request: ChatRequest, policy: str) -> tuple[int, float | None]:
         """The prompt's tokens and, for the policies that use it, the predictor's score of the prompt."""
         uses_score = self.predictor is not None and policy != "static"
-        return count_message_tokens(request.messages), self.predictor.predict(request.prompt()) if uses_score else None
+        return count_message_tokens(request.messages), self.predictor.predict(
+            request.prompt()
+        ) if uses_score else None
 
     async def decide_async(self, request: ChatRequest, role: str = "", principal: str = "") -> Decision:
         """`decide`, with the prompt measured on a worker thread: counting and scoring a 4 MB prompt
         takes seconds of CPU, which on the event loop would stall every other request."""
-        measured = await asyncio.to_thread(self._measure, request, request.policy or self.config.default_policy)
+        measured = await asyncio.to_thread(
+            self._measure, request, request.policy or self.config.default_policy
+        )
         return self.decide(request, role, measured, principal)
 
     def decide(
@@ -185,7 +198,9 @@ class Router:
         """Chosen replica, then the model's other replicas, then other eligible models (fallback)."""
         by_url = {r.url: r for r in self.pool.replicas[decision.model]}
         first = by_url[decision.replica]
-        plan = [first] + [r for r in replica_order(self.pool, decision.model, request.max_tokens) if r is not first]
+        plan = [first] + [
+            r for r in replica_order(self.pool, decision.model, request.max_tokens) if r is not first
+        ]
         seen = {decision.model}
         for c in decision.candidates:
             if c.model not in seen:
@@ -221,12 +236,14 @@ class Router:
         """
         decision = await self.decide_async(request, role, principal)
         plan = self._plan(decision, request)
-        held = max(cost_usd(r.backend, decision.prompt_tokens, request.max_tokens * request.n) for r in plan)
-        self.ledger.hold(role, held)
+        held = self.ledger.hold(
+            role,
+            max(cost_usd(r.backend, decision.prompt_tokens, request.max_tokens * request.n) for r in plan),
+        )
         try:
             return await self._run(request, decision, plan, principal, role, on_delta)
         finally:
-            self.ledger.release(role, held)
+            self.ledger.release(held)
 
     async def _run(
         self,
@@ -247,7 +264,9 @@ class Router:
         overflowed = 0.0  # largest context a backend said the prompt does not fit
 
         def attempted(r: Replica, outcome: str, t0: float) -> None:
-            attempts.append(Attempt(model=r.backend.name, replica=r.url, outcome=outcome, elapsed_s=time.monotonic() - t0))
+            attempts.append(
+                Attempt(model=r.backend.name, replica=r.url, outcome=outcome, elapsed_s=time.monotonic() - t0)
+            )
 
         while len(attempts) < retry.max_attempts and idle < len(plan):
             r = next(order)
@@ -297,7 +316,9 @@ class Router:
                 attempted(r, msg, t0)
                 if sent[0]:
                     self._charge(decision, r, answer.completion(), principal, role)
-                    raise StreamInterruptedError(f"stream broke after the answer started, so no fallback: {msg}") from exc
+                    raise StreamInterruptedError(
+                        f"stream broke after the answer started, so no fallback: {msg}"
+                    ) from exc
                 continue
             except asyncio.CancelledError:
                 if sent[0]:
@@ -362,7 +383,14 @@ class Router:
         return Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
     def _finish(
-        self, req: ChatRequest, decision: Decision, r: Replica, comp: Completion, attempts: list[Attempt], principal: str, role: str
+        self,
+        req: ChatRequest,
+        decision: Decision,
+        r: Replica,
+        comp: Completion,
+        attempts: list[Attempt],
+        principal: str,
+        role: str,
     ) -> ChatResult:
         usage = self._charge(decision, r, comp, principal, role)
         self.pool.remember(r.backend.name, principal, req.session, r.url)
@@ -381,7 +409,9 @@ class Router:
             routed_experts=comp.routed_experts,
         )
 
-    async def complete(self, messages: list[dict[str, str]], principal: str = "", role: str = "", **options: object) -> str:
+    async def complete(
+        self, messages: list[dict[str, str]], principal: str = "", role: str = "", **options: object
+    ) -> str:
         """Text of the first choice for plain `messages` ({role, content} dicts); options are ChatRequest fields."""
         req = ChatRequest.model_validate({"messages": messages, **options})
         return (await self.chat(req, principal, role)).choices[0]

@@ -38,8 +38,12 @@ class ChatOutput(BaseModel):
     result: ChatResult = Field(
         description="choices (text and tool calls), serving model and replica, usage/cost, attempts and decision"
     )
-    caller_spend: SpendSummary = Field(description="the caller's requests, tokens and cost on this server so far")
-    role_budget_left_usd: float | None = Field(description="budget left for the caller's role; null = unlimited")
+    caller_spend: SpendSummary = Field(
+        description="the caller's requests, tokens and cost so far (in this budget period, if router.budget_period is set)"
+    )
+    role_budget_left_usd: float | None = Field(
+        description="budget left for the caller's role; null = unlimited"
+    )
     detail: SkipJsonSchema[bool] = Field(False, exclude=True)  # how to render, not data
 
 
@@ -83,7 +87,9 @@ async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
     router = await router_for(ctx)
     # Streaming only feeds progress notifications: without a listener the answer comes in one piece,
     # which costs the backend and the server less per call.
-    progress = StreamProgress(ctx, float(args.max_tokens * args.n)) if args.stream and ctx.wants_progress else None
+    progress = (
+        StreamProgress(ctx, float(args.max_tokens * args.n)) if args.stream and ctx.wants_progress else None
+    )
     result = await router.chat(
         args.request(), ctx.principal.id, ctx.principal.role, on_delta=progress.on_delta if progress else None
     )
@@ -92,7 +98,7 @@ async def chat(args: ChatInput, ctx: ToolContext) -> ChatOutput:
     p = ctx.principal
     return ChatOutput(
         result=result,
-        caller_spend=router.ledger.by_principal.get(p.id, SpendSummary()),
+        caller_spend=router.ledger.principal_spend(p.id),
         role_budget_left_usd=router.ledger.remaining_usd(p.role),
         detail=args.detail,
     )
@@ -102,7 +108,9 @@ def _choice(text: str, calls: list[ToolCall]) -> str:
     """A choice's text, then one line per tool call: name(arguments, truncated) and the call's id."""
     lines = [text] if text else []
     for c in calls:
-        args = c.arguments if len(c.arguments) <= ARGUMENTS_SHOWN else c.arguments[: ARGUMENTS_SHOWN - 1] + "…"
+        args = (
+            c.arguments if len(c.arguments) <= ARGUMENTS_SHOWN else c.arguments[: ARGUMENTS_SHOWN - 1] + "…"
+        )
         lines.append(f"tool call {c.name}({args}) id={c.id}")
     return "\n".join(lines)
 
@@ -115,7 +123,11 @@ def render(out: ChatOutput) -> str:
         f"{plural(len(r.attempts), 'attempt')}]"
     )
     choices = [_choice(t, c) for t, c in zip(r.choices, r.tool_calls, strict=True)]
-    body = choices[0] if len(choices) == 1 else "\n\n".join(f"--- choice {i} ---\n{c}" for i, c in enumerate(choices))
+    body = (
+        choices[0]
+        if len(choices) == 1
+        else "\n\n".join(f"--- choice {i} ---\n{c}" for i, c in enumerate(choices))
+    )
     return f"{body}\n\n{head}\n{render_decision(r.decision, out.detail)}"
 
 
