@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from ogmux.server.audit import printable
-from ogmux.server.state import SharedState, StateUnavailable
+from ogmux.server.state import Leases, SharedState, StateUnavailable
 
 __all__ = ["LEASE_S", "CallSlots", "CallsBusy", "Slot"]
 
@@ -37,19 +37,16 @@ class CallSlots:
 
     def __init__(self, shared: SharedState | None = None, lease_s: float = LEASE_S):
         self._shared = shared
-        self._lease_ms = max(1, round(lease_s * 1000))
+        self._leases = Leases(shared, max(1, round(lease_s * 1000)), "ogmux-call-slots") if shared else None
         self._local: dict[str, int] = {}
-        self._held: dict[str, set[str]] = {}  # shared slot ids this replica holds, per principal
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
 
     def take(self, principal: str, limit: int) -> Slot:
         """Take one of `principal`'s `limit` slots or raise CallsBusy."""
-        if self._shared is not None:
+        if self._shared is not None and self._leases is not None:
             slot = secrets.token_hex(8)
             try:
-                running = self._shared.take_slot(principal, slot, limit, self._lease_ms)
+                running = self._shared.take_slot(principal, slot, limit, self._leases.lease_ms)
             except StateUnavailable as exc:
                 if self._shared.fail_closed:
                     raise CallsBusy(
@@ -59,9 +56,7 @@ class CallSlots:
             else:
                 if running >= 0:
                     raise CallsBusy(_busy(principal, running, limit, " on all replicas"))
-                with self._lock:
-                    self._held.setdefault(principal, set()).add(slot)
-                    self._start_renewer()
+                self._leases.add(self._shared.key("calls", principal), slot)
                 return Slot(principal, slot)
         with self._lock:
             running = self._local.get(principal, 0)
@@ -72,40 +67,20 @@ class CallSlots:
 
     def release(self, slot: Slot) -> None:
         """Give `slot` back."""
-        with self._lock:
-            if slot.id is None:
+        if slot.id is None:
+            with self._lock:
                 self._local[slot.principal] -= 1
                 if not self._local[slot.principal]:
                     del self._local[slot.principal]
-                return
-            held = self._held[slot.principal]
-            held.discard(slot.id)
-            if not held:
-                del self._held[slot.principal]
-        if self._shared is not None:
+            return
+        if self._shared is not None and self._leases is not None:
+            self._leases.discard(self._shared.key("calls", slot.principal), slot.id)
             self._shared.release_slot(slot.principal, slot.id)
-
-    def _start_renewer(self) -> None:
-        if self._renewer is None:
-            self._renewer = threading.Thread(target=self._renew, name="ogmux-call-slots", daemon=True)
-            self._renewer.start()
-
-    def _renew(self) -> None:
-        shared = self._shared
-        while shared is not None and not self._stop.wait(self._lease_ms / 3000):
-            with self._lock:
-                held = {principal: sorted(ids) for principal, ids in self._held.items()}
-            for principal, ids in held.items():
-                try:
-                    shared.renew_slots(principal, ids, self._lease_ms)
-                except StateUnavailable:
-                    break  # tried again next round; meanwhile the leases run on
 
     def close(self) -> None:
         """Stop renewing (slots still held then end with their lease)."""
-        self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join(timeout=5)
+        if self._leases is not None:
+            self._leases.close()
 
 
 def _busy(principal: str, running: int, limit: int, where: str) -> str:

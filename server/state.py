@@ -23,7 +23,7 @@ from ogmux.server.settings import Settings, StateSettings
 if TYPE_CHECKING:  # redis is imported when a [state].url is configured, not by every replica
     import redis
 
-__all__ = ["SharedState", "StateUnavailable", "redact_url", "shared_state"]
+__all__ = ["Leases", "SharedState", "StateUnavailable", "redact_url", "shared_state"]
 
 log = logging.getLogger("ogmux.state")
 T = TypeVar("T")
@@ -70,9 +70,9 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 return -1
 """
-# Extends the leases of slots still held (XX: a slot released meanwhile is not brought back).
-# ARGV: lease ms, slot ids.
-_RENEW_SLOTS = """
+# Extends the leases of members still held in a lease set (XX: a member released meanwhile is not brought
+# back). ARGV: lease ms, members.
+_RENEW_LEASES = """
 local t = redis.call('TIME')
 local lease = tonumber(ARGV[1])
 local ends = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + lease
@@ -122,7 +122,7 @@ class SharedState:
         )
         self._bucket = self._client.register_script(_TOKEN_BUCKET)
         self._take_slot = self._client.register_script(_TAKE_SLOT)
-        self._renew_slots = self._client.register_script(_RENEW_SLOTS)
+        self._renew_leases = self._client.register_script(_RENEW_LEASES)
         self._clock = clock
         self._lock = threading.Lock()
         self._down_since: float | None = None
@@ -135,7 +135,7 @@ class SharedState:
         """True while the current outage lasts (from the first failed call to the next good one)."""
         return self._down_since is not None
 
-    def _call(self, op: Callable[[redis.Redis], T]) -> T:
+    def call(self, op: Callable[[redis.Redis], T]) -> T:
         """Run `op` against Redis, or raise StateUnavailable (at once during an outage)."""
         import redis
 
@@ -196,32 +196,32 @@ class SharedState:
         """Seconds until Redis may be usable again: the back-off left, at least the time a probe takes."""
         return max(self._retry_at - self._clock(), 2 * self.settings.timeout_ms / 1000)
 
-    def _key(self, kind: str, name: str) -> str:
+    def key(self, kind: str, name: str) -> str:
+        """The Redis key of `name` of `kind` (under `[state].key_prefix`)."""
         return f"{self.settings.key_prefix}{kind}:{name}"
 
     # rate limits --------------------------------------------------------------------------------
     def take_token(self, principal: str, rate: float, burst: int) -> float:
         """Take a token from `principal`'s shared bucket: 0.0 if taken, else seconds until one is there."""
-        key = self._key("ratelimit", principal)
-        return float(self._call(lambda _: self._bucket(keys=[key], args=[repr(rate), burst])))
+        key = self.key("ratelimit", principal)
+        return float(self.call(lambda _: self._bucket(keys=[key], args=[repr(rate), burst])))
 
     # call slots -------------------------------------------------------------------------------
     def take_slot(self, principal: str, slot: str, limit: int, lease_ms: int) -> int:
         """Take slot id `slot` of `principal`'s shared `limit`, leased for `lease_ms`: -1 if taken, else
         how many slots are running (the limit is reached)."""
-        key = self._key("calls", principal)
-        return int(self._call(lambda _: self._take_slot(keys=[key], args=[limit, lease_ms, slot])))
+        key = self.key("calls", principal)
+        return int(self.call(lambda _: self._take_slot(keys=[key], args=[limit, lease_ms, slot])))
 
-    def renew_slots(self, principal: str, slots: list[str], lease_ms: int) -> None:
-        """Extend the leases of `principal`'s slots `slots` (those still held) by `lease_ms` from now."""
-        key = self._key("calls", principal)
-        self._call(lambda _: self._renew_slots(keys=[key], args=[lease_ms, *slots]))
+    def renew_leases(self, key: str, members: list[str], lease_ms: int) -> None:
+        """Extend the leases of `members` of lease set `key` (those still held) by `lease_ms` from now."""
+        self.call(lambda _: self._renew_leases(keys=[key], args=[lease_ms, *members]))
 
     def release_slot(self, principal: str, slot: str) -> None:
         """Give slot `slot` back; during an outage it is freed when its lease ends."""
-        key = self._key("calls", principal)
+        key = self.key("calls", principal)
         try:
-            self._call(lambda c: c.zrem(key, slot))
+            self.call(lambda c: c.zrem(key, slot))
         except StateUnavailable:
             pass
 
@@ -230,19 +230,19 @@ class SharedState:
         """Mark backend replica `key` open for every ogmux replica for `seconds`."""
         ms = max(1, round(seconds * 1000))
         try:
-            self._call(lambda c: c.set(self._key("breaker", key), error[:_MAX_ERROR_CHARS], px=ms))
+            self.call(lambda c: c.set(self.key("breaker", key), error[:_MAX_ERROR_CHARS], px=ms))
         except StateUnavailable:
             pass  # this replica's own breaker is open anyway
 
     def breaker_cooldown(self, key: str) -> tuple[float, str] | None:
         """(seconds left, error) while some replica's cooldown of `key` lasts; None if none or unknown."""
-        name = self._key("breaker", key)
+        name = self.key("breaker", key)
 
         def read(c: redis.Redis) -> list:
             return c.pipeline(transaction=False).pttl(name).get(name).execute()
 
         try:
-            ttl_ms, error = self._call(read)
+            ttl_ms, error = self.call(read)
         except StateUnavailable:
             return None
         if ttl_ms is None or ttl_ms <= 0 or error is None:
@@ -251,6 +251,53 @@ class SharedState:
 
     def close(self) -> None:
         self._client.close()
+
+
+class Leases:
+    """Members of shared lease sets (sorted sets scored by the end of each member's lease) that this replica
+    holds: a thread renews them every third of a lease, so a replica that stops (killed, crashed, cut off)
+    frees them within one lease."""
+
+    def __init__(self, shared: SharedState, lease_ms: int, name: str):
+        self._shared = shared
+        self.lease_ms = lease_ms
+        self._name = name
+        self._held: dict[str, set[str]] = {}  # lease set key -> members held here
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def add(self, key: str, member: str) -> None:
+        """Renew `member` of `key` from now on (it was just taken with a lease of `lease_ms`)."""
+        with self._lock:
+            self._held.setdefault(key, set()).add(member)
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew, name=self._name, daemon=True)
+                self._renewer.start()
+
+    def discard(self, key: str, member: str) -> None:
+        """Stop renewing `member` of `key`."""
+        with self._lock:
+            held = self._held.get(key, set())
+            held.discard(member)
+            if not held:
+                self._held.pop(key, None)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease_ms / 3000):
+            with self._lock:
+                held = {key: sorted(members) for key, members in self._held.items()}
+            for key, members in held.items():
+                try:
+                    self._shared.renew_leases(key, members, self.lease_ms)
+                except StateUnavailable:
+                    break  # tried again next round; meanwhile the leases run on
+
+    def close(self) -> None:
+        """Stop renewing (members still held then end with their lease)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
 
 
 def shared_state(state: AppState) -> SharedState | None:
