@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from ogmux.server.context import AppState, ToolContext
 from ogmux.server.settings import Settings
 from ogmux.tools.objectgraph.access import Scopes
-from ogmux.tools.objectgraph.corpus import Corpus
+from ogmux.tools.objectgraph.corpus import Corpus, Issue
 from ogmux.tools.objectgraph.snapshot import Snapshot
 from ogmux.tools.objectgraph.store import CorpusView, MemoryView
 
 if TYPE_CHECKING:  # the store's modules load its database driver: imported when a store is configured
     from ogmux.tools.objectgraph.store import DocumentStore
 
-__all__ = ["caller_scopes", "served_corpus", "snapshot_for", "view_for"]
+__all__ = ["caller_scopes", "new_load_problems", "served_corpus", "snapshot_for", "view_for"]
 
 COMPONENT = "objectgraph.corpus"
 STORE = "objectgraph.store"
@@ -50,12 +50,18 @@ def snapshot_for(ctx: ToolContext) -> Snapshot:
     """
     served: _Served = ctx.state.component(COMPONENT, _build)
     snap = served.corpus.snapshot()
-    current = {str(i): i.severity for i in served.corpus.issues}
-    for text, severity in current.items():
-        if text not in served.logged:
-            _log.log(logging.ERROR if severity == "error" else logging.WARNING, "corpus: %s", text)
-    served.logged = set(current)
+    for issue in new_load_problems(ctx.state):
+        _log.log(logging.ERROR if issue.severity == "error" else logging.WARNING, "corpus: %s", issue)
     return snap
+
+
+def new_load_problems(state: AppState) -> list[Issue]:
+    """Load problems of the served corpus not reported before; each is reported once, whoever reports it."""
+    served: _Served = state.component(COMPONENT, _build)
+    issues = served.corpus.issues
+    new = [i for i in issues if str(i) not in served.logged]
+    served.logged = {str(i) for i in issues}
+    return new
 
 
 def _open_store(state: AppState) -> DocumentStore:

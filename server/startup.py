@@ -28,6 +28,7 @@ __all__ = [
     "check_corpus",
     "check_corpus_dir",
     "check_settings",
+    "corpus_warnings",
     "missing_paths",
     "startup_line",
     "startup_warnings",
@@ -37,6 +38,8 @@ __all__ = [
 
 # How long a start-up probe waits for the document store or Redis (libpq's connect_timeout is whole seconds).
 PROBE_TIMEOUT_S = 2
+# Corpus problems shown at start-up; `ogmux check` lists the rest.
+SHOWN_CORPUS_PROBLEMS = 5
 SERVE_FIX = "set objectgraph.corpus or pass --corpus DIR"
 
 
@@ -216,6 +219,30 @@ def check_corpus(server: OgmuxServer) -> str:
             f"(`ogmux check {corpus.root}` lists every problem)"
         )
     return f"corpus {corpus.root} ({plural(len(snap.docs), 'document')}, {plural(len(snap.nodes), 'node')})"
+
+
+def corpus_warnings(server: OgmuxServer) -> list[str]:
+    """One line per file of the corpus that is left out (or partly left out), with its path and line.
+
+    Called after `startup_line` has loaded the corpus; these problems are then not logged again at
+    the first call.
+    """
+    from ogmux.server.documents import new_load_problems, served_corpus
+
+    if server.ogmux_settings.objectgraph.store:
+        return []
+    root = served_corpus(server.state).root
+    problems = new_load_problems(server.state)
+    lines = [
+        f"ogmux: warning: left out: {issue.model_copy(update={'path': str(root / issue.path)})}"
+        for issue in problems[:SHOWN_CORPUS_PROBLEMS]
+    ]
+    if len(problems) > SHOWN_CORPUS_PROBLEMS:
+        more = len(problems) - SHOWN_CORPUS_PROBLEMS
+        lines.append(
+            f"ogmux: warning: {plural(more, 'more corpus problem')}: `ogmux check {root}` lists every one"
+        )
+    return lines
 
 
 def startup_line(server: OgmuxServer, config: Path | None, transport: str) -> str:

@@ -19,7 +19,7 @@ from ogmux.server.disconnect import cancel_on_disconnect
 from ogmux.server.http_streams import refuse_get_streams
 from ogmux.server.routing import check_router_files
 from ogmux.server.settings import Settings
-from ogmux.server.startup import check_settings, startup_line, startup_warnings
+from ogmux.server.startup import check_settings, corpus_warnings, startup_line, startup_warnings
 
 __all__ = ["listen", "register", "serve_http", "serve_stdio"]
 
@@ -85,13 +85,13 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {reason} ({hint})",
                   file=sys.stderr)
             return 1
-        _announce(startup_line(server, config_path(args), "http"), settings)
+        _announce(startup_line(server, config_path(args), "http"), server)
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
         anyio.run(serve_http, server, sock, backend_options={"use_uvloop": uvloop})
     else:
         server = build_server(settings, transport="stdio")
-        _announce(startup_line(server, config_path(args), "stdio"), settings)
+        _announce(startup_line(server, config_path(args), "stdio"), server)
         if sys.stdin.isatty():  # started by hand, not by an MCP client
             print("ogmux: speaking MCP on stdin/stdout: an MCP client (Claude Desktop, the Inspector) starts this "
                   "command itself; Ctrl-C stops it", file=sys.stderr, flush=True)
@@ -99,9 +99,10 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(line: str, settings: Settings) -> None:
-    """Print the start-up line, then one warning line per configured service that does not answer."""
-    for text in (line, *startup_warnings(settings)):
+def _announce(line: str, server: OgmuxServer) -> None:
+    """Print the start-up line, then one warning line per corpus file left out and per configured service
+    that does not answer."""
+    for text in (line, *corpus_warnings(server), *startup_warnings(server.ogmux_settings)):
         print(text, file=sys.stderr, flush=True)
 
 

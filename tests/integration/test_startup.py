@@ -56,6 +56,32 @@ async def test_stdio_start_says_config_corpus_role_and_tools_in_one_line(tmp_pat
     assert re.fullmatch(r"\d+ tools", lines[0].rsplit(" · ", 1)[-1])
 
 
+async def test_a_broken_document_is_one_warning_with_file_and_line_and_the_others_serve(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kiln.md").write_text(NOTE, encoding="utf-8")
+    broken = "# Glaze\n\nMix it.\n\n<!-- og:node type=steps -->\n## Apply\n"
+    (docs / "glaze.og").write_text(broken, encoding="utf-8")
+    config = tmp_path / "ogmux.toml"
+    config.write_text('[objectgraph]\ncorpus = "docs"\n[audit]\nsink = "off"\n', encoding="utf-8")
+    args = ["-m", "ogmux", "serve", "--config", str(config)]
+    params = StdioServerParameters(command=sys.executable, args=args, cwd="/")
+    errlog = tmp_path / "stderr.txt"
+    with errlog.open("w") as err:
+        async with mcp.Client(stdio_client(params, errlog=err)) as client:
+            found = await client.call_tool("search_index", {"query": "kiln cone"})
+            assert not found.is_error and found.structured_content["entries"][0]["doc"] == "kiln"
+    lines = errlog.read_text().splitlines()
+    assert " · corpus " + str(docs) + " (1 document, 2 nodes) · " in lines[0]
+    # Said once, at start-up: the first call does not log it again.
+    warning = (
+        f"ogmux: warning: left out: {docs / 'glaze.og'}:5:1: error: og:node needs an id (hint: add id=<node-id>)"
+    )
+    assert lines[1:] == [warning], lines
+
+
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ogmux", "serve", *args], check=False, capture_output=True, text=True,
                           timeout=60, cwd="/", stdin=subprocess.DEVNULL)
