@@ -315,9 +315,10 @@ async def test_a_slow_resource_read_does_not_stall_other_calls(tmp_path: Path) -
 
     from ogmux.server.registry import ResourceSpec, discover_resources
 
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def slow(ctx) -> str:
+        entered.set()
         release.wait(10)
         return "read"
 
@@ -330,7 +331,9 @@ async def test_a_slow_resource_read_does_not_stall_other_calls(tmp_path: Path) -
             events.append((await client.read_resource("og://slow")).contents[0].text)
 
         tg.start_soon(read)
-        await anyio.sleep(0.3)
+        with anyio.fail_after(10):
+            while not entered.is_set():  # the slow read holds its worker thread now
+                await anyio.sleep(0.02)
         assert not (await client.call_tool("server_info", {})).is_error
         events.append("other call")
         release.set()

@@ -2,36 +2,58 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+import redis as redis_py
 
-from ogmux.router.config import RouterConfig
-from ogmux.router.pool import Pool
+from ogmux.router.breaker import SYNC_S, CircuitBreaker
 from ogmux.server.cli import main
 from ogmux.server.settings import ConfigError, StateSettings, load_settings
 from ogmux.server.state import SharedState, redact_url
-from tests.integration.engines import RedisServer
+from tests.integration.engines import RedisServer, wait_for
 
-URL = "http://127.0.0.1:9"  # a vLLM replica URL; never contacted here
+KEY = "m@http://127.0.0.1:9"  # a vLLM replica; never contacted here
+COOLDOWN_S = 1.0
 
 
-def _pools(url: str, n: int = 2, cooldown_s: float = 0.6) -> list[Pool]:
-    config = RouterConfig.model_validate(
-        {"backends": [{"name": "m", "kind": "vllm", "replicas": [URL]}], "breaker": {"cooldown_s": cooldown_s}}
-    )
-    return [Pool(config, store=SharedState(StateSettings(url=url))) for _ in range(n)]
+class Clock:
+    """The breakers' clock, moved by hand. The shared cooldowns are Redis keys that expire on real time:
+    a test waits for that expiry, never for a time of its own."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _breakers(url: str, clock: Clock) -> list[CircuitBreaker]:
+    """One backend replica's breaker as two ogmux replicas see it through one Redis (2 s per Redis call:
+    a slow answer on a loaded machine is not an outage here)."""
+    return [
+        CircuitBreaker(3, COOLDOWN_S, clock, SharedState(StateSettings(url=url, timeout_ms=2000)), KEY)
+        for _ in range(2)
+    ]
+
+
+def _until_the_shared_cooldown_ends(url: str) -> None:
+    client = redis_py.Redis.from_url(url)
+    wait_for(lambda: not client.exists(f"ogmux:breaker:{KEY}"), "the end of the shared cooldown", timeout=30)
+    client.close()
 
 
 def test_a_breaker_opened_by_one_replica_is_open_for_all(redis: RedisServer) -> None:
-    a, b = (p.replicas["m"][0].breaker for p in _pools(redis.url))
+    clock = Clock()
+    a, b = _breakers(redis.url, clock)
     assert b.state == "closed"
     a.failure("connection refused", hard=True)
-    time.sleep(0.21)  # b re-reads the shared cooldown at most every 0.2 s
+    clock.now += SYNC_S / 2
+    assert b.state == "closed"  # b re-reads the shared cooldown at most every SYNC_S
+    clock.now += SYNC_S / 2
     assert b.state == "open" and not b.available()
     assert b.last_error == "connection refused"
-    assert 0.2 < b.retry_in_s() <= 0.4
-    time.sleep(b.retry_in_s())
+    assert 0 < b.retry_in_s() <= COOLDOWN_S  # what is left of a's cooldown in Redis
+    _until_the_shared_cooldown_ends(redis.url)
+    clock.now += COOLDOWN_S
     assert b.state == "half_open" and b.available()  # the cooldown ended: b sends its own probe
     b.acquire()
     assert not b.available()
@@ -40,19 +62,21 @@ def test_a_breaker_opened_by_one_replica_is_open_for_all(redis: RedisServer) -> 
 
 
 def test_retry_after_is_shared_and_a_failed_probe_reopens_for_all(redis: RedisServer) -> None:
-    a, b = (p.replicas["m"][0].breaker for p in _pools(redis.url, cooldown_s=0.5))
-    a.failure("429", retry_after_s=0.7, hard=True)
-    assert b.state == "open" and b.retry_in_s() > 0.6
-    time.sleep(0.75)
+    clock = Clock()
+    a, b = _breakers(redis.url, clock)
+    a.failure("429", retry_after_s=2 * COOLDOWN_S, hard=True)
+    assert b.state == "open" and b.retry_in_s() > COOLDOWN_S  # the longer Retry-After, not a cooldown
+    _until_the_shared_cooldown_ends(redis.url)
+    clock.now += 2 * COOLDOWN_S
     assert a.state == b.state == "half_open"
     b.acquire()
     b.failure("probe failed")  # a failed probe opens again, for a as well
-    time.sleep(0.21)
+    clock.now += SYNC_S
     assert a.state == "open" and a.last_error == "probe failed"
 
 
 def test_breakers_keep_working_locally_while_redis_is_down(redis: RedisServer) -> None:
-    a, b = (p.replicas["m"][0].breaker for p in _pools(redis.url))
+    a, b = _breakers(redis.url, Clock())
     redis.stop()
     a.failure("down", hard=True)  # publishing fails quietly
     assert a.state == "open"

@@ -99,6 +99,7 @@ def test_reload_swaps_in_changed_new_and_deleted_files(tree: Path) -> None:
 def test_broken_edit_keeps_last_good_version_and_reports_location(tree: Path) -> None:
     corpus = Corpus(tree, CONFIG)
     good = corpus.snapshot().nodes["runbook#restart"].full
+    corpus.wait_reload()  # the scan that call started must not read runbook.og emptied by the write below
     broken = RUNBOOK.replace("<!-- og:node id=install type=steps -->", "<!-- og:node id=install type=nonsense -->")
     _write(tree / "ops" / "runbook.og", broken)
     snap = reloaded(corpus)
