@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, RequireAuthMiddleware
@@ -66,11 +67,54 @@ def _load_jwt_keys(cfg: JwtSettings, env: Mapping[str, str]) -> tuple[str | None
         secret = env.get(cfg.secret_env, "")
         if not secret:
             raise ValueError(f"jwt.secret_env names {cfg.secret_env!r}, but that environment variable is empty or unset")
-    public = cfg.public_key_file.read_text(encoding="utf-8") if cfg.public_key_file is not None else None
+    public = None
+    if cfg.public_key_file is not None:
+        public = _key_text("public_key_file", cfg.public_key_file)
+        _check_public_key(cfg, public)
     jwks = None
     if cfg.jwks_file is not None:
-        jwks = jwt.PyJWKSet.from_dict(json.loads(cfg.jwks_file.read_text(encoding="utf-8")))
+        text = _key_text("jwks_file", cfg.jwks_file)
+        try:
+            jwks = jwt.PyJWKSet.from_dict(json.loads(text))
+        except (ValueError, AttributeError, jwt.PyJWTError) as exc:  # JSON, shape, or keys PyJWT cannot use
+            raise ValueError(
+                f"jwt.jwks_file {cfg.jwks_file} is not a JWK set ({exc}): save the issuer's JWKS document, "
+                'a JSON object {"keys": [...]}'
+            ) from None
     return secret, public, jwks
+
+
+def _key_text(key: str, path: Path) -> str:
+    """The text of the key file `jwt.<key>`; ValueError naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text; a binary DER key must be converted to PEM"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    raise ValueError(f"jwt.{key} {path} cannot be read ({reason}): point it at the issuer's key file")
+
+
+def _check_public_key(cfg: JwtSettings, text: str) -> None:
+    """ValueError unless `text` is a public key one of the configured RS*/ES* algorithms can verify with."""
+    import jwt
+
+    where = f"jwt.public_key_file {cfg.public_key_file}"
+    asymmetric = [a for a in cfg.algorithms if not a.startswith("HS")]
+    if not asymmetric:
+        return
+    for name in asymmetric:
+        try:  # PyJWT and cryptography raise several types for a key they cannot use
+            key = jwt.get_algorithm_by_name(name).prepare_key(text)
+        except Exception:  # noqa: BLE001, S112
+            continue
+        if hasattr(key, "public_key"):  # a private key: it must not sit on the server, and cannot verify
+            raise ValueError(f"{where} holds a private key: give the issuer's public key (BEGIN PUBLIC KEY)")
+        return
+    raise ValueError(
+        f"{where} holds no public key for {', '.join(asymmetric)}: save the issuer's PEM public key "
+        "(-----BEGIN PUBLIC KEY-----), or set jwt.algorithms to the key's type"
+    )
 
 
 class OgmuxTokenVerifier:

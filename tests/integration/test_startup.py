@@ -139,3 +139,15 @@ def test_a_store_without_a_corpus_is_a_warning_until_one_is_pushed(pg_cluster: P
     assert push.returncode == 0, push.stderr
     assert store_status(dsn) == (True, 1, "")
     assert len(_serve("--config", str(config)).stderr.splitlines()) == 1
+
+
+def test_http_with_a_jwt_key_file_that_holds_no_key_stops_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "jwt.pub.pem").write_text("paste the key here\n")
+    config = tmp_path / "ogmux.toml"
+    config.write_text('[jwt]\nenabled = true\nissuer = "https://idp.example"\npublic_key_file = "jwt.pub.pem"\n')
+    proc = _serve("--http", "--port", "0", "--config", str(config))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        f"ogmux: jwt.public_key_file {tmp_path / 'jwt.pub.pem'} holds no public key for RS256, ES256: save the "
+        "issuer's PEM public key (-----BEGIN PUBLIC KEY-----), or set jwt.algorithms to the key's type\n"
+    )

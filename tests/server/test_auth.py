@@ -131,3 +131,46 @@ async def test_protected_resource_metadata_names_the_issuer_or_no_authorization_
             meta = (await c.get(url)).json()
         assert meta["resource"] == AUD and meta["bearer_methods_supported"] == ["header"]
         assert meta.get("authorization_servers") == servers
+
+
+def test_an_unusable_key_file_is_one_startup_error_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = ec_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    files = {
+        "garbage.pem": b"not a key\n",
+        "private.pem": private_pem,
+        "binary.der": ec_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "not-json.jwks": b"{keys: []",
+        "no-keys.jwks": b'{"keys": 3}',
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "dir.pem").mkdir()
+    cases = {
+        "garbage.pem": ("public_key_file", "holds no public key for RS256, ES256: save the issuer's PEM public key"),
+        "private.pem": ("public_key_file", "holds a private key: give the issuer's public key"),
+        "binary.der": ("public_key_file", "cannot be read (not UTF-8 text; a binary DER key must be converted to PEM)"),
+        "dir.pem": ("public_key_file", "cannot be read (Is a directory): point it at the issuer's key file"),
+        "gone.pem": ("public_key_file", "cannot be read (No such file or directory)"),
+        "not-json.jwks": ("jwks_file", "is not a JWK set (Expecting property name"),
+        "no-keys.jwks": ("jwks_file", 'is not a JWK set (Invalid JWK Set value): save the issuer\'s JWKS document'),
+    }
+    for name, (key, reason) in cases.items():
+        settings = _settings(enabled=True, issuer=ISS, **{key: str(tmp_path / name)})
+        with pytest.raises(ValueError) as exc:
+            OgmuxTokenVerifier(settings)
+        assert str(exc.value).startswith(f"jwt.{key} {tmp_path / name} {reason}"), str(exc.value)
+        assert "\n" not in str(exc.value)
+    # The same key as a public key serves; an RSA key under ES256 alone is named a key of another type.
+    (tmp_path / "public.pem").write_bytes(
+        ec_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    OgmuxTokenVerifier(_settings(enabled=True, issuer=ISS, public_key_file=str(tmp_path / "public.pem")))
+    with pytest.raises(ValueError, match="holds no public key for RS256: .* or set jwt.algorithms to the key's type"):
+        OgmuxTokenVerifier(
+            _settings(enabled=True, issuer=ISS, algorithms=["RS256"], public_key_file=str(tmp_path / "public.pem"))
+        )
