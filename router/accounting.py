@@ -113,6 +113,9 @@ class Ledger(ABC):
     ) -> bool:
         """Record one completed request; False (and no change) if `request_id` was already charged."""
 
+    def close(self) -> None:
+        """Stop the ledger's background work, if it has any."""
+
     @abstractmethod
     def principal_spend(self, principal: str) -> SpendSummary:
         """What `principal` spent in the current period."""

@@ -118,6 +118,7 @@ class Router:
         await asyncio.shield(self._starting)
 
     async def aclose(self) -> None:
+        self.ledger.close()
         await self.pool.aclose()
         clients, self._clients = list(self._clients.values()), {}
         for c in clients:

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 
 from ogmux.server.context import ToolContext
 from ogmux.server.settings import ConfigError, Settings
-from ogmux.server.state import shared_state
+from ogmux.server.state import SharedState, shared_state
 
 if TYPE_CHECKING:  # the router (httpx, numpy, scipy) is imported with the first routed call
-    from ogmux.router.breaker import BreakerStore
     from ogmux.router.core import Router
 
 __all__ = ["build_router", "check_router_files", "router_for"]
@@ -30,14 +29,19 @@ def check_router_files(settings: Settings, path: Path | None) -> None:
         raise ConfigError(path, [("router", str(exc))]) from exc
 
 
-def build_router(settings: Settings, breaker_store: BreakerStore | None = None) -> Router:
+def build_router(settings: Settings, shared: SharedState | None = None) -> Router:
     """A Router for `settings.router`; API keys come from the environment variables the backends name;
-    with `breaker_store`, breaker cooldowns are shared with the other replicas."""
+    with `shared`, breaker cooldowns, role budgets and spend are shared with the other replicas."""
     from ogmux.router.core import Router
 
     cfg = settings.router
     keys = {b.name: os.environ.get(b.api_key_env, "") for b in cfg.backends if b.api_key_env}
-    return Router.from_config(cfg, keys, breaker_store)
+    if shared is None:
+        return Router.from_config(cfg, keys)
+    from ogmux.server.spend import RedisLedger
+
+    ledger = RedisLedger(shared, cfg.role_budgets_usd, cfg.budget_period)
+    return Router.from_config(cfg, keys, shared, ledger)
 
 
 async def router_for(ctx: ToolContext) -> Router:

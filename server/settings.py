@@ -169,7 +169,8 @@ class ServerSettings(_Section):
 
 
 class StateSettings(_Section):
-    """Where replicas share state (rate-limit buckets, call slots, backend breakers); empty url = in this process."""
+    """Where replicas share state (rate-limit buckets, call slots, backend breakers, role budgets and spend);
+    empty url = in this process."""
 
     url: str = Field(
         "",

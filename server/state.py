@@ -196,6 +196,10 @@ class SharedState:
         """Seconds until Redis may be usable again: the back-off left, at least the time a probe takes."""
         return max(self._retry_at - self._clock(), 2 * self.settings.timeout_ms / 1000)
 
+    def script(self, lua: str) -> redis.commands.core.Script:
+        """`lua` registered as a script of this connection pool (run it inside `call`)."""
+        return self._client.register_script(lua)
+
     def key(self, kind: str, name: str) -> str:
         """The Redis key of `name` of `kind` (under `[state].key_prefix`)."""
         return f"{self.settings.key_prefix}{kind}:{name}"
