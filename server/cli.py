@@ -32,9 +32,24 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, naming the closest choice when a command, subcommand or option value is not one of them.
+
+    Subcommand parsers are made of the class of their parent, so every command's parsers are this one.
+    """
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        if action.choices is None or value in action.choices:
+            return
+        names = [str(c) for c in action.choices]
+        close = difflib.get_close_matches(str(value), names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise argparse.ArgumentError(action, f"invalid choice: {value!r} ({hint}choose from {', '.join(names)})")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `ogmux` parser: with every discovered command, or only the module registering `command`."""
-    parser = argparse.ArgumentParser(prog="ogmux", description="Agent-serving middleware: an MCP server.")
+    parser = _Parser(prog="ogmux", description="Agent-serving middleware: an MCP server.")
     parser.add_argument("--version", action="version", version=f"ogmux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from ogmux.server import commands

@@ -13,6 +13,7 @@ import pytest
 
 from ogmux.server.cli import main
 from ogmux.server.settings import load_settings
+from tests.integration.procs import refused_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -206,10 +207,8 @@ def test_corpus_push_to_a_bad_dsn_is_one_line_before_the_corpus_is_read(capsys: 
     assert captured.out == "" and "secret" not in captured.err
     assert captured.err == "ogmux: the document store (objectgraph.store or --store) is not a PostgreSQL connection " \
                            "string: write postgresql://USER@HOST:5432/DBNAME or 'host=HOST dbname=DBNAME'\n"
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert main(["corpus", "push", "--store", f"postgresql://ogmux:secret@127.0.0.1:{port}/ogmux"]) == 3
+    with refused_port() as port:
+        assert main(["corpus", "push", "--store", f"postgresql://ogmux:secret@127.0.0.1:{port}/ogmux"]) == 3
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"nothing pushed: document store ogmux@127.0.0.1:{port}/ogmux is unreachable (Connection " \
@@ -249,6 +248,27 @@ def test_an_unknown_option_names_its_command_and_the_closest_option(
         main(args)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith(usage) and err.endswith(f"\n{error}\n"), err
+
+
+COMMANDS_LISTED = "config, check, index, corpus, eval, router, serve, solve, token, tools, transpile, vllm"
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["sevre"], (f"ogmux: error: argument COMMAND: invalid choice: 'sevre' (did you mean 'serve'? choose from "
+                f"{COMMANDS_LISTED})")),
+    (["bogus"], f"ogmux: error: argument COMMAND: invalid choice: 'bogus' (choose from {COMMANDS_LISTED})"),
+    (["config", "chek"], ("ogmux config: error: argument SUBCOMMAND: invalid choice: 'chek' (did you mean 'check'? "
+                         "choose from check)")),
+    (["tools", "--format", "opnai"], ("ogmux tools: error: argument --format: invalid choice: 'opnai' (did you mean "
+                                     "'openai'? choose from mcp, openai, anthropic)")),
+])
+def test_a_mistyped_command_or_choice_names_the_closest_one(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("usage: ogmux") and err.endswith(f"\n{error}\n"), err
 
 
 def test_config_check_names_every_malformed_address_and_missing_path(
