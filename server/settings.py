@@ -368,6 +368,21 @@ def _resolve_paths(model: type[BaseModel], data: dict[str, Any], base: Path) -> 
     }
 
 
+# A bearer token as `ogmux token new` prints it (on stderr, so that `>> FILE` appends only its hash).
+_TOKEN = re.compile(r"\bogm_[A-Za-z0-9_-]{20,}")
+
+
+def _pasted_token_hint(text: str) -> str:
+    """For a file that is not TOML: the line holding a bearer token, when one was pasted or redirected into it."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if _TOKEN.search(line) and not line.lstrip().startswith("#"):
+            return (
+                f"; line {number} holds a bearer token: delete that line (the file keeps only the token's hash) "
+                "and give the token to its client"
+            )
+    return ""
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read `path` (TOML), apply `OGMUX_*` environment overrides and `overrides`; raise ConfigError.
 
@@ -378,14 +393,20 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if path is not None:
         path = Path(path).expanduser().absolute()
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+            data = tomllib.loads(text)
         except FileNotFoundError:
             reason = "settings file not found (check the path; examples/ogmux.toml is a documented example to copy)"
             raise ConfigError(path, [("(file)", reason)]) from None
         except IsADirectoryError:
             raise ConfigError(path, [("(file)", "is a directory, not a TOML file")]) from None
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            reason = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save the file as UTF-8"
+            raise ConfigError(path, [("(file)", reason)]) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(path, [("(file)", f"not valid TOML: {exc}")]) from None
+            raise ConfigError(path, [("(file)", f"not valid TOML: {exc}{_pasted_token_hint(text)}")]) from None
         data = _resolve_paths(Settings, data, path.parent)
     for dotted, value in overrides.items():
         node = data

@@ -65,6 +65,34 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
                              "examples/ogmux.toml is a documented example to copy)"
 
 
+def test_a_file_saved_in_another_encoding_names_the_byte_and_its_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "latin1.toml"
+    cfg.write_bytes('[server]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    assert str(exc.value) == f"{cfg}: not UTF-8 text (byte 0xe9 on line 2): save the file as UTF-8"
+
+
+def test_a_token_redirected_into_the_file_is_named_by_its_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "ogmux.toml"
+    # `ogmux token new ... >> ogmux.toml 2>&1` appends the token line too.
+    cfg.write_text(
+        '[server]\nname = "ogmux"\n# ogm_a_commented_out_token_is_no_problem\n'
+        "token (shown once; give it to alice): ogm_q1BSLkfK0sWXZcGSi68Y3iKzS52py280gK2lTw5-s3Q\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    assert str(exc.value).startswith(f"{cfg}: not valid TOML: ")
+    assert str(exc.value).endswith(
+        "; line 4 holds a bearer token: delete that line (the file keeps only the token's hash) "
+        "and give the token to its client"
+    )
+    cfg.write_text("[server\n# ogm_q1BSLkfK0sWXZcGSi68Y3iKzS52py280gK2lTw5-s3Q\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    assert "bearer token" not in str(exc.value)
+
+
 def test_one_problem_is_one_line_and_several_are_listed(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[server]\nport = 70000\n")
