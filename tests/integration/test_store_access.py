@@ -2,7 +2,9 @@
 equals the answer over a store holding only the nodes that caller may see — and no hidden text appears.
 
 The corpora, callers and call plans are those of the in-memory property test
-(tests/tools/objectgraph/test_access.py); here each example is pushed into two real databases.
+(tests/tools/objectgraph/test_access.py); here each example is pushed into two real databases. Another
+caller reads first, so the document list and listings the store caches per scope key are built for that
+caller's key before the caller's own calls: a cache keyed too coarsely would hand the caller its listings.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from hypothesis import strategies as st
 from ogmux.tools.objectgraph.access import is_visible
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import build_snapshot
+from ogmux.tools.objectgraph.listing import DocumentListing
 from ogmux.tools.objectgraph.model import Document
 from ogmux.tools.objectgraph.render import render_resolve, render_search
 from ogmux.tools.objectgraph.store import DocumentStore, StoreView, push_snapshot
 from tests.integration.engines import PostgresServer
 from tests.integration.store_db import new_database
-from tests.tools.objectgraph.test_access import call_plans, callers, corpora, marker, outcome, restrict
+from tests.tools.objectgraph.test_access import DOCS, call_plans, callers, corpora, marker, outcome, restrict
 
 CONFIG = ObjectGraphConfig(ranking="lexical", min_body_words=0)
 HYBRID = ObjectGraphConfig(ranking="hybrid", min_body_words=0)
@@ -57,15 +60,30 @@ def run_calls(view: StoreView, caller: frozenset[str], plan: dict[str, Any]) -> 
     out.append(("docs", outcome(lambda: view.documents(caller))))
     out.append(("doc", outcome(lambda: view.document_index(doc, caller))))
     out.append(("changelog", outcome(lambda: view.changelog(doc, caller))))
+    for d in dict.fromkeys([doc, *DOCS]):
+        out.append(("listing", outcome(lambda d=d: listing_reads(view.document_listing(d, caller)))))
     return out
 
 
+def listing_reads(listed: DocumentListing) -> dict[str, Any]:
+    """What og://doc pages and node-id completions read of a listing."""
+    prefixes = ["", listed.entry.id, f"{listed.entry.id}#", f"{listed.entry.id}#n", f"{listed.entry.id}#n1"]
+    return {
+        "entry": listed.entry.model_dump(),
+        "lines": [line.model_dump() for line in listed.lines()],
+        "completions": {p: listed.ids_starting(p, 101) for p in prefixes},
+        "pages": [listed.page_end(i, 30) for i in range(len(listed))],
+        "warnings": [listed.row_warning(i) for i in range(len(listed))],
+    }
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(docs=corpora(), caller=callers, plans=st.lists(call_plans(), min_size=1, max_size=3))
+@given(docs=corpora(), caller=callers, other=callers, plans=st.lists(call_plans(), min_size=1, max_size=3))
 def test_no_store_call_reveals_a_hidden_node(
     stores: tuple[str, DocumentStore, str, DocumentStore],
     docs: list[Document],
     caller: frozenset[str],
+    other: frozenset[str],
     plans: list[dict[str, Any]],
 ) -> None:
     full_dsn, full_store, visible_dsn, visible_store = stores
@@ -75,6 +93,7 @@ def test_no_store_call_reveals_a_hidden_node(
     push_snapshot(visible_dsn, only_visible)
     hidden = [marker(n.doc, n.node) for n in full.nodes.values() if not is_visible(n.scopes, caller)]
     for plan in plans:
+        run_calls(StoreView(full_store), other, plan)  # fills the caches for the other caller's scope key
         got = run_calls(StoreView(full_store), caller, plan)
         assert got == run_calls(StoreView(visible_store), caller, plan)
         blob = repr(got).replace(plan["query"], "")  # the caller's own query is echoed back

@@ -24,6 +24,7 @@ __all__ = [
     "list_documents",
     "node_source",
     "node_version",
+    "unknown_document",
     "visible_changelog",
     "visible_version",
 ]
@@ -157,7 +158,7 @@ def document_listing(snapshot: Snapshot, doc: str, scopes: Scopes | None = None)
 def _listing(snapshot: Snapshot, doc: str, caller: Scopes) -> DocumentListing:
     d = snapshot.visible_doc(doc, caller)
     if d is None:
-        raise NotFoundError("document", doc, "og://docs lists the documents you can read")
+        raise unknown_document(doc)
     nodes, edges = [], []
     for nid in d.nodes:
         n = snapshot.visible(nid, caller)
@@ -166,6 +167,11 @@ def _listing(snapshot: Snapshot, doc: str, caller: Scopes) -> DocumentListing:
             edges.append(tuple(e for e in n.edges if snapshot.visible(e.target, caller)))
     entry = DocumentEntry(id=d.id, title=d.title, version=visible_version(snapshot, d, caller), nodes=len(nodes))
     return DocumentListing(entry, nodes, edges)
+
+
+def unknown_document(doc: str) -> NotFoundError:
+    """The error for a document that does not exist or holds no node the caller may see (the two look alike)."""
+    return NotFoundError("document", doc, "og://docs lists the documents you can read")
 
 
 def node_source(snapshot: Snapshot, ref: str, scopes: Scopes | None = None) -> str:
@@ -185,7 +191,7 @@ def document_changelog(snapshot: Snapshot, doc: str, scopes: Scopes | None = Non
     caller = normalize_scopes(scopes)
     d = snapshot.visible_doc(doc, caller)
     if d is None:
-        raise NotFoundError("document", doc, "og://docs lists the documents you can read")
+        raise unknown_document(doc)
     return visible_changelog(snapshot, d, caller)
 
 

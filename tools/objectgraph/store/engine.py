@@ -2,6 +2,9 @@
 
 Replicas poll the one-row `ogmux.current` table (at most every `reload_interval_s`) and start
 serving a new version on the next request; a request reads the version it started with.
+A version is immutable, so what is derived from it (listings, statistics) is cached under its
+`Current`: the version number with the time it was pushed, so that a database emptied and pushed
+to again, whose numbers restart, never meets the values cached for the old corpus.
 Connections are checked before use, so after a database restart the pool reconnects by itself.
 """
 
@@ -13,14 +16,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-__all__ = ["DocumentStore", "StoreEmptyError", "StoreUnavailableError", "unavailable"]
+__all__ = ["Current", "DocumentStore", "StoreEmptyError", "StoreUnavailableError", "unavailable"]
 
 T = TypeVar("T")
+_CURRENT = "SELECT c.version, v.pushed_at, v.all_scopes FROM ogmux.current c JOIN ogmux.versions v USING (version)"
 _log = logging.getLogger("ogmux.objectgraph.store")
 
 
@@ -47,6 +53,15 @@ def unavailable(exc: BaseException) -> StoreUnavailableError:
     return StoreUnavailableError(f"document store unavailable: {_reason(exc)}; retry in a few seconds")
 
 
+@dataclass(frozen=True)
+class Current:
+    """The version new requests read; two are equal exactly when they are the same push."""
+
+    version: int
+    pushed_at: datetime
+    all_scopes: frozenset[str] = field(compare=False)  # every scope a node of the version carries
+
+
 class DocumentStore:
     """A pool of connections to one PostgreSQL database holding pushed corpus versions. Thread-safe."""
 
@@ -69,10 +84,10 @@ class DocumentStore:
             name="ogmux-store",
         )
         self._lock = threading.Lock()
-        self._version: int | None = None
+        self._current: Current | None = None
         self._checked = float("-inf")
         self._down = False
-        self._cache: OrderedDict[Any, Any] = OrderedDict()
+        self._caches: dict[str, OrderedDict[Any, Any]] = {}
 
     def close(self) -> None:
         """Close every connection."""
@@ -96,32 +111,37 @@ class DocumentStore:
             self._down = False
             _log.warning("document store reachable again")
 
-    def current_version(self) -> int:
+    def current(self) -> Current:
         """The version new requests read (re-read at most every `reload_interval_s`)."""
         now = time.monotonic()
-        if self._version is not None and now - self._checked < self.reload_interval_s:
-            return self._version
+        if self._current is not None and now - self._checked < self.reload_interval_s:
+            return self._current
         with self._lock:
-            if self._version is None or now - self._checked >= self.reload_interval_s:
+            if self._current is None or now - self._checked >= self.reload_interval_s:
                 with self.connection() as conn:
                     try:
-                        row = conn.execute("SELECT version FROM ogmux.current").fetchone()
+                        row = conn.execute(_CURRENT).fetchone()
                     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
                         row = None  # nothing was ever pushed to this database
                 if row is None:
                     raise StoreEmptyError()
-                self._version, self._checked = int(row[0]), now
-            return self._version
+                self._current, self._checked = Current(int(row[0]), row[1], frozenset(row[2])), now
+            return self._current
 
-    def cached(self, key: Any, build: Callable[[], T], size: int = 64) -> T:
-        """A small LRU of per-version derived values (`key` must include the version)."""
+    def current_version(self) -> int:
+        """The number of the version new requests read."""
+        return self.current().version
+
+    def cached(self, name: str, key: Any, build: Callable[[], T], size: int = 64) -> T:
+        """A small LRU per `name` of values derived from one version (`key` must include its `Current`)."""
         with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        value = build()
+            cache = self._caches.setdefault(name, OrderedDict())
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = build()  # outside the lock: other requests go on while this one reads the database
         with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > size:
-                self._cache.popitem(last=False)
+            cache[key] = value
+            while len(cache) > size:
+                cache.popitem(last=False)
         return value

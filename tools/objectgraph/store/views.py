@@ -4,6 +4,11 @@ A view reads one version of the store for one request: search ranks in SQL (`que
 the stored embeddings in hybrid mode (`dense.py`); resolve
 and the listings run the in-memory functions on a partial snapshot of the visible nodes they
 need (`fetch.py`). Like `MemoryView`, it takes the caller's scopes on every call, as the query functions do.
+
+The document list (`og://docs`) and each document's listing (`og://doc/{doc}` pages, node-id completions)
+are built once per version and scope key (callers with equal keys see the same nodes) and kept by the
+store (`DocumentStore.cached`), as the in-memory path keeps them per snapshot: a completion or a page then
+reads no row, and a push is seen at the next poll of the current version, which changes the cache key.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, vis
 from ogmux.tools.objectgraph.store.schema import table
 from ogmux.tools.objectgraph.untrusted import scan_instructions
 
-__all__ = ["StoreView"]
+__all__ = ["DOCUMENT_LISTS_CACHED", "StoreView"]
+
+DOCUMENT_LISTS_CACHED = 16  # document lists kept, one per scope key and version
 
 
 _RANKED = "SELECT n.ord, n.id, n.dense_tokens, n.full_tokens FROM {node} n WHERE n.ord = ANY(%(ords)s) AND " + visible("n")
@@ -45,16 +52,14 @@ _RANKED = "SELECT n.ord, n.id, n.dense_tokens, n.full_tokens FROM {node} n WHERE
 class StoreView:
     """One version of the document store, read for one request."""
 
-    def __init__(self, store: DocumentStore, version: int | None = None):
+    def __init__(self, store: DocumentStore):
         self.store = store
-        self.version = store.current_version() if version is None else version
+        self.current = store.current()
+        self.version = self.current.version
 
-    def _all_scopes(self, conn: Any) -> frozenset[str]:
-        def build() -> frozenset[str]:
-            row = conn.execute("SELECT all_scopes FROM ogmux.versions WHERE version = %s", (self.version,)).fetchone()
-            return frozenset(row[0]) if row else frozenset()
-
-        return self.store.cached((self.version, "scopes"), build)
+    def _key(self, caller: Scopes) -> frozenset[str]:
+        """The caller's scope key on this version (callers with equal keys see the same nodes)."""
+        return scope_key(caller, self.current.all_scopes)
 
     def search(self, query: str, k: int = 8, cursor: str | None = None, scopes: Scopes | None = None,
                config: ObjectGraphConfig | None = None, complete: Complete | None = None) -> SearchPage:  # fmt: skip
@@ -64,18 +69,18 @@ class StoreView:
         caller = normalize_scopes(scopes)
         if k < 1:
             raise ValueError("k must be at least 1")
+        key = self._key(caller)
+        digest = _digest(query, key)
+        offset = 0 if cursor is None else _decode_cursor(cursor, digest)
         with self.store.connection() as conn:
-            key = scope_key(caller, self._all_scopes(conn))
-            digest = _digest(query, key)
-            offset = 0 if cursor is None else _decode_cursor(cursor, digest)
-            stats = self.store.cached((self.version, "stats", key), lambda: visible_stats(conn, self.version, caller))
+            stats = self.store.cached("stats", (self.current, key), lambda: visible_stats(conn, self.version, caller))
             want = offset + k
             reranked = complete is not None and config.rerank == "llm"
             if reranked:
                 want = max(want, config.rerank_candidates)
             if config.ranking == "hybrid":
                 ranked, total = rank(conn, self.version, stats, analyze(query), dense.candidates(want), config)
-                stored = self.store.cached((self.version, "vectors"), lambda: dense.has_vectors(conn, self.version))
+                stored = self.store.cached("vectors", self.current, lambda: dense.has_vectors(conn, self.version))
                 shown = 0 if reranked else offset
                 ranked = dense.fuse(conn, self.version, caller, query, ranked, config, stored, shown)[:want]
             else:
@@ -127,9 +132,17 @@ class StoreView:
             f.changelog_nodes(docs)
             return f.snapshot()
 
+    def _documents(self, caller: Scopes) -> dict[str, DocumentEntry]:
+        """The documents `caller` may read, by id in corpus order (built once per version and scope key)."""
+
+        def build() -> dict[str, DocumentEntry]:
+            with self.store.connection() as conn:
+                return {d.id: d for d in list_visible_documents(conn, self.version, caller)}
+
+        return self.store.cached("documents", (self.current, self._key(caller)), build, size=DOCUMENT_LISTS_CACHED)
+
     def documents(self, scopes: Scopes | None = None) -> list[DocumentEntry]:
-        with self.store.connection() as conn:
-            return list_visible_documents(conn, self.version, normalize_scopes(scopes))
+        return list(self._documents(normalize_scopes(scopes)).values())
 
     def document_index(self, doc: str, scopes: Scopes | None = None) -> tuple[DocumentEntry, list[IndexLine]]:
         listed = self.document_listing(doc, scopes)
@@ -137,12 +150,19 @@ class StoreView:
 
     def document_listing(self, doc: str, scopes: Scopes | None = None) -> DocumentListing:
         caller = normalize_scopes(scopes)
-        with self.store.connection() as conn:
-            f = Fetcher(conn, self.version, caller)
-            f.doc_members(doc)
-            f.edge_targets(f.doc_nodes[doc])
-            snap = f.snapshot()
-        return listing.document_listing(snap, doc, caller)
+        if doc not in self._documents(caller):  # completions name any document: no query for unknown ones
+            raise listing.unknown_document(doc)
+
+        def build() -> DocumentListing:
+            with self.store.connection() as conn:
+                f = Fetcher(conn, self.version, caller)
+                f.doc_members(doc)
+                f.edge_targets(f.doc_nodes[doc])
+                snap = f.snapshot()
+            return listing.document_listing(snap, doc, caller)
+
+        key = (self.current, self._key(caller), doc)
+        return self.store.cached("listing", key, build, size=listing.LISTINGS_CACHED)
 
     def node_source(self, ref: str, scopes: Scopes | None = None) -> str:
         caller = normalize_scopes(scopes)
