@@ -17,6 +17,7 @@ import html
 import re
 import unicodedata
 
+import re2
 from pydantic import BaseModel
 
 from ogmux.tools.objectgraph.model import Document
@@ -42,84 +43,93 @@ class InjectionFlag(BaseModel):
     excerpt: str
 
 
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+# '<' and the angle brackets that look like it and stay as they are under NFKC (quotation, modifier, CJK,
+# math, ornament, Canadian syllabics).
+_LT_NFKC = "<\u2039\u02c2\u3008\u27e8\u276e\u1438"
+# Whitespace Python's `\s` matches and RE2's does not (U+3000 is the last code point that is whitespace).
+_SPACES = str.maketrans(
+    dict.fromkeys((c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\r\f"), " ")
+)
+
+
+def _linear(pattern: str) -> re2._Regexp:
+    """`pattern` on RE2: the text is a document's, and a backtracking engine took time quadratic or cubic in it
+    on runs of whitespace, brackets or question marks (`re` holds the interpreter lock while it matches).
+    RE2's `\\s`, `\\b` and `\\W` are ASCII: `scan_instructions` makes other whitespace a space first."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+_PATTERNS: list[tuple[str, re2._Regexp]] = [
     (
         "override",
-        re.compile(
-            r"\b(?:ignore|disregard|forget|override|bypass|pay\s+no\s+attention\s+to)\s+"
+        _linear(
+            r"(?i)\b(?:ignore|disregard|forget|override|bypass|pay\s+no\s+attention\s+to)\s+"
             r"(?:(?:(?:all|any|the|your|these|my|of)\s+)*"
             r"(?:previous|prior|above|earlier|preceding|system|original|existing)?\s*(?:instructions?|prompts?)"
             r"|(?:(?:all|any|the|your|these|my|of)\s+)*"  # "ignore rules" alone is a name (.ignore files)
             r"(?:(?:all|any|the|your|these|my|of|previous|prior|above|earlier|preceding|system|original|existing)\s+)"
             r"(?:directions|rules|guidelines|messages|context))\b",
-            re.IGNORECASE,
         ),
     ),
     (
         "override",
-        re.compile(
-            r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+|anything\s+|what(?:ever)?\s+)?"
+        _linear(
+            r"(?i)\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+|anything\s+|what(?:ever)?\s+)?"
             r"(?:(?:that\s+)?(?:was|you\s+were|i)\s+(?:said|told|wrote|written|given)\s+)?"
             r"(?:above|before|earlier|previously|so\s+far|until\s+now)\b",
-            re.IGNORECASE,
         ),
     ),
     (
         "override",
-        re.compile(
-            r"\b(?:you\s+are\s+now\s+(?:a|an|in|the|my|no\s+longer|free|unrestricted|jailbroken|dan)\b"
+        _linear(
+            r"(?i)\b(?:you\s+are\s+now\s+(?:a|an|in|the|my|no\s+longer|free|unrestricted|jailbroken|dan)\b"
             r"|from\s+now\s+on,?\s+you\s+(?:are|will|must|should)\b"
             r"|(?:new|updated|real|actual)\s+instructions?\s*:|act\s+as\s+(?:the\s+)?system\b"
             r"|reveal\s+(?:your|the)\s+(?:system\s+)?prompt|do\s+not\s+tell\s+the\s+user)",
-            re.IGNORECASE,
         ),
     ),
     (
         "fence",  # on normalised text: the brackets are '<' or a look-alike NFKC leaves as it is (see _LT)
-        re.compile(r"[<\u2039\u02c2\u3008\u27e8\u276e\u1438](?:[ \t]*[<\u2039\u02c2\u3008\u27e8\u276e\u1438]){2}"
-                   r"\s*(?:end[\W_]*)?og[\W_]*data", re.IGNORECASE),
+        _linear(f"(?i)[{_LT_NFKC}](?:[ \t]*[{_LT_NFKC}]){{2}}" r"\s*(?:end[\W_]*)?og[\W_]*data"),
     ),
     (
         "exfiltration",
-        re.compile(
-            r"!\[[^\]\n]*\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*"  # a remote image with a query string
+        _linear(
+            r"(?im)!\[[^\]\n]*\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*"  # a remote image with a query string
             r"|<img\b[^>]*\b(?:src|srcset)\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*\?"
             r"|\]\(\s*<?(?:https?:)?//[^)\s>]*\?[^)\s>]*(?:\{|\}|\$|%7[bd]|\[|<)"  # a link to fill in
             r"|^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?(?:https?:)?//[^\s>]*\?[^\s>]*(?:\{|\}|\$|%7[bd]|\[|<)"  # ... by reference
             r"|<(?:https?:)?//[^\s>]*\?[^\s>]*(?:\{|\}|\$|%7[bd]|\[)[^\s>]*>",  # ... as an autolink
-            re.IGNORECASE | re.MULTILINE,
         ),
     ),
     (
         "role_tag",
-        re.compile(
-            r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>"
+        _linear(
+            r"(?im)<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>"
             r"|</?(?:system|assistant|user|developer|instructions?)>|\[/?INST\]|<</?SYS>>"
             r"|^\s*(?:#+\s*)?(?:system|assistant|developer)\s*:\s*\S",
-            re.IGNORECASE | re.MULTILINE,
         ),
     ),
     (
         "tool_call",
-        re.compile(
-            r"</?(?:tool_call|tool_use|function_calls?|invoke|antml:[a-z_]+)\b"
+        _linear(
+            r"(?i)</?(?:tool_call|tool_use|function_calls?|invoke|antml:[a-z_]+)\b"
             r"|\"(?:tool_calls|function_call)\"\s*:"
             r"|\{\s*\"name\"\s*:\s*\"[^\"]+\"\s*,\s*\"(?:arguments|parameters|input)\"\s*:",
-            re.IGNORECASE,
         ),
     ),
 ]
 
 # A reference-style image (`![alt][label]`, `![label][]`, `![label]`) and the definitions of labels.
-_IMAGE_REF = re.compile(r"!\[([^\]\n]*)\](?:\[([^\]\n]*)\])?")
-_REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]*<?((?:https?:)?//[^\s>]*\?[^\s>]*)", re.MULTILINE)
+_IMAGE_REF = _linear(r"!\[([^\]\n]*)\](?:\[([^\]\n]*)\])?")
+_REF_DEF = _linear(r"(?m)^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]*<?((?:https?:)?//[^\s>]*\?[^\s>]*)")
 _EXCERPT = 80
 # Cyrillic, Greek and small-capital letters that look like Latin ones (Unicode confusables).
 _LOOKALIKES = str.maketrans(
-    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅ" "αοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" "ᴀʙᴄᴅᴇғɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ"
-    "օսհոցզ" "ᎥᎠᎡᎢᎪᎬᏃᏚᏟᏞᎻᏒ",
-    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJS" "aopiekvutxbABEZHIKMNOPTYX" "abcdefghijklmnoprstuvwyz"
-    "ouhnqq" "iDRTAEZSCLMR",
+    "аеорсухіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХУІЈЅαοριεκνυτχβΑΒΕΖΗΙΚΜΝΟΡΤΥΧᴀʙᴄᴅᴇғɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢօսհոցզᎥᎠᎡᎢᎪᎬᏃᏚᏟᏞᎻᏒ",
+    "aeopcyxijsdhlqwbkmhtABEKMHOPCTXYIJSaopiekvutxbABEZHIKMNOPTYXabcdefghijklmnoprstuvwyzouhnqqiDRTAEZSCLMR",
 )
 
 
@@ -134,7 +144,7 @@ def normalize(text: str) -> str:
 def scan_instructions(text: str, field: str) -> list[InjectionFlag]:
     """Flag instruction-like passages in `text` (taken from `field`), in order of appearance."""
     found: list[tuple[int, InjectionFlag]] = []
-    text = normalize(text)
+    text = normalize(text).translate(_SPACES)
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(text):
             start = max(0, m.start() - 10)
@@ -143,7 +153,9 @@ def scan_instructions(text: str, field: str) -> list[InjectionFlag]:
     images = {" ".join((m.group(2) or m.group(1)).lower().split()) for m in _IMAGE_REF.finditer(text)}
     for m in _REF_DEF.finditer(text):
         if " ".join(m.group(1).lower().split()) in images:  # a remote image with a query string, by reference
-            found.append((m.start(), InjectionFlag(kind="exfiltration", field=field, excerpt=m.group(0)[:_EXCERPT])))
+            found.append(
+                (m.start(), InjectionFlag(kind="exfiltration", field=field, excerpt=m.group(0)[:_EXCERPT]))
+            )
     found.sort(key=lambda p: p[0])
     return [f for _, f in found]
 
@@ -169,9 +181,8 @@ def content_hash(text: str) -> str:
 _DEFAULT_VERSION: str = Document.model_fields["version"].default  # a document that declares none
 _LABEL_JUNK = re.compile(r"[^A-Za-z0-9._#@:+=/() -]")  # ids, versions, hashes and "(requires of doc#node)"
 _MAX_LABEL = 200
-# The characters NFKC reads as '<', and angle brackets that look like it (quotation, modifier, CJK, math,
-# ornament, Canadian syllabics).
-_LT = "<\ufe64\uff1c\u2039\u02c2\u3008\u2329\u27e8\u276e\u1438"
+# The characters NFKC reads as '<', and angle brackets that look like it (see _LT_NFKC).
+_LT = _LT_NFKC + "\ufe64\uff1c\u2329"
 # Format characters (Unicode 14 category Cf: zero-width, joiners, bidi controls, tags): invisible to a reader.
 _FORMAT = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
@@ -181,7 +192,9 @@ _FORMAT = (
 _FORMAT_RE = re.compile(f"[{_FORMAT}]")
 # Three or more '<', maybe with invisible characters, spaces or tabs between.
 _BRACKETS = re.compile(f"[{_LT}](?:[ \t{_FORMAT}]*[{_LT}]){{2,}}")
-_DELIMITER_TAIL = re.compile(r"\s*(?:end[\W_]*)?og[\W_]*data", re.IGNORECASE)  # what follows the '<<<' of a delimiter
+_DELIMITER_TAIL = re.compile(
+    r"\s*(?:end[\W_]*)?og[\W_]*data", re.IGNORECASE
+)  # what follows the '<<<' of a delimiter
 
 
 def _break_delimiters(text: str) -> str:
