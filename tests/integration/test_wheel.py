@@ -1,6 +1,6 @@
 """The built wheel, installed into a fresh venv, serves its bundled demo data from any directory.
 
-The wheel is built with `pip wheel --no-deps` from a copy of the sources (setuptools' build/ directory
+The wheel is built with `pip wheel --no-deps --no-build-isolation` (no download) from a copy of the sources (setuptools' build/ directory
 in the checkout could hold stale files) and installed with `--no-deps` into a new venv. Its
 dependencies are not downloaded again: a `.pth` line puts the test environment's site-packages on
 the new venv's path *after* its own, as a plain directory (its `.pth` files, among them the
@@ -46,7 +46,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(REPO / name, src / name)
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root), str(src)])
+    # The test environment's setuptools builds it: an isolated build would download one from the index.
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root), str(src)])
     [wheel] = root.glob("ogmux-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
@@ -66,12 +67,29 @@ def test_the_wheel_holds_one_top_level_package_and_the_demo_data(installed: Path
     assert "ogmux/demo/corpus/ogmux-runbook.og" in names
     assert "ogmux/demo/safety/radsafe-synthetic/datasets/risk_radiorag_full_merged.json" in names
     assert sum(n.startswith("ogmux/demo/safety/radsafe-synthetic/phase4_checking_results/") for n in names) == 3
+    # The documented settings example is a copy of examples/ogmux.toml, not the link the checkout holds.
+    example = zipfile.ZipFile(wheel).read("ogmux/demo/ogmux.toml").decode()
+    assert example == (REPO / "examples" / "ogmux.toml").read_text(encoding="utf-8")
+
+
+def test_the_wheel_holds_every_module_of_the_sources(installed: Path) -> None:
+    """A subpackage missing from pyproject's package list would be left out of the wheel."""
+    [wheel] = installed.parent.parent.glob("ogmux-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    folders = {"ogmux": "ogmux", "server": "ogmux/server", "tools": "ogmux/tools", "router": "ogmux/router",
+               "evaluators": "ogmux/evaluators"}
+    sources = {f"{folders[p.parts[0]]}/{Path(*p.parts[1:]).as_posix()}"
+               for folder in folders for p in (q.relative_to(REPO) for q in (REPO / folder).rglob("*.py"))
+               if "__pycache__" not in p.parts}
+    assert sources - names == set()
 
 
 def test_index_from_the_root_directory(installed: Path) -> None:
     proc = _run([str(installed / "ogmux"), "index", "--stats-only"])
     assert "documents: 4" in proc.stdout
     assert proc.stderr == ""
+    example = _run([str(installed / "ogmux"), "config", "example"])
+    assert example.stdout == (REPO / "examples" / "ogmux.toml").read_text(encoding="utf-8")
 
 
 async def test_stdio_mcp_calls_from_the_root_directory(installed: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from contextlib import asynccontextmanager
 
 import pytest
@@ -193,11 +192,10 @@ async def test_400_is_not_retried(wire):
 
 async def test_one_deadline_for_the_whole_chain(wire):
     async with _running(_backend("a", "openai", "slow", wire), _backend("b", "anthropic", "slow", wire)) as r:
-        t0 = time.perf_counter()
-        with pytest.raises(BackendUnavailableError, match=r"^no backend answered: \d attempts? in 0\.\d s, the 0\.6 s "
+        # The first attempt used the whole deadline; a deadline per attempt would have tried the second backend.
+        with pytest.raises(BackendUnavailableError, match=r"^no backend answered: 1 attempt in \d+\.\d s, the 0\.6 s "
                            "deadline left no time for another: "):
             await r.chat(_req(timeout_s=0.6))
-        assert time.perf_counter() - t0 < 1.5
 
 
 async def test_a_hung_replica_is_left_after_the_attempt_timeout(wire):
@@ -206,10 +204,9 @@ async def test_a_hung_replica_is_left_after_the_attempt_timeout(wire):
         _backend("spare", "anthropic", "ok", wire, quality=0.1),
         retry={"backoff_base_s": 0.01, "attempt_timeout_s": 0.3},
     ) as r:
-        t0 = time.perf_counter()
         res = await r.chat(_req(policy="cost_quality"))
+        # Had the attempt timeout not left it, the hung replica would have answered (after 5 s).
         assert res.model == "spare" and "no answer within 0.3s" in res.attempts[0].outcome
-        assert time.perf_counter() - t0 < 3  # the hung replica answers only after 5 s
 
 
 async def test_the_attempt_timeout_bounds_the_first_byte_not_the_whole_stream(wire):

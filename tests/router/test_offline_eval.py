@@ -24,7 +24,7 @@ from ogmux.router.offline_eval import (
 from ogmux.server.cli import main
 from tests.router.synthetic import write_gsm8k_folder
 
-SHARED = Path("/work/shared/data/routing/routellm_gpt4_mixtral")
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "routing" / "routellm_gpt4_mixtral"  # ../shared
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason="the public RouteLLM outcome data is not on this machine"
 )

@@ -23,6 +23,7 @@ import base64
 import http.server
 import io
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +35,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from tests.integration.procs import free_port
 
 __all__ = [
     "AUTH",
@@ -204,9 +203,11 @@ def _app() -> Starlette:
 @contextmanager
 def wire_server() -> Iterator[str]:
     """Run the server in a thread; yield its root URL (OpenAI base = root + /v1, Anthropic base = root)."""
-    port = free_port()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound here and handed over: no other process can take the port meanwhile
+    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -218,6 +219,7 @@ def wire_server() -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+        sock.close()
 
 
 def _ok_body() -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from ogmux.server.startup import (
     startup_warnings,
     store_where,
 )
+from tests.integration.procs import refused_port
 
 TOKEN = {"principal": "ci", "role": "reader", "hash": "sha256$" + "0" * 32 + "$" + "0" * 64}
 ROLES = {"admin": {}, "reader": {"tools": ["server_info", "search_index"], "scopes": ["public"]}}
@@ -56,12 +56,6 @@ def test_missing_paths_names_each_key(tmp_path: Path) -> None:
     assert missing_paths(settings) == [("eval.runs_dir", tmp_path / "runs"), ("router.predictor_path", Path("p.json"))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_file_given_as_the_corpus_is_named_a_file(tmp_path: Path) -> None:
     note = tmp_path / "note.md"
     note.write_text("# Note\n")
@@ -89,13 +83,14 @@ def test_settings_checks_name_the_key_and_the_fix(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_store_or_redis_is_one_warning_each_saying_what_calls_do() -> None:
-    port = _free_port()
-    settings = load_settings(None, **{
-        "objectgraph.store": f"postgresql://ogmux:secret@127.0.0.1:{port}/ogmux",
-        "state.url": f"redis://:secret@127.0.0.1:{port}/0", "state.fail": "closed",
-    })
-    check_settings(settings)
-    assert startup_warnings(settings) == [
+    with refused_port() as port:
+        settings = load_settings(None, **{
+            "objectgraph.store": f"postgresql://ogmux:secret@127.0.0.1:{port}/ogmux",
+            "state.url": f"redis://:secret@127.0.0.1:{port}/0", "state.fail": "closed",
+        })
+        check_settings(settings)
+        warnings = startup_warnings(settings)
+    assert warnings == [
         (f"ogmux: warning: document store ogmux@127.0.0.1:{port}/ogmux is unreachable (Connection refused): check "
         "objectgraph.store (or --store) and that PostgreSQL runs there"),
         (f"ogmux: warning: shared state redis://:***@127.0.0.1:{port}/0 is unreachable (Error 111 connecting to "
