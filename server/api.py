@@ -48,7 +48,7 @@ class Ogmux:
         if role not in self.settings.roles:
             raise ValueError(
                 f"unknown role {role!r}: this configuration defines {', '.join(sorted(self.settings.roles))}; "
-                f"add a [roles.{role}] section to the settings file (see examples/ogmux.toml)"
+                f"add a [roles.{role}] section to the settings file (`ogmux config example` documents it)"
             )
         return principal_for(self.settings, principal_id or cfg.stdio_principal, role)
 

@@ -293,7 +293,7 @@ def _unknown_key(loc: tuple[Any, ...]) -> str:
     known = _known_keys(loc[:-1])
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})" if known else ""
-    return f"unknown key{hint}; examples/ogmux.toml documents every key"
+    return f"unknown key{hint}; `ogmux config example` prints every key, documented"
 
 
 def _env_name(loc: tuple[Any, ...]) -> str | None:
@@ -397,7 +397,9 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             text = raw.decode("utf-8")
             data = tomllib.loads(text)
         except FileNotFoundError:
-            reason = "settings file not found (check the path; examples/ogmux.toml is a documented example to copy)"
+            reason = (
+                "settings file not found (check the path; `ogmux config example > FILE` writes a documented one)"
+            )
             raise ConfigError(path, [("(file)", reason)]) from None
         except IsADirectoryError:
             raise ConfigError(path, [("(file)", "is a directory, not a TOML file")]) from None

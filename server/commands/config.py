@@ -1,15 +1,18 @@
-"""`ogmux config check [FILE]`: validate a settings file, check the paths it names, print what it configures."""
+"""`ogmux config check [FILE]`: validate a settings file, check the paths it names, print what it configures;
+`ogmux config example`: print the settings file documenting every key, to start one's own."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ogmux.demo import EXAMPLE_CONFIG
 from ogmux.server.cliutil import DEFAULT_CONFIG
 from ogmux.server.settings import ConfigError, Settings, load_settings
 from ogmux.server.startup import address_problems, missing_paths
@@ -25,6 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     check = cfg_sub.add_parser("check", help="validate a settings file and print what it configures")
     check.add_argument("file", nargs="?", type=Path, default=None, help="default: ./ogmux.toml if present")
     check.set_defaults(func=run_check)
+    example = cfg_sub.add_parser(
+        "example", help="print a settings file documenting every key: ogmux config example > ogmux.toml"
+    )
+    example.set_defaults(func=run_example)
+
+
+def run_example(args: argparse.Namespace) -> int:
+    sys.stdout.write(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    return 0
 
 
 def report(settings: Settings, console: Console) -> None:

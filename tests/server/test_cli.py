@@ -48,6 +48,16 @@ def test_config_check_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "audit.sink" in err and str(bad) in err
 
 
+def test_config_example_prints_the_documented_example_to_start_a_valid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["config", "example"]) == 0
+    text = capsys.readouterr().out
+    assert text == (REPO / "examples" / "ogmux.toml").read_text(encoding="utf-8")
+    (tmp_path / "ogmux.toml").write_text(text, encoding="utf-8")
+    assert main(["config", "check", str(tmp_path / "ogmux.toml")]) == 0
+
+
 def test_token_new_prints_a_usable_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", "new", "--principal", "ci", "--role", "admin"]) == 0
     captured = capsys.readouterr()
@@ -258,7 +268,7 @@ COMMANDS_LISTED = "config, check, index, corpus, eval, router, serve, solve, tok
                 f"{COMMANDS_LISTED})")),
     (["bogus"], f"ogmux: error: argument COMMAND: invalid choice: 'bogus' (choose from {COMMANDS_LISTED})"),
     (["config", "chek"], ("ogmux config: error: argument SUBCOMMAND: invalid choice: 'chek' (did you mean 'check'? "
-                         "choose from check)")),
+                         "choose from check, example)")),
     (["tools", "--format", "opnai"], ("ogmux tools: error: argument --format: invalid choice: 'opnai' (did you mean "
                                      "'openai'? choose from mcp, openai, anthropic)")),
 ])

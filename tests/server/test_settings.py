@@ -34,7 +34,7 @@ def test_file_and_environment_override(tmp_path: Path, monkeypatch: pytest.Monke
     ("text", "key", "reason"),
     [
         ("[server]\nport = 70000\n", "server.port", "less than or equal to 65535"),
-        ("[server]\nprot = 1\n", "server.prot", "unknown key (did you mean 'port'?); examples/ogmux.toml documents"),
+        ("[server]\nprot = 1\n", "server.prot", "unknown key (did you mean 'port'?); `ogmux config example` prints every key"),
         ("[servr]\nport = 1\n", "servr", "unknown key (did you mean 'server'?)"),
         ('[roles.admin]\ntols = ["*"]\n', "roles.admin.tols", "unknown key (did you mean 'tools'?)"),
         ("[server]\nzzz = 1\n", "server.zzz", "unknown key (known keys: name, host, port,"),
@@ -62,7 +62,7 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(tmp_path / "absent.toml")
     assert str(exc.value) == f"{tmp_path / 'absent.toml'}: settings file not found (check the path; " \
-                             "examples/ogmux.toml is a documented example to copy)"
+                             "`ogmux config example > FILE` writes a documented one)"
 
 
 def test_a_file_saved_in_another_encoding_names_the_byte_and_its_line(tmp_path: Path) -> None:
