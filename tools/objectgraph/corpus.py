@@ -67,7 +67,9 @@ class Issue(BaseModel):
 
     def __str__(self) -> str:
         tail = f" (hint: {self.hint})" if self.hint else ""
-        return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}{tail}"
+        # A file name is the writer's text: a line break or terminal escape in it would forge log lines.
+        path = self.path if self.path.isprintable() else self.path.encode("unicode_escape").decode("ascii")
+        return f"{path}:{self.line}:{self.column}: {self.severity}: {self.message}{tail}"
 
 
 Prepared = tuple[DocRecord, list[NodeRecord]]
