@@ -153,7 +153,8 @@ async def test_two_servers_sharing_redis_enforce_one_limit_through_mcp(
     spec = ResourceSpec("og://slow", "slow", "A slow read.", slow, "objectgraph")
     settings = load_settings(None, **{
         "roles": {"admin": {}, "reader": {"tools": ["server_info", "search_index", "resolve_context"], "scopes": ["public"]}},
-        "server.stdio_role": "reader", "state.url": redis.url, "limits.calls_per_principal": 2, "audit.sink": "off",
+        "server.stdio_role": "reader", "state.url": redis.url, "state.timeout_ms": 2000, "limits.calls_per_principal": 2,
+        "audit.sink": "off",
     })  # fmt: skip
     one, two = (
         build_server(settings, transport="memory", resources=[*discover_resources(), spec]) for _ in range(2)

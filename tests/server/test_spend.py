@@ -27,7 +27,9 @@ from tests.router.wire_server import wire_server
 
 
 def _ledgers(url: str, n: int, budgets: dict[str, float], **kw) -> list[RedisLedger]:
-    state = {k: kw.pop(k) for k in ("fail", "retry_s") if k in kw}
+    """`n` replicas' ledgers in one Redis (2 s per Redis call: a slow answer on a loaded machine is not an
+    outage here)."""
+    state = {"timeout_ms": 2000, **{k: kw.pop(k) for k in ("fail", "retry_s") if k in kw}}
     return [RedisLedger(SharedState(StateSettings(url=url, **state)), budgets, **kw) for _ in range(n)]
 
 
@@ -215,7 +217,7 @@ async def test_chat_on_two_servers_spends_one_role_budget(redis: RedisServer, wi
                  "context_length": 4096, "price_in_per_mtok": 1e6, "price_out_per_mtok": 1e6}]  # fmt: skip
     settings = load_settings(
         None,
-        **{"audit.sink": "off", "state.url": redis.url, "router.backends": backends,
+        **{"audit.sink": "off", "state.url": redis.url, "state.timeout_ms": 2000, "router.backends": backends,
            "router.role_budgets_usd": {"admin": 35.0}},
     )  # fmt: skip
     servers = [build_server(settings, transport="memory") for _ in range(2)]
