@@ -1,5 +1,6 @@
 """Every fenced `python` and `sh` example in README.md, docs/ and examples/ runs as written; every `toml`
-example is valid settings and every `json` one parses; every relative link reaches a file and heading.
+example is valid settings and every `json` one parses; every relative link reaches a file and heading;
+every `ogmux ...` command line, synopses and inline code included, names commands and options that exist.
 
 Examples run from the repository root, as a reader of a clone runs them, with the `ogmux` command
 on PATH (an activated `.venv`) and a temporary HOME. An example that must not run here (it starts
@@ -133,3 +134,44 @@ def test_relative_links_reach_a_file_and_heading() -> None:
             if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in _anchors(dest)):
                 broken.append(f"{path.relative_to(REPO)}: {target}")
     assert not broken, broken
+
+
+def _command_lines(path: Path) -> list[str]:
+    """The `ogmux ...` command lines of a page: lines of untagged and `sh` fences, and inline code spans."""
+    text = path.read_text(encoding="utf-8")
+    found = []
+    for m in FENCE.finditer(text):
+        if m.group("lang") in ("", "sh"):
+            for line in m.group("body").splitlines():
+                # `a && ogmux b`, `x | ogmux b`, `$(ogmux b)`: each ogmux command on its own
+                parts = re.split(r"\s*(?:&&|\||;)\s+(?=ogmux )|\$\(", line.strip())
+                found += [part for part in parts if part.startswith("ogmux ")]
+    found += re.findall(r"`(ogmux [^`]+)`", _unfenced(path))
+    return [line.split(" #")[0] for line in found]
+
+
+def test_command_lines_in_the_docs_name_commands_and_options_that_exist() -> None:
+    import argparse
+
+    from ogmux.server.cli import build_parser
+
+    root = build_parser()
+    stale, seen = [], 0
+    for path in DOCS:
+        for line in _command_lines(path):
+            seen += 1
+            words = line.replace("[", " ").replace("]", " ").split()[1:]
+            parser = root
+            for word in words:  # descend to the innermost (sub)command named
+                subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+                if not subs or word not in subs[0].choices:
+                    if subs and not word.startswith("-"):
+                        stale.append(f"{path.relative_to(REPO)}: no command {word!r} in `{line}`")
+                    break
+                parser = subs[0].choices[word]
+            options = {o for a in parser._actions for o in a.option_strings} | {"-", "--"}
+            for word in words:
+                name = word.split("=")[0].rstrip(",)")
+                if name.startswith("-") and not re.match(r"-\d", name) and name not in options:
+                    stale.append(f"{path.relative_to(REPO)}: {parser.prog} has no option {name} in `{line}`")
+    assert seen >= 40 and not stale, stale
