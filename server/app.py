@@ -594,9 +594,13 @@ def build_server(
             default = None
         else:
             if not settings.server.is_loopback():
+                jwt = settings.jwt
+                off = " ([jwt] is filled in but jwt.enabled = false)" if (
+                    jwt.issuer or jwt.secret_env or jwt.public_key_file or jwt.jwks_file
+                ) else ""
                 raise ValueError(
-                    f"refusing to serve HTTP on {settings.server.host!r} without authentication: configure "
-                    "[[tokens]] or [jwt], or bind to 127.0.0.1"
+                    f"refusing to serve HTTP on {settings.server.host!r} without authentication{off}: add "
+                    "[[tokens]] (`ogmux token new`) or [jwt] with enabled = true, or bind to 127.0.0.1"
                 )
             role = settings.server.anonymous_role or settings.server.stdio_role
             default = principal_for(settings, "anonymous", role)

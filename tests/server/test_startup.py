@@ -99,3 +99,14 @@ def test_an_unreachable_store_or_redis_is_one_warning_each_saying_what_calls_do(
     ]
     assert store_where(settings.objectgraph.store) == f"ogmux@127.0.0.1:{port}/ogmux"
     assert startup_warnings(load_settings(None)) == []
+
+
+def test_http_beyond_loopback_without_auth_says_how_to_add_it_and_when_jwt_is_switched_off() -> None:
+    settings = load_settings(None, **{"server.host": "0.0.0.0", "audit.sink": "off"})
+    with pytest.raises(ValueError) as exc:
+        build_server(settings, transport="http")
+    assert str(exc.value) == ("refusing to serve HTTP on '0.0.0.0' without authentication: add [[tokens]] "
+                              "(`ogmux token new`) or [jwt] with enabled = true, or bind to 127.0.0.1")
+    settings = load_settings(None, **{"server.host": "0.0.0.0", "jwt.issuer": "https://idp.example"})
+    with pytest.raises(ValueError, match=r"without authentication \(\[jwt\] is filled in but jwt.enabled = false\): "):
+        build_server(settings, transport="http")
