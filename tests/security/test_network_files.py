@@ -77,5 +77,5 @@ async def test_a_declared_shape_that_does_not_fit_the_data_names_the_tensor(tmp_
     res = await _optimize(tmp_path, "model.onnx")
     text = res.content[0].text
     assert res.is_error and text.startswith(
-        "optimize_surrogate: tensor 'W0' declares shape [100000, 100000]"
+        "optimize_surrogate: tensor 'W0' declares shape [100000, 100000], which its data does not hold"
     ), text

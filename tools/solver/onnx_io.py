@@ -41,21 +41,51 @@ def _where(node: onnx.NodeProto, i: int) -> str:
     return f"node {i} ({node.op_type}{' ' + repr(node.name) if node.name else ''})"
 
 
+def _array(tensor: onnx.TensorProto) -> np.ndarray:
+    """The tensor's values as float64, read only from the model itself.
+
+    Weights kept in another file ("external data") are refused, never opened: the file is named by the
+    model, and numpy_helper would read it relative to the server's working directory. A network small
+    enough to embed is far below the 2 GB ONNX allows inside the file.
+    """
+    from onnx import numpy_helper
+
+    if tensor.data_location == tensor.EXTERNAL:
+        raise NetworkError(
+            f"tensor {tensor.name!r} keeps its data in another file (ONNX external data), which is not read; "
+            "save the model with its weights inside the .onnx file"
+        )
+    try:
+        return numpy_helper.to_array(tensor).astype(np.float64)
+    except (ValueError, TypeError) as exc:
+        raise NetworkError(
+            f"tensor {tensor.name!r} declares shape {list(tensor.dims)}, which its data does not hold as numbers ({exc})"
+        ) from None
+
+
 def load_onnx(source: Path | bytes) -> ReluNetwork:
     """Parse an ONNX model into a ReluNetwork; raise NetworkError naming the node that cannot be embedded."""
     import onnx
     from google.protobuf.message import DecodeError
-    from onnx import numpy_helper
 
     try:
-        model = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
+        model = (
+            onnx.load_from_string(source)
+            if isinstance(source, bytes)
+            else onnx.load(str(source), load_external_data=False)
+        )
     except (DecodeError, OSError, ValueError) as exc:
         raise NetworkError(f"not a readable ONNX model: {exc}") from None
     graph = model.graph
-    init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in graph.initializer}
-    for node in graph.node:
+    init = {t.name: _array(t) for t in graph.initializer}
+    for i, node in enumerate(graph.node):
         if node.op_type == "Constant":
-            init[node.output[0]] = numpy_helper.to_array(_attrs(node)["value"]).astype(np.float64)
+            value = _attrs(node).get("value")
+            if not isinstance(value, onnx.TensorProto):
+                raise NetworkError(
+                    f"{_where(node, i)}: only a Constant holding a 'value' tensor is supported"
+                )
+            init[node.output[0]] = _array(value)
     inputs = [i for i in graph.input if i.name not in init]
     if len(inputs) != 1:
         raise NetworkError(f"the graph must have exactly one data input, found {[i.name for i in inputs]}")
