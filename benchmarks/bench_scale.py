@@ -30,8 +30,14 @@ replica, and through haproxy to two replicas, with latency p50/p99 and the CPU t
 the machine's cores, so the two-replica calls/s is bounded by them; the CPU time per call is not,
 and gives one replica's calls/s on a core of its own (`capacity_per_replica_core_calls_per_s`).
 
-Usage: python benchmarks/bench_scale.py [--phase store,ranking,haproxy] [--sizes 10000,100000,1000000]
-       [--memory-max 100000] [--data DIR] [--store DSN]
+Phase `calls` — what each call agents and clients make most costs on the store path against the in-memory
+path, in one process and one run, at 1k and 10k nodes (`--call-sizes`): og://docs, a page of og://doc/{doc},
+og://node/{id} completions, search_index and resolve_context, wall p50/p99 per path, interleaved call by
+call, with the store path's p50 over the memory path's and the load average; `store_uncached` is the store
+path building the document list and each document's listing on every call, as it did before they were cached.
+
+Usage: python benchmarks/bench_scale.py [--phase store,ranking,haproxy,calls] [--sizes 10000,100000,1000000]
+       [--memory-max 100000] [--data DIR] [--store DSN] [--call-sizes 1000,10000]
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import psutil
@@ -57,6 +64,12 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ogmux.server.app import build_server
+from ogmux.server.context import ToolContext
+from ogmux.server.documents import STORE
+from ogmux.server.mcp_resources import objectgraph as og
+from ogmux.server.principal import principal_for
+from ogmux.server.settings import load_settings
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
 from ogmux.tools.objectgraph.corpus import Corpus, build_snapshot
 from ogmux.tools.objectgraph.embedding import load_embedder
@@ -630,10 +643,126 @@ def phase_haproxy(clients: int = HAPROXY_CLIENTS, seconds: float = HAPROXY_SECON
     return out
 
 
+CALL_SIZES = "1000,10000"
+T = TypeVar("T")
+CALLS = 100  # timed calls of each kind, per path and role
+HOT_DOCS = 10  # the documents the page and completion calls go round (each read 10 times)
+
+
+class _Uncached(DocumentStore):
+    """The store path before document lists and listings were cached: each is built per call."""
+
+    def cached(self, name: str, key: object, build: Callable[[], T], size: int = 64) -> T:
+        return build() if name in ("documents", "listing") else super().cached(name, key, build, size)
+
+
+def _call_server(root: Path, dsn: str = "", uncached: bool = False):
+    """A server (in-process, no transport) on the corpus files in memory, or (`dsn`) on the document store."""
+    source = {"objectgraph.store": dsn} if dsn else {"objectgraph.corpus": str(root), "objectgraph.reload": False}
+    settings = load_settings(None, **{
+        "roles": {"admin": {}, "reader": {"tools": ["search_index", "resolve_context"], "scopes": ["public"]}},
+        "rate_limit": {"rate": 1e6, "burst": 1_000_000}, "audit.sink": "off", "objectgraph.ranking": "lexical",
+        **source,
+    })  # fmt: skip
+    server = build_server(settings, transport="memory")
+    if uncached:
+        store = server.state.component(STORE, lambda _settings: _Uncached(dsn))
+        server.state.add_closer(store.close)
+    return settings, server
+
+
+def _calls(public: list[str], queries: list[str]) -> dict:
+    """The i-th call of each kind: function of (server, context, i) -> its value, or an awaitable."""
+
+    def doc(i: int) -> str:
+        return f"gen-{i * 7 % HOT_DOCS:05d}"
+
+    prefixes = [lambda i: "", lambda i: "gen-", doc, lambda i: f"{doc(i)}#n00", lambda i: f"{doc(i)}#n004"]
+    return {
+        "docs": lambda s, ctx, i: og.docs(ctx),
+        "doc_page": lambda s, ctx, i: og.doc(ctx, doc(i), ""),
+        "completion": lambda s, ctx, i: og.complete_node(ctx, "id", prefixes[i % len(prefixes)](i)),
+        "search_index": lambda s, ctx, i: s.run_tool("search_index", {"query": queries[i], "k": 8}, ctx.principal),
+        "resolve_context": lambda s, ctx, i: s.run_tool(
+            "resolve_context", {"ids": [public[i * 31 % len(public)]]}, ctx.principal
+        ),
+    }
+
+
+async def _time_calls(servers: dict, public: list[str], queries: list[str], role: str) -> dict:
+    """Each kind of call on every path, interleaved call by call (A/B): wall ms p50/p99 per path, and each
+    path's p50 over the first path's (the in-memory baseline)."""
+    ctxs = {name: ToolContext(principal=principal_for(st, "bench", role), state=s.state) for name, (st, s) in servers.items()}
+    out: dict = {}
+    for kind, call in _calls(public, queries).items():
+        ms: dict[str, list[float]] = {name: [] for name in servers}
+        for i in range(-1, CALLS):  # call -1 warms up: loads the corpus, opens the pool, fills the caches once
+            for name, (_, server) in servers.items():
+                t = time.perf_counter()
+                result = call(server, ctxs[name], max(i, 0))
+                if asyncio.iscoroutine(result):
+                    await result
+                if i >= 0:
+                    ms[name].append((time.perf_counter() - t) * 1000)
+        row: dict = {name: {"p50": round(_pct(v, 50), 3), "p99": round(_pct(v, 99), 3)} for name, v in ms.items()}
+        base = next(iter(ms))
+        for name in list(ms)[1:]:
+            row[f"{name}_over_{base}_p50"] = round(row[name]["p50"] / max(row[base]["p50"], 1e-3), 1)
+        row["load_avg_1min"] = round(os.getloadavg()[0], 2)
+        out[kind] = row
+    return out
+
+
+async def _roles(servers: dict, public: list[str], queries: list[str]) -> dict:
+    """`_time_calls` for the scoped role and the all-scope role; the servers are closed after."""
+    try:
+        return {role: await _time_calls(servers, public, queries, role) for role in ("reader", "admin")}
+    finally:
+        for _, server in servers.values():
+            await server.state.aclose()
+
+
+def phase_calls(sizes: list[int]) -> dict:
+    """The calls agents and clients make most, on the same generated corpus in memory and in the store."""
+    out: dict = {"sizes": {}, "calls_per_kind": CALLS, "note": (
+        "in-process calls (no transport) on one server per path, interleaved call by call; memory = corpus files "
+        "in memory, store = PostgreSQL (lexical ranking), store_uncached = the store path building the document "
+        f"list and each listing per call (as before they were cached). Calls: og://docs; the first page of "
+        f"og://doc/{{doc}} going round {HOT_DOCS} documents of {PER_DOC} nodes; og://node/{{id}} completions "
+        "(prefixes '', 'gen-', a document id, 'doc#n00', 'doc#n004'); search_index (k=8); resolve_context of one "
+        "public node. Role reader sees the public nodes (one scope class of two), admin every node"
+    )}  # fmt: skip
+    queries = _queries(CALLS)
+    pg = PostgresServer()
+    try:
+        pg.init()
+        pg.start()
+        pg.create_database()
+        for n in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp) / "corpus"
+                root.mkdir()
+                docs = list(generate(n))
+                snap, _ = build_snapshot(docs)
+                write(root, docs)
+                push_snapshot(pg.dsn, snap)
+                public = [nid for nid, node in snap.nodes.items() if "ops" not in node.scopes]
+                servers = {
+                    "memory": _call_server(root),
+                    "store": _call_server(root, pg.dsn),
+                    "store_uncached": _call_server(root, pg.dsn, uncached=True),
+                }
+                out["sizes"][str(n)] = asyncio.run(_roles(servers, public, queries))
+            print(n, json.dumps(out["sizes"][str(n)]), flush=True)
+    finally:
+        pg.cleanup()
+    return out
+
 PHASES = {
     "store": lambda a: phase_store(a.sizes, a.memory_max, a.store),
     "ranking": lambda a: phase_ranking(a.data),
     "haproxy": lambda a: phase_haproxy(),
+    "calls": lambda a: phase_calls(a.call_sizes),
 }
 
 
@@ -643,6 +772,8 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,1000000", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--memory-max", type=int, default=100_000, help="largest corpus also served from memory")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="og-dev directory (docs/ + questions.jsonl)")
+    p.add_argument("--call-sizes", default=CALL_SIZES, type=lambda s: [int(x) for x in s.split(",")],
+                   help="phase calls: corpus sizes (nodes)")
     p.add_argument("--store", default="", help="phase store: measure this already pushed corpus of --sizes nodes")
     args = p.parse_args()
     for name in args.phase.split(","):
