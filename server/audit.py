@@ -102,6 +102,10 @@ def load_audit_key(settings: AuditSettings) -> bytes:
         raise ValueError(f"audit key file {path} is unreadable or not hex ({exc}); delete it to make a new one") from None
     if len(key) < 16:
         raise ValueError(f"audit key file {path} holds fewer than 16 bytes; delete it to make a new one")
+    mode = path.stat().st_mode & 0o777
+    if os.name == "posix" and mode & 0o077:  # whoever reads the key can test guesses against the logged hashes
+        print(f"ogmux: warning: audit key file {path} can be read by other users (mode {mode:04o}): "
+              f"run chmod 600 {path}", file=sys.stderr, flush=True)
     return key
 
 

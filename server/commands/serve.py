@@ -68,12 +68,12 @@ def run_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     check_router_files(settings, config_path(args))
     check_settings(settings)
+    try:
+        server = build_server(settings, transport="http" if args.http else "stdio")
+    except ValueError as exc:  # e.g. unauthenticated HTTP on a non-loopback address, an unusable audit key
+        print(f"ogmux: {exc}", file=sys.stderr)
+        return 2
     if args.http:
-        try:
-            server = build_server(settings, transport="http")
-        except ValueError as exc:  # e.g. unauthenticated HTTP on a non-loopback address
-            print(f"ogmux: {exc}", file=sys.stderr)
-            return 2
         try:
             sock = listen(settings.server.host, settings.server.port)
         except OSError as exc:
@@ -90,7 +90,6 @@ def run_serve(args: argparse.Namespace) -> int:
         uvloop = importlib.util.find_spec("uvloop") is not None
         anyio.run(serve_http, server, sock, backend_options={"use_uvloop": uvloop})
     else:
-        server = build_server(settings, transport="stdio")
         _announce(startup_line(server, config_path(args), "stdio"), server)
         if sys.stdin.isatty():  # started by hand, not by an MCP client
             print("ogmux: speaking MCP on stdin/stdout: an MCP client (Claude Desktop, the Inspector) starts this "

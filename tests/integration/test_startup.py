@@ -151,3 +151,27 @@ def test_http_with_a_jwt_key_file_that_holds_no_key_stops_with_one_line(tmp_path
         f"ogmux: jwt.public_key_file {tmp_path / 'jwt.pub.pem'} holds no public key for RS256, ES256: save the "
         "issuer's PEM public key (-----BEGIN PUBLIC KEY-----), or set jwt.algorithms to the key's type\n"
     )
+
+
+def test_an_audit_key_file_that_is_not_a_key_stops_stdio_too_and_one_others_can_read_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "audit.key"
+    key.write_text("paste the key here\n")
+    config = tmp_path / "ogmux.toml"
+    config.write_text('[audit]\nkey_file = "audit.key"\n')
+    proc = _serve("--config", str(config))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        f"ogmux: audit key file {key} is unreadable or not hex (non-hexadecimal number found in fromhex() arg at "
+        "position 0); delete it to make a new one\n"
+    )
+    key.write_text("ab" * 32)
+    key.chmod(0o644)
+    proc = _serve("--config", str(config))
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines()[0] == (
+        f"ogmux: warning: audit key file {key} can be read by other users (mode 0644): run chmod 600 {key}"
+    )
+    key.chmod(0o600)
+    assert not _serve("--config", str(config)).stderr.startswith("ogmux: warning")
