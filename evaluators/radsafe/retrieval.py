@@ -1,4 +1,9 @@
-"""The retrieval conditions over an ObjectGraph corpus (search_index / resolve_context)."""
+"""The retrieval conditions over an ObjectGraph corpus (search_index / resolve_context).
+
+Document text reaches the model under evaluation as it reaches any model: each piece inside its own
+data fence (`untrusted.fence`), labelled with the node id, so a section cannot end the context or
+forge the question that follows it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from ogmux.tools.objectgraph.corpus import Corpus
 from ogmux.tools.objectgraph.resolve import resolve_context
 from ogmux.tools.objectgraph.search import search_index
 from ogmux.tools.objectgraph.tokens import count_tokens
+from ogmux.tools.objectgraph.untrusted import fence
 
 __all__ = ["ObjectGraphRetriever"]
 
@@ -24,7 +30,7 @@ class ObjectGraphRetriever:
 
     def search(self, query: str, k: int) -> list[tuple[str, str]]:
         page = search_index(self.corpus.snapshot(), query, k=k, scopes=self.scopes, config=self.config)
-        return [(e.id, f"{e.title}: {e.summary}") for e in page.entries]
+        return [(e.id, fence(f"{e.title}: {e.summary}", e.id)) for e in page.entries]
 
     def read(self, ids: Sequence[str], token_budget: int) -> str:
         try:
@@ -32,7 +38,7 @@ class ObjectGraphRetriever:
                                   scopes=self.scopes, config=self.config)
         except (LookupError, ValueError) as exc:
             return f"(nothing to read: {exc})"
-        return "\n\n".join(f"[{n.id}] {n.text}" for n in res.nodes)
+        return "\n\n".join(fence(n.text, n.id) for n in res.nodes)
 
     def everything(self, token_budget: int) -> str:
         snap = self.corpus.snapshot()
@@ -40,7 +46,7 @@ class ObjectGraphRetriever:
         visible = [n for n in snap.nodes.values() if is_visible(n.scopes, caller)]  # corpus order
         parts, used = [], 0
         for n in visible:
-            text = f"[{n.id}] {n.full}"
+            text = fence(n.full, n.id)
             cost = count_tokens(text)
             if used + cost > token_budget:
                 break

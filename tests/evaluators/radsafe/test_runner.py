@@ -99,7 +99,7 @@ def test_retrieval_conditions_over_objectgraph(tmp_path: Path) -> None:
     it.question = "How do I configure the ogmux server?"
     spec = RunSpec(models=["m"], conditions=["top_k"], top_k=3, context_tokens=400)
     msgs = build_messages(it, "top_k", spec, retriever)
-    assert msgs[1]["content"].startswith("Context:\n[") and "#" in msgs[1]["content"]
+    assert msgs[1]["content"].startswith("Context:\n<<<og-data ") and "#" in msgs[1]["content"]
     full = build_messages(it, "context_max", spec.model_copy(update={"context_tokens": 800}), retriever)
     from ogmux.tools.objectgraph.tokens import count_tokens
 
