@@ -29,6 +29,7 @@ __all__ = [
     "check_corpus_dir",
     "check_settings",
     "corpus_warnings",
+    "http_warnings",
     "missing_paths",
     "startup_line",
     "startup_warnings",
@@ -219,6 +220,25 @@ def check_corpus(server: OgmuxServer) -> str:
             f"(`ogmux check {corpus.root}` lists every problem)"
         )
     return f"corpus {corpus.root} ({plural(len(snap.docs), 'document')}, {plural(len(snap.nodes), 'node')})"
+
+
+def http_warnings(settings: Settings) -> list[str]:
+    """Serving HTTP on every interface: what remote clients meet while allowed_hosts or public_url are unset."""
+    cfg = settings.server
+    if cfg.host not in ("0.0.0.0", "::", "[::]"):
+        return []
+    lines = []
+    if not cfg.allowed_hosts:
+        lines.append(
+            f"ogmux: warning: serving on {cfg.host} with only loopback host names allowed: a client reaching "
+            "this server by another name is refused (421); list its names in [server].allowed_hosts"
+        )
+    if not cfg.public_url:
+        lines.append(
+            f"ogmux: warning: [server].public_url is unset, so the 401 challenge and the JWT audience name "
+            f"{cfg.resource_url()}: set it to the URL clients use"
+        )
+    return lines
 
 
 def corpus_warnings(server: OgmuxServer) -> list[str]:

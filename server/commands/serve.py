@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -19,7 +20,13 @@ from ogmux.server.disconnect import cancel_on_disconnect
 from ogmux.server.http_streams import refuse_get_streams
 from ogmux.server.routing import check_router_files
 from ogmux.server.settings import Settings
-from ogmux.server.startup import check_settings, corpus_warnings, startup_line, startup_warnings
+from ogmux.server.startup import (
+    check_settings,
+    corpus_warnings,
+    http_warnings,
+    startup_line,
+    startup_warnings,
+)
 
 __all__ = ["listen", "register", "serve_http", "serve_stdio"]
 
@@ -85,7 +92,7 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {reason} ({hint})",
                   file=sys.stderr)
             return 1
-        _announce(startup_line(server, config_path(args), "http"), server)
+        _announce(startup_line(server, config_path(args), "http"), server, http_warnings(settings))
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
         anyio.run(serve_http, server, sock, backend_options={"use_uvloop": uvloop})
@@ -98,10 +105,10 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(line: str, server: OgmuxServer) -> None:
-    """Print the start-up line, then one warning line per corpus file left out and per configured service
-    that does not answer."""
-    for text in (line, *corpus_warnings(server), *startup_warnings(server.ogmux_settings)):
+def _announce(line: str, server: OgmuxServer, warnings: Sequence[str] = ()) -> None:
+    """Print the start-up line, then `warnings`, one warning line per corpus file left out and per configured
+    service that does not answer."""
+    for text in (line, *warnings, *corpus_warnings(server), *startup_warnings(server.ogmux_settings)):
         print(text, file=sys.stderr, flush=True)
 
 

@@ -12,6 +12,7 @@ from ogmux.server.settings import load_settings
 from ogmux.server.startup import (
     StartupError,
     check_settings,
+    http_warnings,
     missing_paths,
     startup_line,
     startup_warnings,
@@ -110,3 +111,16 @@ def test_http_beyond_loopback_without_auth_says_how_to_add_it_and_when_jwt_is_sw
     settings = load_settings(None, **{"server.host": "0.0.0.0", "jwt.issuer": "https://idp.example"})
     with pytest.raises(ValueError, match=r"without authentication \(\[jwt\] is filled in but jwt.enabled = false\): "):
         build_server(settings, transport="http")
+
+
+def test_http_on_every_interface_warns_of_the_host_names_and_url_remote_clients_need() -> None:
+    settings = load_settings(None, **{"server.host": "0.0.0.0", "server.port": 9000})
+    assert http_warnings(settings) == [
+        ("ogmux: warning: serving on 0.0.0.0 with only loopback host names allowed: a client reaching this server "
+        "by another name is refused (421); list its names in [server].allowed_hosts"),
+        ("ogmux: warning: [server].public_url is unset, so the 401 challenge and the JWT audience name "
+        "http://0.0.0.0:9000/mcp: set it to the URL clients use"),
+    ]
+    remote = {"server.allowed_hosts": ["ogmux.example.com:*"], "server.public_url": "https://ogmux.example.com/mcp"}
+    assert http_warnings(load_settings(None, **{"server.host": "0.0.0.0", **remote})) == []
+    assert http_warnings(load_settings(None)) == []  # loopback
