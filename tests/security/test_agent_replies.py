@@ -58,3 +58,25 @@ def test_replies_that_make_the_action_pattern_backtrack_are_read_in_linear_time(
     assert results[0] == "SEARCH result:\nd#n: query 5"
     assert results[1] == f"SEARCH result:\nd#n: query {400_002}"
     assert results[2].startswith("READ result:\nread d#n")
+
+
+METADATA = """
+import sys
+from ogmux.tools.objectgraph.metadata import llm_metadata
+from ogmux.tools.objectgraph.model import Node
+
+node = Node(id="oil", doc="lamps", title="Lantern oil", full="Lanterns burn whale oil in winter.")
+reply = sys.stdin.read()
+print(llm_metadata(node, lambda messages: reply))
+"""
+
+
+def test_a_metadata_reply_of_unclosed_braces_is_read_in_linear_time() -> None:
+    """`ogmux transpile --llm` cut the JSON object out of the model's reply with `\\\\{.*\\\\}`: quadratic in a
+    reply of unclosed braces (20,000: 0.16 s; 400,000: over a minute)."""
+    reply = "{" * 400_000
+    proc = subprocess.run(
+        [sys.executable, "-c", METADATA], input=reply, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "None"  # no JSON object: extractive metadata is used instead
