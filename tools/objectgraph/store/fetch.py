@@ -45,31 +45,36 @@ CASE WHEN n.assertion IS NULL OR n.assertion->>'escalate' IS NULL OR n.assertion
                   WHEN strpos(n.assertion->>'escalate', '#') > 0 THEN n.assertion->>'escalate'
                   ELSE n.doc || '#' || (n.assertion->>'escalate') END)
      THEN n.assertion ELSE jsonb_set(n.assertion, ARRAY['escalate'], to_jsonb('{HIDDEN}'::text)) END AS assertion,
-n.ord
+n.ord, n.dense_tokens, n.full_tokens
 """
 
-# Changelog entries with their visible node ids only. HIDDEN stands for the hidden ones, so the
-# in-memory rules apply unchanged: an entry naming only hidden nodes hides its release (and the
-# document's version, when it is that release), one naming some loses its summary — which is
-# withheld here already, with the ids.
-_CHANGES = f"""
-SELECT c.doc, c.version, c.date,
-       CASE WHEN coalesce(v.n, 0) = cardinality(c.nodes) THEN c.summary ELSE '' END,
-       coalesce(v.ids, ARRAY[]::text[]) || CASE WHEN coalesce(v.n, 0) < cardinality(c.nodes)
-                                                THEN ARRAY['{HIDDEN}'] ELSE ARRAY[]::text[] END
-FROM {{change}} c LEFT JOIN LATERAL (
-    SELECT array_agg(x.id ORDER BY x.i) AS ids, count(*) AS n
-    FROM unnest(c.nodes) WITH ORDINALITY AS x(id, i) JOIN {{node}} n ON n.id = x.id
-    WHERE {visible("n")}
-) v ON true
-WHERE c.doc = ANY(%(docs)s)
-ORDER BY c.doc, c.idx
+# Documents with their changelog entries, each with its visible node ids only. HIDDEN stands for the
+# hidden ones, so the in-memory rules apply unchanged: an entry naming only hidden nodes hides its release
+# (and the document's version, when it is that release), one naming some loses its summary — which is
+# withheld here already, with the ids. One statement: the entries travel as a JSON array per document.
+_DOCS = f"""
+SELECT d.id, d.title, d.version, d.path, d.hash, d.scopes, d.ord, coalesce(ch.entries, '[]'::jsonb)
+FROM {{doc}} d LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_array(
+               c.version, c.date,
+               CASE WHEN coalesce(v.n, 0) = cardinality(c.nodes) THEN c.summary ELSE '' END,
+               coalesce(v.ids, ARRAY[]::text[]) || CASE WHEN coalesce(v.n, 0) < cardinality(c.nodes)
+                                                        THEN ARRAY['{HIDDEN}'] ELSE ARRAY[]::text[] END
+           ) ORDER BY c.idx) AS entries
+    FROM {{change}} c LEFT JOIN LATERAL (
+        SELECT array_agg(x.id ORDER BY x.i) AS ids, count(*) AS n
+        FROM unnest(c.nodes) WITH ORDINALITY AS x(id, i) JOIN {{node}} n ON n.id = x.id
+        WHERE {visible("n")}
+    ) v ON true
+    WHERE c.doc = d.id
+) ch ON true
+WHERE d.id = ANY(%(docs)s)
 """
 
 
-def _node(row: tuple) -> tuple[NodeRecord, int]:
+def _node(row: tuple) -> tuple[NodeRecord, int, tuple[int, int]]:
     (nid, doc, node, title, type_, scopes, keywords, dense, full, version, hash_, heading, confidence, parent,
-     edges, assertion, ord_) = row  # fmt: skip
+     edges, assertion, ord_, dense_tokens, full_tokens) = row  # fmt: skip
     rec = None
     if assertion is not None:
         rec = AssertionRecord(tuple(assertion["checks"]), int(assertion["retries"]), assertion["escalate"])
@@ -77,7 +82,7 @@ def _node(row: tuple) -> tuple[NodeRecord, int]:
         id=nid, doc=doc, node=node, title=title, type=type_, scopes=frozenset(scopes), keywords=tuple(keywords),
         dense=dense, full=full, version=version, hash=hash_, heading_path=tuple(heading), confidence=confidence,
         parent=parent, edges=tuple(EdgeRecord(**e) for e in edges), assertion=rec,
-    ), ord_  # fmt: skip
+    ), ord_, (dense_tokens, full_tokens)  # fmt: skip
 
 
 class Fetcher:
@@ -89,6 +94,7 @@ class Fetcher:
         self.params = scope_params(caller)
         self.nodes: dict[str, NodeRecord] = {}
         self.ord: dict[str, int] = {}
+        self.tokens: dict[str, tuple[int, int]] = {}  # stored token counts of the dense summary and full text
         self.light: set[str] = set()  # fetched without their full text: only their visibility is used
         self.docs: dict[str, DocRecord] = {}
         self.doc_ord: dict[str, int] = {}
@@ -96,20 +102,21 @@ class Fetcher:
 
     def _select(
         self, where: str, params: dict[str, object], light: bool, order: str = "n.ord"
-    ) -> list[tuple[NodeRecord, int]]:
+    ) -> list[tuple[NodeRecord, int, tuple[int, int]]]:
         cols = _NODE.replace("{full}", "''" if light else "n.full_text")
         q = sql.SQL(f"SELECT {cols} FROM {{node}} n WHERE ({where}) AND {visible('n')} ORDER BY {order}").format(
-            node=table(self.version, "node"), edge=table(self.version, "edge")
+            node=table(self.version, "node"), edge=table(self.version, "edge"), doc=table(self.version, "doc")
         )
         return [_node(r) for r in self.conn.execute(q, {**self.params, **params}).fetchall()]
 
-    def _add(self, records: Iterable[tuple[NodeRecord, int]], light: bool) -> list[NodeRecord]:
+    def _add(self, records: Iterable[tuple[NodeRecord, int, tuple[int, int]]], light: bool) -> list[NodeRecord]:
         out = []
-        for r, ord_ in records:
+        for r, ord_, tokens in records:
             if r.id in self.nodes and not (r.id in self.light and not light):
                 continue
             self.nodes[r.id] = r
             self.ord[r.id] = ord_
+            self.tokens[r.id] = tokens
             (self.light.add if light else self.light.discard)(r.id)
             out.append(r)
         return out
@@ -120,6 +127,12 @@ class Fetcher:
         if not want:
             return []
         return self._add(self._select("n.id = ANY(%(ids)s)", {"ids": want}, light), light)
+
+    def by_ords(self, ords: Sequence[int]) -> dict[int, str]:
+        """Visible nodes (light) by row number; the id of each row found."""
+        self._add(self._select("n.ord = ANY(%(ords)s)", {"ords": list(ords)}, True), True)
+        wanted = set(ords)
+        return {o: nid for nid, o in self.ord.items() if o in wanted}
 
     def by_refs(self, refs: Sequence[str]) -> None:
         """Visible nodes for `doc#node` refs, and every visible node with the local id of a bare ref."""
@@ -164,16 +177,13 @@ class Fetcher:
         want = sorted(set(ids) - set(self.docs))
         if not want:
             return
-        changes: dict[str, list[ChangeRecord]] = {}
-        q = sql.SQL(_CHANGES).format(change=table(self.version, "change"), node=table(self.version, "node"))
-        for did, version, date, summary, named in self.conn.execute(q, {**self.params, "docs": want}).fetchall():
-            changes.setdefault(did, []).append(ChangeRecord(version, date, tuple(named), summary))
-        q = sql.SQL("SELECT id, title, version, path, hash, scopes, ord FROM {} WHERE id = ANY(%s)")
-        for did, title, version, path, hash_, scopes, ord_ in self.conn.execute(
-            q.format(table(self.version, "doc")), (want,)
+        q = sql.SQL(_DOCS).format(**{t: table(self.version, t) for t in ("doc", "change", "node")})
+        for did, title, version, path, hash_, scopes, ord_, entries in self.conn.execute(
+            q, {**self.params, "docs": want}
         ).fetchall():
+            changes = tuple(ChangeRecord(v, date, tuple(named), summary) for v, date, summary, named in entries)
             self.doc_ord[did] = ord_
-            self.docs[did] = DocRecord(did, title, version, path, hash_, (), tuple(changes.get(did, ())), frozenset(scopes))
+            self.docs[did] = DocRecord(did, title, version, path, hash_, (), changes, frozenset(scopes))
 
     def changelog_nodes(self, docs: Iterable[str]) -> None:
         """Fetch (light) every node the changelogs of `docs` name."""
@@ -182,9 +192,10 @@ class Fetcher:
     def doc_members(self, doc: str, limit: int | None = None) -> None:
         """Fetch the visible nodes of `doc` in source order (light; `limit` caps how many)."""
         order = "n.ord" + (f" LIMIT {int(limit)}" if limit else "")
-        rows = self._select("n.doc = %(doc)s", {"doc": doc}, True, order)
+        # By the document's row number, so that the (doc_ord, ord) index finds the rows in order (by id: a scan)
+        rows = self._select("n.doc_ord = (SELECT d.ord FROM {doc} d WHERE d.id = %(doc)s)", {"doc": doc}, True, order)
         self._add(rows, True)
-        self.doc_nodes[doc] = [r.id for r, _ in rows]
+        self.doc_nodes[doc] = [r.id for r, _, _ in rows]
 
     def snapshot(self) -> Snapshot:
         """The partial snapshot: fetched documents (with their fetched nodes in corpus order) and nodes.

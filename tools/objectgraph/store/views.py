@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import sql
-
 from ogmux.tools.objectgraph import listing
 from ogmux.tools.objectgraph.access import Scopes, normalize_scopes, scope_key
 from ogmux.tools.objectgraph.config import ObjectGraphConfig
@@ -37,16 +35,12 @@ from ogmux.tools.objectgraph.snapshot import NodeRecord, Snapshot
 from ogmux.tools.objectgraph.store import dense
 from ogmux.tools.objectgraph.store.engine import DocumentStore
 from ogmux.tools.objectgraph.store.fetch import Fetcher, list_visible_documents
-from ogmux.tools.objectgraph.store.query import rank, scope_params, visible, visible_stats
-from ogmux.tools.objectgraph.store.schema import table
+from ogmux.tools.objectgraph.store.query import rank, visible_stats
 from ogmux.tools.objectgraph.untrusted import scan_instructions
 
 __all__ = ["DOCUMENT_LISTS_CACHED", "StoreView"]
 
 DOCUMENT_LISTS_CACHED = 16  # document lists kept, one per scope key and version
-
-
-_RANKED = "SELECT n.ord, n.id, n.dense_tokens, n.full_tokens FROM {node} n WHERE n.ord = ANY(%(ords)s) AND " + visible("n")
 
 
 class StoreView:
@@ -85,18 +79,13 @@ class StoreView:
                 ranked = dense.fuse(conn, self.version, caller, query, ranked, config, stored, shown)[:want]
             else:
                 ranked, total = rank(conn, self.version, stats, analyze(query), want, config)
-            rows = {}  # node row -> (id, dense tokens, full tokens)
-            if ranked:
-                q = sql.SQL(_RANKED).format(node=table(self.version, "node"))
-                params = {**scope_params(caller), "ords": [o for o, _ in ranked]}
-                rows = {r[0]: r[1:] for r in conn.execute(q, params).fetchall()}
-            ids = [rows[o][0] for o, _ in ranked if o in rows]
             f = Fetcher(conn, self.version, caller)
-            f.by_ids(ids, light=True)
+            row_ids = f.by_ords([o for o, _ in ranked]) if ranked else {}
+            ids = [row_ids[o] for o, _ in ranked if o in row_ids]
             found = f.snapshot()  # the ranked nodes, for the re-rank prompt and the versions the caller sees
         if reranked and complete is not None:
             ids, reranked = _apply_rerank(found, ids, query, complete, config.rerank_candidates)
-        by_id = {rows[o][0]: (s, *rows[o][1:]) for o, s in ranked if o in rows}
+        by_id = {row_ids[o]: (s, *f.tokens[row_ids[o]]) for o, s in ranked if o in row_ids}
         entries = []
         for nid in ids[offset : offset + k]:
             node = found.nodes[nid]
