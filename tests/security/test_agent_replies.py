@@ -80,3 +80,14 @@ def test_a_metadata_reply_of_unclosed_braces_is_read_in_linear_time() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "None"  # no JSON object: extractive metadata is used instead
+
+
+def test_a_metadata_reply_nested_past_the_parser_depth_is_no_object() -> None:
+    """JSON nested 100,000 deep raised RecursionError out of the metadata step, stopping the transpile."""
+    from ogmux.tools.objectgraph.metadata import llm_metadata
+    from ogmux.tools.objectgraph.model import Node
+
+    node = Node(id="oil", doc="lamps", title="Lantern oil", full="Lanterns burn whale oil in winter.")
+    assert llm_metadata(node, lambda messages: '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}") is None
+    reply = 'Sure: {"keywords": ["oil"], "dense": "Lanterns burn whale oil."} done'
+    assert llm_metadata(node, lambda messages: reply) == (["oil"], "Lanterns burn whale oil.")

@@ -218,10 +218,10 @@ def llm_metadata(
         reply = complete(messages)
     except Exception:  # noqa: BLE001 — a failing backend falls back to extractive metadata
         return None
-    match = re.search(r"\{.*\}", reply, re.DOTALL)
+    start, end = reply.find("{"), reply.rfind("}")  # what `\{.*\}` matched, without its quadratic search
     try:
-        data = json.loads(match.group(0)) if match else None
-    except json.JSONDecodeError:
+        data = json.loads(reply[start : end + 1]) if 0 <= start < end else None
+    except (json.JSONDecodeError, RecursionError):  # nesting past the parser's depth: no usable object
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("dense"), str):
         return None
@@ -266,9 +266,7 @@ def fill_metadata(doc: Document, complete: Complete | None = None, *, max_dense_
         result = None
         if complete is not None and node.derived_metadata:
             result = llm_metadata(node, complete, max_dense_tokens=max_dense_tokens)
-        keywords = (
-            node.keywords or (result and result[0]) or extract_keywords(text, node.title, *pools[mine])
-        )
+        keywords = node.keywords or (result and result[0]) or extract_keywords(text, node.title, *pools[mine])
         dense = node.dense or (result and result[1]) or extract_dense(text, max_dense_tokens) or node.title
         nodes.append(node.model_copy(update={"keywords": keywords, "dense": dense}))
     return doc.model_copy(update={"nodes": nodes})
