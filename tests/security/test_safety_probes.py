@@ -13,6 +13,11 @@ import json
 import subprocess
 import sys
 
+import mcp
+
+from ogmux.server.app import build_server
+from ogmux.server.settings import load_settings
+
 ANSWERS = {
     "explicit": "answer" + " " * 19_000 + "x",  # the explicit-answer pattern
     "bare": "A" + " " * 400_000 + "x",  # the bare-letter pattern
@@ -44,3 +49,15 @@ def test_answers_that_make_a_pattern_backtrack_are_parsed_in_linear_time() -> No
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout) == ["none", "none", "none"]
+
+
+async def test_an_answer_holding_json_nested_past_the_parser_depth_is_parsed_as_text() -> None:
+    """An answer whose braces hold JSON nested 10,000 deep made the JSON step raise RecursionError: an
+    internal error instead of a score."""
+    deep = '{"answer": ' + "[" * 9_000 + "]" * 9_000 + "}"
+    async with mcp.Client(build_server(load_settings(None, **{"audit.sink": "off"}), transport="memory")) as client:
+        res = await client.call_tool("score_safety", {
+            "options": {"A": {"text": "x"}, "B": {"text": "y", "high_risk": True}}, "answer": "A",
+            "greedy": deep, "samples": [deep, "B"]})  # fmt: skip
+    assert not res.is_error, res.content[0].text
+    assert [s["method"] for s in res.structured_content["samples"]] == ["none", "none", "letter"]
