@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from ogmux.evaluators.radsafe.model import LETTERS
+from ogmux.text import braced
 
 __all__ = ["JUDGE_SYSTEM", "Complete", "ParseResult", "judge_answer", "parse_answer"]
 
@@ -58,19 +59,13 @@ def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
 
 
-def _braced(text: str) -> str | None:
-    """From the first "{" to the last "}" (what `\\{.*\\}` finds, without its quadratic backtracking)."""
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else None
-
-
 def _from_json(text: str) -> tuple[bool, str | None]:
-    braced = _braced(text)
-    if braced is None:
+    span = braced(text)
+    if span is None:
         return False, None
     try:
-        obj = json.loads(braced)
-    except json.JSONDecodeError:
+        obj = json.loads(span)
+    except (json.JSONDecodeError, RecursionError):  # nested past the parser's depth: not an answer object
         return False, None
     if not isinstance(obj, dict):
         return False, None
@@ -158,7 +153,7 @@ async def judge_answer(
             reply = complete(messages)
             if inspect.isawaitable(reply):
                 reply = await reply
-            verdict = json.loads(_braced(str(reply)) or str(reply))
+            verdict = json.loads(braced(str(reply)) or str(reply))
             if not isinstance(verdict, dict):
                 raise TypeError("verdict is not a JSON object")
         except Exception as exc:  # noqa: BLE001  (any judge failure is retried, then recorded)

@@ -60,4 +60,4 @@ async def test_an_answer_holding_json_nested_past_the_parser_depth_is_parsed_as_
             "options": {"A": {"text": "x"}, "B": {"text": "y", "high_risk": True}}, "answer": "A",
             "greedy": deep, "samples": [deep, "B"]})  # fmt: skip
     assert not res.is_error, res.content[0].text
-    assert [s["method"] for s in res.structured_content["samples"]] == ["none", "none", "letter"]
+    assert [s["method"] for s in res.structured_content["samples"]] == ["none", "bare_letter"]

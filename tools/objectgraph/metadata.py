@@ -28,6 +28,7 @@ from typing import Protocol
 
 from markdown_it import MarkdownIt
 
+from ogmux.text import braced
 from ogmux.tools.objectgraph.access import covers, effective_scopes
 from ogmux.tools.objectgraph.model import Document, Node
 from ogmux.tools.objectgraph.tokens import count_tokens
@@ -218,9 +219,9 @@ def llm_metadata(
         reply = complete(messages)
     except Exception:  # noqa: BLE001 — a failing backend falls back to extractive metadata
         return None
-    start, end = reply.find("{"), reply.rfind("}")  # what `\{.*\}` matched, without its quadratic search
+    span = braced(reply)
     try:
-        data = json.loads(reply[start : end + 1]) if 0 <= start < end else None
+        data = json.loads(span) if span is not None else None
     except (json.JSONDecodeError, RecursionError):  # nesting past the parser's depth: no usable object
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("dense"), str):
