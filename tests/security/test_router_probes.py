@@ -251,3 +251,18 @@ async def test_a_session_key_is_the_callers_own(wire: str) -> None:
     finally:
         await router.aclose()
     assert mine.candidates[0].affinity and not theirs.candidates[0].affinity
+
+
+def test_tool_call_arguments_nested_past_the_parser_depth_are_refused_like_any_non_object() -> None:
+    """A caller's assistant message whose tool call holds JSON nested 100,000 deep, sent to an Anthropic
+    backend: parsing the arguments raised RecursionError (an internal error) instead of the 400 that any
+    arguments which are not a JSON object get."""
+    from ogmux.router.backends import _anthropic_messages
+    from ogmux.router.errors import UpstreamRejectedError
+    from ogmux.router.types import ChatMessage
+
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": deep}}
+    message = ChatMessage.model_validate({"role": "assistant", "content": "", "tool_calls": [call]})
+    with pytest.raises(UpstreamRejectedError, match="takes tool call arguments as a JSON object"):
+        _anthropic_messages([message], "claude")
