@@ -321,7 +321,7 @@ def _tool_use(call: MessageToolCall, where: str) -> dict[str, Any]:
     """An OpenAI-style tool call as a `tool_use` block, whose input is the parsed arguments object."""
     try:
         args = json.loads(call.function.arguments or "{}")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nested past the parser's depth: refused like any non-object
         args = None
     if not isinstance(args, dict):
         raise UpstreamRejectedError(
