@@ -14,9 +14,11 @@ Rules, applied to one document at a time (deterministic; nothing but the documen
 - a heading with no text of its own → `requires` each of its children (reading it means reading them).
 
 An inferred edge is dropped when the node already has an edge (authored or inferred) to the same
-target or already has `MAX_EDGES` edges, and never points from a node to itself. A link, a title, the next step or the next part is matched only
-against sections that every reader of the linking node may see, so a hidden section never changes which edges a
-caller sees (a hidden target is simply not followed).
+target or already has `MAX_EDGES` edges, and never points from a node to itself. Every rule links a node
+only to sections of its document that every reader of the node may see (a link, a title, a prerequisite
+sibling, a child, the next step, the next part), so a hidden section never changes which edges a caller
+sees: an edge to a section some readers may not see would take one of the node's `MAX_EDGES` places from
+an edge they do see.
 """
 
 from __future__ import annotations
@@ -137,18 +139,21 @@ def inferred_edges(doc: Document) -> dict[str, list[Edge]]:
                 add(n.id, "see-also", target)
         if n.heading is not None and not _WORD.search(text):
             for child in children.get(n.id, []):
-                add(n.id, "requires", child.id)
+                if covers(effective_scopes(child.scopes), mine):
+                    add(n.id, "requires", child.id)
 
     for siblings in children.values():
-        prereq: list[str] = []
+        prereq: list[Node] = []
         steps: list[tuple[int, str]] = []
         for s in siblings:
             if s.heading is None:
                 continue
+            mine = effective_scopes(s.scopes)
             for p in prereq:
-                add(s.id, "requires", p)
+                if covers(effective_scopes(p.scopes), mine):
+                    add(s.id, "requires", p.id)
             if _PREREQ.match(s.heading):
-                prereq.append(s.id)
+                prereq.append(s)
             number = _step(s)
             if number is not None:
                 steps.append((number, s.id))

@@ -279,3 +279,40 @@ def test_inference_reads_the_sections_once_per_scope_set(monkeypatch: pytest.Mon
     assert len(built) == 2  # public and admin
     assert [e.target for e in edges["part-5-of-many"] if e.kind == "requires"] == ["part-6-of-many", "part-1-of-many"]
     assert [e.target for e in edges["secret"] if e.kind == "requires"] == ["part-7-of-many"]
+
+
+# 63 edges: one place is left of the 64 a node may have
+_LINKS = "".join(f"[s{i}](#s{i}) " for i in range(63))
+_SECTIONS = "# Guide\n\nIntro.\n\n" + "".join(f"## S{i}\n\nBody {i}.\n\n" for i in range(63))
+_CAPPED = {
+    "hidden prerequisite sibling": (
+        _SECTIONS + "{hidden}## Requirements\n\nPublic requirements.\n\n## Deploy\n\nDeploy now. "
+        + _LINKS + "\n",
+        "<!-- og:node id=zqprereq scopes=admin -->\n## Prerequisites\n\nHidden prerequisites.\n\n",
+        "doc#deploy",
+    ),
+    "hidden child of an empty heading": (
+        "# Guide\n\nIntro.\n\n## Deploy\n\n{hidden}"
+        + "".join(f"### Step {i} of 64\n\nDo {i}.\n\n" for i in range(64)),
+        "<!-- og:node id=zqchild scopes=admin -->\n### Hidden step\n\nHidden step.\n\n",
+        "doc#deploy",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_CAPPED))
+def test_an_edge_to_a_hidden_section_takes_no_place_of_a_visible_one(case: str) -> None:
+    """A hidden "Prerequisites" sibling, or a hidden child of a heading without text, was inferred as an
+    edge of the public node: the reader never saw it, but it took one of the node's 64 edge places, so the
+    public edge after it was dropped only when the hidden section was in the file."""
+    text, hidden, ref = _CAPPED[case]
+    reader = frozenset({"public"})
+
+    def seen(md: str) -> list[list[str]]:
+        snap, _ = build_snapshot([parse_document(md, path="doc.md", max_node_tokens=None)])
+        res = resolve_context(snap, [ref], level="index", depth=0, scopes=reader)
+        return [f"{e.kind} {e.target}" for e in res.nodes[0].edges]
+
+    with_hidden, without = seen(text.format(hidden=hidden)), seen(text.format(hidden=""))
+    assert len(without) == 64
+    assert with_hidden == without
