@@ -690,14 +690,17 @@ def _calls(public: list[str], queries: list[str]) -> dict:
 
 
 async def _time_calls(servers: dict, public: list[str], queries: list[str], role: str) -> dict:
-    """Each kind of call on every path, interleaved call by call (A/B): wall ms p50/p99 per path, and each
-    path's p50 over the first path's (the in-memory baseline)."""
+    """Each kind of call on every path, interleaved call by call (each path first in turn, so none always
+    follows the same one): wall ms p50/p99 per path, and each path's p50 over the first path's (the in-memory
+    baseline)."""
     ctxs = {name: ToolContext(principal=principal_for(st, "bench", role), state=s.state) for name, (st, s) in servers.items()}
     out: dict = {}
     for kind, call in _calls(public, queries).items():
         ms: dict[str, list[float]] = {name: [] for name in servers}
+        names = list(servers)
         for i in range(-1, CALLS):  # call -1 warms up: loads the corpus, opens the pool, fills the caches once
-            for name, (_, server) in servers.items():
+            for name in names[i % len(names) :] + names[: i % len(names)]:  # each path first in turn
+                server = servers[name][1]
                 t = time.perf_counter()
                 result = call(server, ctxs[name], max(i, 0))
                 if asyncio.iscoroutine(result):
