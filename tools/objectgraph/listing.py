@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ogmux.tools.objectgraph.access import NotFoundError, Scopes, normalize_scopes
 from ogmux.tools.objectgraph.model import version_key
-from ogmux.tools.objectgraph.snapshot import DocRecord, EdgeRecord, NodeRecord, Snapshot
+from ogmux.tools.objectgraph.snapshot import ChangeRecord, DocRecord, EdgeRecord, NodeRecord, Snapshot
 from ogmux.tools.objectgraph.tokens import count_tokens
 from ogmux.tools.objectgraph.untrusted import fence, flag_lines, node_label
 
@@ -195,9 +195,18 @@ def document_changelog(snapshot: Snapshot, doc: str, scopes: Scopes | None = Non
     return visible_changelog(snapshot, d, caller)
 
 
+def _hidden_entry(snapshot: Snapshot, change: ChangeRecord, caller: Scopes) -> bool:
+    """Whether the entry changed only nodes `caller` may not see."""
+    return bool(change.nodes) and not any(snapshot.visible(n, caller) for n in change.nodes)
+
+
 def _hidden_releases(snapshot: Snapshot, doc: DocRecord, caller: Scopes) -> set[str]:
-    """Versions of the entries that changed only nodes `caller` may not see."""
-    return {c.version for c in doc.changelog if c.nodes and not any(snapshot.visible(n, caller) for n in c.nodes)}
+    """Versions whose every entry changed only nodes `caller` may not see (a release may have several entries:
+    one naming a visible node keeps it shown)."""
+    hidden, shown = set(), set()
+    for c in doc.changelog:
+        (hidden if _hidden_entry(snapshot, c, caller) else shown).add(c.version)
+    return hidden - shown
 
 
 def visible_changelog(
@@ -209,10 +218,9 @@ def visible_changelog(
     its visible ids but not its summary, which may describe the hidden ones.
     """
     floor = version_key(since_version) if since_version is not None else None
-    hidden_releases = _hidden_releases(snapshot, doc, caller)
     out: list[dict[str, object]] = []
     for c in doc.changelog:
-        if c.version in hidden_releases or (floor is not None and version_key(c.version) <= floor):
+        if _hidden_entry(snapshot, c, caller) or (floor is not None and version_key(c.version) <= floor):
             continue
         ids = [nid for nid in c.nodes if snapshot.visible(nid, caller)]
         entry: dict[str, object] = {"version": c.version, "date": c.date, "changed": ids}

@@ -266,7 +266,7 @@ def sectioned_files(draw: st.DrawFn) -> tuple[Any, list[tuple[str, str, str]]]:
         sections.append((text, scopes, mk))
     versions = ["1.1", "1.5", "2.0"]
     entries = []
-    for v in draw(st.lists(st.sampled_from(versions), max_size=3, unique=True)):
+    for v in draw(st.lists(st.sampled_from(versions), max_size=3)):  # a release may have several entries
         named = draw(st.lists(st.sampled_from(EXPLICIT + ["setup-2", "notes"]), max_size=2, unique=True))
         entries.append((v, named, f"changed {' '.join(named)}"))
     return (default, draw(st.sampled_from(versions)), entries), sections
@@ -283,7 +283,8 @@ def _file(head: tuple[str, str, list[tuple[str, list[str], str]]], sections: lis
 
 def _without_hidden(head: tuple[str, str, list[tuple[str, list[str], str]]], visible: set[str]) -> tuple[Any, ...]:
     """The manifest of the document with the hidden nodes removed: entries that changed only hidden nodes go,
-    with their release; the summary of an entry that also changed hidden nodes goes too."""
+    with their release when no other entry names it; the summary of an entry that also changed hidden nodes
+    goes too."""
     default, version, entries = head
     kept, dropped = [], set()
     for v, ids, summary in entries:
@@ -292,7 +293,7 @@ def _without_hidden(head: tuple[str, str, list[tuple[str, list[str], str]]], vis
             dropped.add(v)
         else:
             kept.append((v, shown, summary if shown == ids else ""))
-    if version in dropped:
+    if version in dropped - {v for v, _, _ in kept}:
         version = max((v for v, _, _ in kept), key=lambda v: [int(x) for x in v.split(".")], default="0")
     return default, version, kept
 
@@ -389,6 +390,30 @@ def test_changelog_and_version_leave_out_releases_of_hidden_nodes() -> None:
     assert "falcon" not in repr(res).lower() and "2.0" not in render_resolve(res)
     assert search_index(snap, "welcome", scopes=reader).entries[0].version == "1.5"
     assert [d.version for d in list_documents(snap, frozenset({"admin"}))] == ["2.0"]
+
+
+def test_a_release_with_a_visible_entry_stays_shown_beside_an_entry_of_hidden_nodes() -> None:
+    """Release 2.0 has one entry for a hidden node and one for a public node. A reader saw neither, and the
+    document at version 0, while the same file without the hidden node (and its entry) shows 2.0 and the
+    public entry: adding a hidden node to a release took the release away from readers."""
+    from ogmux.tools.objectgraph.parser import parse_document
+
+    def text(hidden: str, entries: str) -> str:
+        head = "<!-- og:meta id=delta version=2.0 -->\n<!-- og:changelog\n" + entries + "-->\n\n"
+        return head + "# Intro\n\nWelcome.\n\n" + hidden
+
+    public = 'version=2.0 date=2026-02-02 changed=intro summary="Intro reworded."\n'
+    hidden_entry = 'version=2.0 date=2026-02-01 changed=falcon summary="Falcon closes in May."\n'
+    hidden = "<!-- og:node id=falcon scopes=admin -->\n## Falcon\n\nSecret.\n"
+    reader = frozenset({"public"})
+    views = []
+    for t in (text(hidden, hidden_entry + public), text("", public)):
+        snap, _ = build_snapshot([parse_document(t, path="delta.og")])
+        res = resolve_context(snap, ["delta#intro"], since_version="1.0", scopes=reader)
+        views.append((document_changelog(snap, "delta", reader), list_documents(snap, reader), res))
+    assert views[0] == views[1]
+    assert [d.version for d in views[0][1]] == ["2.0"]
+    assert "falcon" not in repr(views[0]).lower()
 
 
 completion_prefixes = st.sampled_from(["", "a", "alpha", "alpha#", "alpha#n", "alpha%23n", "beta#n1", "g", "omega#", "n"])
