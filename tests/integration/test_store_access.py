@@ -25,10 +25,22 @@ from ogmux.tools.objectgraph.render import render_resolve, render_search
 from ogmux.tools.objectgraph.store import DocumentStore, StoreView, push_snapshot
 from tests.integration.engines import PostgresServer
 from tests.integration.store_db import new_database
-from tests.tools.objectgraph.test_access import DOCS, call_plans, callers, corpora, marker, outcome, restrict
+from tests.tools.objectgraph.test_access import (
+    DOCS,
+    _file,
+    _visible_to,
+    _without_hidden,
+    call_plans,
+    callers,
+    corpora,
+    marker,
+    outcome,
+    queries,
+    restrict,
+    sectioned_files,
+)
 
 CONFIG = ObjectGraphConfig(ranking="lexical", min_body_words=0)
-HYBRID = ObjectGraphConfig(ranking="hybrid", min_body_words=0)
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +54,23 @@ def stores(pg_cluster: PostgresServer) -> Iterator[tuple[str, DocumentStore, str
         b.close()
 
 
-def run_calls(view: StoreView, caller: frozenset[str], plan: dict[str, Any]) -> list[tuple[str, Any]]:
+def run_calls(
+    view: StoreView, caller: frozenset[str], plan: dict[str, Any], config: ObjectGraphConfig = CONFIG
+) -> list[tuple[str, Any]]:
     q, k, ids, kw, doc = plan["query"], plan["k"], plan["ids"], plan["resolve"], plan["doc"]
+    hybrid = config.model_copy(update={"ranking": "hybrid"})
     out: list[tuple[str, Any]] = []
-    page = outcome(lambda: view.search(q, k=k, scopes=caller, config=CONFIG))
+    page = outcome(lambda: view.search(q, k=k, scopes=caller, config=config))
     out.append(("search", page))
     cursor = page.get("next_cursor") if isinstance(page, dict) else None
     if cursor:
-        out.append(("search-2", outcome(lambda: view.search(q, k=k, cursor=cursor, scopes=caller, config=CONFIG))))
-    out.append(("search-text", outcome(lambda: render_search(view.search(q, k=k, scopes=caller, config=CONFIG)))))
-    out.append(("search-hybrid", outcome(lambda: view.search(q, k=k, scopes=caller, config=HYBRID))))
-    out.append(("resolve", outcome(lambda: view.resolve(ids, scopes=caller, config=CONFIG, **kw))))
-    out.append(("resolve-text", outcome(lambda: render_resolve(view.resolve(ids, scopes=caller, config=CONFIG, **kw)))))
+        out.append(("search-2", outcome(lambda: view.search(q, k=k, cursor=cursor, scopes=caller, config=config))))
+    out.append(("search-text", outcome(lambda: render_search(view.search(q, k=k, scopes=caller, config=config)))))
+    out.append(("search-hybrid", outcome(lambda: view.search(q, k=k, scopes=caller, config=hybrid))))
+    out.append(("resolve", outcome(lambda: view.resolve(ids, scopes=caller, config=config, **kw))))
+    out.append(("resolve-text", outcome(lambda: render_resolve(view.resolve(ids, scopes=caller, config=config, **kw)))))
     for ref in ids:
-        out.append(("resolve-one", outcome(lambda ref=ref: view.resolve([ref], scopes=caller, config=CONFIG))))
+        out.append(("resolve-one", outcome(lambda ref=ref: view.resolve([ref], scopes=caller, config=config))))
         out.append(("node", outcome(lambda ref=ref: view.node_source(ref, caller))))
     out.append(("docs", outcome(lambda: view.documents(caller))))
     out.append(("doc", outcome(lambda: view.document_index(doc, caller))))
@@ -98,4 +113,54 @@ def test_no_store_call_reveals_a_hidden_node(
         assert got == run_calls(StoreView(visible_store), caller, plan)
         blob = repr(got).replace(plan["query"], "")  # the caller's own query is echoed back
         for mk in hidden:
+            assert mk not in blob
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(file=sectioned_files(), caller=callers, other=callers, query=queries, merge=st.sampled_from([0, 350]))
+def test_no_store_call_reveals_a_hidden_section_of_a_file(
+    stores: tuple[str, DocumentStore, str, DocumentStore],
+    file: tuple[Any, list[tuple[str, str, str]]],
+    caller: frozenset[str],
+    other: frozenset[str],
+    query: list[str],
+    merge: int,
+) -> None:
+    """The files of the in-memory file property test (generated ids, parents, heading paths, folded sections,
+    inferred edges, changelogs with releases of several entries), pushed as written and with the caller's
+    hidden sections deleted, under the served defaults (hybrid ranking, `min_body_words`): every store answer
+    is the same."""
+    from hypothesis import assume
+
+    from ogmux.tools.objectgraph.errors import ObjectGraphSyntaxError
+    from ogmux.tools.objectgraph.granularity import coarsen
+    from ogmux.tools.objectgraph.parser import parse_document
+
+    head, sections = file
+    try:
+        full_doc = coarsen(parse_document(_file(head, [t for t, _, _ in sections]), path="doc.og"), merge)
+    except ObjectGraphSyntaxError:
+        assume(False)  # a generated id colliding with a differently scoped node's id is refused
+    visible = {n.id for n in full_doc.nodes if _visible_to(",".join(n.scopes), caller)}
+    reduced = _file(_without_hidden(head, visible), [t for t, s, _ in sections if _visible_to(s, caller)])
+    full_dsn, full_store, visible_dsn, visible_store = stores
+    full, _ = build_snapshot([full_doc])
+    push_snapshot(full_dsn, full)
+    push_snapshot(visible_dsn, build_snapshot([coarsen(parse_document(reduced, path="doc.og"), merge)])[0])
+    ids = [*full.nodes, "doc#setup", "doc#setup-2", "doc#deploy", "doc#intro-setup"][:6]
+    plan = {
+        "query": " ".join(query + ["setup", "deploy", "notes"]),
+        "k": 3,
+        "ids": ids,
+        "resolve": {"level": "full", "follow": [":requires"], "depth": 1, "token_budget": None,
+                    "since_version": "1.0", "state": None, "attempt": 1},
+        "doc": "doc",
+    }  # fmt: skip
+    served = ObjectGraphConfig()
+    run_calls(StoreView(full_store), other, plan, served)
+    got = run_calls(StoreView(full_store), caller, plan, served)
+    assert got == run_calls(StoreView(visible_store), caller, plan, served)
+    blob = repr(got)
+    for _, scopes, mk in sections:
+        if not _visible_to(scopes, caller):
             assert mk not in blob
