@@ -24,6 +24,7 @@ async def test_search_index_reranks_with_a_routed_model(vllm_pool):
     settings = load_settings(
         **{
             "router.backends": vllm_pool.router_backends(),
+            "router.probe_timeout_s": 8,  # a busy CPU vLLM answers /health slowly
             "objectgraph.rerank": "llm",
             "objectgraph.rerank_candidates": CANDIDATES,
         }

@@ -20,7 +20,7 @@ from ogmux.router.metrics import parse_metrics
 from ogmux.router.types import ChatRequest
 from ogmux.server.app import build_server
 from ogmux.server.settings import load_settings
-from tests.integration.procs import free_port
+from tests.integration.procs import refused_port
 
 pytestmark = pytest.mark.vllm
 
@@ -105,7 +105,7 @@ async def test_metrics_are_parsed_from_the_live_server(vllm_pool, router):
     served = [r for r in router.pool.replicas["tiny-a"] if r.metrics and r.metrics.ttft_count > 0]
     assert served, "the replica that answered must report a TTFT observation"
     m = served[0].metrics
-    assert m.ttft_mean_s is not None and 0 < m.ttft_mean_s < 10
+    assert m.ttft_mean_s is not None and m.ttft_mean_s > 0
     assert m.prompt_tokens_total > 0 and m.generation_tokens_total > 0
     assert m.prefix_cache_hit_rate is not None and 0 <= m.prefix_cache_hit_rate <= 1
     async with httpx.AsyncClient() as http:
@@ -115,20 +115,22 @@ async def test_metrics_are_parsed_from_the_live_server(vllm_pool, router):
 
 
 async def test_dead_replica_is_reported_and_an_all_down_model_fails_at_once(vllm_pool):
-    dead = f"http://127.0.0.1:{free_port()}"
-    r = Router(RouterConfig(backends=[{"name": "tiny-a", "kind": "vllm", "replicas": [dead, vllm_pool.a1.url]},
-                                      {"name": "gone", "kind": "vllm", "replicas": [dead]}]))  # fmt: skip
-    await r.start()
-    try:
-        reps = {x.url: x for x in r.models()[0].replicas}
-        assert not reps[dead].healthy and reps[vllm_pool.a1.url].healthy
-        assert r.decide(_req()).replica == vllm_pool.a1.url
-        t0 = time.perf_counter()
-        with pytest.raises(BackendUnavailableError, match="down"):
-            await r.chat(_req(model="gone"))
-        assert time.perf_counter() - t0 < 1.0
-    finally:
-        await r.aclose()
+    with refused_port() as port:
+        dead = f"http://127.0.0.1:{port}"
+        r = Router(RouterConfig(backends=[{"name": "tiny-a", "kind": "vllm", "replicas": [dead, vllm_pool.a1.url]},
+                                          {"name": "gone", "kind": "vllm", "replicas": [dead]}],
+                                probe_timeout_s=8))  # fmt: skip
+        await r.start()
+        try:
+            reps = {x.url: x for x in r.models()[0].replicas}
+            assert not reps[dead].healthy and reps[vllm_pool.a1.url].healthy
+            assert r.decide(_req()).replica == vllm_pool.a1.url
+            t0 = time.perf_counter()
+            with pytest.raises(BackendUnavailableError, match="down"):
+                await r.chat(_req(model="gone"))
+            assert time.perf_counter() - t0 < 10  # the request timeout is 120 s: no attempt was waited for
+        finally:
+            await r.aclose()
 
 
 @pytest.mark.flaky(reruns=2, reruns_delay=5)  # timing of /metrics polls on a shared 2-core CPU; cleans up after itself
@@ -199,7 +201,9 @@ async def test_upstream_404_and_400_are_reported_not_retried(vllm_pool, router):
 
 
 async def test_mcp_chat_tool_end_to_end(vllm_pool):
-    settings = load_settings(**{"router.backends": vllm_pool.router_backends(), "router.poll_interval_s": 1})
+    settings = load_settings(
+        **{"router.backends": vllm_pool.router_backends(), "router.poll_interval_s": 1, "router.probe_timeout_s": 8}
+    )
     server = build_server(settings, transport="memory")
     progress: list[float] = []
 
@@ -273,4 +277,4 @@ async def test_failover_when_replicas_die_mid_run(vllm_pool, router):
     t0 = time.perf_counter()
     with pytest.raises(BackendUnavailableError):
         await router.chat(_req(model="tiny-a"))
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 10  # no attempt waits for the 60 s request timeout

@@ -26,12 +26,12 @@ async def test_runner_against_vllm(vllm_pool, tmp_path: Path) -> None:
     items = load_run(SAFETY_RUNS / "radsafe-synthetic").items[:3]
     for it in items:
         it.question = "[SYNTHETIC] How is the ogmux server configured and started?"  # so retrieval finds nodes
-    router = Router(RouterConfig(backends=vllm_pool.router_backends(), poll_interval_s=1, probe_timeout_s=2,
+    router = Router(RouterConfig(backends=vllm_pool.router_backends(), poll_interval_s=1, probe_timeout_s=8,
                                  request_timeout_s=120))
     await router.start()
     try:
         spec = RunSpec(models=["tiny-a", "tiny-b"], conditions=["zero_shot", "evidence_clean", "top_k"], samples=2,
-                       max_tokens=4, concurrency=4, top_k=2, context_tokens=200)
+                       max_tokens=4, concurrency=4, top_k=2, context_tokens=100)  # the tiny tokenizer counts ~2x cl100k; 512-token context
         retriever = ObjectGraphRetriever(Corpus(CORPUS))
         run = await run_models(items, spec, router_generate(router), tmp_path / "run", retriever=retriever)
         assert len(run.responses) == 2 * 3 * 3

@@ -81,8 +81,27 @@ def build_tiny_moe(root: Path) -> Path:
     )
     torch.manual_seed(0)
     model = Qwen3MoeForCausalLM(cfg).to(torch.bfloat16)
+    _never_end(model, cfg.eos_token_id)
     model.save_pretrained(out, safe_serialization=True)
     return out
+
+
+def _never_end(model, eos: int, dim: int = 0) -> None:
+    """Make the random model never sample end-of-text, so every answer runs to max_tokens.
+
+    Random weights give end-of-text a ~1/2048 chance per token, and an answer cut at its first token is
+    an empty choice that tests of streaming and `n` would read as a defect. Hidden dimension `dim` is
+    held at 1 (every embedding has it, no layer writes to it), so after the final RMS norm it is always
+    positive, and the end-of-text logit reads only that dimension, times -100."""
+    import torch
+
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, dim] = 1.0
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight[dim, :] = 0
+            layer.mlp.experts.down_proj[:, dim, :] = 0
+        model.lm_head.weight[eos, :] = 0
+        model.lm_head.weight[eos, dim] = -100
 
 
 @dataclass
