@@ -10,7 +10,8 @@ subsections, and its keywords and dense summary are derived again from that text
 Only sections no `og:node` marker declares, with no declared or split node below them, are
 folded (an author's nodes are never changed), and every folded node shares the document's
 default scope, so no reader gains or loses text. Nodes that some reader of the default scope may
-not see are left out of every decision (and of the folded text; they stay nodes of their own),
+not see are left out of every decision (and of the folded text; they stay nodes of their own,
+re-parented to the node that took their parent section in),
 so what a reader is served is what it would be served if those nodes were deleted from the file. The `.og` format keeps one node per
 heading, so folding happens when a corpus is served, not when a file is transpiled.
 """
@@ -64,22 +65,31 @@ def coarsen(doc: Document, merge_tokens: int) -> Document:
     groups: dict[str, list[str]] = {}
     for n in doc.nodes:
         groups.setdefault(owner.get(n.id, n.id), []).append(n.id)
+    # A node left standing under a folded section (one hidden from some reader) now hangs from
+    # the node that took that section in, so its parent exists and its heading path stays whole.
+    parent = {
+        n.id: owner.get(n.parent, n.parent) for n in doc.nodes if n.id not in owner and n.parent is not None
+    }
+    children: dict[str, list[str]] = {}
+    for nid, pid in parent.items():
+        children.setdefault(pid, []).append(nid)
     nodes = []
     for n in doc.nodes:
         if n.id in owner:
             continue
+        update: dict[str, object] = {}
+        if n.parent is not None and parent[n.id] != n.parent:
+            update["parent"] = parent[n.id]
         members = groups[n.id]
         if len(members) > 1:
-            last = by_id[members[-1]]
-            update = {
+            update |= {
                 "full": "".join(by_id[m].full for m in members),
-                "children": [],
-                "line_end": last.line_end,
+                "children": children.get(n.id, []),
+                "line_end": by_id[members[-1]].line_end,
                 "tags": list(dict.fromkeys(t for m in members for t in by_id[m].tags)),
             }
             if n.derived_metadata:
                 update |= {"keywords": [], "dense": ""}
-            n = n.model_copy(update=update)
-        nodes.append(n)
+        nodes.append(n.model_copy(update=update) if update else n)
     layout = [s for s in doc.layout if s.node_id not in owner]
     return fill_metadata(doc.model_copy(update={"nodes": nodes, "layout": layout}))
