@@ -30,23 +30,61 @@ from tests.tools.objectgraph.documents import VAULT
 HYBRID = ObjectGraphConfig(reload=False, ranking="hybrid")
 LEXICAL = ObjectGraphConfig(reload=False, ranking="lexical")
 OG_DEV = Path(__file__).parents[1] / "data" / "og-dev" / "docs"
+# "Restore" has sections and two words of its own, so it is never ranked, yet it is a public caller's
+# best BM25 match for "restore"; the admin-only section is the best match of all.
+KEYS = """<!-- og:node id=restore-keys scopes=admin -->
+### Restore keys
+
+Restore the restore keys: restore them from the restore vault.
+"""
+RUNBOOK = (
+    """# Restore runbook
+
+How a replica comes back after a failed disk.
+
+## Restore
+
+Restore it.
+
+<!-- og:node id=disk -->
+### Disk
+
+Copy the snapshot back onto the volume of the replica, then start the replica again and watch its
+replication lag until it has caught up.
+
+<!-- og:node id=database -->
+### Database
+
+Load the nightly dump into a fresh database, point the replica at it and check the row counts against
+the primary before it serves reads.
+
+"""
+    + KEYS
+)
+RESTORE_QUERIES = ["restore", "restore the replica", "restore a database"]
 QUERIES = [
     "restart the server", "rate limit token bucket", "root key rotation vault", "configure vllm backends",
     "how do I stop a runaway model", "safety score of an answer", "solve a linear program", "zzz",
+    *RESTORE_QUERIES,
 ]  # fmt: skip
 CALLERS = [None, frozenset({"public"}), frozenset({"dev"}), frozenset({"admin"})]
+
+
+def _demo_with(root: Path, runbook: str) -> Snapshot:
+    """The demo corpus with the vault and `runbook` documents, served from `root`."""
+    for p in DEMO.iterdir():
+        if p.suffix in (".og", ".md"):
+            shutil.copy(p, root / p.name)
+    (root / "vault.og").write_text(VAULT, encoding="utf-8")
+    (root / "restore.md").write_text(runbook, encoding="utf-8")
+    return Corpus(root, HYBRID).snapshot()
 
 
 @pytest.fixture(scope="module")
 def demo(
     pg_cluster: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Snapshot, DocumentStore]]:
-    root = tmp_path_factory.mktemp("corpus")
-    for p in DEMO.iterdir():
-        if p.suffix in (".og", ".md"):
-            shutil.copy(p, root / p.name)
-    (root / "vault.og").write_text(VAULT, encoding="utf-8")
-    snap = Corpus(root, HYBRID).snapshot()
+    snap = _demo_with(tmp_path_factory.mktemp("corpus"), RUNBOOK)
     dsn = new_database(pg_cluster)
     assert push_snapshot(dsn, snap).embedded
     store = DocumentStore(dsn, reload_interval_s=0)
@@ -83,6 +121,34 @@ def test_store_hybrid_ranking_is_memory_hybrid_over_the_nodes_holding_a_query_te
                 assert [(e.id, e.score) for e in second.entries] == want[4:8], (q, scopes)
             reordered += [e.id for e in first.entries] != [e.id for e in lexical.entries]
     assert reordered >= 5  # the fusion changes the BM25 order on many of these queries
+
+
+def test_scores_are_scaled_to_the_best_row_a_caller_can_be_shown_on_both_paths(
+    demo: tuple[Snapshot, DocumentStore], pg_cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """The hybrid score's BM25 part is scaled to the best row the caller may be shown, in memory as in the
+    store (memory scaled to the never-ranked "Restore" heading, so its scores differed), and a
+    hidden section, the best match of all, changes neither path's ids or scores: as if it were deleted."""
+    snap, store = demo
+    reduced = _demo_with(tmp_path, RUNBOOK.replace(KEYS, ""))
+    dsn = new_database(pg_cluster)
+    push_snapshot(dsn, reduced)
+    reduced_store = DocumentStore(dsn)
+    public = frozenset({"public"})
+
+    def pairs(page: search.SearchPage) -> list[tuple[str, float]]:
+        return [(e.id, e.score) for e in page.entries]
+
+    try:
+        for q in RESTORE_QUERIES:
+            memory = pairs(search_index(snap, q, k=10, scopes=public, config=HYBRID))
+            shown = pairs(StoreView(store).search(q, k=10, scopes=public, config=HYBRID))
+            assert "restore#restore" not in dict(memory) and memory[0][0].startswith("restore#"), q
+            assert shown == _memory_without_unmatched(snap, q, public)[:10], q
+            assert memory == pairs(search_index(reduced, q, k=10, scopes=public, config=HYBRID)), q
+            assert shown == pairs(StoreView(reduced_store).search(q, k=10, scopes=public, config=HYBRID)), q
+    finally:
+        reduced_store.close()
 
 
 def test_hybrid_store_finds_a_paraphrase_that_lexical_ranking_misses(pg_cluster: PostgresServer) -> None:

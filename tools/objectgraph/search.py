@@ -189,9 +189,9 @@ def _lexical(vis: _Visible, terms: list[str], doc_weight: float) -> np.ndarray:
 
 def _scores(vis: _Visible, query: str, config: ObjectGraphConfig) -> np.ndarray:
     """Ranking score of every visible row; rows that do not match the query score 0."""
-    lexical = _lexical(vis, analyze(query), config.search_weights.document)
+    lexical = np.where(vis.rankable, _lexical(vis, analyze(query), config.search_weights.document), 0)
     if vis.vectors is None:
-        return np.where(vis.rankable, lexical, 0).astype(np.float32)
+        return lexical.astype(np.float32)
     cos = cosines(vis.vectors, load_embedder().embed([query])[0])
     return np.where(vis.rankable, hybrid_scores(lexical, cos, config), 0).astype(np.float32)
 
@@ -200,7 +200,11 @@ def hybrid_scores(
     lexical: np.ndarray, cosine: np.ndarray, config: ObjectGraphConfig, top: float | None = None
 ) -> np.ndarray:
     """BM25 scaled to the best row's (so 1 = the best lexical match; `top` when given) fused with embedding
-    cosine; 0 for rows with no query term and a cosine below `config.min_similarity`."""
+    cosine; 0 for rows with no query term and a cosine below `config.min_similarity`.
+
+    `lexical` (and `top`) count only rows the caller may be shown: a row that is never ranked scores 0
+    here, so the scale is the best result's on every path (memory, and the store, which returns no such
+    row), never a heading's that no search shows."""
     if top is None:
         top = float(lexical.max()) if lexical.size else 0.0
     lex = lexical / top if top > 0 else lexical

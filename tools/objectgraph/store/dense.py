@@ -3,7 +3,7 @@
 A push embeds every node with the in-memory model and text (`embedded_text`; a node's vector depends
 on that node only) and stores it as 256 float32 values in `vec`. A hybrid search takes the best
 `CANDIDATES` BM25 rows from `query.rank`, reads their vectors (scope filter in the SQL), and re-orders
-them with the in-memory fusion (`search.hybrid_scores`, BM25 scaled to the best lexical row). Deeper
+them with the in-memory fusion (`search.hybrid_scores`, BM25 scaled to the best ranked row, as in memory). Deeper
 pages fuse the next blocks of `CANDIDATES` rows the same way, each block after the one before, so a
 row's place never depends on the page asked for, and a page reads only the vectors of the blocks it
 overlaps. Unlike memory, a node with no query term is never a candidate: it would take a scan of
