@@ -58,7 +58,10 @@ class ObjectGraphConfig(BaseModel):
         1_000_000, ge=1024, description="larger corpus files are reported and not served (parse time and memory grow with size)"
     )
     max_files: int = Field(
-        10_000, ge=1, description="most corpus files served; beyond it new files are reported and not served"
+        10_000,
+        ge=1,
+        description="most corpus files served, whatever their scopes (a bound on writers); beyond it new "
+        "files are reported and not served",
     )
     max_attribute_chars: int = Field(
         4096, ge=64, description="longest og: attribute value (title, dense, ...); longer ones are a located error"

@@ -67,9 +67,12 @@ class Issue(BaseModel):
 
     def __str__(self) -> str:
         tail = f" (hint: {self.hint})" if self.hint else ""
-        # A file name is the writer's text: a line break or terminal escape in it would forge log lines.
-        path = self.path if self.path.isprintable() else self.path.encode("unicode_escape").decode("ascii")
-        return f"{path}:{self.line}:{self.column}: {self.severity}: {self.message}{tail}"
+        return f"{_printable(self.path)}:{self.line}:{self.column}: {self.severity}: {self.message}{tail}"
+
+
+def _printable(path: str) -> str:
+    """A file name as log text (a writer's text: a line break or escape in it would forge a log line)."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
 
 
 Prepared = tuple[DocRecord, list[NodeRecord]]
@@ -173,6 +176,9 @@ def _read(real: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise _TooLarge(limit)
     return data
+
+
+_NAMED_FILES = 5  # files a max_files warning names; it counts the rest
 
 
 class _TooLarge(Exception):
@@ -491,18 +497,26 @@ class Corpus:
             self._issues = [Issue(severity="error", kind="read", path=".", message=message, hint="the last good snapshot is served")]
 
     def _within_file_limit(self, paths: list[tuple[str, Path]]) -> tuple[list[tuple[str, Path]], list[Issue]]:
-        """At most `max_files` files: those served already first, then new ones in path order; the rest refused."""
+        """At most `max_files` files: those served already first, then new ones in path order; the rest
+        refused.
+
+        Files are counted before any is read (the limit exists so a flood is never parsed), so files of
+        every scope count alike: it bounds what writers put in the corpus, whoever may read it.
+        """
         limit = self.config.max_files
         if len(paths) <= limit:
             return paths, []
         ranked = sorted(paths, key=lambda p: (p[0] not in self._files, p[0]))
         kept = {rel for rel, _ in ranked[:limit]}
-        left_out = ranked[limit:]
+        left_out = sorted(rel for rel, _ in ranked[limit:])
+        named = ", ".join(_printable(rel) for rel in left_out[:_NAMED_FILES])
+        more = f" and {len(left_out) - _NAMED_FILES} more" if len(left_out) > _NAMED_FILES else ""
         issue = _refused(
-            left_out[0][0],
-            f"this file and {len(left_out) - 1} more are not served: the corpus holds {len(paths)} files, "
-            f"over objectgraph.max_files = {limit}",
-            "raise objectgraph.max_files or remove files",
+            left_out[0],
+            f"not served: {named}{more} ({len(left_out)} of {len(paths)} files, over objectgraph.max_files = "
+            f"{limit}); files already served keep their place and new ones fill the rest in path order, "
+            "whatever scopes their nodes have (files are counted before they are read)",
+            "raise objectgraph.max_files or remove files (anyone who may add files can fill the corpus)",
         )
         return [p for p in paths if p[0] in kept], [issue]
 

@@ -395,6 +395,25 @@ def test_a_fifo_swapped_in_after_the_scan_never_blocks_the_reload(tmp_path: Path
     assert isinstance(outcome[0], OSError) and "not a regular file" in str(outcome[0])
 
 
+def test_hidden_files_take_places_under_max_files_and_the_warning_says_which_files_are_left_out(
+    tmp_path: Path,
+) -> None:
+    """The limit counts files before reading them, so a writer's admin-only files can keep a new public
+    file out; the warning names that file and says why."""
+    (tmp_path / "guide.md").write_text("# Guide\n\ntext\n")
+    corpus = Corpus(tmp_path, ObjectGraphConfig(reload=False, max_files=3))
+    for name in ("a1", "a2"):
+        (tmp_path / f"{name}.md").write_text(f"<!-- og:meta scope=admin -->\n# {name}\n\nhidden\n")
+    (tmp_path / "b.md").write_text("# Public\n\ntext\n")
+    (tmp_path / "z\x1b[2J.md").write_text("# Escaped\n\ntext\n")
+    corpus.refresh()
+    assert sorted(corpus.snapshot().docs) == ["a1", "a2", "guide"]
+    [issue] = [i for i in corpus.issues if i.kind == "refused"]
+    left_out = "not served: b.md, z\\x1b[2J.md (2 of 5 files, over objectgraph.max_files = 3)"
+    assert issue.message.startswith(left_out)
+    assert "whatever scopes their nodes have" in issue.message and str(issue).isprintable()
+
+
 def _try(read):
     try:
         return read()
@@ -412,6 +431,8 @@ def test_files_over_max_files_are_reported_and_never_push_out_served_ones(tmp_pa
     corpus.refresh()
     assert sorted(corpus.snapshot().docs) == ["m1", "m2", "m3"]
     [issue] = [i for i in corpus.issues if i.kind == "refused"]
-    assert issue.path == "a000.md" and "49 more are not served" in issue.message and "max_files = 3" in issue.message
+    assert issue.path == "a000.md" and "max_files = 3" in issue.message
+    named = "not served: a000.md, a001.md, a002.md, a003.md, a004.md and 45 more (50 of 53 files"
+    assert named in issue.message
     fresh = Corpus(tmp_path, ObjectGraphConfig(reload=False, max_files=3))  # a first load keeps path order
     assert sorted(fresh.snapshot().docs) == ["a000", "a001", "a002"]
