@@ -156,8 +156,13 @@ class ServerSettings(_Section):
         "less work per call, but the transport then drops in-request notifications such as progress",
     )
 
+    def bind_url(self) -> str:
+        """The MCP endpoint at the bind address: http://host:port/path (an IPv6 host in brackets)."""
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
     def resource_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}{self.path}"
+        return self.public_url or self.bind_url()
 
     def is_loopback(self) -> bool:
         if self.host == "localhost":

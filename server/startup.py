@@ -151,7 +151,9 @@ def store_status(dsn: str) -> StoreStatus:
         fix = "check objectgraph.store (or --store) and that PostgreSQL runs there"
         return StoreStatus(False, None, f"document store {where} is unreachable ({reason}): {fix}")
     if row is None:
-        empty = f"document store {where} holds no corpus yet: push one with `ogmux corpus push DIR --store DSN`"
+        empty = (
+            f"document store {where} holds no corpus yet: push one with `ogmux corpus push DIR --store DSN`"
+        )
         return StoreStatus(True, None, empty)
     return StoreStatus(True, int(row[0]), "")
 
@@ -162,10 +164,14 @@ def _redis_client(settings: Settings) -> tuple[ModuleType, Redis]:
 
     timeout = max(settings.state.timeout_ms / 1000, PROBE_TIMEOUT_S / 2)
     try:
-        return redis, redis.Redis.from_url(settings.state.url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        return redis, redis.Redis.from_url(
+            settings.state.url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
     except ValueError as exc:
         where = redact_url(settings.state.url)
-        raise StartupError(f"state.url {where} is not a Redis URL ({exc}): write redis://HOST:6379/0") from None
+        raise StartupError(
+            f"state.url {where} is not a Redis URL ({exc}): write redis://HOST:6379/0"
+        ) from None
 
 
 def _state_problem(settings: Settings) -> str:
@@ -266,7 +272,8 @@ def corpus_warnings(server: OgmuxServer) -> list[str]:
 
 
 def startup_line(server: OgmuxServer, config: Path | None, transport: str) -> str:
-    """One line for stderr: transport, config file, corpus (documents, nodes), role and tool count.
+    """One line for stderr: transport (over HTTP, the endpoint's URL at the bound port), config file, corpus
+    (documents, nodes), role and tool count.
 
     Raises StartupError when the corpus cannot be served.
     """
@@ -282,4 +289,5 @@ def startup_line(server: OgmuxServer, config: Path | None, transport: str) -> st
     source = f"config {config.expanduser().absolute()}" if config else "no config file (defaults)"
     shared = settings.state
     state = f" · shared state {redact_url(shared.url)} (fail {shared.fail})" if shared.url else ""
-    return f"ogmux: {transport} · {source} · {corpus} · {role} · {tools}{state}"
+    where = settings.server.bind_url() if transport == "http" else transport
+    return f"ogmux: {where} · {source} · {corpus} · {role} · {tools}{state}"

@@ -30,6 +30,7 @@ from ogmux.server.startup import (
 
 __all__ = ["listen", "register", "serve_http", "serve_stdio"]
 
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the MCP server (stdio by default; --http for streamable HTTP)")
     p.add_argument("--http", action="store_true", help="serve streamable HTTP (stateless) instead of stdio")
@@ -43,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _port(text: str) -> int:
     """An argparse type: a TCP port number, 0 (any free port) to 65535."""
     if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: give a number from 1 to 65535, or 0 for any free port"
+        )
     return int(text)
 
 
@@ -60,7 +63,9 @@ def _configure_logging(settings: Settings) -> None:
     # silences libraries that set DEBUG on their loggers (bm25s does).
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(settings.server.log_level)
-    logging.basicConfig(handlers=[handler], level=settings.server.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        handlers=[handler], level=settings.server.log_level, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -75,23 +80,35 @@ def run_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     check_router_files(settings, config_path(args))
     check_settings(settings)
+    if not args.http:
+        return _serve(args, settings, None)
+    cfg = settings.server
     try:
-        server = build_server(settings, transport="http" if args.http else "stdio")
+        sock = listen(cfg.host, cfg.port)
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            hint = "the host name does not resolve: give --host an IP address or a known name"
+        else:
+            hint = _LISTEN_HINTS.get(exc.errno or 0, "check --host and --port")
+        print(
+            f"ogmux: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc} ({hint})", file=sys.stderr
+        )
+        return 1
+    # Bound before the server is built: with port 0, the URLs it names (start-up line, 401 challenge,
+    # JWT audience) carry the port the system gave.
+    bound = settings.model_copy(update={"server": cfg.model_copy(update={"port": sock.getsockname()[1]})})
+    with sock:
+        return _serve(args, bound, sock)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket | None) -> int:
+    """Build the server and serve over HTTP on `sock`, or over stdio when there is no socket."""
+    try:
+        server = build_server(settings, transport="stdio" if sock is None else "http")
     except ValueError as exc:  # e.g. unauthenticated HTTP on a non-loopback address, an unusable audit key
         print(f"ogmux: {exc}", file=sys.stderr)
         return 2
-    if args.http:
-        try:
-            sock = listen(settings.server.host, settings.server.port)
-        except OSError as exc:
-            if isinstance(exc, socket.gaierror):
-                hint = "the host name does not resolve: give --host an IP address or a known name"
-            else:
-                hint = _LISTEN_HINTS.get(exc.errno or 0, "check --host and --port")
-            reason = exc.strerror or str(exc)
-            print(f"ogmux: cannot listen on {settings.server.host}:{settings.server.port}: {reason} ({hint})",
-                  file=sys.stderr)
-            return 1
+    if sock is not None:
         _announce(startup_line(server, config_path(args), "http"), server, http_warnings(settings))
         # uvloop when installed, as uvicorn itself would pick: less CPU per request than asyncio's own loop.
         uvloop = importlib.util.find_spec("uvloop") is not None
@@ -99,8 +116,12 @@ def run_serve(args: argparse.Namespace) -> int:
     else:
         _announce(startup_line(server, config_path(args), "stdio"), server)
         if sys.stdin.isatty():  # started by hand, not by an MCP client
-            print("ogmux: speaking MCP on stdin/stdout: an MCP client (Claude Desktop, the Inspector) starts this "
-                  "command itself; Ctrl-C stops it", file=sys.stderr, flush=True)
+            print(
+                "ogmux: speaking MCP on stdin/stdout: an MCP client (Claude Desktop, the Inspector) starts this "
+                "command itself; Ctrl-C stops it",
+                file=sys.stderr,
+                flush=True,
+            )
         anyio.run(serve_stdio, server)
     return 0
 
@@ -155,12 +176,13 @@ async def serve_http(server: OgmuxServer, sock: socket.socket) -> None:
     if cfg.json_response:  # SSE responses notice a disconnect themselves
         app = cancel_on_disconnect(app)
     app = refuse_get_streams(app, cfg.path)
-    config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=False)
-    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host=cfg.host, port=cfg.port, log_level=cfg.log_level.lower(), access_log=False
+    )
     uv = uvicorn.Server(config)
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_announce_when_started, uv, f"http://{cfg.host}:{port}{cfg.path}")
+            tg.start_soon(_announce_when_started, uv, cfg.bind_url())
             await uv.serve(sockets=[sock])
             tg.cancel_scope.cancel()
     finally:

@@ -137,7 +137,8 @@ def test_serve_refuses_a_port_that_is_not_one(port: str, capsys: pytest.CaptureF
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--http", "--port", port])
     assert exc.value.code == 2
-    assert f"argument --port: '{port}' is not a port: give a number from 1 to 65535" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"argument --port: '{port}' is not a port: give a number from 1 to 65535, or 0 for any free port" in err
 
 
 def test_serve_on_a_port_in_use_says_so_and_how_to_fix_it() -> None:

@@ -28,8 +28,14 @@ def test_http_with_tokens_names_the_roles_tokens_carry(tmp_path: Path) -> None:
     config = tmp_path / "ogmux.toml"
     settings = load_settings(None, **{"roles": ROLES, "tokens": [TOKEN], "audit.sink": "off"})
     line = startup_line(build_server(settings, transport="http"), config, "http")
-    assert line.startswith(f"ogmux: http · config {config} · corpus {CORPUS} (4 documents, ")
+    assert line.startswith(f"ogmux: http://127.0.0.1:8765/mcp · config {config} · corpus {CORPUS} (4 documents, ")
     assert line.endswith(" · roles admin, reader by token · 11 tools")
+
+
+def test_http_names_an_ipv6_address_in_brackets() -> None:
+    settings = load_settings(None, **{"server.host": "::1", "server.port": 9000, "audit.sink": "off"})
+    line = startup_line(build_server(settings, transport="http"), None, "http")
+    assert line.startswith("ogmux: http://[::1]:9000/mcp · no config file (defaults) · ")
 
 
 def test_the_config_file_is_named_with_the_home_directory_expanded(
