@@ -2,24 +2,34 @@
 
 `make image-test` runs this; `make test` leaves it out (a build takes minutes). With no registry to
 pull `python:3.11-slim` from, the image builds on a Debian bookworm base made from the Debian archive
-with mmdebstrap (cached in podman's store); `OGMUX_IMAGE_BASE` names another base.
+with mmdebstrap (cached in podman's store); `OGMUX_IMAGE_BASE` names another base. Chroot isolation
+shares the host's network, so a replica in the image reaches Redis and PostgreSQL run on loopback
+here, as compose.yaml's replicas reach theirs by service name.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import httpx2
 import mcp
+import psycopg
 import pytest
+import redis
+import yaml
+from mcp.client.streamable_http import streamable_http_client
 
+from tests.integration.engines import postgres_server, redis_server
 from tests.integration.procs import REPO, free_port
 
 pytestmark = pytest.mark.image
@@ -32,7 +42,9 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 def _run(*cmd: str, timeout: float = 900) -> str:
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc.stdout
 
 
@@ -43,7 +55,7 @@ def _base(tmp: Path) -> str:
     if subprocess.run(["podman", "image", "exists", LOCAL_BASE], check=False).returncode != 0:
         tar = tmp / "base.tar"
         _run("mmdebstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates,passwd",
-             "bookworm", str(tar))
+             "bookworm", str(tar))  # fmt: skip
         _run("podman", "import", "-q", str(tar), LOCAL_BASE)
     return LOCAL_BASE
 
@@ -54,7 +66,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("podman and buildah are needed: run `make image-test`, which installs them")
     base = _base(tmp_path_factory.mktemp("base"))
     cmd = ["podman", "build", "--isolation=chroot", "--format", "docker", "--build-arg", f"BASE={base}",
-           "-t", IMAGE]
+           "-t", IMAGE]  # fmt: skip
     if CA_BUNDLE.exists():  # the host's trust store, for pip behind a TLS-intercepting proxy
         cmd += ["--secret", f"id=pip_cert,src={CA_BUNDLE}"]
     _run(*cmd, str(REPO), timeout=1800)
@@ -62,21 +74,43 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run(["podman", "rmi", "-f", IMAGE], check=False, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def served(image: str) -> Iterator[str]:
+@contextmanager
+def _container(image: str) -> Iterator[str]:
+    """A working container of `image` (files copied into it stay there until it is removed)."""
     container = _run("buildah", "from", "-q", image).strip()
-    port = free_port()
+    try:
+        yield container
+    finally:
+        subprocess.run(["buildah", "rm", container], check=False, capture_output=True)
+
+
+def _in_image(
+    container: str, *cmd: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` in `container` as the image's user."""
+    flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
+    return subprocess.run(
+        ["buildah", "run", "--isolation", "chroot", *flags, container, "--", *cmd],
+        check=False, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@contextmanager
+def _serving(container: str, cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run the server command `cmd` (listening on `port`) in `container`; yield its base URL once /healthz answers."""
+    flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
     proc = subprocess.Popen(
-        ["buildah", "run", "--isolation", "chroot", container, "--",
-         "ogmux", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
+        ["buildah", "run", "--isolation", "chroot", *flags, container, "--", *cmd],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"the server in the image exited {proc.returncode}: {proc.stdout.read()}")
+                raise AssertionError(
+                    f"the server in the image exited {proc.returncode}: {proc.stdout.read()}"
+                )
             try:
                 if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                     break
@@ -93,7 +127,18 @@ def served(image: str) -> Iterator[str]:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        subprocess.run(["buildah", "rm", container], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def served(image: str) -> Iterator[str]:
+    port = free_port()
+    with (
+        _container(image) as container,
+        _serving(
+            container, ["ogmux", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)], port
+        ) as base_url,
+    ):
+        yield base_url
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check(image: str) -> None:
@@ -117,3 +162,102 @@ async def test_server_info_over_mcp_http_from_the_image(served: str) -> None:
         assert {"search_index", "resolve_context"} <= names
         hits = await client.call_tool("search_index", {"query": "rotate a token", "k": 3})
         assert not hits.is_error, hits.content
+
+
+def test_the_cli_and_its_example_config_ship_in_the_image(image: str) -> None:
+    with _container(image) as container:
+        helped = _in_image(container, "ogmux", "--help")
+        assert helped.returncode == 0, helped.stderr
+        assert "serve" in helped.stdout and "corpus" in helped.stdout
+        example = _in_image(container, "ogmux", "config", "example")
+        assert example.returncode == 0, example.stderr
+        assert example.stdout == (REPO / "examples" / "ogmux.toml").read_text(encoding="utf-8")
+        checked = _in_image(
+            container,
+            "sh",
+            "-c",
+            "ogmux config example > /tmp/ogmux.toml && ogmux config check /tmp/ogmux.toml",
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "/tmp/ogmux.toml is valid" in checked.stdout
+
+
+def _compose_replica(redis_port: int, pg_port: int, port: int) -> tuple[list[str], dict[str, str]]:
+    """compose.yaml's ogmux command and environment, its service names pointed at the loopback engines."""
+    service = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))["services"]["ogmux"]
+    given = {"POSTGRES_PASSWORD": "compose-secret"}
+
+    def interpolate(value: str) -> str:  # ${NAME:-default} and ${NAME:?message}, as compose reads them
+        return re.sub(r"\$\{(\w+)(?::[-?][^}]*)?\}", lambda m: given.get(m[1], ""), value)
+
+    env = {k: interpolate(v) for k, v in service["environment"].items()}
+    for key, service_addr, loopback in (
+        ("OGMUX_STATE__URL", "//redis:6379/", f"//127.0.0.1:{redis_port}/"),
+        ("OGMUX_OBJECTGRAPH__STORE", "@postgres:5432/", f"@127.0.0.1:{pg_port}/"),
+    ):
+        assert service_addr in env[key], f"compose.yaml's {key} no longer names {service_addr}: {env[key]}"
+        env[key] = env[key].replace(service_addr, loopback)
+    command = list(service["command"])
+    command[command.index("--port") + 1] = str(port)
+    return command, env
+
+
+async def test_a_replica_as_compose_yaml_runs_it_serves_a_pushed_corpus_and_shares_state(
+    image: str, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "runbook.md").write_text(
+        "# Quokka ledger\n\nThe quokka ledger is rotated by the night steward every ninth day.\n",
+        encoding="utf-8",
+    )
+    with redis_server(tmp_path) as rds, postgres_server() as pg, _container(image) as container:
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:  # compose's POSTGRES_USER owns the database
+            conn.execute("CREATE ROLE ogmux LOGIN")
+            conn.execute("ALTER DATABASE ogmux OWNER TO ogmux")
+        port = free_port()
+        command, env = _compose_replica(rds.port, pg.port, port)
+        assert command[command.index("--config") + 1] == "/app/ogmux.toml"
+
+        # docs/deploy.md: the example config with a token, the allowed host and json_response set.
+        minted = _in_image(
+            container, "ogmux", "token", "new", "--principal", "compose-agent", "--role", "admin"
+        )
+        assert minted.returncode == 0, minted.stderr
+        token = re.search(r"ogm_[A-Za-z0-9_-]{20,}", minted.stderr)[0]
+        config = (REPO / "examples" / "ogmux.toml").read_text(encoding="utf-8")
+        for old, new in (("allowed_hosts = []", 'allowed_hosts = ["127.0.0.1:*"]'),
+                         ("json_response = false", "json_response = true")):  # fmt: skip
+            assert config.count(old) == 1, old
+            config = config.replace(old, new)
+        (tmp_path / "ogmux.toml").write_text(config + minted.stdout, encoding="utf-8")
+        _run("buildah", "copy", "-q", container, str(tmp_path / "ogmux.toml"), "/app/ogmux.toml")
+        _run("buildah", "copy", "-q", container, str(corpus), "/corpus")
+
+        pushed = _in_image(
+            container, "ogmux", "corpus", "push", "/corpus", "--config", "/app/ogmux.toml", env=env
+        )
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+
+        with _serving(container, command, port, env) as base_url:
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            async with mcp.Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
+                info = await client.call_tool("server_info", {})
+                assert not info.is_error, info.content
+                assert info.structured_content["principal"] == "compose-agent"
+                hits = await client.call_tool("search_index", {"query": "quokka ledger", "k": 3})
+                assert not hits.is_error, hits.content
+                assert "Quokka ledger" in json.dumps(hits.structured_content)
+                models = await client.call_tool("list_models", {})
+                assert not models.is_error, models.content
+                assert "qwen3-30b-a3b" in json.dumps(models.structured_content)
+            async with httpx.AsyncClient(timeout=10) as plain:
+                anonymous = await plain.post(
+                    f"{base_url}/mcp",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                    headers={"Accept": "application/json, text/event-stream"},
+                )
+            assert anonymous.status_code == 401  # a replica on 0.0.0.0 answers only with a token
+        # Each call's rate-limit bucket and call slot are Lua scripts in Redis; nothing else uses this Redis.
+        stats = redis.Redis.from_url(rds.url).info("commandstats")
+        assert sum(stats.get(k, {}).get("calls", 0) for k in ("cmdstat_evalsha", "cmdstat_eval")) >= 3, stats
