@@ -4,6 +4,9 @@ The engines come from the Debian packages `make services` installs. Each helper 
 server in its own directory, can be stopped and started again on the same port and data (restart
 tests), and is stopped by its context manager. PostgreSQL runs as the `postgres` user when the
 tests run as root (it refuses to run as root).
+
+A port is picked at the first start: ogmux binds one the system gives (`--port 0`); the engines, told
+a number, start again on a new one when another process took theirs first (`on_free_port`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.integration.procs import REPO, free_port
+from tests.integration.procs import REPO, listens, ogmux_started, on_free_port
 
 __all__ = [
     "HAPROXY",
@@ -64,13 +67,35 @@ def wait_for(check, what: str, timeout: float = 20.0, every: float = 0.05):
         except (OSError, httpx.HTTPError) as exc:  # not listening yet
             last = exc
         time.sleep(every)
-    raise TimeoutError(f"{what} not ready after {timeout:.0f} s" + (f" (last error: {last!r})" if last else ""))
+    raise TimeoutError(
+        f"{what} not ready after {timeout:.0f} s" + (f" (last error: {last!r})" if last else "")
+    )
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _listening(proc: subprocess.Popen, port: int, what: str, log: Path) -> bool:
+    """Whether `proc` listens on `port` itself; RuntimeError with the end of its log once it has exited."""
+    if proc.poll() is not None:
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise RuntimeError(f"{what} exited with {proc.returncode}: {tail}")
+    return listens(proc.pid, port)
+
+
+def _start_on(port: int, start: Callable[[int], None], log: Path) -> int:
+    """`start(port)` and return `port` (a restart keeps the port clients were given); when `port` is 0, start on a
+    free port and return it."""
+    if not port:
+        return on_free_port(start, log)
+    start(port)
+    return port
+
+
+def _await(proc: subprocess.Popen, ready, what: str, timeout: float) -> None:
+    """`wait_for(ready)`; a process that did not get ready is stopped before the error is raised."""
+    try:
+        wait_for(ready, what, timeout)
+    except BaseException:
+        _stop(proc)
+        raise
 
 
 def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
@@ -92,7 +117,8 @@ class RedisServer:
         _require(REDIS_SERVER)
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.log = self.dir / "redis.log"
+        self.port = 0  # picked at the first start, kept by restarts
         self.appendonly = appendonly
         self.proc: subprocess.Popen | None = None
 
@@ -101,16 +127,21 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        cmd = [
-            str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
-            "--logfile", str(self.dir / "redis.log"), "--daemonize", "no",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.proc.poll() is None and self._ping(), f"redis-server on port {self.port}", 10)
+        self.port = _start_on(self.port, self._start, self.log)
 
-    def _ping(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+    def _start(self, port: int) -> None:
+        cmd = [
+            str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+            "--logfile", str(self.log), "--daemonize", "no",
+        ]  # fmt: skip
+        proc = self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        what = f"redis-server on port {port}"
+        _await(proc, lambda: _listening(proc, port, what, self.log) and self._ping(port), what, 10)
+
+    @staticmethod
+    def _ping(port: int) -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
 
@@ -142,7 +173,8 @@ class PostgresServer:
         _require(PG_BIN / "postgres")
         self.dir = Path(tempfile.mkdtemp(prefix="ogmux-pg-"))
         self.data = self.dir / "data"
-        self.port = free_port()
+        self.log = self.dir / "pg.log"
+        self.port = 0  # picked at the first start, kept by restarts
         self.database = database
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
@@ -155,7 +187,9 @@ class PostgresServer:
 
     def _run(self, *cmd: str, timeout: float = 60) -> str:
         full = (["runuser", "-u", "postgres", "--"] if self._as_postgres else []) + list(cmd)
-        done = subprocess.run(full, capture_output=True, text=True, timeout=timeout, cwd=self.dir, check=False)
+        done = subprocess.run(
+            full, capture_output=True, text=True, timeout=timeout, cwd=self.dir, check=False
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr or done.stdout}")
         return done.stdout
@@ -165,12 +199,18 @@ class PostgresServer:
                   "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
 
     def start(self) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "pg.log"),
+        self.port = _start_on(self.port, self._start, self.log)
+
+    def _start(self, port: int) -> None:
+        # pg_ctl -w returns once this cluster's postmaster is ready, and fails when it exits (a port in use).
+        opts = f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.log),
                   "-w", "-t", "60", "start")  # fmt: skip
 
     def create_database(self) -> None:
-        self._run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.database)
+        self._run(
+            str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.database
+        )
 
     def stop(self) -> None:
         """Fast shutdown (committed data is kept; clients are disconnected)."""
@@ -199,13 +239,16 @@ def postgres_server(database: str = "ogmux") -> Iterator[PostgresServer]:
 
 # --- ogmux replicas ---------------------------------------------------------------------------------
 class OgmuxReplica:
-    """`python -m ogmux serve --http --port N --config FILE` as a real process, log in `log`."""
+    """`python -m ogmux serve --http --port N --config FILE` as a real process, log in `log`.
+
+    The first start takes the port the system gives (`--port 0`) and reads it from the start-up line.
+    """
 
     def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None):
         self.config = config
         self.log = log
         self.env = env or {}
-        self.port = free_port()
+        self.port = 0  # picked at the first start, kept by restarts
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -217,20 +260,31 @@ class OgmuxReplica:
         return f"{self.root}/mcp"
 
     def start(self, timeout: float = 120) -> None:
-        cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(self.port), "--config", str(self.config)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ogmux",
+            "serve",
+            "--http",
+            "--port",
+            str(self.port),
+            "--config",
+            str(self.config),
+        ]
+        seen = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=out, stderr=out)
-
-        def healthy() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ogmux exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            return httpx.get(f"{self.root}/healthz", timeout=1).status_code == 200
-
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=out, stderr=out
+            )
         try:
-            wait_for(healthy, f"ogmux replica on port {self.port}", timeout, every=0.2)
-        except RuntimeError:
+            url = ogmux_started(
+                self.proc, lambda: self.log.read_bytes()[seen:].decode(errors="replace"), timeout
+            )
+        except BaseException:
+            _stop(self.proc)
             self.proc = None
             raise
+        self.port = httpx.URL(url).port
 
     def stop(self) -> None:
         _stop(self.proc)
@@ -313,10 +367,10 @@ class Haproxy:
     def __init__(self, workdir: Path, backends: list[int]):
         _require(HAPROXY)
         self.dir = workdir
-        self.port = free_port()
-        servers = "\n".join(f"    server r{i} 127.0.0.1:{p} check" for i, p in enumerate(backends))
+        self.port = 0  # picked at the first start, kept by restarts
+        self.servers = "\n".join(f"    server r{i} 127.0.0.1:{p} check" for i, p in enumerate(backends))
         self.config = workdir / "haproxy.cfg"
-        self.config.write_text(_HAPROXY_CFG.format(port=self.port, servers=servers))
+        self.log = workdir / "haproxy.log"
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -324,13 +378,21 @@ class Haproxy:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     def start(self) -> None:
-        check = subprocess.run([str(HAPROXY), "-c", "-q", "-f", str(self.config)], capture_output=True, text=True, check=False)
+        self.port = _start_on(self.port, self._start, self.log)
+
+    def _start(self, port: int) -> None:
+        self.config.write_text(_HAPROXY_CFG.format(port=port, servers=self.servers))
+        check = subprocess.run(
+            [str(HAPROXY), "-c", "-q", "-f", str(self.config)], capture_output=True, text=True, check=False
+        )
         if check.returncode != 0:
             raise RuntimeError(f"haproxy config rejected: {check.stderr or check.stdout}")
-        log = open(self.dir / "haproxy.log", "a")  # noqa: SIM115 - the process owns it until it exits
-        self.proc = subprocess.Popen([str(HAPROXY), "-db", "-f", str(self.config)], stdout=log, stderr=log)
-        log.close()
-        wait_for(lambda: self.proc.poll() is None and _port_open(self.port), f"haproxy on port {self.port}", 10)
+        with self.log.open("a") as out:  # the process keeps its own copy of the descriptor
+            proc = self.proc = subprocess.Popen(
+                [str(HAPROXY), "-db", "-f", str(self.config)], stdout=out, stderr=out
+            )
+        what = f"haproxy on port {port}"
+        _await(proc, lambda: _listening(proc, port, what, self.log), what, 10)
 
     def stop(self) -> None:
         _stop(self.proc, signal.SIGUSR1)  # soft stop: finish what is in flight

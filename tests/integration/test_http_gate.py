@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import mcp
 
-from tests.integration.procs import REPO, free_port, http_server
+from tests.integration.procs import REPO, http_server
 from tests.tools.solver.conftest import market_split
 
 MODEL = market_split(3, m=6, n=60).model_dump(mode="json")  # runs to any time limit given
@@ -100,7 +100,7 @@ def test_port_in_use_is_one_line_and_nonzero_exit() -> None:
 
 def test_unauthenticated_non_loopback_bind_is_one_line_exit_2() -> None:
     """Finding 13: the refusal printed a traceback."""
-    done = _serve("--host", "0.0.0.0", "--port", str(free_port()))
+    done = _serve("--host", "0.0.0.0", "--port", "0")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "serving MCP" not in done.stderr
     (line,) = done.stderr.strip().splitlines()

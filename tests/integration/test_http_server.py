@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import mcp
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.integration.procs import http_server
+from ogmux.server.auth import hash_token, new_token
+from tests.integration.procs import authed, http_server
 from tests.router.wire_server import STREAMED, wire_server
 from tests.tools.solver.conftest import random_net
 
@@ -94,3 +97,27 @@ def test_host_allowlist_rejects_foreign_host(url: str) -> None:
 def test_healthz_needs_no_token(url: str) -> None:
     r = httpx.get(url.removesuffix("/mcp") + "/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+async def test_port_0_serves_on_a_port_the_system_gives_and_names_it(tmp_path: Path) -> None:
+    token = new_token()
+    config = tmp_path / "ogmux.toml"
+    config.write_text(
+        '[server]\nport = 0\n[audit]\nsink = "off"\n'
+        f'[[tokens]]\nprincipal = "ci"\nrole = "admin"\nhash = "{hash_token(token)}"\n',
+        encoding="utf-8",
+    )
+    with http_server(config, port=None) as url:  # the URL is read from the start-up line
+        port = httpx.URL(url).port
+        assert port and url == f"http://127.0.0.1:{port}/mcp"
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+            challenge = (await http.post(url, json={})).headers["www-authenticate"]
+        # The 401 challenge (and so the JWT audience) names the port served, not 0.
+        assert (
+            challenge
+            == f'Bearer resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"'
+        )
+        async with mcp.Client(authed(url, token)) as client:
+            result = await client.call_tool("server_info", {})
+            assert not result.is_error and result.structured_content["principal"] == "ci"
