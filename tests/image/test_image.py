@@ -26,11 +26,11 @@ import mcp
 import psycopg
 import pytest
 import redis
-import yaml
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.engines import postgres_server, redis_server
 from tests.integration.procs import REPO, free_port
+from tests.test_deployment_files import compose_ogmux
 
 pytestmark = pytest.mark.image
 
@@ -184,13 +184,8 @@ def test_the_cli_and_its_example_config_ship_in_the_image(image: str) -> None:
 
 def _compose_replica(redis_port: int, pg_port: int, port: int) -> tuple[list[str], dict[str, str]]:
     """compose.yaml's ogmux command and environment, its service names pointed at the loopback engines."""
-    service = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))["services"]["ogmux"]
-    given = {"POSTGRES_PASSWORD": "compose-secret"}
-
-    def interpolate(value: str) -> str:  # ${NAME:-default} and ${NAME:?message}, as compose reads them
-        return re.sub(r"\$\{(\w+)(?::[-?][^}]*)?\}", lambda m: given.get(m[1], ""), value)
-
-    env = {k: interpolate(v) for k, v in service["environment"].items()}
+    service = compose_ogmux({"POSTGRES_PASSWORD": "compose-secret"})
+    env = service["environment"]
     for key, service_addr, loopback in (
         ("OGMUX_STATE__URL", "//redis:6379/", f"//127.0.0.1:{redis_port}/"),
         ("OGMUX_OBJECTGRAPH__STORE", "@postgres:5432/", f"@127.0.0.1:{pg_port}/"),
