@@ -323,7 +323,7 @@ def main() -> int:
     if not url:
         model = "tiny"
         vllm_cpus = frozenset(pinning["vllm"]) if pinning else None
-        servers = [VllmServer(model, free_port(), work / "vllm.log", cpus=vllm_cpus)]
+        servers = [VllmServer(model, work / "vllm.log", cpus=vllm_cpus)]
         start_servers(servers, build_tiny_moe(work), work)
         url = servers[0].url
     backends = [

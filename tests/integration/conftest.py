@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.integration.engines import PostgresServer, postgres_server
-from tests.integration.procs import free_port
 from tests.integration.vllm_harness import VllmServer, build_tiny_moe, start_servers, stop_servers
 
 
@@ -40,9 +39,9 @@ def vllm_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmPool]:
     work = tmp_path_factory.mktemp("vllm")
     model_dir = build_tiny_moe(work)
     servers = [
-        VllmServer("tiny-a", free_port(), work / "a1.log"),
-        VllmServer("tiny-a", free_port(), work / "a2.log"),
-        VllmServer("tiny-b", free_port(), work / "b.log"),
+        VllmServer("tiny-a", work / "a1.log"),
+        VllmServer("tiny-a", work / "a2.log"),
+        VllmServer("tiny-b", work / "b.log"),
     ]
     try:
         start_servers(servers, model_dir, work)

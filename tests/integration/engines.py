@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.procs import REPO, listens, ogmux_started, on_free_port
+from tests.integration.procs import REPO, listens, ogmux_started, on_free_port, run_all
 
 __all__ = [
     "HAPROXY",
@@ -260,17 +259,8 @@ class OgmuxReplica:
         return f"{self.root}/mcp"
 
     def start(self, timeout: float = 120) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "ogmux",
-            "serve",
-            "--http",
-            "--port",
-            str(self.port),
-            "--config",
-            str(self.config),
-        ]
+        serve = [sys.executable, "-m", "ogmux", "serve", "--http"]
+        cmd = [*serve, "--port", str(self.port), "--config", str(self.config)]
         seen = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(
@@ -304,29 +294,11 @@ def ogmux_replicas(configs: list[Path], workdir: Path) -> Iterator[list[OgmuxRep
     """Start one replica per config file (concurrently), stop them all afterwards."""
     replicas = [OgmuxReplica(c, workdir / f"ogmux-{i}.log") for i, c in enumerate(configs)]
     try:
-        _start_all(replicas)
+        run_all(r.start for r in replicas)
         yield replicas
     finally:
         for r in replicas:
             r.stop()
-
-
-def _start_all(replicas: list[OgmuxReplica]) -> None:
-    errors: list[BaseException] = []
-
-    def run(r: OgmuxReplica) -> None:
-        try:
-            r.start()
-        except BaseException as exc:  # noqa: BLE001 - reported below, once all have finished starting
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(r,)) for r in replicas]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 # --- haproxy ----------------------------------------------------------------------------------------

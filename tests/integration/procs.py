@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -61,6 +62,26 @@ def on_free_port(
     port = pick()
     start(port)
     return port
+
+
+def run_all(calls: Iterable[Callable[[], object]]) -> None:
+    """Run each of `calls` in a thread of its own, all at once; once every one has returned, raise the first
+    error any of them raised."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - raised below, once all have finished
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def listens(pid: int, port: int) -> bool:

@@ -14,9 +14,12 @@ import sys
 import sysconfig
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
+
+from tests.integration.procs import listens, on_free_port, run_all
 
 __all__ = ["VllmServer", "build_tiny_moe", "start_servers", "stop_servers"]
 
@@ -56,7 +59,11 @@ def build_tiny_moe(root: Path) -> Path:
     )
     tok.train_from_iterator(_training_text(), trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None, unk_token=None
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+        unk_token=None,
     )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
@@ -106,11 +113,11 @@ def _never_end(model, eos: int, dim: int = 0) -> None:
 
 @dataclass
 class VllmServer:
-    """One `python -m vllm.entrypoints.openai.api_server` process."""
+    """One `python -m vllm.entrypoints.openai.api_server` process; `start_servers` picks its port."""
 
     name: str
-    port: int
     log: Path
+    port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     extra: list[str] = field(default_factory=list)
     cpus: frozenset[int] | None = None  # CPU affinity of the server and everything it starts
@@ -145,9 +152,10 @@ class VllmServer:
         ]  # fmt: skip
         if self.cpus:
             cmd = ["taskset", "--cpu-list", ",".join(map(str, sorted(self.cpus))), *cmd]
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with self.log.open("ab") as out:  # appended: `on_free_port` reads what each attempt added
+            self.proc = subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def healthy(self) -> bool:
         try:
@@ -170,21 +178,27 @@ class VllmServer:
 
 
 def start_servers(servers: list[VllmServer], model_dir: Path, work: Path, timeout_s: float = 240.0) -> None:
-    """Start all servers at once and wait until each answers /health with 200 (or raise with its log tail)."""
-    for s in servers:
-        s.start(model_dir, work)
+    """Start all servers at once, each on a free port (again on a new one when another process took it first),
+    and wait until each listens there itself and answers /health with 200 (or raise with its log tail)."""
     deadline = time.monotonic() + timeout_s
-    pending = list(servers)
-    while pending:
-        for s in list(pending):
-            if s.proc is not None and s.proc.poll() is not None:
-                raise RuntimeError(f"vLLM {s.name}:{s.port} exited ({s.proc.returncode}):\n{s.log.read_text()[-4000:]}")
-            if s.healthy():
-                pending.remove(s)
-        if pending and time.monotonic() > deadline:
-            tails = "\n".join(f"--- {s.name}:{s.port}\n{s.log.read_text()[-2000:]}" for s in pending)
-            raise RuntimeError(f"vLLM servers not healthy after {timeout_s:.0f}s:\n{tails}")
-        time.sleep(0.5)
+
+    def serve(s: VllmServer, port: int) -> None:
+        s.port = port
+        s.start(model_dir, work)
+        try:
+            while not (s.healthy() and listens(s.proc.pid, port)):
+                if s.proc.poll() is not None:
+                    tail = s.log.read_text()[-4000:]
+                    raise RuntimeError(f"vLLM {s.name}:{port} exited ({s.proc.returncode}):\n{tail}")
+                if time.monotonic() > deadline:
+                    tail = s.log.read_text()[-2000:]
+                    raise RuntimeError(f"vLLM {s.name}:{port} not healthy after {timeout_s:.0f}s:\n{tail}")
+                time.sleep(0.5)
+        except BaseException:
+            s.kill()
+            raise
+
+    run_all(partial(on_free_port, partial(serve, s), s.log) for s in servers)
 
 
 def stop_servers(servers: list[VllmServer]) -> None:
