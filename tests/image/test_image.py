@@ -15,7 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
-import time
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +29,7 @@ import redis
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.engines import postgres_server, redis_server
-from tests.integration.procs import REPO, free_port
+from tests.integration.procs import REPO, ogmux_started
 from tests.test_deployment_files import compose_ogmux
 
 pytestmark = pytest.mark.image
@@ -96,30 +96,22 @@ def _in_image(
 
 
 @contextmanager
-def _serving(container: str, cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run the server command `cmd` (listening on `port`) in `container`; yield its base URL once /healthz answers."""
+def _serving(container: str, cmd: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `cmd` (`ogmux serve --http ... --port 0`) in `container`; yield its base URL on loopback once it answers."""
     flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
+    log = tempfile.TemporaryFile("a+")  # noqa: SIM115 - closed in the finally below, after the process
     proc = subprocess.Popen(
         ["buildah", "run", "--isolation", "chroot", *flags, container, "--", *cmd],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=log, stderr=log, text=True, start_new_session=True,
     )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
+
+    def read() -> str:
+        log.seek(0)
+        return log.read()
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"the server in the image exited {proc.returncode}: {proc.stdout.read()}"
-                )
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the server in the image did not answer /healthz in 120 s")
-            time.sleep(0.5)
-        yield base_url
+        port = httpx.URL(ogmux_started(proc, read, 120)).port
+        yield f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -127,17 +119,13 @@ def _serving(container: str, cmd: list[str], port: int, env: dict[str, str] | No
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 @pytest.fixture(scope="module")
 def served(image: str) -> Iterator[str]:
-    port = free_port()
-    with (
-        _container(image) as container,
-        _serving(
-            container, ["ogmux", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)], port
-        ) as base_url,
-    ):
+    cmd = ["ogmux", "serve", "--http", "--host", "127.0.0.1", "--port", "0"]
+    with _container(image) as container, _serving(container, cmd) as base_url:
         yield base_url
 
 
@@ -182,8 +170,9 @@ def test_the_cli_and_its_example_config_ship_in_the_image(image: str) -> None:
         assert "/tmp/ogmux.toml is valid" in checked.stdout
 
 
-def _compose_replica(redis_port: int, pg_port: int, port: int) -> tuple[list[str], dict[str, str]]:
-    """compose.yaml's ogmux command and environment, its service names pointed at the loopback engines."""
+def _compose_replica(redis_port: int, pg_port: int) -> tuple[list[str], dict[str, str]]:
+    """compose.yaml's ogmux command (on a port the system gives) and environment, its service names pointed
+    at the loopback engines."""
     service = compose_ogmux({"POSTGRES_PASSWORD": "compose-secret"})
     env = service["environment"]
     for key, service_addr, loopback in (
@@ -193,7 +182,7 @@ def _compose_replica(redis_port: int, pg_port: int, port: int) -> tuple[list[str
         assert service_addr in env[key], f"compose.yaml's {key} no longer names {service_addr}: {env[key]}"
         env[key] = env[key].replace(service_addr, loopback)
     command = list(service["command"])
-    command[command.index("--port") + 1] = str(port)
+    command[command.index("--port") + 1] = "0"
     return command, env
 
 
@@ -210,8 +199,7 @@ async def test_a_replica_as_compose_yaml_runs_it_serves_a_pushed_corpus_and_shar
         with psycopg.connect(pg.dsn, autocommit=True) as conn:  # compose's POSTGRES_USER owns the database
             conn.execute("CREATE ROLE ogmux LOGIN")
             conn.execute("ALTER DATABASE ogmux OWNER TO ogmux")
-        port = free_port()
-        command, env = _compose_replica(rds.port, pg.port, port)
+        command, env = _compose_replica(rds.port, pg.port)
         assert command[command.index("--config") + 1] == "/app/ogmux.toml"
 
         # docs/deploy.md: the example config with a token, the allowed host and json_response set.
@@ -234,7 +222,7 @@ async def test_a_replica_as_compose_yaml_runs_it_serves_a_pushed_corpus_and_shar
         )
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
 
-        with _serving(container, command, port, env) as base_url:
+        with _serving(container, command, env) as base_url:
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
             async with mcp.Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
                 info = await client.call_tool("server_info", {})
