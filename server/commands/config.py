@@ -57,7 +57,7 @@ def report(settings: Settings, console: Console) -> None:
     console.print(table)
     st = settings.state
     shared = f"Redis {redact_url(st.url)} (fail {st.fail})" if st.url else "in this process (state.url empty)"
-    console.print(f"rate limits and breakers: {shared}", soft_wrap=True)
+    console.print(f"rate limits, breakers, call slots and budgets: {shared}", soft_wrap=True)
     console.print(f"audit: {settings.audit.sink}" + (f" -> {settings.audit.path}" if settings.audit.sink == "file" else ""))
     og = settings.objectgraph
     console.print(f"corpus: {'document store (objectgraph.store)' if og.store else og.corpus_dir()}", soft_wrap=True)

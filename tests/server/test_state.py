@@ -109,5 +109,5 @@ def test_config_check_shows_the_shared_state_without_its_password(tmp_path, caps
     cfg.write_text('[state]\nurl = "redis://ogmux:s3cret@redis:6379/0"\nfail = "closed"\n')
     assert main(["config", "check", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "rate limits and breakers: Redis redis://ogmux:***@redis:6379/0 (fail closed)" in out
+    assert "rate limits, breakers, call slots and budgets: Redis redis://ogmux:***@redis:6379/0 (fail closed)" in out
     assert "s3cret" not in out
