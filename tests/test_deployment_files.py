@@ -51,7 +51,7 @@ def test_every_setting_compose_gives_the_replicas_exists_and_takes_effect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     defaults = Settings()
-    env = compose_ogmux({"POSTGRES_PASSWORD": "secret"})["environment"]
+    env = compose_ogmux({"POSTGRES_PASSWORD": "secret", "AUDIT_KEY": "ab" * 32})["environment"]
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(REPO / "examples" / "ogmux.toml")  # docs/deploy.md starts from this file
@@ -63,7 +63,7 @@ def test_every_setting_compose_gives_the_replicas_exists_and_takes_effect(
 
 
 def test_compose_haproxy_and_the_image_agree_on_the_replicas_port_and_config() -> None:
-    service = compose_ogmux({"POSTGRES_PASSWORD": "secret"})
+    service = compose_ogmux({"POSTGRES_PASSWORD": "secret", "AUDIT_KEY": "ab" * 32})
     command = service["command"]
     port = command[command.index("--port") + 1]
     assert [str(p) for p in service["expose"]] == [port]

@@ -173,7 +173,7 @@ def test_the_cli_and_its_example_config_ship_in_the_image(image: str) -> None:
 def _compose_replica(redis_port: int, pg_port: int) -> tuple[list[str], dict[str, str]]:
     """compose.yaml's ogmux command (on a port the system gives) and environment, its service names pointed
     at the loopback engines."""
-    service = compose_ogmux({"POSTGRES_PASSWORD": "compose-secret"})
+    service = compose_ogmux({"POSTGRES_PASSWORD": "compose-secret", "AUDIT_KEY": "cd" * 32})
     env = service["environment"]
     for key, service_addr, loopback in (
         ("OGMUX_STATE__URL", "//redis:6379/", f"//127.0.0.1:{redis_port}/"),
