@@ -44,7 +44,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import mcp
 import numpy as np
 import openai
@@ -58,7 +57,7 @@ from ogmux.router.config import RouterConfig
 from ogmux.router.core import Router
 from ogmux.router.quality import QualityPredictor
 from ogmux.router.types import ChatRequest
-from tests.integration.procs import free_port
+from tests.integration.procs import ogmux_started
 from tests.integration.vllm_harness import VllmServer, build_tiny_moe, start_servers, stop_servers
 
 PROMPT = "Summarise the plan of the house in one sentence."
@@ -271,18 +270,16 @@ def _tree_cpu_seconds(pid: int | None) -> float:
     return total
 
 
-def _ogmux_process(config: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", str(port), "--config", str(config)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ogmux did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
+def _ogmux_process(config: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`ogmux serve --http` on a port the system gives; the process and the MCP URL its start-up line names."""
+    cmd = [sys.executable, "-m", "ogmux", "serve", "--http", "--port", "0", "--config", str(config)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        return proc, ogmux_started(proc, lambda: log.read_text(errors="replace"), 60)
+    except BaseException:
+        proc.kill()
+        raise
 
 
 def main() -> int:
@@ -337,15 +334,14 @@ def main() -> int:
         "[rate_limit]\nrate = 100000.0\nburst = 100000\n[router]\npoll_interval_s = 1.0\n[[router.backends]]\n"
         + "".join(f"{k} = {json.dumps(v)}\n" for k, v in backends[0].items())
     )
-    port = free_port()
-    ogmux = _ogmux_process(config, port, work / "ogmux.log")
+    ogmux, ogmux_url = _ogmux_process(config, work / "ogmux.log")
     try:
         runs = {
             mode: asyncio.run(
                 _serve_benchmark(
                     url,
                     model,
-                    f"http://127.0.0.1:{port}/mcp",
+                    ogmux_url,
                     args.sequential,
                     args.concurrent_requests,
                     args.rounds,
