@@ -18,7 +18,7 @@ from ogmux.router.core import Router
 from ogmux.router.errors import BackendUnavailableError, StreamInterruptedError, UpstreamRejectedError
 from ogmux.router.tokens import count_tokens
 from ogmux.router.types import ChatRequest, ToolCall
-from tests.integration.procs import free_port
+from tests.integration.procs import refused_port
 from tests.router.wire_server import AUTH, BODIES, TOOL_CALLS, TOOL_TEXT, dropping_server, wire_server
 
 TOOLS = [
@@ -123,12 +123,12 @@ async def test_the_failure_says_how_many_attempts_were_made_and_why_they_stopped
             await r.chat(_req())
         assert re.fullmatch(r"no backend answered: 2 attempts in \d+\.\d s, router\.retry\.max_attempts reached: "
                             r"a@\S+: HTTP 500.*; a@\S+: HTTP 500.*", str(exc.value)), str(exc.value)
-    dead = f"http://127.0.0.1:{free_port()}"
-    async with _running(_backend("dead", "openai", "ok", dead)) as r:
-        with pytest.raises(BackendUnavailableError) as exc:
-            await r.chat(_req())
-        assert re.fullmatch(r"no backend answered: 1 attempt in 0\.\d s, no replica of the plan left to try \(breakers "
-                            r"open\): dead@\S+: connection refused.*", str(exc.value)), str(exc.value)
+    with refused_port() as port:
+        async with _running(_backend("dead", "openai", "ok", f"http://127.0.0.1:{port}")) as r:
+            with pytest.raises(BackendUnavailableError) as exc:
+                await r.chat(_req())
+    assert re.fullmatch(r"no backend answered: 1 attempt in \d+\.\d s, no replica of the plan left to try \(breakers "
+                        r"open\): dead@\S+: connection refused.*", str(exc.value)), str(exc.value)
 
 
 async def test_a_dropped_connection_is_retried_on_the_same_replica():
@@ -142,11 +142,12 @@ async def test_a_dropped_connection_is_retried_on_the_same_replica():
 
 
 async def test_a_refused_connection_opens_the_breaker_at_once_and_falls_back(wire):
-    dead = f"http://127.0.0.1:{free_port()}"
-    async with _running(_backend("dead", "openai", "ok", dead, quality=0.99), _backend("spare", "openai", "ok", wire, quality=0.1)) as r:
-        res = await r.chat(_req(policy="cost_quality"))
-        assert [a.model for a in res.attempts] == ["dead", "spare"] and "connection refused" in res.attempts[0].outcome
-        assert r.pool.replicas["dead"][0].breaker.state == "open"
+    with refused_port() as port:
+        dead = _backend("dead", "openai", "ok", f"http://127.0.0.1:{port}", quality=0.99)
+        async with _running(dead, _backend("spare", "openai", "ok", wire, quality=0.1)) as r:
+            res = await r.chat(_req(policy="cost_quality"))
+            assert [a.model for a in res.attempts] == ["dead", "spare"] and "connection refused" in res.attempts[0].outcome
+            assert r.pool.replicas["dead"][0].breaker.state == "open"
 
 
 async def test_an_answer_that_is_no_chat_completion_is_a_clear_backend_error(wire):
