@@ -139,18 +139,28 @@ class RedisLedger(Ledger):
             _remember(self._seen_used, (period, role), used)
         return bool(taken), used
 
+    def _unsynced_cost(self, role: str, period: str) -> float:
+        """What this replica charged `role` that Redis does not hold yet (under the lock)."""
+        return self._unsynced_sums.get((period, "role", role), SpendSummary()).cost_usd
+
     def _local_used(self, role: str, period: str) -> float:
         """Spent and held by `role` as this replica knows it while Redis is unreachable (under the lock)."""
-        unsynced = self._unsynced_sums.get((period, "role", role), SpendSummary()).cost_usd
-        return self._seen_used.get((period, role), 0.0) + unsynced + self._local_held.get(role, 0.0)
+        return (
+            self._seen_used.get((period, role), 0.0)
+            + self._unsynced_cost(role, period)
+            + self._local_held.get(role, 0.0)
+        )
 
     def remaining_usd(self, role: str) -> float | None:
         if role not in self.budgets:
             return None
         period = self.label()
         self._sync()
+        with self._lock:
+            unsynced = self._unsynced_cost(role, period)  # kept charges another thread may still be writing
         try:
             _, used = self._read(role, period)
+            used += unsynced
         except StateUnavailable:
             with self._lock:
                 used = self._local_used(role, period)
@@ -162,8 +172,14 @@ class RedisLedger(Ledger):
         period = self.label()
         self._sync()
         budget, member = self.budgets[role], f"{secrets.token_hex(8)}:{usd!r}"
+        with self._lock:
+            unsynced = self._unsynced_cost(role, period)  # kept charges another thread may still be writing
         try:
-            taken, used = self._read(role, period, repr(budget), repr(usd), self._leases.lease_ms, member)
+            # Redis checks the hold against what it holds; the kept charges not written yet count too.
+            taken, used = self._read(
+                role, period, repr(budget - unsynced), repr(usd), self._leases.lease_ms, member
+            )
+            used += unsynced
         except StateUnavailable as exc:
             if self._shared.fail_closed:
                 raise BudgetUnavailable(

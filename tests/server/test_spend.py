@@ -203,6 +203,32 @@ def test_failing_closed_refuses_budgeted_calls_while_redis_is_down(redis: RedisS
     closed.close()
 
 
+def test_charges_kept_during_an_outage_count_against_holds_until_written(redis: RedisServer) -> None:
+    shared = SharedState(StateSettings(url=redis.url, timeout_ms=2000, retry_s=0.1))
+    ledger = RedisLedger(shared, {"r": 1.0})
+    assert ledger.remaining_usd("r") == pytest.approx(1.0)
+    redis.stop()
+    assert ledger.charge("req-1", "alice", "r", 10, 5, 0.8)  # kept: Redis is down
+    redis.start()
+    # Another thread is writing the kept charges (as the background sync does when Redis answers again):
+    # until this one is written, Redis does not hold it, but the role spent it.
+    with ledger._syncing:
+
+        def back() -> bool:
+            ledger.remaining_usd("r")
+            return not shared.down
+
+        wait_for(back, "shared state to be reachable again", 10)
+        assert ledger.remaining_usd("r") == pytest.approx(0.2)
+        with pytest.raises(BudgetExceededError, match=r"has \$0.200000 left"):
+            ledger.hold("r", 0.5)
+    wait_for(lambda: ledger.role_spend("r").requests == 1, "the kept charge to be written", 10)
+    assert ledger.remaining_usd("r") == pytest.approx(0.2)
+    ledger.release(ledger.hold("r", 0.1))
+    ledger.close()
+    shared.close()
+
+
 # --- through the chat tool of two servers --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def wire() -> Iterator[str]:
