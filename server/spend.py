@@ -279,16 +279,20 @@ class RedisLedger(Ledger):
         if not self._unsynced or not self._syncing.acquire(blocking=False):
             return
         try:
-            while self._unsynced:
-                c = self._unsynced[0]
+            while True:
+                with self._lock:
+                    if not self._unsynced:
+                        return
+                    c = self._unsynced[0]
                 try:
                     self._write(c)
                 except StateUnavailable:
                     return
                 with self._lock:
-                    self._unsynced.popleft()
-                    self._unsynced_ids.discard(c.request_id)
-                    self._count(c, -1)
+                    if self._unsynced and self._unsynced[0] is c:  # else `_keep` dropped it while it was written
+                        self._unsynced.popleft()
+                        self._unsynced_ids.discard(c.request_id)
+                        self._count(c, -1)
         finally:
             self._syncing.release()
 

@@ -18,6 +18,7 @@ import mcp
 import pytest
 
 from ogmux.router.errors import BudgetExceededError
+from ogmux.server import spend
 from ogmux.server.app import build_server
 from ogmux.server.settings import StateSettings, load_settings
 from ogmux.server.spend import BudgetUnavailable, RedisLedger
@@ -225,6 +226,30 @@ def test_charges_kept_during_an_outage_count_against_holds_until_written(redis: 
     wait_for(lambda: ledger.role_spend("r").requests == 1, "the kept charge to be written", 10)
     assert ledger.remaining_usd("r") == pytest.approx(0.2)
     ledger.release(ledger.hold("r", 0.1))
+    ledger.close()
+    shared.close()
+
+
+def test_a_charge_dropped_while_it_is_written_costs_no_other_charge(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spend, "MAX_UNSYNCED", 2)
+    shared = SharedState(StateSettings(url=redis.url, timeout_ms=2000, retry_s=0.1))
+    ledger = RedisLedger(shared, {"r": 10.0})
+    redis.stop()
+    assert ledger.charge("req-1", "alice", "r", 1, 1, 0.1) and ledger.charge("req-2", "alice", "r", 1, 1, 0.1)
+    redis.start()
+    write = ledger._write
+
+    def write_while_another_is_kept(c):
+        written = write(c)
+        if c.request_id == "req-1":  # a charge kept before this write returns drops the oldest: this one
+            ledger._keep(spend._Charge("req-3", "alice", "r", 1, 1, 0.1, ledger.label()))
+        return written
+
+    monkeypatch.setattr(ledger, "_write", write_while_another_is_kept)
+    wait_for(lambda: ledger.role_spend("r").requests == 3, "every kept charge to be written", 10)
+    assert ledger.role_spend("r").cost_usd == pytest.approx(0.3)
     ledger.close()
     shared.close()
 
